@@ -1,0 +1,142 @@
+//! Source files, spans and diagnostics.
+//!
+//! Every stage reports problems as `Diagnostic`s that point into a `SourceMap`; the driver
+//! renders them as `error: MESSAGE` / `--> FILE:LINE:COL` / the source line / a caret.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// A byte range in one file of the `SourceMap`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    pub file: u32,
+    pub lo: u32,
+    pub hi: u32,
+}
+
+impl Span {
+    pub fn new(file: u32, lo: usize, hi: usize) -> Span {
+        Span { file, lo: lo as u32, hi: hi as u32 }
+    }
+    /// The smallest span covering both (same file assumed).
+    pub fn to(self, other: Span) -> Span {
+        Span { file: self.file, lo: self.lo.min(other.lo), hi: self.hi.max(other.hi) }
+    }
+}
+
+pub struct SourceFile {
+    /// The path as the user should see it in diagnostics.
+    pub path: PathBuf,
+    pub text: String,
+    /// Byte offset of the start of each line, for offset -> line/col in O(log n).
+    line_starts: Vec<u32>,
+}
+
+impl SourceFile {
+    pub fn new(path: PathBuf, text: String) -> SourceFile {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i as u32 + 1));
+        SourceFile { path, text, line_starts }
+    }
+
+    /// 1-based line and column (column counted in characters) of a byte offset.
+    pub fn line_col(&self, offset: u32) -> (usize, usize) {
+        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.line_starts[line] as usize;
+        let end = (offset as usize).min(self.text.len());
+        let col = self.text.get(start..end).map(|s| s.chars().count()).unwrap_or(end - start);
+        (line + 1, col + 1)
+    }
+
+    pub fn line_text(&self, line: usize) -> &str {
+        let start = self.line_starts[line - 1] as usize;
+        let end = self.line_starts.get(line).map(|&e| e as usize).unwrap_or(self.text.len());
+        self.text[start..end].trim_end_matches(['\n', '\r'])
+    }
+}
+
+#[derive(Default)]
+pub struct SourceMap {
+    pub files: Vec<SourceFile>,
+}
+
+impl SourceMap {
+    pub fn add(&mut self, path: PathBuf, text: String) -> u32 {
+        self.files.push(SourceFile::new(path, text));
+        (self.files.len() - 1) as u32
+    }
+    pub fn file(&self, id: u32) -> &SourceFile {
+        &self.files[id as usize]
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Note,
+}
+
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    pub span: Option<Span>,
+    /// Extra lines: `help: ...` or `note: ...`.
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn error(span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Error, message: message.into(), span: Some(span), notes: vec![] }
+    }
+    /// An error that belongs to no place in the sources (a missing file, a linker failure).
+    pub fn global(message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Error, message: message.into(), span: None, notes: vec![] }
+    }
+    pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+
+    pub fn render(&self, sources: &SourceMap) -> String {
+        let mut out = String::new();
+        let head = match self.severity {
+            Severity::Error => "error",
+            Severity::Note => "note",
+        };
+        let _ = writeln!(out, "{head}: {}", self.message);
+        if let Some(span) = self.span {
+            if let Some(file) = sources.files.get(span.file as usize) {
+                let (line, col) = file.line_col(span.lo);
+                let text = file.line_text(line);
+                let gutter = line.to_string().len();
+                let _ = writeln!(out, "{:gutter$}--> {}:{}:{}", "", file.path.display(), line, col);
+                let _ = writeln!(out, "{:gutter$} |", "");
+                let _ = writeln!(out, "{line} | {text}");
+                // Underline to the end of the span, or of the line when it spans several.
+                let (end_line, end_col) = file.line_col(span.hi.max(span.lo + 1) - 1);
+                let width = if end_line == line { (end_col + 1).saturating_sub(col).max(1) } else { 1 };
+                let pad: String = text.chars().take(col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                let _ = writeln!(out, "{:gutter$} | {pad}{}", "", "^".repeat(width));
+            }
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "  = {note}");
+        }
+        out
+    }
+}
+
+/// Render a list of diagnostics, followed by a count line when there are several errors.
+pub fn render_all(diags: &[Diagnostic], sources: &SourceMap) -> String {
+    let mut out = String::new();
+    for d in diags {
+        out.push_str(&d.render(sources));
+        out.push('\n');
+    }
+    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    if errors > 1 {
+        let _ = writeln!(out, "error: aborting due to {errors} errors");
+    }
+    out
+}

@@ -1,0 +1,3 @@
+//! truk: the compiler for the Truk language. See ARCHITECTURE.md for the map of stages.
+pub mod diag;
+pub mod syntax;

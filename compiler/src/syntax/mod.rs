@@ -1,0 +1,3 @@
+//! Source text to AST: the pest grammar (`truk.pest`), the AST, and the parser that builds it.
+pub mod ast;
+pub mod parser;

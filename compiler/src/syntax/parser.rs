@@ -1,0 +1,1 @@
+//! Parser: pest grammar -> AST (placeholder until the grammar lands).

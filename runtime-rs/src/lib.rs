@@ -1,0 +1,1 @@
+//! The Truk fleet region protocol (see runtime-c/truk_region.h).
