@@ -1,1 +1,198 @@
-fn main() {}
+//! The `truk` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use truk::driver::build::{build, host_target, Emit, Options};
+
+#[derive(Parser)]
+#[command(name = "truk", version, about = "The Truk compiler")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EmitArg {
+    Exe,
+    Obj,
+    Asm,
+    LlvmIr,
+}
+
+#[derive(clap::Args)]
+struct BuildArgs {
+    /// Optimize (LLVM's O2 pipeline); bounds checks stay.
+    #[arg(long)]
+    release: bool,
+    /// Target triple, e.g. aarch64-unknown-linux-gnu.
+    #[arg(long)]
+    target: Option<String>,
+    /// Folder to search for imports (repeatable).
+    #[arg(short = 'I', value_name = "DIR")]
+    include: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Compile a Truk program.
+    Build {
+        #[command(flatten)]
+        args: BuildArgs,
+        file: PathBuf,
+        /// Output path (default: the file's name without extension).
+        #[arg(short = 'o')]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "exe")]
+        emit: EmitArg,
+    },
+    /// Compile and run a Truk program.
+    Run {
+        #[command(flatten)]
+        args: BuildArgs,
+        file: PathBuf,
+        /// Arguments for the program.
+        #[arg(last = true)]
+        rest: Vec<String>,
+    },
+    /// Run the `test_*` functions of a file, or of every .truk file in a folder.
+    Test {
+        #[command(flatten)]
+        args: BuildArgs,
+        path: PathBuf,
+    },
+    /// Print the build fingerprint of a Truk binary.
+    Fp {
+        /// Print every field of the note as JSON.
+        #[arg(long)]
+        json: bool,
+        binary: PathBuf,
+    },
+}
+
+fn options(a: &BuildArgs) -> Options {
+    Options {
+        release: a.release,
+        target: a.target.clone().unwrap_or_else(host_target),
+        include: a.include.clone(),
+        ..Options::default()
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Build { args, file, out, emit } => {
+            let mut o = options(&args);
+            o.out = out;
+            o.emit = match emit {
+                EmitArg::Exe => Emit::Exe,
+                EmitArg::Obj => Emit::Obj,
+                EmitArg::Asm => Emit::Asm,
+                EmitArg::LlvmIr => Emit::LlvmIr,
+            };
+            match build(&file, &o) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+        Cmd::Run { args, file, rest } => {
+            let mut o = options(&args);
+            let dir = scratch();
+            o.out = Some(dir.join("prog"));
+            let r = match build(&file, &o) {
+                Ok(exe) => run_exe(&exe, &rest),
+                Err(e) => fail(&e),
+            };
+            let _ = std::fs::remove_dir_all(&dir);
+            r
+        }
+        Cmd::Test { args, path } => test(&options(&args), &path),
+        Cmd::Fp { json, binary } => fp(&binary, json),
+    }
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprint!("{msg}");
+    if !msg.ends_with('\n') {
+        eprintln!();
+    }
+    ExitCode::FAILURE
+}
+
+fn scratch() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("truk-run-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&d);
+    d
+}
+
+fn run_exe(exe: &std::path::Path, args: &[String]) -> ExitCode {
+    match std::process::Command::new(exe).args(args).status() {
+        Ok(st) => match st.code() {
+            Some(c) => ExitCode::from(c as u8),
+            None => {
+                use std::os::unix::process::ExitStatusExt;
+                ExitCode::from(128u8.wrapping_add(st.signal().unwrap_or(0) as u8))
+            }
+        },
+        Err(e) => fail(&format!("error: cannot run {}: {e}", exe.display())),
+    }
+}
+
+fn test(o: &Options, path: &std::path::Path) -> ExitCode {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut v: Vec<PathBuf> = walk(path).into_iter().filter(|p| p.extension().is_some_and(|e| e == "truk")).collect();
+        v.sort();
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let dir = scratch();
+    let mut failed = 0;
+    for (i, f) in files.iter().enumerate() {
+        let mut o = o.clone();
+        o.tests = true;
+        o.out = Some(dir.join(format!("test{i}")));
+        if files.len() > 1 {
+            println!("== {}", f.display());
+        }
+        match build(f, &o) {
+            Ok(exe) => {
+                if run_exe(&exe, &[]) != ExitCode::SUCCESS {
+                    failed += 1;
+                }
+            }
+            Err(e) => {
+                eprint!("{e}");
+                failed += 1;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn fp(binary: &std::path::Path, json: bool) -> ExitCode {
+    let _ = (binary, json);
+    fail("error: truk fp is not wired yet")
+}

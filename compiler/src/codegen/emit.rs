@@ -1,0 +1,1176 @@
+//! HIR -> LLVM IR.
+//!
+//! Every local lives in an `alloca` of the entry block (LLVM's mem2reg turns them into
+//! registers in release builds). Places (`x`, `*p`, `s.f`, `a[i]`) are emitted as pointers
+//! and read with a load; `defer`red statements are replayed on every exit from their scope.
+
+use std::collections::HashMap;
+
+use inkwell::basic_block::BasicBlock;
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::module::{Linkage, Module};
+use inkwell::targets::TargetData;
+use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FunctionType, StructType};
+use inkwell::values::{BasicMetadataValueEnum, BasicValue, BasicValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue};
+use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
+
+use crate::diag::{SourceMap, Span};
+use crate::hir::*;
+use crate::syntax::ast::BinOp;
+
+/// What kind of entry point to generate.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// `__truk_main` calls the user's `main`.
+    Main,
+    /// `__truk_main` runs the `test_*` functions through the runtime's test runner.
+    Tests,
+    /// No entry point (an object to link elsewhere).
+    None,
+}
+
+pub struct Emitter<'ctx, 'p> {
+    ctx: &'ctx Context,
+    module: Module<'ctx>,
+    b: Builder<'ctx>,
+    td: &'p TargetData,
+    prog: &'p Program,
+    sources: &'p SourceMap,
+    structs: Vec<StructType<'ctx>>,
+    funcs: Vec<FunctionValue<'ctx>>,
+    globals: Vec<GlobalValue<'ctx>>,
+    strings: HashMap<Vec<u8>, PointerValue<'ctx>>,
+    // Per-function state.
+    cur_fn: Option<FunctionValue<'ctx>>,
+    locals: Vec<Option<PointerValue<'ctx>>>,
+    /// Deferred statements of each open scope, innermost last.
+    defers: Vec<Vec<&'p Stmt>>,
+    /// (continue target, break target, scope depth at the loop).
+    loops: Vec<(BasicBlock<'ctx>, BasicBlock<'ctx>, usize)>,
+    /// For Truk variadic functions: the slot array and the read cursor.
+    va: Option<(PointerValue<'ctx>, PointerValue<'ctx>)>,
+    ret_ty: Ty,
+}
+
+pub fn emit<'ctx>(
+    ctx: &'ctx Context,
+    name: &str,
+    prog: &Program,
+    sources: &SourceMap,
+    td: &TargetData,
+    entry: Entry,
+) -> Module<'ctx> {
+    let module = ctx.create_module(name);
+    let mut e = Emitter {
+        ctx,
+        module,
+        b: ctx.create_builder(),
+        td,
+        prog,
+        sources,
+        structs: vec![],
+        funcs: vec![],
+        globals: vec![],
+        strings: HashMap::new(),
+        cur_fn: None,
+        locals: vec![],
+        defers: vec![],
+        loops: vec![],
+        va: None,
+        ret_ty: Ty::Void,
+    };
+    e.declare_all();
+    for (i, f) in prog.funcs.iter().enumerate() {
+        if let Some(body) = &f.body {
+            e.function(i, f, body);
+        }
+    }
+    match entry {
+        Entry::Main => e.main_wrapper(),
+        Entry::Tests => e.test_main(),
+        Entry::None => {}
+    }
+    e.module
+}
+
+impl<'ctx, 'p> Emitter<'ctx, 'p> {
+    // ---- types -----------------------------------------------------------------------------
+
+    fn ty(&self, t: &Ty) -> BasicTypeEnum<'ctx> {
+        let c = self.ctx;
+        match t {
+            Ty::Int { bits: 8, .. } => c.i8_type().into(),
+            Ty::Int { bits: 16, .. } => c.i16_type().into(),
+            Ty::Int { bits: 32, .. } => c.i32_type().into(),
+            Ty::Int { .. } => c.i64_type().into(),
+            Ty::Float { bits: 32 } => c.f32_type().into(),
+            Ty::Float { .. } => c.f64_type().into(),
+            Ty::Bool => c.bool_type().into(),
+            Ty::Ptr(_) | Ty::Map(..) | Ty::Fn { .. } | Ty::Nil => c.ptr_type(AddressSpace::default()).into(),
+            Ty::Array(n, el) => self.ty(el).array_type(*n as u32).into(),
+            Ty::Slice(_) => self.slice_ty().into(),
+            Ty::Tuple(ts) => {
+                let fields: Vec<BasicTypeEnum> = ts.iter().map(|t| self.ty(t)).collect();
+                c.struct_type(&fields, false).into()
+            }
+            Ty::Struct(id) => self.structs[*id as usize].into(),
+            Ty::Enum(id) => self.ty(&self.prog.enums[*id as usize].base),
+            // pthread_mutex_t: 40 bytes on x86_64 glibc, 48 on aarch64; 8-aligned.
+            Ty::Mutex => c.i64_type().array_type(6).into(),
+            // `void` only reaches here as a pointee or an error: give it a byte.
+            Ty::Void | Ty::Error => c.i8_type().into(),
+        }
+    }
+
+    fn slice_ty(&self) -> StructType<'ctx> {
+        self.ctx.struct_type(&[self.ctx.ptr_type(AddressSpace::default()).into(), self.ctx.i64_type().into()], false)
+    }
+
+    fn fn_type(&self, params: &[Ty], ret: &Ty, variadic: Variadic) -> FunctionType<'ctx> {
+        let mut ps: Vec<BasicMetadataTypeEnum> = params.iter().map(|p| self.ty(p).into()).collect();
+        if variadic == Variadic::Truk {
+            ps.push(self.ptr().into());
+        }
+        let c_var = variadic == Variadic::C;
+        if ret.is_void() {
+            self.ctx.void_type().fn_type(&ps, c_var)
+        } else {
+            self.ty(ret).fn_type(&ps, c_var)
+        }
+    }
+
+    fn ptr(&self) -> inkwell::types::PointerType<'ctx> {
+        self.ctx.ptr_type(AddressSpace::default())
+    }
+
+    fn size_of(&self, t: &Ty) -> u64 {
+        if matches!(t, Ty::Void) {
+            return 1;
+        }
+        self.td.get_abi_size(&self.ty(t))
+    }
+
+    fn align_of(&self, t: &Ty) -> u32 {
+        self.td.get_abi_alignment(&self.ty(t))
+    }
+
+    fn i64c(&self, v: u64) -> IntValue<'ctx> {
+        self.ctx.i64_type().const_int(v, false)
+    }
+
+    // ---- declarations ----------------------------------------------------------------------
+
+    fn declare_all(&mut self) {
+        for s in &self.prog.structs {
+            self.structs.push(self.ctx.opaque_struct_type(&format!("struct.{}", s.name)));
+        }
+        for (i, s) in self.prog.structs.iter().enumerate() {
+            if let Some(fields) = &s.fields {
+                let fs: Vec<BasicTypeEnum> = fields.iter().map(|(_, t)| self.ty(t)).collect();
+                self.structs[i].set_body(&fs, false);
+            } else {
+                // Opaque: give it a body of one byte so it can sit behind pointers in GEPs.
+                self.structs[i].set_body(&[self.ctx.i8_type().into()], false);
+            }
+        }
+        for f in &self.prog.funcs {
+            let params: Vec<Ty> = f.params.iter().map(|&p| f.locals[p as usize].ty.clone()).collect();
+            let fty = self.fn_type(&params, &f.ret, f.variadic);
+            let fv = if f.is_extern {
+                self.module.get_function(&f.symbol).unwrap_or_else(|| self.module.add_function(&f.symbol, fty, Some(Linkage::External)))
+            } else {
+                self.module.add_function(&f.symbol, fty, Some(Linkage::Internal))
+            };
+            self.funcs.push(fv);
+        }
+        for g in &self.prog.globals {
+            let ty = self.ty(&g.ty);
+            let gv = self.module.add_global(ty, None, &g.symbol);
+            if g.is_extern {
+                gv.set_linkage(Linkage::External);
+            } else {
+                gv.set_linkage(Linkage::Internal);
+                let init = match &g.init {
+                    Some(c) => self.const_value(c, &g.ty),
+                    None => ty.const_zero(),
+                };
+                gv.set_initializer(&init);
+                gv.set_constant(g.kind == crate::syntax::ast::VarKind::Const);
+            }
+            self.globals.push(gv);
+        }
+    }
+
+    fn const_value(&mut self, c: &Const, ty: &Ty) -> BasicValueEnum<'ctx> {
+        let lt = self.ty(ty);
+        match (c, ty) {
+            (Const::Int(v), Ty::Float { .. }) => lt.into_float_type().const_float(*v as f64).into(),
+            (Const::Int(v), _) if lt.is_int_type() => lt.into_int_type().const_int(*v as u64, false).into(),
+            (Const::Float(v), _) if lt.is_float_type() => lt.into_float_type().const_float(*v).into(),
+            (Const::Bool(b), _) => self.ctx.bool_type().const_int(*b as u64, false).into(),
+            (Const::Str(s), _) => self.string(s).into(),
+            (Const::Func(f), _) => self.funcs[*f as usize].as_global_value().as_pointer_value().into(),
+            (Const::Aggregate(items), Ty::Struct(id)) => {
+                let fields = self.prog.structs[*id as usize].fields.clone().unwrap_or_default();
+                let vals: Vec<BasicValueEnum> = items.iter().zip(&fields).map(|(c, (_, t))| self.const_value(c, t)).collect();
+                self.structs[*id as usize].const_named_struct(&vals).into()
+            }
+            (Const::Aggregate(items), Ty::Tuple(ts)) => {
+                let vals: Vec<BasicValueEnum> = items.iter().zip(ts).map(|(c, t)| self.const_value(c, t)).collect();
+                lt.into_struct_type().const_named_struct(&vals).into()
+            }
+            (Const::Aggregate(items), Ty::Array(n, el)) => {
+                let mut vals: Vec<BasicValueEnum> = items.iter().map(|c| self.const_value(c, el)).collect();
+                while (vals.len() as u64) < *n {
+                    vals.push(self.ty(el).const_zero());
+                }
+                const_array(self.ty(el), &vals)
+            }
+            _ => lt.const_zero(),
+        }
+    }
+
+    fn string(&mut self, s: &[u8]) -> PointerValue<'ctx> {
+        if let Some(p) = self.strings.get(s) {
+            return *p;
+        }
+        let arr = self.ctx.const_string(s, true);
+        let g = self.module.add_global(arr.get_type(), None, ".str");
+        g.set_linkage(Linkage::Private);
+        g.set_initializer(&arr);
+        g.set_constant(true);
+        g.set_unnamed_addr(true);
+        let p = g.as_pointer_value();
+        self.strings.insert(s.to_vec(), p);
+        p
+    }
+
+    /// Declare (once) a runtime function.
+    fn rt(&self, name: &str, params: &[BasicMetadataTypeEnum<'ctx>], ret: Option<BasicTypeEnum<'ctx>>) -> FunctionValue<'ctx> {
+        if let Some(f) = self.module.get_function(name) {
+            return f;
+        }
+        let fty = match ret {
+            Some(r) => r.fn_type(params, false),
+            None => self.ctx.void_type().fn_type(params, false),
+        };
+        self.module.add_function(name, fty, Some(Linkage::External))
+    }
+
+    // ---- functions -------------------------------------------------------------------------
+
+    fn function(&mut self, idx: usize, f: &'p Function, body: &'p Block) {
+        let fv = self.funcs[idx];
+        self.cur_fn = Some(fv);
+        self.ret_ty = f.ret.clone();
+        let entry = self.ctx.append_basic_block(fv, "entry");
+        self.b.position_at_end(entry);
+        self.locals = vec![None; f.locals.len()];
+        for (i, &p) in f.params.iter().enumerate() {
+            let slot = self.alloca(&f.locals[p as usize].ty, &f.locals[p as usize].name);
+            self.b.build_store(slot, fv.get_nth_param(i as u32).unwrap()).unwrap();
+            self.locals[p as usize] = Some(slot);
+        }
+        for (i, l) in f.locals.iter().enumerate() {
+            if self.locals[i].is_none() {
+                self.locals[i] = Some(self.alloca(&l.ty, &l.name));
+            }
+        }
+        self.va = None;
+        if f.variadic == Variadic::Truk {
+            let base = fv.get_nth_param(f.params.len() as u32).unwrap().into_pointer_value();
+            let cursor = self.b.build_alloca(self.ctx.i64_type(), "va.cursor").unwrap();
+            self.b.build_store(cursor, self.i64c(0)).unwrap();
+            self.va = Some((base, cursor));
+        }
+        self.defers = vec![];
+        self.loops = vec![];
+        self.block(body);
+        if self.open() {
+            self.run_defers(0);
+            if f.ret.is_void() {
+                self.b.build_return(None).unwrap();
+            } else {
+                // Only `main` may fall off its end (the checker saw to that): return 0.
+                let z = self.ty(&f.ret).const_zero();
+                self.b.build_return(Some(&z)).unwrap();
+            }
+        }
+    }
+
+    fn alloca(&self, t: &Ty, name: &str) -> PointerValue<'ctx> {
+        // Allocas go in the entry block so mem2reg can promote them.
+        let fv = self.cur_fn.unwrap();
+        let entry = fv.get_first_basic_block().unwrap();
+        let tmp = self.ctx.create_builder();
+        match entry.get_first_instruction() {
+            Some(i) => tmp.position_before(&i),
+            None => tmp.position_at_end(entry),
+        }
+        tmp.build_alloca(self.ty(t), name).unwrap()
+    }
+
+    /// Whether the current block still needs a terminator.
+    fn open(&self) -> bool {
+        self.b.get_insert_block().map(|bb| bb.get_terminator().is_none()).unwrap_or(false)
+    }
+
+    /// After a terminator: continue in a fresh unreachable block so later code has a home.
+    fn dead_block(&self) {
+        let bb = self.ctx.append_basic_block(self.cur_fn.unwrap(), "dead");
+        self.b.position_at_end(bb);
+    }
+
+    fn block(&mut self, b: &'p Block) {
+        self.defers.push(vec![]);
+        for s in &b.stmts {
+            self.stmt(s);
+        }
+        let depth = self.defers.len() - 1;
+        if self.open() {
+            self.run_defers(depth);
+        }
+        self.defers.pop();
+    }
+
+    /// Emit the deferred statements of every scope deeper than `depth`, innermost first.
+    fn run_defers(&mut self, depth: usize) {
+        let pending: Vec<&'p Stmt> = self.defers[depth..].iter().rev().flat_map(|s| s.iter().rev().copied()).collect();
+        if pending.is_empty() {
+            return;
+        }
+        // A deferred statement runs with the defers of its own scope already popped.
+        let saved = std::mem::take(&mut self.defers);
+        for s in pending {
+            self.defers.push(vec![]);
+            self.stmt(s);
+            self.defers.pop();
+        }
+        self.defers = saved;
+    }
+
+    fn stmt(&mut self, s: &'p Stmt) {
+        if !self.open() {
+            self.dead_block();
+        }
+        match &s.kind {
+            StmtKind::Let(id, init) => {
+                let slot = self.locals[*id as usize].unwrap();
+                let ty = &self.prog_local_ty(*id);
+                match init {
+                    Some(e) => self.store_expr(slot, e),
+                    None => {
+                        let z = self.ty(ty).const_zero();
+                        self.b.build_store(slot, z).unwrap();
+                    }
+                }
+            }
+            StmtKind::LetTuple(ids, e) => {
+                let v = self.rvalue(e).unwrap();
+                let sv = v.into_struct_value();
+                for (i, id) in ids.iter().enumerate() {
+                    if let Some(id) = id {
+                        let x = self.b.build_extract_value(sv, i as u32, "").unwrap();
+                        self.b.build_store(self.locals[*id as usize].unwrap(), x).unwrap();
+                    }
+                }
+            }
+            StmtKind::Expr(e) => {
+                self.rvalue(e);
+            }
+            StmtKind::Assign { place, op, value } => {
+                let p = self.place(place);
+                match op {
+                    None => self.store_expr(p, value),
+                    Some(op) => {
+                        let cur = self.b.build_load(self.ty(&place.ty), p, "").unwrap();
+                        let v = self.rvalue(value).unwrap();
+                        let r = self.arith(*op, cur, v, &place.ty);
+                        self.b.build_store(p, r).unwrap();
+                    }
+                }
+            }
+            StmtKind::If { cond, then, els } => {
+                let fv = self.cur_fn.unwrap();
+                let c = self.rvalue(cond).unwrap().into_int_value();
+                let tb = self.ctx.append_basic_block(fv, "then");
+                let eb = self.ctx.append_basic_block(fv, "else");
+                let end = self.ctx.append_basic_block(fv, "endif");
+                self.b.build_conditional_branch(c, tb, eb).unwrap();
+                self.b.position_at_end(tb);
+                self.block(then);
+                if self.open() {
+                    self.b.build_unconditional_branch(end).unwrap();
+                }
+                self.b.position_at_end(eb);
+                if let Some(e) = els {
+                    self.stmt(e);
+                }
+                if self.open() {
+                    self.b.build_unconditional_branch(end).unwrap();
+                }
+                self.b.position_at_end(end);
+            }
+            StmtKind::Loop { cond, body, step } => {
+                let fv = self.cur_fn.unwrap();
+                let head = self.ctx.append_basic_block(fv, "loop");
+                let bodyb = self.ctx.append_basic_block(fv, "body");
+                let stepb = self.ctx.append_basic_block(fv, "step");
+                let end = self.ctx.append_basic_block(fv, "endloop");
+                self.b.build_unconditional_branch(head).unwrap();
+                self.b.position_at_end(head);
+                match cond {
+                    Some(c) => {
+                        let cv = self.rvalue(c).unwrap().into_int_value();
+                        self.b.build_conditional_branch(cv, bodyb, end).unwrap();
+                    }
+                    None => {
+                        self.b.build_unconditional_branch(bodyb).unwrap();
+                    }
+                }
+                self.b.position_at_end(bodyb);
+                self.loops.push((stepb, end, self.defers.len()));
+                self.block(body);
+                self.loops.pop();
+                if self.open() {
+                    self.b.build_unconditional_branch(stepb).unwrap();
+                }
+                self.b.position_at_end(stepb);
+                if let Some(st) = step {
+                    self.stmt(st);
+                }
+                if self.open() {
+                    self.b.build_unconditional_branch(head).unwrap();
+                }
+                self.b.position_at_end(end);
+            }
+            StmtKind::Return(e) => {
+                let v = e.as_ref().and_then(|e| self.rvalue(e));
+                // The value is computed first; then the defers run; then we leave.
+                let v = v.map(|v| {
+                    if self.defers.iter().any(|d| !d.is_empty()) {
+                        let slot = self.b.build_alloca(v.get_type(), "ret").unwrap();
+                        self.b.build_store(slot, v).unwrap();
+                        (slot, v.get_type())
+                    } else {
+                        let slot = self.b.build_alloca(v.get_type(), "ret").unwrap();
+                        self.b.build_store(slot, v).unwrap();
+                        (slot, v.get_type())
+                    }
+                });
+                self.run_defers(0);
+                if self.open() {
+                    match v {
+                        Some((slot, t)) => {
+                            let r = self.b.build_load(t, slot, "").unwrap();
+                            self.b.build_return(Some(&r)).unwrap();
+                        }
+                        None => {
+                            self.b.build_return(None).unwrap();
+                        }
+                    }
+                }
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                if let Some(&(cont, brk, depth)) = self.loops.last() {
+                    self.run_defers(depth);
+                    if self.open() {
+                        let target = if matches!(s.kind, StmtKind::Break) { brk } else { cont };
+                        self.b.build_unconditional_branch(target).unwrap();
+                    }
+                }
+            }
+            StmtKind::Defer(inner) => {
+                self.defers.last_mut().unwrap().push(inner);
+            }
+            StmtKind::Block(b) => self.block(b),
+            StmtKind::Match { scrutinee, arms, default } => self.match_stmt(scrutinee, arms, default),
+        }
+    }
+
+    fn prog_local_ty(&self, id: LocalId) -> Ty {
+        let fv = self.cur_fn.unwrap();
+        let idx = self.funcs.iter().position(|f| *f == fv).unwrap();
+        self.prog.funcs[idx].locals[id as usize].ty.clone()
+    }
+
+    fn match_stmt(&mut self, scr: &'p Expr, arms: &'p [(Vec<Expr>, Stmt)], default: &'p Stmt) {
+        let fv = self.cur_fn.unwrap();
+        let v = self.rvalue(scr).unwrap();
+        let end = self.ctx.append_basic_block(fv, "endmatch");
+        let defb = self.ctx.append_basic_block(fv, "default");
+        let arm_blocks: Vec<BasicBlock> = arms.iter().map(|_| self.ctx.append_basic_block(fv, "case")).collect();
+        if v.is_int_value() {
+            let mut cases = vec![];
+            let mut seen = std::collections::HashSet::new();
+            for (i, (pats, _)) in arms.iter().enumerate() {
+                for p in pats {
+                    if let ExprKind::Int(x) = p.kind {
+                        let c = v.get_type().into_int_type().const_int(x as u64, false);
+                        // A repeated value: the first arm wins, as in a chain of ifs.
+                        if seen.insert(x) {
+                            cases.push((c, arm_blocks[i]));
+                        }
+                    } else if let ExprKind::Bool(bv) = p.kind {
+                        if seen.insert(bv as i128) {
+                            cases.push((self.ctx.bool_type().const_int(bv as u64, false), arm_blocks[i]));
+                        }
+                    }
+                }
+            }
+            self.b.build_switch(v.into_int_value(), defb, &cases).unwrap();
+        } else {
+            // Pointers: a chain of comparisons.
+            for (i, (pats, _)) in arms.iter().enumerate() {
+                for p in pats {
+                    let pv = self.rvalue(p).unwrap().into_pointer_value();
+                    let c = self.b.build_int_compare(IntPredicate::EQ, v.into_pointer_value(), pv, "").unwrap();
+                    let next = self.ctx.append_basic_block(fv, "next");
+                    self.b.build_conditional_branch(c, arm_blocks[i], next).unwrap();
+                    self.b.position_at_end(next);
+                }
+            }
+            self.b.build_unconditional_branch(defb).unwrap();
+        }
+        for (i, (_, body)) in arms.iter().enumerate() {
+            self.b.position_at_end(arm_blocks[i]);
+            self.arm(body, end);
+        }
+        self.b.position_at_end(defb);
+        self.arm(default, end);
+        self.b.position_at_end(end);
+    }
+
+    fn arm(&mut self, body: &'p Stmt, end: BasicBlock<'ctx>) {
+        self.defers.push(vec![]);
+        self.stmt(body);
+        let d = self.defers.len() - 1;
+        if self.open() {
+            self.run_defers(d);
+        }
+        self.defers.pop();
+        if self.open() {
+            self.b.build_unconditional_branch(end).unwrap();
+        }
+    }
+
+    // ---- expressions -----------------------------------------------------------------------
+
+    /// Store the value of `e` into `slot`, building aggregates in place.
+    fn store_expr(&mut self, slot: PointerValue<'ctx>, e: &'p Expr) {
+        match &e.kind {
+            ExprKind::Zero => {
+                let z = self.ty(&e.ty).const_zero();
+                self.b.build_store(slot, z).unwrap();
+            }
+            _ => {
+                if let Some(v) = self.rvalue(e) {
+                    self.b.build_store(slot, v).unwrap();
+                }
+            }
+        }
+    }
+
+    /// The address of a place expression. Non-places are spilled to a temporary.
+    fn place(&mut self, e: &'p Expr) -> PointerValue<'ctx> {
+        match &e.kind {
+            ExprKind::Local(id) => self.locals[*id as usize].unwrap(),
+            ExprKind::Global(g) => self.globals[*g as usize].as_pointer_value(),
+            ExprKind::Deref(p) => self.rvalue(p).unwrap().into_pointer_value(),
+            ExprKind::Field(b, i) => {
+                let base = self.place(b);
+                let bt = self.ty(&b.ty);
+                self.b.build_struct_gep(bt, base, *i, "").unwrap()
+            }
+            ExprKind::Index(b, i) => self.index_place(b, i, e.span),
+            _ => {
+                let v = self.rvalue(e).unwrap();
+                let slot = self.alloca(&e.ty, "tmp");
+                self.b.build_store(slot, v).unwrap();
+                slot
+            }
+        }
+    }
+
+    fn index_place(&mut self, b: &'p Expr, i: &'p Expr, span: Span) -> PointerValue<'ctx> {
+        match &b.ty {
+            Ty::Array(n, el) => {
+                let base = self.place(b);
+                let idx = self.rvalue(i).unwrap().into_int_value();
+                self.bounds_check(idx, self.i64c(*n), span);
+                let elt = self.ty(el);
+                unsafe { self.b.build_in_bounds_gep(elt, base, &[idx], "").unwrap() }
+            }
+            Ty::Slice(el) => {
+                let s = self.rvalue(b).unwrap().into_struct_value();
+                let idx = self.rvalue(i).unwrap().into_int_value();
+                let ptr = self.b.build_extract_value(s, 0, "").unwrap().into_pointer_value();
+                let len = self.b.build_extract_value(s, 1, "").unwrap().into_int_value();
+                self.bounds_check(idx, len, span);
+                let elt = self.ty(el);
+                unsafe { self.b.build_in_bounds_gep(elt, ptr, &[idx], "").unwrap() }
+            }
+            Ty::Ptr(el) => {
+                let p = self.rvalue(b).unwrap().into_pointer_value();
+                let idx = self.rvalue(i).unwrap().into_int_value();
+                let elt = self.ty(el);
+                unsafe { self.b.build_gep(elt, p, &[idx], "").unwrap() }
+            }
+            _ => unreachable!("index of a non-indexable type passed the checker"),
+        }
+    }
+
+    fn bounds_check(&mut self, idx: IntValue<'ctx>, len: IntValue<'ctx>, span: Span) {
+        let fv = self.cur_fn.unwrap();
+        let ok = self.b.build_int_compare(IntPredicate::ULT, idx, len, "inbounds").unwrap();
+        let fail = self.ctx.append_basic_block(fv, "oob");
+        let cont = self.ctx.append_basic_block(fv, "ok");
+        self.b.build_conditional_branch(ok, cont, fail).unwrap();
+        self.b.position_at_end(fail);
+        let loc = self.location(span);
+        let f = self.rt("__truk_bounds_fail", &[self.ctx.i64_type().into(), self.ctx.i64_type().into(), self.ptr().into()], None);
+        self.b.build_call(f, &[idx.into(), len.into(), loc.into()], "").unwrap();
+        self.b.build_unreachable().unwrap();
+        self.b.position_at_end(cont);
+    }
+
+    fn location(&mut self, span: Span) -> PointerValue<'ctx> {
+        let file = self.sources.file(span.file);
+        let (line, col) = file.line_col(span.lo);
+        let s = format!("{}:{}:{}", file.path.display(), line, col);
+        self.string(s.as_bytes())
+    }
+
+    fn rvalue(&mut self, e: &'p Expr) -> Option<BasicValueEnum<'ctx>> {
+        let v: BasicValueEnum<'ctx> = match &e.kind {
+            ExprKind::Int(v) => match self.ty(&e.ty) {
+                BasicTypeEnum::IntType(t) => t.const_int(*v as u64, false).into(),
+                BasicTypeEnum::FloatType(t) => t.const_float(*v as f64).into(),
+                other => other.const_zero(),
+            },
+            ExprKind::Float(v) => self.ty(&e.ty).into_float_type().const_float(*v).into(),
+            ExprKind::Bool(b) => self.ctx.bool_type().const_int(*b as u64, false).into(),
+            ExprKind::Str(s) => self.string(s).into(),
+            ExprKind::Nil | ExprKind::Zero => self.ty(&e.ty).const_zero(),
+            ExprKind::Local(_) | ExprKind::Global(_) | ExprKind::Deref(_) | ExprKind::Index(..) => {
+                let p = self.place(e);
+                self.b.build_load(self.ty(&e.ty), p, "").unwrap()
+            }
+            ExprKind::Field(b, i) => {
+                if crate::hir::check::is_place(b) {
+                    let p = self.place(e);
+                    self.b.build_load(self.ty(&e.ty), p, "").unwrap()
+                } else {
+                    let v = self.rvalue(b).unwrap().into_struct_value();
+                    self.b.build_extract_value(v, *i, "").unwrap()
+                }
+            }
+            ExprKind::Func(f) => self.funcs[*f as usize].as_global_value().as_pointer_value().into(),
+            ExprKind::Binary(op, a, b) => return Some(self.binary(*op, a, b)),
+            ExprKind::Unary(op, x) => {
+                let v = self.rvalue(x).unwrap();
+                match op {
+                    UnOp::Neg if v.is_float_value() => self.b.build_float_neg(v.into_float_value(), "").unwrap().into(),
+                    UnOp::Neg => self.b.build_int_neg(v.into_int_value(), "").unwrap().into(),
+                    UnOp::Not | UnOp::BitNot => self.b.build_not(v.into_int_value(), "").unwrap().into(),
+                }
+            }
+            ExprKind::AddrOf(p) => self.place(p).into(),
+            ExprKind::Call(callee, args) => return self.call(callee, args),
+            ExprKind::MapIndex(m, k) | ExprKind::MapSlot(m, k) => {
+                let mv = self.rvalue(m).unwrap();
+                let kp = self.key_ptr(k);
+                let name = if matches!(e.kind, ExprKind::MapIndex(..)) { "__truk_map_get" } else { "__truk_map_upsert" };
+                let f = self.rt(name, &[self.ptr().into(), self.ptr().into()], Some(self.ptr().into()));
+                return self.b.build_call(f, &[mv.into(), kp.into()], "").unwrap().try_as_basic_value().basic();
+            }
+            ExprKind::Cast(x) => return Some(self.cast(x, &e.ty)),
+            ExprKind::StructLit(fields) | ExprKind::TupleLit(fields) => {
+                let st = self.ty(&e.ty).into_struct_type();
+                let mut agg = st.get_undef();
+                for (i, f) in fields.iter().enumerate() {
+                    let v = self.rvalue(f).unwrap();
+                    agg = self.b.build_insert_value(agg, v, i as u32, "").unwrap().into_struct_value();
+                }
+                agg.into()
+            }
+            ExprKind::ArrayLit(elems) => {
+                let at = self.ty(&e.ty).into_array_type();
+                let mut agg = at.const_zero();
+                for (i, x) in elems.iter().enumerate() {
+                    let v = self.rvalue(x).unwrap();
+                    agg = self.b.build_insert_value(agg, v, i as u32, "").unwrap().into_array_value();
+                }
+                agg.into()
+            }
+            ExprKind::Builtin(b, args) => return self.builtin(b, args, e),
+        };
+        Some(v)
+    }
+
+    /// A pointer to a temporary holding the map key (the runtime takes keys by address).
+    fn key_ptr(&mut self, k: &'p Expr) -> PointerValue<'ctx> {
+        let kv = self.rvalue(k).unwrap();
+        let slot = self.alloca(&k.ty, "key");
+        let kv = if k.ty == Ty::Bool { self.b.build_int_z_extend(kv.into_int_value(), self.ctx.i8_type(), "").unwrap().into() } else { kv };
+        self.b.build_store(slot, kv).unwrap();
+        slot
+    }
+
+    fn binary(&mut self, op: BinOp, a: &'p Expr, b: &'p Expr) -> BasicValueEnum<'ctx> {
+        if matches!(op, BinOp::And | BinOp::Or) {
+            // Short-circuit through a phi.
+            let fv = self.cur_fn.unwrap();
+            let l = self.rvalue(a).unwrap().into_int_value();
+            let lb = self.b.get_insert_block().unwrap();
+            let rhs = self.ctx.append_basic_block(fv, "rhs");
+            let end = self.ctx.append_basic_block(fv, "sc");
+            if op == BinOp::And {
+                self.b.build_conditional_branch(l, rhs, end).unwrap();
+            } else {
+                self.b.build_conditional_branch(l, end, rhs).unwrap();
+            }
+            self.b.position_at_end(rhs);
+            let r = self.rvalue(b).unwrap().into_int_value();
+            let rb = self.b.get_insert_block().unwrap();
+            self.b.build_unconditional_branch(end).unwrap();
+            self.b.position_at_end(end);
+            let phi = self.b.build_phi(self.ctx.bool_type(), "").unwrap();
+            let short = self.ctx.bool_type().const_int((op == BinOp::Or) as u64, false);
+            phi.add_incoming(&[(&short, lb), (&r, rb)]);
+            return phi.as_basic_value();
+        }
+        let l = self.rvalue(a).unwrap();
+        let r = self.rvalue(b).unwrap();
+        if op.is_comparison() {
+            return self.compare(op, l, r, &a.ty).into();
+        }
+        self.arith(op, l, r, &a.ty)
+    }
+
+    fn compare(&mut self, op: BinOp, l: BasicValueEnum<'ctx>, r: BasicValueEnum<'ctx>, ty: &Ty) -> IntValue<'ctx> {
+        if l.is_float_value() {
+            let p = match op {
+                BinOp::Eq => FloatPredicate::OEQ,
+                BinOp::Ne => FloatPredicate::UNE,
+                BinOp::Lt => FloatPredicate::OLT,
+                BinOp::Le => FloatPredicate::OLE,
+                BinOp::Gt => FloatPredicate::OGT,
+                _ => FloatPredicate::OGE,
+            };
+            return self.b.build_float_compare(p, l.into_float_value(), r.into_float_value(), "").unwrap();
+        }
+        let signed = match ty {
+            Ty::Enum(id) => self.prog.enums[*id as usize].base.is_signed(),
+            t => t.is_signed(),
+        };
+        let p = match (op, signed) {
+            (BinOp::Eq, _) => IntPredicate::EQ,
+            (BinOp::Ne, _) => IntPredicate::NE,
+            (BinOp::Lt, true) => IntPredicate::SLT,
+            (BinOp::Lt, false) => IntPredicate::ULT,
+            (BinOp::Le, true) => IntPredicate::SLE,
+            (BinOp::Le, false) => IntPredicate::ULE,
+            (BinOp::Gt, true) => IntPredicate::SGT,
+            (BinOp::Gt, false) => IntPredicate::UGT,
+            (_, true) => IntPredicate::SGE,
+            (_, false) => IntPredicate::UGE,
+        };
+        if l.is_pointer_value() {
+            let (lp, rp) = (l.into_pointer_value(), r.into_pointer_value());
+            let i = self.ctx.i64_type();
+            let li = self.b.build_ptr_to_int(lp, i, "").unwrap();
+            let ri = self.b.build_ptr_to_int(rp, i, "").unwrap();
+            return self.b.build_int_compare(p, li, ri, "").unwrap();
+        }
+        self.b.build_int_compare(p, l.into_int_value(), r.into_int_value(), "").unwrap()
+    }
+
+    fn arith(&mut self, op: BinOp, l: BasicValueEnum<'ctx>, r: BasicValueEnum<'ctx>, ty: &Ty) -> BasicValueEnum<'ctx> {
+        let b = &self.b;
+        if l.is_float_value() {
+            let (x, y) = (l.into_float_value(), r.into_float_value());
+            return match op {
+                BinOp::Add => b.build_float_add(x, y, ""),
+                BinOp::Sub => b.build_float_sub(x, y, ""),
+                BinOp::Mul => b.build_float_mul(x, y, ""),
+                BinOp::Div => b.build_float_div(x, y, ""),
+                _ => b.build_float_rem(x, y, ""),
+            }
+            .unwrap()
+            .into();
+        }
+        let (x, y) = (l.into_int_value(), r.into_int_value());
+        let signed = ty.is_signed();
+        match op {
+            BinOp::Add => b.build_int_add(x, y, ""),
+            BinOp::Sub => b.build_int_sub(x, y, ""),
+            BinOp::Mul => b.build_int_mul(x, y, ""),
+            BinOp::Div | BinOp::Rem => {
+                self.div_check(y);
+                let b = &self.b;
+                match (op, signed) {
+                    (BinOp::Div, true) => b.build_int_signed_div(x, y, ""),
+                    (BinOp::Div, false) => b.build_int_unsigned_div(x, y, ""),
+                    (_, true) => b.build_int_signed_rem(x, y, ""),
+                    (_, false) => b.build_int_unsigned_rem(x, y, ""),
+                }
+            }
+            BinOp::BitAnd => b.build_and(x, y, ""),
+            BinOp::BitOr => b.build_or(x, y, ""),
+            BinOp::BitXor => b.build_xor(x, y, ""),
+            BinOp::Shl => b.build_left_shift(x, y, ""),
+            _ => b.build_right_shift(x, y, signed, ""),
+        }
+        .unwrap()
+        .into()
+    }
+
+    /// Integer division by zero is a panic, not undefined behaviour.
+    fn div_check(&mut self, y: IntValue<'ctx>) {
+        let fv = self.cur_fn.unwrap();
+        let zero = y.get_type().const_zero();
+        let bad = self.b.build_int_compare(IntPredicate::EQ, y, zero, "").unwrap();
+        let fail = self.ctx.append_basic_block(fv, "divzero");
+        let cont = self.ctx.append_basic_block(fv, "divok");
+        self.b.build_conditional_branch(bad, fail, cont).unwrap();
+        self.b.position_at_end(fail);
+        let msg = self.string(b"integer division by zero");
+        let f = self.rt("__truk_panic_cstr", &[self.ptr().into()], None);
+        self.b.build_call(f, &[msg.into()], "").unwrap();
+        self.b.build_unreachable().unwrap();
+        self.b.position_at_end(cont);
+    }
+
+    fn cast(&mut self, x: &'p Expr, to: &Ty) -> BasicValueEnum<'ctx> {
+        let from = self.resolve_enum(&x.ty);
+        let to_r = self.resolve_enum(to);
+        if let (Ty::Array(_, _), Ty::Ptr(_)) = (&from, &to_r) {
+            return self.place(x).into();
+        }
+        let v = self.rvalue(x).unwrap();
+        let tt = self.ty(&to_r);
+        let b = &self.b;
+        match (&from, &to_r) {
+            (Ty::Slice(_), Ty::Ptr(_)) => b.build_extract_value(v.into_struct_value(), 0, "").unwrap(),
+            (Ty::Int { .. }, Ty::Int { .. }) => b.build_int_cast_sign_flag(v.into_int_value(), tt.into_int_type(), from.is_signed(), "").unwrap().into(),
+            (Ty::Bool, Ty::Int { .. }) => b.build_int_z_extend(v.into_int_value(), tt.into_int_type(), "").unwrap().into(),
+            (Ty::Int { .. }, Ty::Bool) => {
+                let z = v.into_int_value().get_type().const_zero();
+                b.build_int_compare(IntPredicate::NE, v.into_int_value(), z, "").unwrap().into()
+            }
+            (Ty::Float { .. }, Ty::Bool) => {
+                let z = v.into_float_value().get_type().const_zero();
+                b.build_float_compare(FloatPredicate::UNE, v.into_float_value(), z, "").unwrap().into()
+            }
+            (Ty::Bool, Ty::Float { .. }) => b.build_unsigned_int_to_float(v.into_int_value(), tt.into_float_type(), "").unwrap().into(),
+            (Ty::Int { signed: true, .. }, Ty::Float { .. }) => b.build_signed_int_to_float(v.into_int_value(), tt.into_float_type(), "").unwrap().into(),
+            (Ty::Int { .. }, Ty::Float { .. }) => b.build_unsigned_int_to_float(v.into_int_value(), tt.into_float_type(), "").unwrap().into(),
+            (Ty::Float { .. }, Ty::Int { signed: true, .. }) => b.build_float_to_signed_int(v.into_float_value(), tt.into_int_type(), "").unwrap().into(),
+            (Ty::Float { .. }, Ty::Int { .. }) => b.build_float_to_unsigned_int(v.into_float_value(), tt.into_int_type(), "").unwrap().into(),
+            (Ty::Float { .. }, Ty::Float { .. }) => b.build_float_cast(v.into_float_value(), tt.into_float_type(), "").unwrap().into(),
+            (Ty::Int { .. }, _) if tt.is_pointer_type() => b.build_int_to_ptr(v.into_int_value(), tt.into_pointer_type(), "").unwrap().into(),
+            (_, Ty::Int { .. }) if v.is_pointer_value() => b.build_ptr_to_int(v.into_pointer_value(), tt.into_int_type(), "").unwrap().into(),
+            _ => v,
+        }
+    }
+
+    fn resolve_enum(&self, t: &Ty) -> Ty {
+        match t {
+            Ty::Enum(id) => self.prog.enums[*id as usize].base.clone(),
+            t => t.clone(),
+        }
+    }
+
+    fn call(&mut self, callee: &'p Expr, args: &'p [Expr]) -> Option<BasicValueEnum<'ctx>> {
+        let (params, ret, c_variadic) = match &callee.ty {
+            Ty::Fn { params, ret, c_variadic } => (params.clone(), (**ret).clone(), *c_variadic),
+            _ => unreachable!("call of a non-function passed the checker"),
+        };
+        let direct = match callee.kind {
+            ExprKind::Func(f) => Some(f),
+            _ => None,
+        };
+        let truk_var = direct.map(|f| self.prog.funcs[f as usize].variadic == Variadic::Truk).unwrap_or(false);
+        let mut vals: Vec<BasicMetadataValueEnum> = vec![];
+        for a in &args[..params.len().min(args.len())] {
+            vals.push(self.rvalue(a).unwrap().into());
+        }
+        let extra = &args[params.len().min(args.len())..];
+        if truk_var {
+            // Truk varargs: 8-byte slots in a caller-owned array, passed as a hidden argument.
+            let n = extra.len().max(1) as u32;
+            let arr_ty = self.ctx.i64_type().array_type(n);
+            let arr = self.b.build_alloca(arr_ty, "va").unwrap();
+            for (i, a) in extra.iter().enumerate() {
+                let v = self.rvalue(a).unwrap();
+                let slot = unsafe { self.b.build_in_bounds_gep(self.ctx.i64_type(), arr, &[self.i64c(i as u64)], "").unwrap() };
+                self.b.build_store(slot, v).unwrap();
+            }
+            vals.push(arr.into());
+        } else {
+            for a in extra {
+                vals.push(self.rvalue(a).unwrap().into());
+            }
+        }
+        let call = match direct {
+            Some(f) => self.b.build_call(self.funcs[f as usize], &vals, "").unwrap(),
+            None => {
+                let fp = self.rvalue(callee).unwrap().into_pointer_value();
+                let fty = self.fn_type(&params, &ret, if c_variadic { Variadic::C } else { Variadic::None });
+                self.b.build_indirect_call(fty, fp, &vals, "").unwrap()
+            }
+        };
+        call.try_as_basic_value().basic()
+    }
+
+    fn builtin(&mut self, b: &'p Builtin, args: &'p [Expr], e: &'p Expr) -> Option<BasicValueEnum<'ctx>> {
+        let i64t = self.ctx.i64_type();
+        let ptr = self.ptr();
+        match b {
+            Builtin::MakeOne(t) => {
+                let f = self.rt("__truk_alloc", &[i64t.into()], Some(ptr.into()));
+                let size = self.i64c(self.size_of(t));
+                let p = self.b.build_call(f, &[size.into()], "").unwrap().try_as_basic_value().basic().unwrap().into_pointer_value();
+                self.b.build_memset(p, self.align_of(t).min(16), self.ctx.i8_type().const_zero(), size).unwrap();
+                Some(p.into())
+            }
+            Builtin::MakeSlice(t) => {
+                let n = self.rvalue(&args[0]).unwrap().into_int_value();
+                let f = self.rt("__truk_alloc_array", &[i64t.into(), i64t.into()], Some(ptr.into()));
+                let size = self.i64c(self.size_of(t));
+                let p = self.b.build_call(f, &[size.into(), n.into()], "").unwrap().try_as_basic_value().basic().unwrap();
+                Some(self.make_slice(p.into_pointer_value(), n))
+            }
+            Builtin::MakeMap(k, v) => {
+                let kind = match k {
+                    Ty::Float { .. } => 1,
+                    Ty::Ptr(_) => 2,
+                    _ => 0,
+                };
+                let ksize = if *k == Ty::Bool { 1 } else { self.size_of(k) };
+                let f = self.rt("__truk_map_new", &[self.ctx.i32_type().into(), i64t.into(), i64t.into()], Some(ptr.into()));
+                let args = [self.ctx.i32_type().const_int(kind, false).into(), self.i64c(ksize).into(), self.i64c(self.size_of(v)).into()];
+                self.b.build_call(f, &args, "").unwrap().try_as_basic_value().basic()
+            }
+            Builtin::Free => {
+                let v = self.rvalue(&args[0]).unwrap();
+                let p = if v.is_struct_value() { self.b.build_extract_value(v.into_struct_value(), 0, "").unwrap() } else { v };
+                let f = self.rt("__truk_free", &[ptr.into()], None);
+                self.b.build_call(f, &[p.into()], "").unwrap();
+                None
+            }
+            Builtin::FreeMap => {
+                let v = self.rvalue(&args[0]).unwrap();
+                let f = self.rt("__truk_map_free", &[ptr.into()], None);
+                self.b.build_call(f, &[v.into()], "").unwrap();
+                None
+            }
+            Builtin::MapRemove => {
+                let m = self.rvalue(&args[0]).unwrap();
+                let k = self.key_ptr(&args[1]);
+                let f = self.rt("__truk_map_remove", &[ptr.into(), ptr.into()], None);
+                self.b.build_call(f, &[m.into(), k.into()], "").unwrap();
+                None
+            }
+            Builtin::Len => {
+                let v = self.rvalue(&args[0]).unwrap().into_struct_value();
+                Some(self.b.build_extract_value(v, 1, "").unwrap())
+            }
+            Builtin::SizeOf(t) => Some(self.i64c(self.size_of(t)).into()),
+            Builtin::Panic => {
+                let v = self.rvalue(&args[0]).unwrap();
+                if v.is_struct_value() {
+                    let s = v.into_struct_value();
+                    let p = self.b.build_extract_value(s, 0, "").unwrap();
+                    let n = self.b.build_extract_value(s, 1, "").unwrap();
+                    let f = self.rt("__truk_panic", &[ptr.into(), i64t.into()], None);
+                    self.b.build_call(f, &[p.into(), n.into()], "").unwrap();
+                } else {
+                    let f = self.rt("__truk_panic_cstr", &[ptr.into()], None);
+                    self.b.build_call(f, &[v.into()], "").unwrap();
+                }
+                self.b.build_unreachable().unwrap();
+                None
+            }
+            Builtin::EachMap | Builtin::EachSlice | Builtin::EachStr => {
+                self.each(b, args);
+                None
+            }
+            Builtin::VaArg(t) => {
+                let (base, cursor) = self.va.expect("checker allows va_arg only in variadic functions");
+                let i = self.b.build_load(i64t, cursor, "").unwrap().into_int_value();
+                let slot = unsafe { self.b.build_in_bounds_gep(i64t, base, &[i], "").unwrap() };
+                let next = self.b.build_int_add(i, self.i64c(1), "").unwrap();
+                self.b.build_store(cursor, next).unwrap();
+                let _ = e;
+                Some(self.b.build_load(self.ty(t), slot, "").unwrap())
+            }
+        }
+    }
+
+    fn make_slice(&self, p: PointerValue<'ctx>, n: IntValue<'ctx>) -> BasicValueEnum<'ctx> {
+        let st = self.slice_ty();
+        let s = self.b.build_insert_value(st.get_undef(), p, 0, "").unwrap();
+        self.b.build_insert_value(s, n, 1, "").unwrap().into_struct_value().into()
+    }
+
+    /// `each(coll, ctx, cb)`: a loop that calls `cb` until it returns false.
+    fn each(&mut self, b: &Builtin, args: &'p [Expr]) {
+        let fv = self.cur_fn.unwrap();
+        let i64t = self.ctx.i64_type();
+        let coll = self.rvalue(&args[0]).unwrap();
+        let ctx = self.rvalue(&args[1]).unwrap();
+        let cb_ty = args[2].ty.clone();
+        let cbv = self.rvalue(&args[2]).unwrap().into_pointer_value();
+        let Ty::Fn { params, ret, .. } = &cb_ty else { unreachable!() };
+        let fty = self.fn_type(params, ret, Variadic::None);
+        let head = self.ctx.append_basic_block(fv, "each");
+        let body = self.ctx.append_basic_block(fv, "each.body");
+        let end = self.ctx.append_basic_block(fv, "each.end");
+        let cursor = self.b.build_alloca(i64t, "cursor").unwrap();
+        let start: BasicValueEnum = match b {
+            Builtin::EachStr => coll,
+            _ => self.i64c(0).into(),
+        };
+        let cursor = if matches!(b, Builtin::EachStr) { self.b.build_alloca(self.ptr(), "p").unwrap() } else { cursor };
+        self.b.build_store(cursor, start).unwrap();
+        self.b.build_unconditional_branch(head).unwrap();
+        self.b.position_at_end(head);
+        let call_args: Vec<BasicMetadataValueEnum> = match b {
+            Builtin::EachMap => {
+                let kslot = self.b.build_alloca(self.ptr(), "k").unwrap();
+                let vslot = self.b.build_alloca(self.ptr(), "v").unwrap();
+                let f = self.rt("__truk_map_next", &[self.ptr().into(), i64t.into(), self.ptr().into(), self.ptr().into()], Some(i64t.into()));
+                let cur = self.b.build_load(i64t, cursor, "").unwrap();
+                let next = self.b.build_call(f, &[coll.into(), cur.into(), kslot.into(), vslot.into()], "").unwrap().try_as_basic_value().basic().unwrap().into_int_value();
+                self.b.build_store(cursor, next).unwrap();
+                let done = self.b.build_int_compare(IntPredicate::EQ, next, i64t.const_zero(), "").unwrap();
+                self.b.build_conditional_branch(done, end, body).unwrap();
+                self.b.position_at_end(body);
+                let kp = self.b.build_load(self.ptr(), kslot, "").unwrap().into_pointer_value();
+                let vp = self.b.build_load(self.ptr(), vslot, "").unwrap();
+                let kty = self.ty(&params[0]);
+                let key = if params[0] == Ty::Bool {
+                    let byte = self.b.build_load(self.ctx.i8_type(), kp, "").unwrap().into_int_value();
+                    self.b.build_int_truncate(byte, self.ctx.bool_type(), "").unwrap().into()
+                } else {
+                    self.b.build_load(kty, kp, "").unwrap()
+                };
+                vec![key.into(), vp.into(), ctx.into()]
+            }
+            Builtin::EachSlice => {
+                let s = coll.into_struct_value();
+                let p = self.b.build_extract_value(s, 0, "").unwrap().into_pointer_value();
+                let n = self.b.build_extract_value(s, 1, "").unwrap().into_int_value();
+                let i = self.b.build_load(i64t, cursor, "").unwrap().into_int_value();
+                let more = self.b.build_int_compare(IntPredicate::ULT, i, n, "").unwrap();
+                self.b.build_conditional_branch(more, body, end).unwrap();
+                self.b.position_at_end(body);
+                let Ty::Ptr(el) = &params[0] else { unreachable!() };
+                let elt = self.ty(el);
+                let ep = unsafe { self.b.build_in_bounds_gep(elt, p, &[i], "").unwrap() };
+                let next = self.b.build_int_add(i, self.i64c(1), "").unwrap();
+                self.b.build_store(cursor, next).unwrap();
+                vec![ep.into(), ctx.into()]
+            }
+            _ => {
+                let p = self.b.build_load(self.ptr(), cursor, "").unwrap().into_pointer_value();
+                let c = self.b.build_load(self.ctx.i8_type(), p, "").unwrap().into_int_value();
+                let more = self.b.build_int_compare(IntPredicate::NE, c, self.ctx.i8_type().const_zero(), "").unwrap();
+                self.b.build_conditional_branch(more, body, end).unwrap();
+                self.b.position_at_end(body);
+                let next = unsafe { self.b.build_in_bounds_gep(self.ctx.i8_type(), p, &[self.i64c(1)], "").unwrap() };
+                self.b.build_store(cursor, next).unwrap();
+                vec![p.into(), ctx.into()]
+            }
+        };
+        let r = self.b.build_indirect_call(fty, cbv, &call_args, "").unwrap().try_as_basic_value().basic().unwrap().into_int_value();
+        self.b.build_conditional_branch(r, head, end).unwrap();
+        self.b.position_at_end(end);
+    }
+
+    // ---- entry points ----------------------------------------------------------------------
+
+    fn entry_fn(&mut self) -> FunctionValue<'ctx> {
+        let i32t = self.ctx.i32_type();
+        let fty = i32t.fn_type(&[i32t.into(), self.ptr().into()], false);
+        let f = self.module.add_function("__truk_main", fty, Some(Linkage::External));
+        let bb = self.ctx.append_basic_block(f, "entry");
+        self.b.position_at_end(bb);
+        self.cur_fn = Some(f);
+        f
+    }
+
+    fn main_wrapper(&mut self) {
+        let Some(m) = self.prog.main else { return };
+        let user = self.funcs[m as usize];
+        let mf = &self.prog.funcs[m as usize];
+        let f = self.entry_fn();
+        let args: Vec<BasicMetadataValueEnum> = if mf.params.is_empty() {
+            vec![]
+        } else {
+            let argc = f.get_nth_param(0).unwrap().into_int_value();
+            let want = self.ty(&mf.locals[mf.params[0] as usize].ty).into_int_type();
+            let argc = self.b.build_int_cast_sign_flag(argc, want, true, "").unwrap();
+            vec![argc.into(), f.get_nth_param(1).unwrap().into()]
+        };
+        let r = self.b.build_call(user, &args, "").unwrap().try_as_basic_value().basic();
+        let i32t = self.ctx.i32_type();
+        let code = match r {
+            Some(v) if v.is_int_value() => self.b.build_int_cast_sign_flag(v.into_int_value(), i32t, mf.ret.is_signed(), "").unwrap(),
+            _ => i32t.const_zero(),
+        };
+        self.b.build_return(Some(&code)).unwrap();
+    }
+
+    fn test_main(&mut self) {
+        let ptr = self.ptr();
+        let case_ty = self.ctx.struct_type(&[ptr.into(), ptr.into()], false);
+        let mut cases = vec![];
+        for &t in &self.prog.tests {
+            let name = self.prog.funcs[t as usize].name.clone();
+            let n = self.string(name.as_bytes());
+            let fp = self.funcs[t as usize].as_global_value().as_pointer_value();
+            cases.push(case_ty.const_named_struct(&[n.into(), fp.into()]));
+        }
+        let arr = case_ty.const_array(&cases);
+        let table = self.module.add_global(arr.get_type(), None, "__truk_tests");
+        table.set_linkage(Linkage::Private);
+        table.set_constant(true);
+        table.set_initializer(&arr);
+        let f = self.entry_fn();
+        let i32t = self.ctx.i32_type();
+        let i64t = self.ctx.i64_type();
+        let run = self.rt("__truk_test_run", &[i32t.into(), ptr.into(), ptr.into(), i64t.into(), ptr.into(), ptr.into()], Some(i32t.into()));
+        let fnptr = |o: Option<FuncId>, s: &Self| -> BasicMetadataValueEnum<'ctx> {
+            match o {
+                Some(id) => s.funcs[id as usize].as_global_value().as_pointer_value().into(),
+                None => ptr.const_null().into(),
+            }
+        };
+        let args = [
+            f.get_nth_param(0).unwrap().into(),
+            f.get_nth_param(1).unwrap().into(),
+            table.as_pointer_value().into(),
+            self.i64c(cases.len() as u64).into(),
+            fnptr(self.prog.test_setup, self),
+            fnptr(self.prog.test_teardown, self),
+        ];
+        let r = self.b.build_call(run, &args, "").unwrap().try_as_basic_value().basic().unwrap();
+        self.b.build_return(Some(&r)).unwrap();
+    }
+}
+
+fn const_array<'ctx>(elem: BasicTypeEnum<'ctx>, vals: &[BasicValueEnum<'ctx>]) -> BasicValueEnum<'ctx> {
+    match elem {
+        BasicTypeEnum::IntType(t) => t.const_array(&vals.iter().map(|v| v.into_int_value()).collect::<Vec<_>>()).into(),
+        BasicTypeEnum::FloatType(t) => t.const_array(&vals.iter().map(|v| v.into_float_value()).collect::<Vec<_>>()).into(),
+        BasicTypeEnum::PointerType(t) => t.const_array(&vals.iter().map(|v| v.into_pointer_value()).collect::<Vec<_>>()).into(),
+        BasicTypeEnum::StructType(t) => t.const_array(&vals.iter().map(|v| v.into_struct_value()).collect::<Vec<_>>()).into(),
+        BasicTypeEnum::ArrayType(t) => t.const_array(&vals.iter().map(|v| v.into_array_value()).collect::<Vec<_>>()).into(),
+        BasicTypeEnum::VectorType(t) => t.const_array(&vals.iter().map(|v| v.into_vector_value()).collect::<Vec<_>>()).into(),
+        BasicTypeEnum::ScalableVectorType(t) => t.const_array(&vals.iter().map(|v| v.into_scalable_vector_value()).collect::<Vec<_>>()).into(),
+    }
+}

@@ -1,0 +1,223 @@
+//! The build pipeline: load the import closure, parse, check, emit LLVM IR, optimize,
+//! write an object, link it with the runtime.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use inkwell::context::Context;
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
+use inkwell::OptimizationLevel;
+
+use crate::codegen::emit::{self, Entry};
+use crate::diag::{render_all, Diagnostic, SourceMap};
+use crate::hir;
+use crate::syntax::{ast, parser};
+
+pub const COMPILER_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const HOST_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emit {
+    Exe,
+    Obj,
+    Asm,
+    LlvmIr,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub release: bool,
+    pub target: String,
+    pub include: Vec<PathBuf>,
+    pub emit: Emit,
+    pub out: Option<PathBuf>,
+    /// Build the `test_*` runner instead of `main`.
+    pub tests: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { release: false, target: host_target(), include: vec![], emit: Emit::Exe, out: None, tests: false }
+    }
+}
+
+pub fn host_target() -> String {
+    if cfg!(target_arch = "aarch64") {
+        "aarch64-unknown-linux-gnu".into()
+    } else {
+        HOST_TARGET.into()
+    }
+}
+
+/// The parsed import closure of an entry file.
+pub struct Loaded {
+    pub sources: SourceMap,
+    pub modules: Vec<ast::Module>,
+    /// Folder of the entry file: file keys in the fingerprint are relative to it.
+    pub root: PathBuf,
+    /// Local C headers named by `cimport "x.h"`, resolved.
+    pub local_headers: Vec<PathBuf>,
+}
+
+/// Load `entry` and every file it imports (transitively, each once), parsing as we go.
+pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec<Diagnostic>)> {
+    let mut sources = SourceMap::default();
+    let mut diags = vec![];
+    let mut modules = vec![];
+    let mut seen: HashMap<PathBuf, u32> = HashMap::new();
+    let mut headers = vec![];
+    let root = entry.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let mut queue: Vec<PathBuf> = vec![entry.to_path_buf()];
+    let text = match read_source(entry) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(Diagnostic::global(e));
+            return Err((sources, diags));
+        }
+    };
+    let mut pending_text = Some(text);
+    while let Some(path) = queue.pop() {
+        let canon = std::fs::canonicalize(&path).unwrap_or(path.clone());
+        if seen.contains_key(&canon) {
+            continue;
+        }
+        let text = match pending_text.take() {
+            Some(t) => t,
+            None => match read_source(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    diags.push(Diagnostic::global(e));
+                    continue;
+                }
+            },
+        };
+        let file = sources.add(path.clone(), text);
+        seen.insert(canon, file);
+        let (module, mut errs) = parser::parse_module(&sources.file(file).text, file);
+        diags.append(&mut errs);
+        let dir = path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        for item in &module.items {
+            match item {
+                ast::Item::Import { path: rel, span } => match resolve_import(&dir, include, rel) {
+                    Some(p) => queue.push(p),
+                    None => diags.push(Diagnostic::error(*span, format!("cannot find imported file `{rel}`"))),
+                },
+                ast::Item::CImport { header, system: false, span } => {
+                    let p = dir.join(header);
+                    let found = if p.is_file() { Some(p) } else { include.iter().map(|d| d.join(header)).find(|p| p.is_file()) };
+                    match found {
+                        Some(p) => headers.push(p),
+                        None => diags.push(Diagnostic::error(*span, format!("cannot find C header `{header}`"))),
+                    }
+                }
+                _ => {}
+            }
+        }
+        modules.push(module);
+    }
+    if diags.is_empty() {
+        Ok(Loaded { sources, modules, root, local_headers: headers })
+    } else {
+        Err((sources, diags))
+    }
+}
+
+fn read_source(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text", path.display()))
+}
+
+/// `import "x"`: relative to the importing file, then each `-I` folder; a folder means its `lib.truk`.
+fn resolve_import(dir: &Path, include: &[PathBuf], rel: &str) -> Option<PathBuf> {
+    std::iter::once(dir.to_path_buf()).chain(include.iter().cloned()).find_map(|base| {
+        let p = base.join(rel);
+        if p.is_file() {
+            Some(p)
+        } else if p.is_dir() && p.join("lib.truk").is_file() {
+            Some(p.join("lib.truk"))
+        } else {
+            None
+        }
+    })
+}
+
+pub fn target_machine(triple: &str, release: bool) -> Result<TargetMachine, String> {
+    Target::initialize_x86(&InitializationConfig::default());
+    Target::initialize_aarch64(&InitializationConfig::default());
+    let tt = TargetTriple::create(triple);
+    let target = Target::from_triple(&tt).map_err(|e| format!("unsupported target `{triple}`: {e}"))?;
+    let level = if release { OptimizationLevel::Aggressive } else { OptimizationLevel::None };
+    target
+        .create_target_machine(&tt, "generic", "", level, RelocMode::PIC, CodeModel::Default)
+        .ok_or_else(|| format!("cannot create a code generator for `{triple}`"))
+}
+
+/// Compile `entry` per `opts`. On failure, the error is the rendered diagnostics.
+pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
+    let loaded = load(entry, &opts.include).map_err(|(s, d)| render_all(&d, &s))?;
+    let (prog, diags) = hir::check::check(&loaded.modules);
+    if !diags.is_empty() {
+        return Err(render_all(&diags, &loaded.sources));
+    }
+    if !opts.tests && prog.main.is_none() && opts.emit == Emit::Exe {
+        return Err(format!("error: {}: no `main` function (a program needs `fn main() : i32`)\n", entry.display()));
+    }
+    let tm = target_machine(&opts.target, opts.release)?;
+    let ctx = Context::create();
+    let entry_kind = if opts.tests { Entry::Tests } else { Entry::Main };
+    let name = entry.file_stem().and_then(|s| s.to_str()).unwrap_or("main");
+    let td = tm.get_target_data();
+    let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind);
+    module.set_triple(&tm.get_triple());
+    module.set_data_layout(&td.get_data_layout());
+    if let Err(e) = module.verify() {
+        return Err(format!("error: internal compiler error: invalid LLVM IR generated\n{}\n", e.to_string()));
+    }
+    if opts.release {
+        module
+            .run_passes("default<O2>", &tm, PassBuilderOptions::create())
+            .map_err(|e| format!("error: LLVM optimization failed: {e}"))?;
+    }
+    let out = opts.out.clone().unwrap_or_else(|| default_output(entry, opts.emit));
+    match opts.emit {
+        Emit::LlvmIr => module.print_to_file(&out).map_err(|e| format!("error: cannot write {}: {e}", out.display()))?,
+        Emit::Asm => tm.write_to_file(&module, FileType::Assembly, &out).map_err(|e| format!("error: cannot write {}: {e}", out.display()))?,
+        Emit::Obj => tm.write_to_file(&module, FileType::Object, &out).map_err(|e| format!("error: cannot write {}: {e}", out.display()))?,
+        Emit::Exe => {
+            let tmp = std::env::temp_dir().join(format!("truk-{}-{}.o", std::process::id(), unique()));
+            tm.write_to_file(&module, FileType::Object, &tmp).map_err(|e| format!("error: cannot write object: {e}"))?;
+            let mut objs = crate::driver::runtime::runtime_objects(&opts.target, opts.release)?;
+            objs.insert(0, tmp.clone());
+            let r = crate::driver::link::link(&objs, &out, &opts.target, opts.release);
+            let _ = std::fs::remove_file(&tmp);
+            r?;
+        }
+    }
+    Ok(out)
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    t ^ N.fetch_add(1, Ordering::Relaxed)
+}
+
+fn default_output(entry: &Path, emit: Emit) -> PathBuf {
+    let stem = entry.file_stem().map(|s| s.to_os_string()).unwrap_or_else(|| "a".into());
+    let mut p = PathBuf::from(stem);
+    match emit {
+        Emit::Exe => {}
+        Emit::Obj => {
+            p.set_extension("o");
+        }
+        Emit::Asm => {
+            p.set_extension("s");
+        }
+        Emit::LlvmIr => {
+            p.set_extension("ll");
+        }
+    }
+    p
+}

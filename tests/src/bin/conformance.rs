@@ -1,0 +1,306 @@
+//! Runs the conformance corpus (`../shared/conformance` beside the project) against `truk`.
+//!
+//! Prints one line per failure and ends with the plain line `N passed, M failed`. Exits
+//! non-zero only when the pass count is below the floor in `tests/conformance-floor`, or
+//! when the compiler crashed on any file (a panic is never an acceptable answer).
+//!
+//! Usage: conformance [--truk PATH] [--corpus DIR] [--filter SUBSTR] [--verbose]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Programs whose expected exit status is not in their name, read by hand.
+const READ_BY_HAND: &[(&str, Expect)] = &[
+    ("run/each/truk_each_string_2_vowels.truk", Expect::Exit(5)),
+    ("run/lambdas/test_simple.truk", Expect::Exit(7)),
+    ("run/lambdas/test_invalid_break.truk", Expect::Reject(None)),
+];
+
+#[derive(Clone, Debug, PartialEq)]
+enum Expect {
+    /// Compile, run, exit with this status.
+    Exit(i32),
+    /// Compile, run, exit 0, print exactly this.
+    Output(PathBuf),
+    /// Be rejected at compile time, with a diagnostic at this line (if known).
+    Reject(Option<usize>),
+    /// `truk test FILE` passes.
+    TestFw,
+}
+
+struct Case {
+    path: PathBuf,
+    /// Path relative to the corpus root, for messages.
+    name: String,
+    expect: Expect,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let verbose = args.iter().any(|a| a == "--verbose");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let corpus = flag("--corpus").map(PathBuf::from).unwrap_or_else(|| root.join("../shared/conformance"));
+    if !corpus.is_dir() {
+        println!("conformance: corpus not found at {} (skipped)", corpus.display());
+        return;
+    }
+    let truk = flag("--truk").map(PathBuf::from).unwrap_or_else(|| {
+        let me = std::env::current_exe().unwrap();
+        me.parent().unwrap().join("truk")
+    });
+    if !truk.is_file() {
+        eprintln!("conformance: no truk binary at {} (build it first: cargo build -p truk)", truk.display());
+        std::process::exit(2);
+    }
+    let mut cases = collect(&corpus);
+    if let Some(f) = flag("--filter") {
+        cases.retain(|c| c.name.contains(&f));
+    }
+    let scratch = std::env::temp_dir().join(format!("truk-conformance-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(String, Result<(), String>)>> = Mutex::new(vec![]);
+    let started = Instant::now();
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    std::thread::scope(|s| {
+        for w in 0..workers {
+            let (cases, next, results, truk, scratch) = (&cases, &next, &results, &truk, &scratch);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(c) = cases.get(i) else { break };
+                let dir = scratch.join(format!("w{w}-{i}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let r = run_case(truk, c, &dir);
+                let _ = std::fs::remove_dir_all(&dir);
+                results.lock().unwrap().push((c.name.clone(), r));
+            });
+        }
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    let mut results = results.into_inner().unwrap();
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut passed = 0;
+    let mut crashes = 0;
+    for (name, r) in &results {
+        match r {
+            Ok(()) => {
+                passed += 1;
+                if verbose {
+                    println!("ok   {name}");
+                }
+            }
+            Err(why) => {
+                if why.starts_with("compiler crashed") {
+                    crashes += 1;
+                }
+                println!("FAIL {name}: {why}");
+            }
+        }
+    }
+    let failed = results.len() - passed;
+    let floor: usize = std::fs::read_to_string(root.join("tests/conformance-floor"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    eprintln!("conformance: {} programs in {:.1}s, floor {floor}, compiler crashes {crashes}", results.len(), started.elapsed().as_secs_f64());
+    println!("{passed} passed, {failed} failed");
+    if passed < floor || crashes > 0 {
+        eprintln!("conformance: FAILED ({})", if crashes > 0 { "the compiler crashed" } else { "below the floor" });
+        std::process::exit(1);
+    }
+}
+
+fn collect(corpus: &Path) -> Vec<Case> {
+    let mut out = vec![];
+    let mut files = vec![];
+    walk(corpus, &mut files);
+    files.sort();
+    for path in files {
+        if path.extension().is_none_or(|e| e != "truk") {
+            continue;
+        }
+        let name = path.strip_prefix(corpus).unwrap().to_string_lossy().replace('\\', "/");
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        let kind = name.split('/').next().unwrap_or("");
+        let expect = if let Some((_, e)) = READ_BY_HAND.iter().find(|(n, _)| *n == name) {
+            e.clone()
+        } else {
+            match kind {
+                "run" => {
+                    if stem.contains("_error") {
+                        Expect::Reject(None)
+                    } else if let Some(n) = stem.rsplit('_').next().and_then(|n| n.parse::<i32>().ok()) {
+                        Expect::Exit(n)
+                    } else {
+                        continue; // a helper module imported by other programs
+                    }
+                }
+                "output" => Expect::Output(path.with_extension("expect")),
+                "reject" => Expect::Reject(expected_line(&path.with_extension("expect"))),
+                "testfw" => Expect::TestFw,
+                _ => continue,
+            }
+        };
+        out.push(Case { path, name, expect });
+    }
+    out
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+}
+
+/// The line number of the first `--> file:LINE:COL` in an .expect file.
+fn expected_line(expect: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(expect).ok()?;
+    let arrow = text.lines().find(|l| l.trim_start().starts_with("-->"))?;
+    let mut parts = arrow.trim().rsplit(':');
+    let _col = parts.next()?;
+    parts.next()?.parse().ok()
+}
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    timed_out: bool,
+}
+
+fn run(cmd: &mut Command, timeout: Duration) -> Out {
+    let mut child = match cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+        Ok(c) => c,
+        Err(e) => return Out { code: None, stdout: String::new(), stderr: format!("cannot start: {e}"), timed_out: false },
+    };
+    // Drain pipes on threads so a chatty child cannot block on a full pipe.
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let ho = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut so, &mut s);
+        s
+    });
+    let he = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut se, &mut s);
+        s
+    });
+    let start = Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) if start.elapsed() > timeout => {
+                let _ = child.kill();
+                timed_out = true;
+                break child.wait().ok();
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(_) => break None,
+        }
+    };
+    let stdout = String::from_utf8_lossy(&ho.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&he.join().unwrap_or_default()).into_owned();
+    let code = status.and_then(|s| {
+        use std::os::unix::process::ExitStatusExt;
+        s.code().or_else(|| s.signal().map(|sig| 128 + sig))
+    });
+    Out { code, stdout, stderr, timed_out }
+}
+
+fn crashed(o: &Out) -> bool {
+    o.stderr.contains("panicked at") || o.code.is_some_and(|c| c > 128)
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").chars().take(160).collect()
+}
+
+fn run_case(truk: &Path, c: &Case, dir: &Path) -> Result<(), String> {
+    let folder = c.path.parent().unwrap();
+    let exe = dir.join("prog");
+    let compile = |extra: &[&str]| {
+        let mut cmd = Command::new(truk);
+        cmd.arg("build").arg("-I").arg(folder).arg(&c.path).arg("-o").arg(&exe).args(extra).current_dir(dir);
+        run(&mut cmd, Duration::from_secs(60))
+    };
+    match &c.expect {
+        Expect::Reject(line) => {
+            let o = compile(&[]);
+            if crashed(&o) {
+                return Err(format!("compiler crashed: {}", first_line(&o.stderr)));
+            }
+            if o.code == Some(0) {
+                return Err("accepted a program that must be rejected".into());
+            }
+            if exe.exists() {
+                return Err("rejected, but left a binary".into());
+            }
+            let file = c.path.file_name().unwrap().to_string_lossy().to_string();
+            let want = line.map(|l| format!("{file}:{l}:"));
+            let ok = o.stderr.lines().any(|l| {
+                l.contains("-->") && l.contains(&file) && want.as_ref().is_none_or(|w| l.contains(w.as_str()))
+            });
+            if !ok {
+                return Err(format!("wrong or missing diagnostic (want line {line:?}): {}", first_line(&o.stderr)));
+            }
+            Ok(())
+        }
+        Expect::TestFw => {
+            let mut cmd = Command::new(truk);
+            cmd.arg("test").arg("-I").arg(folder).arg(&c.path).current_dir(dir);
+            let o = run(&mut cmd, Duration::from_secs(60));
+            if crashed(&o) && o.stderr.contains("panicked at") {
+                return Err(format!("compiler crashed: {}", first_line(&o.stderr)));
+            }
+            if o.code != Some(0) {
+                return Err(format!("truk test exited {:?}: {}", o.code, first_line(&(o.stderr + &o.stdout))));
+            }
+            Ok(())
+        }
+        Expect::Exit(_) | Expect::Output(_) => {
+            let o = compile(&[]);
+            if crashed(&o) {
+                return Err(format!("compiler crashed: {}", first_line(&o.stderr)));
+            }
+            if o.code != Some(0) {
+                return Err(format!("does not compile: {}", first_line(&o.stderr)));
+            }
+            let r = run(Command::new(&exe).current_dir(dir), Duration::from_secs(20));
+            if r.timed_out {
+                return Err("timed out".into());
+            }
+            match &c.expect {
+                Expect::Exit(n) => {
+                    let want = n & 0xff;
+                    if r.code != Some(want) {
+                        return Err(format!("exit status {:?}, expected {want} {}", r.code, first_line(&r.stderr)));
+                    }
+                }
+                Expect::Output(p) => {
+                    let want = std::fs::read_to_string(p).unwrap_or_default();
+                    if r.code != Some(0) {
+                        return Err(format!("exit status {:?}, expected 0", r.code));
+                    }
+                    if r.stdout != want {
+                        return Err(format!("output differs: got {:?}", r.stdout.chars().take(120).collect::<String>()));
+                    }
+                }
+                _ => unreachable!(),
+            }
+            Ok(())
+        }
+    }
+}
