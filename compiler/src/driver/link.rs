@@ -1,0 +1,61 @@
+//! Linking Truk programs with the system C toolchain (which brings crt files and libc).
+//! Output is a PIE; unused sections are dropped; libm is always linked.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::runtime::{host_arch, target_arch, Arch};
+
+/// Linker drivers to try for a target, best first.
+fn linker_candidates(arch: Arch) -> Vec<(&'static str, Vec<&'static str>)> {
+    let native = host_arch() == Some(arch);
+    match arch {
+        Arch::X86_64 if native => vec![("cc", vec![]), ("gcc", vec![]), ("clang-19", vec![])],
+        Arch::X86_64 => vec![("x86_64-linux-gnu-gcc", vec![])],
+        Arch::Aarch64 if native => vec![("cc", vec![]), ("gcc", vec![]), ("clang-19", vec![])],
+        Arch::Aarch64 => vec![("aarch64-linux-gnu-gcc", vec![])],
+    }
+}
+
+/// Link `objects` (program and runtime objects) into the executable `out` for `target`.
+pub fn link(objects: &[PathBuf], out: &Path, target: &str, release: bool) -> Result<(), String> {
+    let arch = target_arch(target)?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create the output folder {}: {e}", parent.display()))?;
+    }
+    let candidates = linker_candidates(arch);
+    for (program, pre) in &candidates {
+        let mut cmd = Command::new(program);
+        cmd.args(pre)
+            .args(objects)
+            .arg("-o")
+            .arg(out)
+            .arg("-Wl,--gc-sections");
+        if release {
+            cmd.arg("-Wl,-O1");
+        }
+        cmd.arg("-lm").stdin(Stdio::null());
+        let output = match cmd.output() {
+            Ok(o) => o,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("cannot run the linker `{program}`: {e}")),
+        };
+        if output.status.success() {
+            return Ok(());
+        }
+        let mut msg = format!("linking {} failed (`{program}` {}):", out.display(), output.status);
+        for stream in [&output.stdout, &output.stderr] {
+            let text = String::from_utf8_lossy(stream);
+            if !text.trim().is_empty() {
+                msg.push('\n');
+                msg.push_str(text.trim_end());
+            }
+        }
+        return Err(msg);
+    }
+    Err(format!(
+        "no linker found for {target} (tried {}); run ci/setup to install the toolchain",
+        candidates.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
+    ))
+}

@@ -1,0 +1,3 @@
+//! Driving the system toolchain: the C runtime (compiled and cached) and the final link.
+pub mod link;
+pub mod runtime;

@@ -1,0 +1,273 @@
+//! The C runtime linked into every Truk binary: its sources are embedded in the compiler
+//! and compiled once per (sources, flags, target, C compiler) into a cache folder, so a
+//! second build does no C compilation at all.
+//!
+//! Cache folder: `$TRUK_CACHE_DIR`, else `$XDG_CACHE_HOME/truk`, else `$HOME/.cache/truk`,
+//! else `truk-cache` under the temp dir. Objects go to `<cache>/runtime/` named by a blake3
+//! hash of everything that decides their bytes; they are written to a private temp folder
+//! and renamed into place, so concurrent builds never see a half-written object.
+//! `$TRUK_CC` overrides the C compiler (a command line, split on whitespace).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// The runtime header, shared by every runtime C file (and by tests that play the
+/// generated code's role).
+pub const RUNTIME_HEADER: &str = include_str!("../../../runtime-c/truk_rt.h");
+
+/// The runtime C sources, by file name.
+pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
+    ("start.c", include_str!("../../../runtime-c/start.c")),
+    ("map.c", include_str!("../../../runtime-c/map.c")),
+    ("testfw.c", include_str!("../../../runtime-c/testfw.c")),
+];
+
+/// Bump when the way objects are built changes in a way the key does not capture.
+const CACHE_SCHEME: &str = "truk-runtime-cache-v1";
+
+const BASE_FLAGS: &[&str] = &[
+    "-std=c11",
+    "-O2",
+    "-fPIC",
+    "-ffunction-sections",
+    "-fdata-sections",
+    "-g",
+    "-Wall",
+    "-Wextra",
+];
+
+/// The architectures truk builds for, as the driver sees them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Arch {
+    X86_64,
+    Aarch64,
+}
+
+/// Map a target triple to an architecture; only Linux GNU targets are supported for now.
+pub fn target_arch(target: &str) -> Result<Arch, String> {
+    match target {
+        "x86_64-unknown-linux-gnu" | "x86_64-linux-gnu" | "x86_64-pc-linux-gnu" => Ok(Arch::X86_64),
+        "aarch64-unknown-linux-gnu" | "aarch64-linux-gnu" => Ok(Arch::Aarch64),
+        _ => Err(format!(
+            "unsupported target `{target}` (supported: x86_64-unknown-linux-gnu, aarch64-unknown-linux-gnu)"
+        )),
+    }
+}
+
+/// The target triple of the machine the compiler runs on.
+pub fn host_target() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "aarch64-unknown-linux-gnu",
+        _ => "x86_64-unknown-linux-gnu",
+    }
+}
+
+pub(crate) fn host_arch() -> Option<Arch> {
+    match std::env::consts::ARCH {
+        "x86_64" => Some(Arch::X86_64),
+        "aarch64" => Some(Arch::Aarch64),
+        _ => None,
+    }
+}
+
+/// A C compiler able to produce objects for one target.
+#[derive(Clone, Debug)]
+pub(crate) struct CCompiler {
+    pub program: String,
+    pub args: Vec<String>,
+    /// First line of `--version`, part of the cache key.
+    pub version: String,
+}
+
+fn probe(program: &str, args: &[&str]) -> Option<CCompiler> {
+    let out = Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let version = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    Some(CCompiler {
+        program: program.to_string(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        version,
+    })
+}
+
+fn find_c_compiler(arch: Arch) -> Result<CCompiler, String> {
+    if let Ok(cc) = std::env::var("TRUK_CC") {
+        let mut words = cc.split_whitespace();
+        if let Some(program) = words.next() {
+            let args: Vec<&str> = words.collect();
+            return probe(program, &args)
+                .ok_or_else(|| format!("the C compiler in TRUK_CC (`{cc}`) does not run"));
+        }
+    }
+    let native = host_arch() == Some(arch);
+    let candidates: &[(&str, &[&str])] = match arch {
+        Arch::X86_64 => &[("clang-19", &["--target=x86_64-linux-gnu"]), ("cc", &[]), ("gcc", &[])],
+        Arch::Aarch64 => &[
+            ("clang-19", &["--target=aarch64-linux-gnu"]),
+            ("aarch64-linux-gnu-gcc", &[]),
+            ("cc", &[]),
+        ],
+    };
+    for (program, args) in candidates {
+        // A plain `cc` only targets the host.
+        if args.is_empty() && !program.contains('-') && !native {
+            continue;
+        }
+        if let Some(c) = probe(program, args) {
+            return Ok(c);
+        }
+    }
+    Err(format!(
+        "no C compiler found for {arch:?} (tried {}); install clang-19 (ci/setup does) or set TRUK_CC",
+        candidates.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
+    ))
+}
+
+/// The C compiler for `target`, probed once per process.
+pub(crate) fn c_compiler(target: &str) -> Result<CCompiler, String> {
+    static CACHE: OnceLock<Mutex<HashMap<Arch, Result<CCompiler, String>>>> = OnceLock::new();
+    let arch = target_arch(target)?;
+    let mut map = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    map.entry(arch).or_insert_with(|| find_c_compiler(arch)).clone()
+}
+
+/// The cache folder (see the module docs); not created here.
+pub fn cache_dir() -> PathBuf {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(d) = env("TRUK_CACHE_DIR") {
+        return d;
+    }
+    if let Some(d) = env("XDG_CACHE_HOME") {
+        return d.join("truk");
+    }
+    if let Some(d) = env("HOME") {
+        return d.join(".cache").join("truk");
+    }
+    std::env::temp_dir().join("truk-cache")
+}
+
+/// Compile the runtime for `target` (cached) and return its object files.
+pub fn runtime_objects(target: &str, release: bool) -> Result<Vec<PathBuf>, String> {
+    runtime_objects_in(&cache_dir(), target, release)
+}
+
+/// [`runtime_objects`] with an explicit cache folder.
+pub fn runtime_objects_in(cache: &Path, target: &str, release: bool) -> Result<Vec<PathBuf>, String> {
+    let arch = target_arch(target)?;
+    let cc = c_compiler(target)?;
+    let mut flags: Vec<String> = BASE_FLAGS.iter().map(|s| s.to_string()).collect();
+    if release {
+        flags.push("-DNDEBUG".into());
+    }
+    let dir = cache.join("runtime");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create the cache folder {}: {e}", dir.display()))?;
+
+    let mut objects = Vec::new();
+    let mut missing = Vec::new();
+    for (name, src) in RUNTIME_SOURCES {
+        let mut h = blake3::Hasher::new();
+        for part in [CACHE_SCHEME, &format!("{arch:?}"), target, &cc.program, &cc.version, name] {
+            h.update(part.as_bytes());
+            h.update(&[0]);
+        }
+        for a in cc.args.iter().chain(flags.iter()) {
+            h.update(a.as_bytes());
+            h.update(&[0]);
+        }
+        for text in [RUNTIME_HEADER, src] {
+            h.update(&(text.len() as u64).to_le_bytes());
+            h.update(text.as_bytes());
+        }
+        let hex = h.finalize().to_hex();
+        let stem = name.trim_end_matches(".c");
+        let obj = dir.join(format!("{stem}-{}.o", &hex.as_str()[..32]));
+        if !obj.is_file() {
+            missing.push((*name, *src, obj.clone()));
+        }
+        objects.push(obj);
+    }
+    if !missing.is_empty() {
+        compile_into(&dir, &cc, &flags, &missing)?;
+    }
+    Ok(objects)
+}
+
+/// Compile `files` (name, source, final object path) in a private temp folder under `dir`,
+/// all at once, then move each object into place with an atomic rename.
+fn compile_into(dir: &Path, cc: &CCompiler, flags: &[String], files: &[(&str, &str, PathBuf)]) -> Result<(), String> {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let tmp = dir.join(format!(
+        "tmp-{}-{}-{}",
+        std::process::id(),
+        nanos,
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+    let result = (|| {
+        std::fs::write(tmp.join("truk_rt.h"), RUNTIME_HEADER)
+            .map_err(|e| format!("cannot write the runtime header: {e}"))?;
+        let mut children = Vec::new();
+        for (name, src, _) in files {
+            std::fs::write(tmp.join(name), src).map_err(|e| format!("cannot write {name}: {e}"))?;
+            let child = Command::new(&cc.program)
+                .args(&cc.args)
+                .args(flags)
+                .arg(format!("-fdebug-prefix-map={}=/truk/runtime", tmp.display()))
+                .arg("-c")
+                .arg(name)
+                .arg("-o")
+                .arg(format!("{name}.o"))
+                .current_dir(&tmp)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("cannot run the C compiler `{}`: {e}", cc.program))?;
+            children.push(child);
+        }
+        let mut errors = String::new();
+        for ((name, _, obj), child) in files.iter().zip(children) {
+            let out = child
+                .wait_with_output()
+                .map_err(|e| format!("the C compiler `{}` failed: {e}", cc.program))?;
+            if !out.status.success() {
+                errors.push_str(&format!(
+                    "compiling the runtime's {name} with `{}` failed ({}):\n{}{}",
+                    cc.program,
+                    out.status,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+                continue;
+            }
+            std::fs::rename(tmp.join(format!("{name}.o")), obj)
+                .map_err(|e| format!("cannot move the runtime object into {}: {e}", obj.display()))?;
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.trim_end().to_string())
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}

@@ -1,0 +1,313 @@
+/* map.c: the hash table behind Truk's map[K, V].
+ *
+ * Layout ("compact dict"): entries live in a dense array in insertion order;
+ * an open-addressing index (linear probing, power-of-two size) maps a hash to
+ * an entry number. Removing marks the entry dead and leaves a tombstone in the
+ * index. When the entry array is full it is compacted (dead entries dropped)
+ * and resized to twice the live count; the index is then rebuilt.
+ * The index always has twice as many slots as the entry array, so its load
+ * (live + tombstones) stays at or below 1/2.
+ *
+ * Entry: [u64 hash][u64 live][key (key_size, or char* for strings)][pad][value]
+ */
+#include "truk_rt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOT_EMPTY 0u
+#define SLOT_TOMB UINT64_MAX /* index slots otherwise hold entry number + 1 */
+#define MIN_ENTRIES 8u
+#define ENTRY_HDR 16u
+
+typedef struct {
+    uint32_t key_kind;
+    uint64_t key_size;   /* bytes stored for the key */
+    uint64_t val_size;
+    uint64_t val_off;    /* offset of the value inside an entry */
+    uint64_t entry_size; /* multiple of 16 */
+    unsigned char *entries;
+    uint64_t n_entries;  /* used entries, live or dead */
+    uint64_t cap;        /* entry capacity (power of two, or 0) */
+    uint64_t len;        /* live entries */
+    uint64_t *index;     /* 2 * cap slots */
+} truk_map;
+
+static uint64_t align16(uint64_t n) { return (n + 15u) & ~(uint64_t)15u; }
+
+static uint64_t mix64(uint64_t h) { /* murmur3 finalizer */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t hash_bytes(const unsigned char *p, uint64_t n) {
+    if (n <= 8) {
+        uint64_t v = 0;
+        memcpy(&v, p, (size_t)n);
+        return mix64(v ^ (n << 56));
+    }
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (uint64_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return mix64(h);
+}
+
+static uint64_t key_hash(const truk_map *m, const void *key) {
+    switch (m->key_kind) {
+    case TRUK_KEY_FLOAT:
+        if (m->key_size == 4) {
+            float f;
+            memcpy(&f, key, 4);
+            if (f == 0.0f)
+                f = 0.0f; /* -0.0 hashes like 0.0 */
+            return hash_bytes((const unsigned char *)&f, 4);
+        } else {
+            double d;
+            memcpy(&d, key, 8);
+            if (d == 0.0)
+                d = 0.0;
+            return hash_bytes((const unsigned char *)&d, 8);
+        }
+    case TRUK_KEY_STRING: {
+        const char *s;
+        memcpy(&s, key, sizeof s);
+        return s ? hash_bytes((const unsigned char *)s, strlen(s)) : 0x9e3779b97f4a7c15ULL;
+    }
+    default:
+        return hash_bytes(key, m->key_size);
+    }
+}
+
+/* stored: the key inside an entry; key: the caller's key argument. */
+static bool key_eq(const truk_map *m, const void *stored, const void *key) {
+    switch (m->key_kind) {
+    case TRUK_KEY_FLOAT:
+        if (m->key_size == 4) {
+            float a, b;
+            memcpy(&a, stored, 4);
+            memcpy(&b, key, 4);
+            return a == b;
+        } else {
+            double a, b;
+            memcpy(&a, stored, 8);
+            memcpy(&b, key, 8);
+            return a == b;
+        }
+    case TRUK_KEY_STRING: {
+        const char *a, *b;
+        memcpy(&a, stored, sizeof a);
+        memcpy(&b, key, sizeof b);
+        if (!a || !b)
+            return a == b;
+        return strcmp(a, b) == 0;
+    }
+    default:
+        return memcmp(stored, key, (size_t)m->key_size) == 0;
+    }
+}
+
+static unsigned char *entry_at(const truk_map *m, uint64_t i) {
+    return m->entries + i * m->entry_size;
+}
+static uint64_t entry_hash(const unsigned char *e) {
+    uint64_t h;
+    memcpy(&h, e, 8);
+    return h;
+}
+static bool entry_live(const unsigned char *e) {
+    uint64_t l;
+    memcpy(&l, e + 8, 8);
+    return l != 0;
+}
+static void set_live(unsigned char *e, uint64_t live) { memcpy(e + 8, &live, 8); }
+
+static void release_key(truk_map *m, unsigned char *e) {
+    if (m->key_kind == TRUK_KEY_STRING) {
+        char *s;
+        memcpy(&s, e + ENTRY_HDR, sizeof s);
+        free(s);
+    }
+}
+
+void *__truk_map_new(uint32_t key_kind, uint64_t key_size, uint64_t val_size) {
+    if (key_kind > TRUK_KEY_STRING)
+        __truk_panic_cstr("map: unknown key kind");
+    if (key_kind == TRUK_KEY_FLOAT && key_size != 4 && key_size != 8)
+        __truk_panic_cstr("map: float keys must be 4 or 8 bytes");
+    if (key_kind == TRUK_KEY_STRING)
+        key_size = sizeof(char *);
+    truk_map *m = __truk_alloc(sizeof *m);
+    m->key_kind = key_kind;
+    m->key_size = key_size;
+    m->val_size = val_size;
+    m->val_off = align16(ENTRY_HDR + key_size);
+    m->entry_size = align16(m->val_off + val_size);
+    return m;
+}
+
+/* Index slot holding key, or NULL. */
+static uint64_t *find_slot(const truk_map *m, const void *key, uint64_t h) {
+    if (!m->index)
+        return NULL;
+    uint64_t mask = 2 * m->cap - 1;
+    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+        uint64_t s = m->index[i];
+        if (s == SLOT_EMPTY)
+            return NULL;
+        if (s != SLOT_TOMB) {
+            unsigned char *e = entry_at(m, s - 1);
+            if (entry_hash(e) == h && key_eq(m, e + ENTRY_HDR, key))
+                return &m->index[i];
+        }
+    }
+}
+
+static void index_put(truk_map *m, uint64_t h, uint64_t entry_no) {
+    uint64_t mask = 2 * m->cap - 1;
+    uint64_t i = h & mask;
+    while (m->index[i] != SLOT_EMPTY && m->index[i] != SLOT_TOMB)
+        i = (i + 1) & mask;
+    m->index[i] = entry_no + 1;
+}
+
+/* Called when the entry array is full: drop dead entries, size the array to
+ * twice the live count (so at least half of it is free), rebuild the index. */
+static void rebuild(truk_map *m) {
+    uint64_t w = 0;
+    for (uint64_t r = 0; r < m->n_entries; r++) {
+        unsigned char *e = entry_at(m, r);
+        if (!entry_live(e))
+            continue;
+        if (w != r)
+            memcpy(entry_at(m, w), e, (size_t)m->entry_size);
+        w++;
+    }
+    m->n_entries = w;
+    uint64_t cap = MIN_ENTRIES;
+    while (cap < 2 * w) {
+        if (cap > UINT64_MAX / 4)
+            __truk_panic_cstr("out of memory");
+        cap *= 2;
+    }
+    if (cap != m->cap) {
+        unsigned char *ne = realloc(m->entries, (size_t)(cap * m->entry_size));
+        if (!ne)
+            __truk_panic_cstr("out of memory");
+        m->entries = ne;
+        m->cap = cap;
+    }
+    free(m->index);
+    m->index = __truk_alloc_array(sizeof(uint64_t), 2 * cap);
+    for (uint64_t i = 0; i < w; i++)
+        index_put(m, entry_hash(entry_at(m, i)), i);
+}
+
+void *__truk_map_get(void *mp, const void *key) {
+    truk_map *m = mp;
+    if (!m)
+        return NULL;
+    uint64_t *slot = find_slot(m, key, key_hash(m, key));
+    return slot ? entry_at(m, *slot - 1) + m->val_off : NULL;
+}
+
+void *__truk_map_upsert(void *mp, const void *key) {
+    truk_map *m = mp;
+    if (!m)
+        __truk_panic_cstr("assignment to a nil map");
+    uint64_t h = key_hash(m, key);
+    uint64_t *slot = find_slot(m, key, h);
+    if (slot)
+        return entry_at(m, *slot - 1) + m->val_off;
+    if (m->n_entries == m->cap)
+        rebuild(m);
+    uint64_t n = m->n_entries++;
+    unsigned char *e = entry_at(m, n);
+    memset(e, 0, (size_t)m->entry_size);
+    memcpy(e, &h, 8);
+    set_live(e, 1);
+    if (m->key_kind == TRUK_KEY_STRING) {
+        const char *s;
+        memcpy(&s, key, sizeof s);
+        char *copy = NULL;
+        if (s) {
+            size_t l = strlen(s) + 1;
+            copy = __truk_alloc(l);
+            memcpy(copy, s, l);
+        }
+        memcpy(e + ENTRY_HDR, &copy, sizeof copy);
+    } else if (m->key_kind == TRUK_KEY_FLOAT) {
+        /* store -0.0 as 0.0 so iteration reports one canonical key */
+        if (m->key_size == 4) {
+            float f;
+            memcpy(&f, key, 4);
+            if (f == 0.0f)
+                f = 0.0f;
+            memcpy(e + ENTRY_HDR, &f, 4);
+        } else {
+            double d;
+            memcpy(&d, key, 8);
+            if (d == 0.0)
+                d = 0.0;
+            memcpy(e + ENTRY_HDR, &d, 8);
+        }
+    } else {
+        memcpy(e + ENTRY_HDR, key, (size_t)m->key_size);
+    }
+    index_put(m, h, n);
+    m->len++;
+    return e + m->val_off;
+}
+
+void __truk_map_remove(void *mp, const void *key) {
+    truk_map *m = mp;
+    if (!m)
+        return;
+    uint64_t *slot = find_slot(m, key, key_hash(m, key));
+    if (!slot)
+        return;
+    unsigned char *e = entry_at(m, *slot - 1);
+    release_key(m, e);
+    set_live(e, 0);
+    *slot = SLOT_TOMB;
+    m->len--;
+}
+
+void __truk_map_free(void *mp) {
+    truk_map *m = mp;
+    if (!m)
+        return;
+    for (uint64_t i = 0; i < m->n_entries; i++) {
+        unsigned char *e = entry_at(m, i);
+        if (entry_live(e))
+            release_key(m, e);
+    }
+    free(m->entries);
+    free(m->index);
+    free(m);
+}
+
+uint64_t __truk_map_len(void *mp) {
+    truk_map *m = mp;
+    return m ? m->len : 0;
+}
+
+uint64_t __truk_map_next(void *mp, uint64_t cursor, void **key_out, void **val_out) {
+    truk_map *m = mp;
+    if (!m)
+        return 0;
+    for (uint64_t i = cursor; i < m->n_entries; i++) {
+        unsigned char *e = entry_at(m, i);
+        if (!entry_live(e))
+            continue;
+        if (key_out)
+            *key_out = e + ENTRY_HDR;
+        if (val_out)
+            *val_out = e + m->val_off;
+        return i + 1;
+    }
+    return 0;
+}

@@ -1,0 +1,106 @@
+/* start.c: process entry, exit hook, panics and allocation. */
+#include "truk_rt.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int rt_argc;
+static char **rt_argv;
+static bool rt_exited;
+static bool rt_panicking;
+
+int __truk_rt_argc(void) { return rt_argc; }
+char **__truk_rt_argv(void) { return rt_argv; }
+
+static void rt_atexit(void) { __truk_rt_exit(); }
+
+void __truk_rt_init(int argc, char **argv) {
+    rt_argc = argc;
+    rt_argv = argv;
+    /* Runs the exit hook on every normal exit path: return from main, exit(),
+     * panics (which call exit). Fleet attach will go here. */
+    atexit(rt_atexit);
+}
+
+void __truk_rt_exit(void) {
+    if (rt_exited)
+        return;
+    rt_exited = true;
+    /* Fleet detach will go here. */
+    fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+    __truk_rt_init(argc, argv);
+    int32_t status = __truk_main((int32_t)argc, argv);
+    __truk_rt_exit();
+    return (int)status;
+}
+
+/* ---- panics ---- */
+
+static _Noreturn void panic_finish(void) {
+    fputc('\n', stderr);
+    fflush(stderr);
+    exit(TRUK_PANIC_STATUS); /* runs the exit hook */
+}
+
+/* A panic raised while already panicking (e.g. from an exit hook) must not
+ * recurse into exit() again. */
+static void panic_begin(void) {
+    if (rt_panicking) {
+        fputs("panic: panicked while panicking\n", stderr);
+        fflush(stderr);
+        _exit(TRUK_PANIC_STATUS);
+    }
+    rt_panicking = true;
+    fflush(stdout); /* keep program output ahead of the panic line */
+    fputs("panic: ", stderr);
+}
+
+_Noreturn void __truk_panic(const uint8_t *msg, uint64_t len) {
+    panic_begin();
+    if (msg && len)
+        fwrite(msg, 1, (size_t)len, stderr);
+    panic_finish();
+}
+
+_Noreturn void __truk_panic_cstr(const char *msg) {
+    panic_begin();
+    fputs(msg ? msg : "(null)", stderr);
+    panic_finish();
+}
+
+_Noreturn void __truk_bounds_fail(uint64_t index, uint64_t len, const char *loc) {
+    panic_begin();
+    fprintf(stderr, "index out of bounds: the index is %" PRIu64 " but the length is %" PRIu64,
+            index, len);
+    if (loc && *loc)
+        fprintf(stderr, " (at %s)", loc);
+    panic_finish();
+}
+
+/* ---- memory ---- */
+
+void *__truk_alloc(uint64_t size) {
+#if UINT64_MAX > SIZE_MAX
+    if (size > SIZE_MAX)
+        __truk_panic_cstr("out of memory");
+#endif
+    void *p = calloc(1, size ? (size_t)size : 1);
+    if (!p)
+        __truk_panic_cstr("out of memory");
+    return p;
+}
+
+void *__truk_alloc_array(uint64_t elem_size, uint64_t count) {
+    uint64_t total;
+    if (__builtin_mul_overflow(elem_size, count, &total))
+        __truk_panic_cstr("allocation size overflow");
+    return __truk_alloc(total);
+}
+
+void __truk_free(void *p) { free(p); }
