@@ -1,6 +1,8 @@
 //! truk: the compiler for the Truk language. See ARCHITECTURE.md for the map of stages.
+pub mod codegen;
 pub mod diag;
 pub mod driver;
-pub mod syntax;
+pub mod fingerprint;
+pub mod fpread;
 pub mod hir;
-pub mod codegen;
+pub mod syntax;

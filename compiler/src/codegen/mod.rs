@@ -1,1 +1,3 @@
+//! HIR -> LLVM IR, and the fingerprint note.
 pub mod emit;
+pub mod note;

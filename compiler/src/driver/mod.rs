@@ -1,3 +1,4 @@
 //! Driving the system toolchain: the C runtime (compiled and cached) and the final link.
 pub mod link;
 pub mod runtime;
+pub mod build;
