@@ -335,6 +335,95 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// The C runtime's way: a constructor walks its own PT_NOTE segments with
+    /// dl_iterate_phdr, finds the note through runtime-c/truk_note.h and prints what it read.
+    #[test]
+    fn c_runtime_reads_its_own_note() {
+        let triple = "x86_64-unknown-linux-gnu";
+        let dir = tmpdir("c-self");
+        let obj = dir.join("t.o");
+        let info = super::tests_support::write_object_with_note(triple, &obj);
+        let c = dir.join("self.c");
+        std::fs::write(
+            &c,
+            r#"#define _GNU_SOURCE
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "truk_note.h"
+static int found;
+static int cb(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size; (void)data;
+    if (info->dlpi_name && info->dlpi_name[0]) return 0; /* main program only */
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE) continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        const unsigned char *end = p + ph->p_memsz;
+        size_t align = ph->p_align > 4 ? 8 : 4;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
+            const unsigned char *name = p + sizeof(*n);
+            const unsigned char *desc = name + ((n->n_namesz + align - 1) & ~(align - 1));
+            if (n->n_namesz == TRUK_NOTE_NAMESZ && n->n_type == TRUK_NOTE_TYPE &&
+                memcmp(name, TRUK_NOTE_NAME, TRUK_NOTE_NAMESZ) == 0) {
+                struct truk_note_fixed f;
+                if (truk_note_read_fixed(desc, n->n_descsz, &f) != 0) return 0;
+                for (int k = 0; k < TRUK_FP_SIZE; k++) printf("%02x", f.build_fp[k]);
+                printf(" %u %llu\n", f.fleet_capacity, (unsigned long long)f.region_size);
+                found = 1;
+                return 1;
+            }
+            p = desc + ((n->n_descsz + align - 1) & ~(align - 1));
+        }
+    }
+    return 0;
+}
+__attribute__((constructor)) static void check(void) {
+    dl_iterate_phdr(cb, NULL);
+    if (!found) { puts("no note"); exit(3); }
+    fflush(stdout);
+}
+"#,
+        )
+        .unwrap();
+        let exe = dir.join("self");
+        let inc = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime-c");
+        let out = Command::new("cc")
+            .args([
+                "-std=c11",
+                "-Wall",
+                "-Werror",
+                "-Wl,--gc-sections",
+                "-I",
+                inc,
+            ])
+            .arg(&c)
+            .arg(&obj)
+            .arg("-o")
+            .arg(&exe)
+            .output();
+        let Ok(out) = out else {
+            eprintln!("skipping: no cc");
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let run = Command::new(&exe).output().unwrap();
+        assert!(run.status.success(), "{:?}", run);
+        let expected = format!(
+            "{} {} {}\n",
+            crate::fingerprint::hex(&info.build_fp),
+            info.fleet_capacity,
+            info.region_size
+        );
+        assert_eq!(String::from_utf8_lossy(&run.stdout), expected);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn macho_objects() {
         for triple in ["x86_64-apple-darwin", "aarch64-apple-darwin"] {
