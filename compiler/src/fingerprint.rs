@@ -98,7 +98,8 @@ pub fn build_fingerprint(inputs: &BuildInputs) -> [u8; 32] {
         put_str(&mut h, f.as_bytes());
     }
 
-    let mut files: Vec<(&str, &[u8])> = inputs.files.iter().map(|(p, b)| (p.as_str(), *b)).collect();
+    let mut files: Vec<(&str, &[u8])> =
+        inputs.files.iter().map(|(p, b)| (p.as_str(), *b)).collect();
     files.sort_unstable();
     put_u64(&mut h, files.len() as u64);
     for (path, bytes) in files {
@@ -115,12 +116,26 @@ pub enum LayoutType {
     /// Integers, bool, floats: `name` is the Truk spelling (`u64`, `bool`, ...).
     Prim { name: String, size: u64, align: u64 },
     /// `fields`: `(field name, byte offset, type)` in declaration order.
-    Struct { name: String, size: u64, align: u64, fields: Vec<(String, u64, LayoutType)> },
-    Array { len: u64, elem: Box<LayoutType>, size: u64, align: u64 },
+    Struct {
+        name: String,
+        size: u64,
+        align: u64,
+        fields: Vec<(String, u64, LayoutType)>,
+    },
+    Array {
+        len: u64,
+        elem: Box<LayoutType>,
+        size: u64,
+        align: u64,
+    },
     /// An enum is laid out as its base integer type.
     Enum { name: String, base: Box<LayoutType> },
     /// `fields`: `(byte offset, type)` in order.
-    Tuple { size: u64, align: u64, fields: Vec<(u64, LayoutType)> },
+    Tuple {
+        size: u64,
+        align: u64,
+        fields: Vec<(u64, LayoutType)>,
+    },
     /// The builtin `Mutex` (a robust process-shared mutex: size differs per target).
     Mutex { size: u64, align: u64 },
 }
@@ -148,7 +163,12 @@ fn encode_layout_type(h: &mut Sha256, t: &LayoutType) {
             put_u64(h, *size);
             put_u64(h, *align);
         }
-        LayoutType::Struct { name, size, align, fields } => {
+        LayoutType::Struct {
+            name,
+            size,
+            align,
+            fields,
+        } => {
             h.update([LT_STRUCT]);
             put_str(h, name.as_bytes());
             put_u64(h, *size);
@@ -160,7 +180,12 @@ fn encode_layout_type(h: &mut Sha256, t: &LayoutType) {
                 encode_layout_type(h, ft);
             }
         }
-        LayoutType::Array { len, elem, size, align } => {
+        LayoutType::Array {
+            len,
+            elem,
+            size,
+            align,
+        } => {
             h.update([LT_ARRAY]);
             put_u64(h, *len);
             put_u64(h, *size);
@@ -172,7 +197,11 @@ fn encode_layout_type(h: &mut Sha256, t: &LayoutType) {
             put_str(h, name.as_bytes());
             encode_layout_type(h, base);
         }
-        LayoutType::Tuple { size, align, fields } => {
+        LayoutType::Tuple {
+            size,
+            align,
+            fields,
+        } => {
             h.update([LT_TUPLE]);
             put_u64(h, *size);
             put_u64(h, *align);
@@ -261,7 +290,13 @@ pub struct NoteInfo {
 impl NoteInfo {
     /// The note *descriptor* (format 1), without the ELF note header and without padding.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(NOTE_FIXED_SIZE + 12 + self.target.len() + self.profile.len() + self.compiler_version.len());
+        let mut v = Vec::with_capacity(
+            NOTE_FIXED_SIZE
+                + 12
+                + self.target.len()
+                + self.profile.len()
+                + self.compiler_version.len(),
+        );
         v.extend_from_slice(&NOTE_VERSION.to_le_bytes());
         v.extend_from_slice(&self.fleet_capacity.to_le_bytes());
         v.extend_from_slice(&self.region_size.to_le_bytes());
@@ -279,7 +314,10 @@ impl NoteInfo {
     /// input gives `Err` with a one-line reason, never a panic.
     pub fn decode(d: &[u8]) -> Result<NoteInfo, String> {
         if d.len() < 4 {
-            return Err(format!("descriptor is {} bytes, too short for a format version", d.len()));
+            return Err(format!(
+                "descriptor is {} bytes, too short for a format version",
+                d.len()
+            ));
         }
         let version = u32::from_le_bytes(d[0..4].try_into().unwrap());
         if version != NOTE_VERSION {
@@ -288,9 +326,13 @@ impl NoteInfo {
             ));
         }
         if d.len() < NOTE_FIXED_SIZE {
-            return Err(format!("descriptor is {} bytes, shorter than its fixed part ({NOTE_FIXED_SIZE})", d.len()));
+            return Err(format!(
+                "descriptor is {} bytes, shorter than its fixed part ({NOTE_FIXED_SIZE})",
+                d.len()
+            ));
         }
-        let fleet_capacity = u32::from_le_bytes(d[NOTE_OFF_FLEET_CAPACITY..][..4].try_into().unwrap());
+        let fleet_capacity =
+            u32::from_le_bytes(d[NOTE_OFF_FLEET_CAPACITY..][..4].try_into().unwrap());
         let region_size = u64::from_le_bytes(d[NOTE_OFF_REGION_SIZE..][..8].try_into().unwrap());
         let build_fp: [u8; 32] = d[NOTE_OFF_BUILD_FP..][..32].try_into().unwrap();
         let layout_fp: [u8; 32] = d[NOTE_OFF_LAYOUT_FP..][..32].try_into().unwrap();
@@ -303,22 +345,37 @@ impl NoteInfo {
             let len = u32::from_le_bytes(len_bytes.try_into().unwrap()) as usize;
             pos += 4;
             if len > NOTE_MAX_STRING {
-                return Err(format!("{what} length {len} is implausible (limit {NOTE_MAX_STRING})"));
+                return Err(format!(
+                    "{what} length {len} is implausible (limit {NOTE_MAX_STRING})"
+                ));
             }
             let Some(bytes) = d.get(pos..pos + len) else {
-                return Err(format!("{what} ({len} bytes) runs past the end of the descriptor"));
+                return Err(format!(
+                    "{what} ({len} bytes) runs past the end of the descriptor"
+                ));
             };
             let s = std::str::from_utf8(bytes).map_err(|_| format!("{what} is not valid UTF-8"))?;
             strings.push(s.to_string());
             pos += len;
         }
         if pos != d.len() {
-            return Err(format!("{} unexpected bytes after the descriptor's last field", d.len() - pos));
+            return Err(format!(
+                "{} unexpected bytes after the descriptor's last field",
+                d.len() - pos
+            ));
         }
         let compiler_version = strings.pop().unwrap();
         let profile = strings.pop().unwrap();
         let target = strings.pop().unwrap();
-        Ok(NoteInfo { build_fp, layout_fp, target, profile, compiler_version, region_size, fleet_capacity })
+        Ok(NoteInfo {
+            build_fp,
+            layout_fp,
+            target,
+            profile,
+            compiler_version,
+            region_size,
+            fleet_capacity,
+        })
     }
 }
 
@@ -328,8 +385,22 @@ pub fn triple_is_big_endian(triple: &str) -> bool {
     let arch = triple.split('-').next().unwrap_or("");
     matches!(
         arch,
-        "aarch64_be" | "armeb" | "armebv7" | "thumbeb" | "bpfeb" | "mips" | "mips64" | "powerpc"
-            | "powerpc64" | "ppc" | "ppc64" | "s390x" | "sparc" | "sparcv9" | "sparc64" | "m68k"
+        "aarch64_be"
+            | "armeb"
+            | "armebv7"
+            | "thumbeb"
+            | "bpfeb"
+            | "mips"
+            | "mips64"
+            | "powerpc"
+            | "powerpc64"
+            | "ppc"
+            | "ppc64"
+            | "s390x"
+            | "sparc"
+            | "sparcv9"
+            | "sparc64"
+            | "m68k"
     )
 }
 
@@ -373,16 +444,30 @@ mod tests {
     fn build_fp_is_deterministic_and_path_independent() {
         // The inputs carry only relative paths: a checkout in another folder produces the
         // same BuildInputs, hence the same fingerprint.
-        let a = build_fingerprint(&inputs(vec![("main.truk", b"fn main() {}"), ("lib/x.truk", b"x")]));
-        let b = build_fingerprint(&inputs(vec![("main.truk", b"fn main() {}"), ("lib/x.truk", b"x")]));
+        let a = build_fingerprint(&inputs(vec![
+            ("main.truk", b"fn main() {}"),
+            ("lib/x.truk", b"x"),
+        ]));
+        let b = build_fingerprint(&inputs(vec![
+            ("main.truk", b"fn main() {}"),
+            ("lib/x.truk", b"x"),
+        ]));
         assert_eq!(a, b);
         assert_eq!(hex(&a).len(), 64);
     }
 
     #[test]
     fn build_fp_file_order_does_not_matter() {
-        let a = build_fingerprint(&inputs(vec![("main.truk", b"m"), ("a.truk", b"a"), ("z/b.truk", b"b")]));
-        let b = build_fingerprint(&inputs(vec![("z/b.truk", b"b"), ("main.truk", b"m"), ("a.truk", b"a")]));
+        let a = build_fingerprint(&inputs(vec![
+            ("main.truk", b"m"),
+            ("a.truk", b"a"),
+            ("z/b.truk", b"b"),
+        ]));
+        let b = build_fingerprint(&inputs(vec![
+            ("z/b.truk", b"b"),
+            ("main.truk", b"m"),
+            ("a.truk", b"a"),
+        ]));
         assert_eq!(a, b);
     }
 
@@ -405,10 +490,26 @@ mod tests {
             assert!(!seen.contains(&f), "{what}: fingerprint did not change");
             seen.push(f);
         };
-        check(&inputs(vec![("main.truk", b"fn main() {]"), ("lib/x.truk", b"x")]), "one byte");
-        check(&inputs(vec![("main.truk", b"fn main() {}"), ("lib/y.truk", b"x")]), "path");
-        check(&inputs(vec![("main.truk", b"fn main() {}")]), "file removed");
-        check(&inputs(vec![("main.truk", b"fn main() {}"), ("lib/x.truk", b"x"), ("e.truk", b"")]), "empty file added");
+        check(
+            &inputs(vec![("main.truk", b"fn main() {]"), ("lib/x.truk", b"x")]),
+            "one byte",
+        );
+        check(
+            &inputs(vec![("main.truk", b"fn main() {}"), ("lib/y.truk", b"x")]),
+            "path",
+        );
+        check(
+            &inputs(vec![("main.truk", b"fn main() {}")]),
+            "file removed",
+        );
+        check(
+            &inputs(vec![
+                ("main.truk", b"fn main() {}"),
+                ("lib/x.truk", b"x"),
+                ("e.truk", b""),
+            ]),
+            "empty file added",
+        );
         let mut i = base.clone();
         i.profile = "release";
         check(&i, "profile");
@@ -455,9 +556,15 @@ mod tests {
             target: "x86_64-unknown-linux-gnu",
             profile: "release",
             flags: vec!["opt=2".into(), "fleet-capacity=1024".into(), "opt=2".into()],
-            files: vec![("main.truk".into(), b"fn main() {}\n"), ("lib/a.truk".into(), b"")],
+            files: vec![
+                ("main.truk".into(), b"fn main() {}\n"),
+                ("lib/a.truk".into(), b""),
+            ],
         };
-        assert_eq!(hex(&build_fingerprint(&i)), "bbfdb3cf1dca022bcb9293883bf421e98fcd0514a26c4db0825a17ff30400bd1");
+        assert_eq!(
+            hex(&build_fingerprint(&i)),
+            "bbfdb3cf1dca022bcb9293883bf421e98fcd0514a26c4db0825a17ff30400bd1"
+        );
         let vars = vec![
             ("hits".to_string(), u64t()),
             (
@@ -466,23 +573,40 @@ mod tests {
                     name: "E".into(),
                     size: 16,
                     align: 8,
-                    fields: vec![("k".into(), 0, u32t()), ("m".into(), 8, LayoutType::Mutex { size: 8, align: 8 })],
+                    fields: vec![
+                        ("k".into(), 0, u32t()),
+                        ("m".into(), 8, LayoutType::Mutex { size: 8, align: 8 }),
+                    ],
                 },
             ),
         ];
-        assert_eq!(hex(&layout_fingerprint(&vars, "DL")), "638cfdc3a8a243f80961d3fe96d170bcda8d3f99106676b5efaaab78f04092c2");
+        assert_eq!(
+            hex(&layout_fingerprint(&vars, "DL")),
+            "638cfdc3a8a243f80961d3fe96d170bcda8d3f99106676b5efaaab78f04092c2"
+        );
     }
 
     fn u64t() -> LayoutType {
-        LayoutType::Prim { name: "u64".into(), size: 8, align: 8 }
+        LayoutType::Prim {
+            name: "u64".into(),
+            size: 8,
+            align: 8,
+        }
     }
     fn u32t() -> LayoutType {
-        LayoutType::Prim { name: "u32".into(), size: 4, align: 4 }
+        LayoutType::Prim {
+            name: "u32".into(),
+            size: 4,
+            align: 4,
+        }
     }
 
     #[test]
     fn layout_fp_empty_is_the_documented_constant() {
-        let e1 = layout_fingerprint(&[], "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128");
+        let e1 = layout_fingerprint(
+            &[],
+            "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128",
+        );
         let e2 = layout_fingerprint(&[], "");
         assert_eq!(e1, e2);
         assert_eq!(hex(&e1), EMPTY_LAYOUT_FINGERPRINT_HEX);
@@ -499,7 +623,15 @@ mod tests {
         };
         let base = vec![
             ("hits".to_string(), u64t()),
-            ("table".to_string(), LayoutType::Array { len: 4, elem: Box::new(entry.clone()), size: 64, align: 8 }),
+            (
+                "table".to_string(),
+                LayoutType::Array {
+                    len: 4,
+                    elem: Box::new(entry.clone()),
+                    size: 64,
+                    align: 8,
+                },
+            ),
             ("lock".to_string(), LayoutType::Mutex { size: 40, align: 8 }),
         ];
         let fp = layout_fingerprint(&base, dl);
@@ -508,7 +640,10 @@ mod tests {
         let mut seen = vec![fp];
         let mut check = |v: &[(String, LayoutType)], dl: &str, what: &str| {
             let f = layout_fingerprint(v, dl);
-            assert!(!seen.contains(&f), "{what}: layout fingerprint did not change");
+            assert!(
+                !seen.contains(&f),
+                "{what}: layout fingerprint did not change"
+            );
             seen.push(f);
         };
         check(&base, "e-m:e-i64:64-n32:64-S64", "data layout");
@@ -526,16 +661,33 @@ mod tests {
             fields[1].1 = 4;
         }
         let mut v = base.clone();
-        v[1].1 = LayoutType::Array { len: 4, elem: Box::new(moved), size: 64, align: 8 };
+        v[1].1 = LayoutType::Array {
+            len: 4,
+            elem: Box::new(moved),
+            size: 64,
+            align: 8,
+        };
         check(&v, dl, "field offset");
         let mut v = base.clone();
-        v[1].1 = LayoutType::Array { len: 5, elem: Box::new(entry.clone()), size: 80, align: 8 };
+        v[1].1 = LayoutType::Array {
+            len: 5,
+            elem: Box::new(entry.clone()),
+            size: 80,
+            align: 8,
+        };
         check(&v, dl, "array length");
         let mut v = base.clone();
-        v[0].1 = LayoutType::Enum { name: "E".into(), base: Box::new(u64t()) };
+        v[0].1 = LayoutType::Enum {
+            name: "E".into(),
+            base: Box::new(u64t()),
+        };
         check(&v, dl, "enum instead of prim");
         let mut v = base.clone();
-        v[0].1 = LayoutType::Tuple { size: 8, align: 8, fields: vec![(0, u64t())] };
+        v[0].1 = LayoutType::Tuple {
+            size: 8,
+            align: 8,
+            fields: vec![(0, u64t())],
+        };
         check(&v, dl, "tuple");
     }
 
@@ -556,12 +708,26 @@ mod tests {
         let n = sample_note();
         let d = n.encode();
         assert_eq!(NoteInfo::decode(&d).unwrap(), n);
-        assert_eq!(u32::from_le_bytes(d[NOTE_OFF_VERSION..][..4].try_into().unwrap()), NOTE_VERSION);
-        assert_eq!(u32::from_le_bytes(d[NOTE_OFF_FLEET_CAPACITY..][..4].try_into().unwrap()), 1024);
-        assert_eq!(u64::from_le_bytes(d[NOTE_OFF_REGION_SIZE..][..8].try_into().unwrap()), 0x1_0000_2000);
+        assert_eq!(
+            u32::from_le_bytes(d[NOTE_OFF_VERSION..][..4].try_into().unwrap()),
+            NOTE_VERSION
+        );
+        assert_eq!(
+            u32::from_le_bytes(d[NOTE_OFF_FLEET_CAPACITY..][..4].try_into().unwrap()),
+            1024
+        );
+        assert_eq!(
+            u64::from_le_bytes(d[NOTE_OFF_REGION_SIZE..][..8].try_into().unwrap()),
+            0x1_0000_2000
+        );
         assert_eq!(&d[NOTE_OFF_BUILD_FP..][..32], &n.build_fp);
         assert_eq!(&d[NOTE_OFF_LAYOUT_FP..][..32], &n.layout_fp);
-        let empty = NoteInfo { target: String::new(), profile: String::new(), compiler_version: String::new(), ..n };
+        let empty = NoteInfo {
+            target: String::new(),
+            profile: String::new(),
+            compiler_version: String::new(),
+            ..n
+        };
         assert_eq!(NoteInfo::decode(&empty.encode()).unwrap(), empty);
     }
 
@@ -576,7 +742,9 @@ mod tests {
         // Trailing bytes.
         let mut x = d.clone();
         x.push(0);
-        assert!(NoteInfo::decode(&x).unwrap_err().contains("unexpected bytes"));
+        assert!(NoteInfo::decode(&x)
+            .unwrap_err()
+            .contains("unexpected bytes"));
         // Wrong version.
         let mut x = d.clone();
         x[0] = 2;
@@ -628,7 +796,9 @@ mod tests {
             }
         }
         let num = |k: &str| -> u64 {
-            let v = defs.get(k).unwrap_or_else(|| panic!("{k} missing from truk_note.h"));
+            let v = defs
+                .get(k)
+                .unwrap_or_else(|| panic!("{k} missing from truk_note.h"));
             let v = v.trim_end_matches(['u', 'U', 'l', 'L']);
             if let Some(h) = v.strip_prefix("0x") {
                 u64::from_str_radix(h, 16).unwrap()
@@ -637,7 +807,9 @@ mod tests {
             }
         };
         let string = |k: &str| -> String {
-            let v = defs.get(k).unwrap_or_else(|| panic!("{k} missing from truk_note.h"));
+            let v = defs
+                .get(k)
+                .unwrap_or_else(|| panic!("{k} missing from truk_note.h"));
             v.trim_matches('"').to_string()
         };
         assert_eq!(string("TRUK_NOTE_NAME"), NOTE_NAME);
@@ -648,14 +820,23 @@ mod tests {
         assert_eq!(string("TRUK_NOTE_SECTION_MACHO"), NOTE_SECTION_MACHO);
         assert_eq!(num("TRUK_NOTE_VERSION"), NOTE_VERSION as u64);
         assert_eq!(num("TRUK_NOTE_OFF_VERSION"), NOTE_OFF_VERSION as u64);
-        assert_eq!(num("TRUK_NOTE_OFF_FLEET_CAPACITY"), NOTE_OFF_FLEET_CAPACITY as u64);
-        assert_eq!(num("TRUK_NOTE_OFF_REGION_SIZE"), NOTE_OFF_REGION_SIZE as u64);
+        assert_eq!(
+            num("TRUK_NOTE_OFF_FLEET_CAPACITY"),
+            NOTE_OFF_FLEET_CAPACITY as u64
+        );
+        assert_eq!(
+            num("TRUK_NOTE_OFF_REGION_SIZE"),
+            NOTE_OFF_REGION_SIZE as u64
+        );
         assert_eq!(num("TRUK_NOTE_OFF_BUILD_FP"), NOTE_OFF_BUILD_FP as u64);
         assert_eq!(num("TRUK_NOTE_OFF_LAYOUT_FP"), NOTE_OFF_LAYOUT_FP as u64);
         assert_eq!(num("TRUK_NOTE_OFF_STRINGS"), NOTE_OFF_STRINGS as u64);
         assert_eq!(num("TRUK_NOTE_FIXED_SIZE"), NOTE_FIXED_SIZE as u64);
         assert_eq!(num("TRUK_FP_SIZE"), 32);
-        assert_eq!(string("TRUK_LAYOUT_FP_EMPTY_HEX"), EMPTY_LAYOUT_FINGERPRINT_HEX);
+        assert_eq!(
+            string("TRUK_LAYOUT_FP_EMPTY_HEX"),
+            EMPTY_LAYOUT_FINGERPRINT_HEX
+        );
     }
 
     /// The header compiles, and its struct agrees with its own offsets (static asserts).

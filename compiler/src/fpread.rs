@@ -8,7 +8,9 @@
 //! - `FILE: not a Truk binary (no Truk fingerprint note)`
 //! - `FILE: damaged Truk note: <reason>`
 
-use crate::fingerprint::{NoteInfo, NOTE_NAME, NOTE_SECTION_ELF, NOTE_SECTION_MACHO, NOTE_SEGMENT_MACHO, NOTE_TYPE};
+use crate::fingerprint::{
+    NoteInfo, NOTE_NAME, NOTE_SECTION_ELF, NOTE_SECTION_MACHO, NOTE_SEGMENT_MACHO, NOTE_TYPE,
+};
 use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
 use object::{elf, FileKind, Object, ObjectSection};
 use std::path::Path;
@@ -51,7 +53,9 @@ fn read_note_bytes(data: &[u8]) -> Result<NoteInfo, Failure> {
 /// Picks the one Truk note among `found` (identical duplicates allowed: e.g. the same note
 /// seen once per PT_NOTE covering it).
 fn pick(found: Vec<&[u8]>) -> Result<NoteInfo, Failure> {
-    let Some(first) = found.first() else { return Err(Failure::NoNote) };
+    let Some(first) = found.first() else {
+        return Err(Failure::NoNote);
+    };
     if found.iter().any(|d| d != first) {
         return Err(Failure::Damaged(format!(
             "{} different Truk notes (more than one Truk build linked into one binary?)",
@@ -74,13 +78,17 @@ fn elf_note<H: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> Result<N
     let mut truk_section_problem: Option<String> = None;
     if let Ok(sections) = header.sections(endian, data) {
         for section in sections.iter() {
-            let is_truk_section =
-                sections.section_name(endian, section).map(|n| n == NOTE_SECTION_ELF.as_bytes()).unwrap_or(false);
+            let is_truk_section = sections
+                .section_name(endian, section)
+                .map(|n| n == NOTE_SECTION_ELF.as_bytes())
+                .unwrap_or(false);
             let mut notes = match section.notes(endian, data) {
                 Ok(Some(notes)) => notes,
                 Ok(None) => {
                     if is_truk_section {
-                        truk_section_problem = Some(format!("section {NOTE_SECTION_ELF} is not of type SHT_NOTE"));
+                        truk_section_problem = Some(format!(
+                            "section {NOTE_SECTION_ELF} is not of type SHT_NOTE"
+                        ));
                     }
                     continue;
                 }
@@ -110,7 +118,8 @@ fn elf_note<H: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> Result<N
                 }
             }
             if is_truk_section && !had_truk && truk_section_problem.is_none() {
-                truk_section_problem = Some(format!("section {NOTE_SECTION_ELF} holds no Truk note"));
+                truk_section_problem =
+                    Some(format!("section {NOTE_SECTION_ELF} holds no Truk note"));
             }
         }
     }
@@ -121,7 +130,9 @@ fn elf_note<H: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> Result<N
     // 2. PT_NOTE segments (executables whose section headers were stripped or damaged).
     if let Ok(segments) = header.program_headers(endian, data) {
         for segment in segments {
-            let Ok(Some(mut notes)) = segment.notes(endian, data) else { continue };
+            let Ok(Some(mut notes)) = segment.notes(endian, data) else {
+                continue;
+            };
             while let Ok(Some(note)) = notes.next() {
                 if is_truk(note.name(), note.n_type(endian).0) {
                     found.push(note.desc());
@@ -144,16 +155,26 @@ fn parse_record(rec: &[u8]) -> Result<&[u8], String> {
     let word = |at: usize| -> Result<u32, String> {
         rec.get(at..at + 4)
             .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
-            .ok_or_else(|| format!("note record is {} bytes, too short for its header", rec.len()))
+            .ok_or_else(|| {
+                format!(
+                    "note record is {} bytes, too short for its header",
+                    rec.len()
+                )
+            })
     };
     let (namesz, descsz, n_type) = (word(0)? as usize, word(4)? as usize, word(8)?);
     let want = NOTE_NAME.len() + 1;
     if namesz != want {
         return Err(format!("note name size is {namesz}, expected {want}"));
     }
-    let name = rec.get(12..12 + namesz).ok_or("note record ends inside the owner name")?;
+    let name = rec
+        .get(12..12 + namesz)
+        .ok_or("note record ends inside the owner name")?;
     if &name[..namesz - 1] != NOTE_NAME.as_bytes() || name[namesz - 1] != 0 {
-        return Err(format!("note owner is {:?}, expected {NOTE_NAME:?}", String::from_utf8_lossy(name)));
+        return Err(format!(
+            "note owner is {:?}, expected {NOTE_NAME:?}",
+            String::from_utf8_lossy(name)
+        ));
     }
     if n_type != NOTE_TYPE {
         return Err(format!("note type is {n_type:#x}, expected {NOTE_TYPE:#x}"));
@@ -168,13 +189,19 @@ fn parse_record(rec: &[u8]) -> Result<&[u8], String> {
 fn macho_note(data: &[u8]) -> Result<NoteInfo, Failure> {
     let file = object::File::parse(data).map_err(|_| Failure::NotObject)?;
     for section in file.sections() {
-        let seg_ok = section.segment_name().ok().flatten().is_none_or(|s| s == NOTE_SEGMENT_MACHO);
+        let seg_ok = section
+            .segment_name()
+            .ok()
+            .flatten()
+            .is_none_or(|s| s == NOTE_SEGMENT_MACHO);
         if section.name_bytes().ok() != Some(NOTE_SECTION_MACHO.as_bytes()) || !seg_ok {
             continue;
         }
-        let bytes = section
-            .data()
-            .map_err(|e| Failure::Damaged(format!("section {NOTE_SEGMENT_MACHO},{NOTE_SECTION_MACHO}: {e}")))?;
+        let bytes = section.data().map_err(|e| {
+            Failure::Damaged(format!(
+                "section {NOTE_SEGMENT_MACHO},{NOTE_SECTION_MACHO}: {e}"
+            ))
+        })?;
         let desc = parse_record(bytes).map_err(Failure::Damaged)?;
         return NoteInfo::decode(desc).map_err(Failure::Damaged);
     }
@@ -202,17 +229,26 @@ mod tests {
         let dir = tmpdir("errors");
         let missing = dir.join("missing");
         let e = read_note(&missing).unwrap_err();
-        assert!(e.starts_with(&format!("{}: cannot read: ", missing.display())), "{e}");
+        assert!(
+            e.starts_with(&format!("{}: cannot read: ", missing.display())),
+            "{e}"
+        );
         assert_one_line(&e);
 
         let text = dir.join("text");
         std::fs::write(&text, "hello\n").unwrap();
         let e = read_note(&text).unwrap_err();
-        assert_eq!(e, format!("{}: not an executable or object file", text.display()));
+        assert_eq!(
+            e,
+            format!("{}: not an executable or object file", text.display())
+        );
 
         let empty = dir.join("empty");
         std::fs::write(&empty, "").unwrap();
-        assert_eq!(read_note(&empty).unwrap_err(), format!("{}: not an executable or object file", empty.display()));
+        assert_eq!(
+            read_note(&empty).unwrap_err(),
+            format!("{}: not an executable or object file", empty.display())
+        );
 
         let e = read_note(&dir).unwrap_err(); // a directory
         assert!(e.contains("cannot read"), "{e}");
@@ -221,7 +257,10 @@ mod tests {
         // A real non-Truk executable.
         let ls = Path::new("/bin/ls");
         if ls.exists() {
-            assert_eq!(read_note(ls).unwrap_err(), "/bin/ls: not a Truk binary (no Truk fingerprint note)");
+            assert_eq!(
+                read_note(ls).unwrap_err(),
+                "/bin/ls: not a Truk binary (no Truk fingerprint note)"
+            );
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -260,7 +299,13 @@ mod tests {
             samples.push(std::fs::read(&obj).unwrap());
             if triple.starts_with("x86_64") {
                 let exe = dir.join("exe");
-                let ok = Command::new("cc").arg(&obj).arg("-o").arg(&exe).status().map(|s| s.success()).unwrap_or(false);
+                let ok = Command::new("cc")
+                    .arg(&obj)
+                    .arg("-o")
+                    .arg(&exe)
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false);
                 if ok {
                     samples.push(std::fs::read(&exe).unwrap());
                 }
@@ -276,7 +321,9 @@ mod tests {
         };
         for sample in &samples {
             // Truncations at many lengths, including every length around the note.
-            let mut lens: Vec<usize> = (0..sample.len()).step_by(std::cmp::max(1, sample.len() / 300)).collect();
+            let mut lens: Vec<usize> = (0..sample.len())
+                .step_by(std::cmp::max(1, sample.len() / 300))
+                .collect();
             lens.extend((0..64).map(|_| (next() as usize) % sample.len()));
             for len in lens {
                 std::fs::write(&victim, &sample[..len]).unwrap();
