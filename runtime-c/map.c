@@ -214,21 +214,9 @@ void *__truk_map_get(void *mp, const void *key) {
     return slot ? entry_at(m, *slot - 1) + m->val_off : NULL;
 }
 
-void *__truk_map_upsert(void *mp, const void *key) {
-    truk_map *m = mp;
-    if (!m)
-        __truk_panic_cstr("assignment to a nil map");
-    uint64_t h = key_hash(m, key);
-    uint64_t *slot = find_slot(m, key, h);
-    if (slot)
-        return entry_at(m, *slot - 1) + m->val_off;
-    if (m->n_entries == m->cap)
-        rebuild(m);
-    uint64_t n = m->n_entries++;
-    unsigned char *e = entry_at(m, n);
-    memset(e, 0, (size_t)m->entry_size);
-    memcpy(e, &h, 8);
-    set_live(e, 1);
+/* The bytes an entry stores for key: a private copy of a string, a float with
+ * -0.0 turned into 0.0 (so iteration reports one canonical key), else the key. */
+static void make_stored_key(const truk_map *m, const void *key, unsigned char *out) {
     if (m->key_kind == TRUK_KEY_STRING) {
         const char *s;
         memcpy(&s, key, sizeof s);
@@ -238,25 +226,47 @@ void *__truk_map_upsert(void *mp, const void *key) {
             copy = __truk_alloc(l);
             memcpy(copy, s, l);
         }
-        memcpy(e + ENTRY_HDR, &copy, sizeof copy);
+        memcpy(out, &copy, sizeof copy);
+    } else if (m->key_kind == TRUK_KEY_FLOAT && m->key_size == 4) {
+        float f;
+        memcpy(&f, key, 4);
+        if (f == 0.0f)
+            f = 0.0f;
+        memcpy(out, &f, 4);
     } else if (m->key_kind == TRUK_KEY_FLOAT) {
-        /* store -0.0 as 0.0 so iteration reports one canonical key */
-        if (m->key_size == 4) {
-            float f;
-            memcpy(&f, key, 4);
-            if (f == 0.0f)
-                f = 0.0f;
-            memcpy(e + ENTRY_HDR, &f, 4);
-        } else {
-            double d;
-            memcpy(&d, key, 8);
-            if (d == 0.0)
-                d = 0.0;
-            memcpy(e + ENTRY_HDR, &d, 8);
-        }
+        double d;
+        memcpy(&d, key, 8);
+        if (d == 0.0)
+            d = 0.0;
+        memcpy(out, &d, 8);
     } else {
-        memcpy(e + ENTRY_HDR, key, (size_t)m->key_size);
+        memcpy(out, key, (size_t)m->key_size);
     }
+}
+
+void *__truk_map_upsert(void *mp, const void *key) {
+    truk_map *m = mp;
+    if (!m)
+        __truk_panic_cstr("assignment to a nil map");
+    uint64_t h = key_hash(m, key);
+    uint64_t *slot = find_slot(m, key, h);
+    if (slot)
+        return entry_at(m, *slot - 1) + m->val_off;
+    /* Take the key before rebuild() moves the entries: the caller's key may
+     * point into this map (a key pointer from __truk_map_next). */
+    unsigned char small[16];
+    unsigned char *kb = m->key_size <= sizeof small ? small : __truk_alloc(m->key_size);
+    make_stored_key(m, key, kb);
+    if (m->n_entries == m->cap)
+        rebuild(m);
+    uint64_t n = m->n_entries++;
+    unsigned char *e = entry_at(m, n);
+    memset(e, 0, (size_t)m->entry_size);
+    memcpy(e, &h, 8);
+    set_live(e, 1);
+    memcpy(e + ENTRY_HDR, kb, (size_t)m->key_size);
+    if (kb != small)
+        free(kb);
     index_put(m, h, n);
     m->len++;
     return e + m->val_off;

@@ -13,6 +13,7 @@ static bool rt_exited;
 static bool rt_panicking;
 
 int __truk_rt_argc(void) { return rt_argc; }
+bool __truk_rt_panicking(void) { return rt_panicking; }
 char **__truk_rt_argv(void) { return rt_argv; }
 
 static void rt_atexit(void) { __truk_rt_exit(); }

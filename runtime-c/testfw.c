@@ -168,14 +168,15 @@ static void report(const char *name, __truk_test_ctx *t, const char *note) {
         fputs(t->out, stdout);
 }
 
-/* A test that panics (exit 101) still gets its "[FAIL]" line and its log. */
+/* A test that panics (exit 101) or calls exit() still gets its "[FAIL]" line
+ * and its log. */
 static void report_interrupted(void) {
     if (!current)
         return;
     __truk_test_ctx *t = current;
     current = NULL;
     t->failures++;
-    report(current_name, t, " (panicked)");
+    report(current_name, t, __truk_rt_panicking() ? " (panicked)" : " (exited)");
     fflush(stdout);
 }
 

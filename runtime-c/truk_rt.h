@@ -18,6 +18,7 @@ void __truk_rt_init(int argc, char **argv);
 void __truk_rt_exit(void);
 int __truk_rt_argc(void);     /* argc/argv as stored by __truk_rt_init */
 char **__truk_rt_argv(void);
+bool __truk_rt_panicking(void); /* true once a panic has begun */
 
 /* ---- Panics: print "panic: ..." on stderr, run the exit hook, exit 101 ---- */
 #define TRUK_PANIC_STATUS 101

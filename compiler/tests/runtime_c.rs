@@ -11,7 +11,9 @@ const X86: &str = "x86_64-unknown-linux-gnu";
 const ARM: &str = "aarch64-unknown-linux-gnu";
 
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("runtime_c").join(name);
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("runtime_c")
+        .join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -29,7 +31,11 @@ fn build(dir: &Path, name: &str, src: &str, target: &str) -> PathBuf {
     let c = dir.join(format!("{name}.c"));
     std::fs::write(&c, src).unwrap();
     let obj = dir.join(format!("{name}.o"));
-    let cc = if target == X86 { "cc" } else { "aarch64-linux-gnu-gcc" };
+    let cc = if target == X86 {
+        "cc"
+    } else {
+        "aarch64-linux-gnu-gcc"
+    };
     let out = Command::new(cc)
         .args(["-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-c"])
         .arg(&c)
@@ -39,7 +45,11 @@ fn build(dir: &Path, name: &str, src: &str, target: &str) -> PathBuf {
         .arg(&obj)
         .output()
         .unwrap();
-    assert!(out.status.success(), "cc failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cc failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut objects = vec![obj];
     objects.extend(runtime_objects_in(&shared_cache(), target, false).expect("runtime compiles"));
     let exe = dir.join(name);
@@ -123,6 +133,25 @@ static int ints(void) {
     }
     CHECK(__truk_map_len(m) == 0);
     __truk_map_free(m);
+
+    /* re-inserting a removed key through the map's own key pointer while the
+     * insert grows the table */
+    void *g = __truk_map_new(TRUK_KEY_BYTES, 8, 8);
+    for (uint64_t k = 100; k < 108; k++)
+        *(uint64_t *)__truk_map_upsert(g, &k) = k;
+    for (uint64_t k = 200; k < 300; k++) {
+        __truk_map_upsert(g, &k);
+        CHECK(__truk_map_next(g, 0, &kp, NULL) != 0);
+        __truk_map_remove(g, kp);
+        uint64_t *v = __truk_map_upsert(g, kp);
+        *v = 7;
+    }
+    CHECK(__truk_map_len(g) == 108);
+    for (uint64_t k = 100; k < 108; k++)
+        CHECK(*(uint64_t *)__truk_map_get(g, &k) == 7);
+    for (uint64_t k = 200; k < 300; k++)
+        CHECK(__truk_map_get(g, &k) != NULL);
+    __truk_map_free(g);
     return 0;
 }
 
@@ -296,7 +325,11 @@ fn check_map_program(exe: &Path, runner: &[&str]) {
 
     let out = go(&["overflow"]);
     assert_eq!(out.status.code(), Some(101));
-    assert!(text(&out.stderr).starts_with("panic: "), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("panic: "),
+        "{}",
+        text(&out.stderr)
+    );
 
     assert_eq!(go(&["exit"]).status.code(), Some(42));
     assert_eq!(go(&["argv", "x", "y"]).status.code(), Some(40));
@@ -311,8 +344,14 @@ fn maps_panics_and_alloc_native() {
 
 #[test]
 fn maps_panics_and_alloc_aarch64_under_qemu() {
-    if Command::new("qemu-aarch64").arg("--version").output().is_err()
-        || Command::new("aarch64-linux-gnu-gcc").arg("--version").output().is_err()
+    if Command::new("qemu-aarch64")
+        .arg("--version")
+        .output()
+        .is_err()
+        || Command::new("aarch64-linux-gnu-gcc")
+            .arg("--version")
+            .output()
+            .is_err()
     {
         eprintln!("skipping: no aarch64 cross toolchain or qemu-aarch64");
         return;
@@ -415,14 +454,18 @@ fn test_framework() {
     assert_eq!(out.status.code(), Some(101));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.ends_with("[FAIL] test_panics (panicked)\n    LOG: setup\n    LOG: about to panic\n"),
+        stdout
+            .ends_with("[FAIL] test_panics (panicked)\n    LOG: setup\n    LOG: about to panic\n"),
         "{stdout}"
     );
     assert_eq!(text(&out.stderr), "panic: test blew up\n");
 }
 
 fn mtimes(paths: &[PathBuf]) -> Vec<std::time::SystemTime> {
-    paths.iter().map(|p| std::fs::metadata(p).unwrap().modified().unwrap()).collect()
+    paths
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .collect()
 }
 
 #[test]

@@ -44,7 +44,11 @@ pub fn link(objects: &[PathBuf], out: &Path, target: &str, release: bool) -> Res
         if output.status.success() {
             return Ok(());
         }
-        let mut msg = format!("linking {} failed (`{program}` {}):", out.display(), output.status);
+        let mut msg = format!(
+            "linking {} failed (`{program}` {}):",
+            out.display(),
+            output.status
+        );
         for stream in [&output.stdout, &output.stderr] {
             let text = String::from_utf8_lossy(stream);
             if !text.trim().is_empty() {
@@ -56,6 +60,10 @@ pub fn link(objects: &[PathBuf], out: &Path, target: &str, release: bool) -> Res
     }
     Err(format!(
         "no linker found for {target} (tried {}); run ci/setup to install the toolchain",
-        candidates.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
+        candidates
+            .iter()
+            .map(|c| c.0)
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
 }

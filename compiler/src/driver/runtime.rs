@@ -115,7 +115,11 @@ fn find_c_compiler(arch: Arch) -> Result<CCompiler, String> {
     }
     let native = host_arch() == Some(arch);
     let candidates: &[(&str, &[&str])] = match arch {
-        Arch::X86_64 => &[("clang-19", &["--target=x86_64-linux-gnu"]), ("cc", &[]), ("gcc", &[])],
+        Arch::X86_64 => &[
+            ("clang-19", &["--target=x86_64-linux-gnu"]),
+            ("cc", &[]),
+            ("gcc", &[]),
+        ],
         Arch::Aarch64 => &[
             ("clang-19", &["--target=aarch64-linux-gnu"]),
             ("aarch64-linux-gnu-gcc", &[]),
@@ -141,13 +145,22 @@ fn find_c_compiler(arch: Arch) -> Result<CCompiler, String> {
 pub(crate) fn c_compiler(target: &str) -> Result<CCompiler, String> {
     static CACHE: OnceLock<Mutex<HashMap<Arch, Result<CCompiler, String>>>> = OnceLock::new();
     let arch = target_arch(target)?;
-    let mut map = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    map.entry(arch).or_insert_with(|| find_c_compiler(arch)).clone()
+    let mut map = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    map.entry(arch)
+        .or_insert_with(|| find_c_compiler(arch))
+        .clone()
 }
 
 /// The cache folder (see the module docs); not created here.
 pub fn cache_dir() -> PathBuf {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(d) = env("TRUK_CACHE_DIR") {
         return d;
     }
@@ -162,11 +175,23 @@ pub fn cache_dir() -> PathBuf {
 
 /// Compile the runtime for `target` (cached) and return its object files.
 pub fn runtime_objects(target: &str, release: bool) -> Result<Vec<PathBuf>, String> {
-    runtime_objects_in(&cache_dir(), target, release)
+    let mut dir = cache_dir();
+    // An unwritable default cache (read-only home, sandbox) falls back to the temp dir;
+    // an explicit TRUK_CACHE_DIR is used as given.
+    if std::env::var_os("TRUK_CACHE_DIR").is_none()
+        && std::fs::create_dir_all(dir.join("runtime")).is_err()
+    {
+        dir = std::env::temp_dir().join("truk-cache");
+    }
+    runtime_objects_in(&dir, target, release)
 }
 
 /// [`runtime_objects`] with an explicit cache folder.
-pub fn runtime_objects_in(cache: &Path, target: &str, release: bool) -> Result<Vec<PathBuf>, String> {
+pub fn runtime_objects_in(
+    cache: &Path,
+    target: &str,
+    release: bool,
+) -> Result<Vec<PathBuf>, String> {
     let arch = target_arch(target)?;
     let cc = c_compiler(target)?;
     let mut flags: Vec<String> = BASE_FLAGS.iter().map(|s| s.to_string()).collect();
@@ -181,7 +206,14 @@ pub fn runtime_objects_in(cache: &Path, target: &str, release: bool) -> Result<V
     let mut missing = Vec::new();
     for (name, src) in RUNTIME_SOURCES {
         let mut h = blake3::Hasher::new();
-        for part in [CACHE_SCHEME, &format!("{arch:?}"), target, &cc.program, &cc.version, name] {
+        for part in [
+            CACHE_SCHEME,
+            &format!("{arch:?}"),
+            target,
+            &cc.program,
+            &cc.version,
+            name,
+        ] {
             h.update(part.as_bytes());
             h.update(&[0]);
         }
@@ -209,7 +241,12 @@ pub fn runtime_objects_in(cache: &Path, target: &str, release: bool) -> Result<V
 
 /// Compile `files` (name, source, final object path) in a private temp folder under `dir`,
 /// all at once, then move each object into place with an atomic rename.
-fn compile_into(dir: &Path, cc: &CCompiler, flags: &[String], files: &[(&str, &str, PathBuf)]) -> Result<(), String> {
+fn compile_into(
+    dir: &Path,
+    cc: &CCompiler,
+    flags: &[String],
+    files: &[(&str, &str, PathBuf)],
+) -> Result<(), String> {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -231,7 +268,10 @@ fn compile_into(dir: &Path, cc: &CCompiler, flags: &[String], files: &[(&str, &s
             let child = Command::new(&cc.program)
                 .args(&cc.args)
                 .args(flags)
-                .arg(format!("-fdebug-prefix-map={}=/truk/runtime", tmp.display()))
+                .arg(format!(
+                    "-fdebug-prefix-map={}=/truk/runtime",
+                    tmp.display()
+                ))
                 .arg("-c")
                 .arg(name)
                 .arg("-o")
@@ -259,8 +299,9 @@ fn compile_into(dir: &Path, cc: &CCompiler, flags: &[String], files: &[(&str, &s
                 ));
                 continue;
             }
-            std::fs::rename(tmp.join(format!("{name}.o")), obj)
-                .map_err(|e| format!("cannot move the runtime object into {}: {e}", obj.display()))?;
+            std::fs::rename(tmp.join(format!("{name}.o")), obj).map_err(|e| {
+                format!("cannot move the runtime object into {}: {e}", obj.display())
+            })?;
         }
         if errors.is_empty() {
             Ok(())
