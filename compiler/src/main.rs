@@ -193,6 +193,25 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 }
 
 fn fp(binary: &std::path::Path, json: bool) -> ExitCode {
-    let _ = (binary, json);
-    fail("error: truk fp is not wired yet")
+    match truk::fpread::read_note(binary) {
+        Ok(n) => {
+            use truk::fingerprint::hex;
+            if json {
+                println!(
+                    "{{\"build_fingerprint\":\"{}\",\"layout_fingerprint\":\"{}\",\"target\":{:?},\"profile\":{:?},\"compiler_version\":{:?},\"region_size\":{},\"fleet_capacity\":{}}}",
+                    hex(&n.build_fp),
+                    hex(&n.layout_fp),
+                    n.target,
+                    n.profile,
+                    n.compiler_version,
+                    n.region_size,
+                    n.fleet_capacity
+                );
+            } else {
+                println!("{}", hex(&n.build_fp));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("error: {e}")),
+    }
 }

@@ -11,11 +11,14 @@ use inkwell::OptimizationLevel;
 
 use crate::codegen::emit::{self, Entry};
 use crate::diag::{render_all, Diagnostic, SourceMap};
+use crate::fingerprint::{build_fingerprint, layout_fingerprint, BuildInputs, NoteInfo};
 use crate::hir;
 use crate::syntax::{ast, parser};
 
 pub const COMPILER_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const HOST_TARGET: &str = "x86_64-unknown-linux-gnu";
+/// Members a fleet's attach table holds (the fleet issue makes this a build option).
+pub const FLEET_CAPACITY: u32 = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Emit {
@@ -169,6 +172,8 @@ pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
     let name = entry.file_stem().and_then(|s| s.to_str()).unwrap_or("main");
     let td = tm.get_target_data();
     let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind);
+    let note = note_info(&loaded, opts, &td);
+    crate::codegen::note::emit_fingerprint_note(&ctx, &module, &note, &opts.target);
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&td.get_data_layout());
     if let Err(e) = module.verify() {
@@ -195,6 +200,59 @@ pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
         }
     }
     Ok(out)
+}
+
+/// The note that goes into the binary: both fingerprints and what the runtime needs.
+fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData) -> NoteInfo {
+    let profile = if opts.release { "release" } else { "debug" };
+    let mut files: Vec<(String, &[u8])> = loaded
+        .sources
+        .files
+        .iter()
+        .map(|f| (fingerprint_key(&loaded.root, &f.path), f.text.as_bytes()))
+        .collect();
+    let headers: Vec<(String, Vec<u8>)> = loaded
+        .local_headers
+        .iter()
+        .map(|h| (fingerprint_key(&loaded.root, h), std::fs::read(h).unwrap_or_default()))
+        .collect();
+    files.extend(headers.iter().map(|(k, b)| (k.clone(), b.as_slice())));
+    let mut flags = vec![format!("fleet-capacity={FLEET_CAPACITY}")];
+    if opts.tests {
+        flags.push("entry=tests".into());
+    }
+    let inputs = BuildInputs { compiler_version: COMPILER_VERSION, target: &opts.target, profile, flags, files };
+    let data_layout = td.get_data_layout().as_str().to_string_lossy().into_owned();
+    NoteInfo {
+        build_fp: build_fingerprint(&inputs),
+        layout_fp: layout_fingerprint(&[], &data_layout),
+        target: opts.target.clone(),
+        profile: profile.into(),
+        compiler_version: COMPILER_VERSION.into(),
+        region_size: 0,
+        fleet_capacity: FLEET_CAPACITY,
+    }
+}
+
+/// A file's key in the build fingerprint: its path relative to the entry file's folder,
+/// '/'-separated, so the same sources in another folder give the same fingerprint.
+fn fingerprint_key(root: &Path, path: &Path) -> String {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let (root, path) = (canon(root), canon(path));
+    let rel = match path.strip_prefix(&root) {
+        Ok(r) => r.to_path_buf(),
+        Err(_) => {
+            // Outside the entry's folder (an -I folder): walk up with `..` components.
+            let common = root.ancestors().find(|a| path.starts_with(a)).map(|a| a.to_path_buf()).unwrap_or_default();
+            let ups = root.strip_prefix(&common).map(|r| r.components().count()).unwrap_or(0);
+            let mut p = PathBuf::new();
+            for _ in 0..ups {
+                p.push("..");
+            }
+            p.join(path.strip_prefix(&common).unwrap_or(&path))
+        }
+    };
+    rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
 }
 
 fn unique() -> u64 {
