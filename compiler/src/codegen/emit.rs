@@ -128,7 +128,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     }
 
     fn fn_type(&self, params: &[Ty], ret: &Ty, variadic: Variadic) -> FunctionType<'ctx> {
-        let mut ps: Vec<BasicMetadataTypeEnum> = params.iter().map(|p| self.ty(p).into()).collect();
+        // Sized arrays are passed by reference, as in C: the callee sees the caller's array.
+        let mut ps: Vec<BasicMetadataTypeEnum> =
+            params.iter().map(|p| if matches!(p, Ty::Array(..)) { self.ptr().into() } else { self.ty(p).into() }).collect();
         if variadic == Variadic::Truk {
             ps.push(self.ptr().into());
         }
@@ -268,6 +270,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.b.position_at_end(entry);
         self.locals = vec![None; f.locals.len()];
         for (i, &p) in f.params.iter().enumerate() {
+            if matches!(f.locals[p as usize].ty, Ty::Array(..)) {
+                self.locals[p as usize] = Some(fv.get_nth_param(i as u32).unwrap().into_pointer_value());
+                continue;
+            }
             let slot = self.alloca(&f.locals[p as usize].ty, &f.locals[p as usize].name);
             self.b.build_store(slot, fv.get_nth_param(i as u32).unwrap()).unwrap();
             self.locals[p as usize] = Some(slot);
@@ -446,30 +452,18 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.b.position_at_end(end);
             }
             StmtKind::Return(e) => {
-                let v = e.as_ref().and_then(|e| self.rvalue(e));
-                // The value is computed first; then the defers run; then we leave.
-                let v = v.map(|v| {
-                    if self.defers.iter().any(|d| !d.is_empty()) {
-                        let slot = self.b.build_alloca(v.get_type(), "ret").unwrap();
-                        self.b.build_store(slot, v).unwrap();
-                        (slot, v.get_type())
-                    } else {
-                        let slot = self.b.build_alloca(v.get_type(), "ret").unwrap();
-                        self.b.build_store(slot, v).unwrap();
-                        (slot, v.get_type())
-                    }
-                });
+                // As in the original Truk: the deferred statements run first, then the
+                // return value is computed (so `defer x += 1; return x;` returns the new x).
                 self.run_defers(0);
+                if !self.open() {
+                    return;
+                }
+                let v = e.as_ref().and_then(|e| self.rvalue(e));
                 if self.open() {
                     match v {
-                        Some((slot, t)) => {
-                            let r = self.b.build_load(t, slot, "").unwrap();
-                            self.b.build_return(Some(&r)).unwrap();
-                        }
-                        None => {
-                            self.b.build_return(None).unwrap();
-                        }
-                    }
+                        Some(v) => self.b.build_return(Some(&v)).unwrap(),
+                        None => self.b.build_return(None).unwrap(),
+                    };
                 }
             }
             StmtKind::Break | StmtKind::Continue => {
@@ -895,7 +889,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let truk_var = direct.map(|f| self.prog.funcs[f as usize].variadic == Variadic::Truk).unwrap_or(false);
         let mut vals: Vec<BasicMetadataValueEnum> = vec![];
         for a in &args[..params.len().min(args.len())] {
-            vals.push(self.rvalue(a).unwrap().into());
+            if matches!(a.ty, Ty::Array(..)) {
+                vals.push(self.place(a).into());
+            } else {
+                vals.push(self.rvalue(a).unwrap().into());
+            }
         }
         let extra = &args[params.len().min(args.len())..];
         if truk_var {
@@ -905,6 +903,14 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             let arr = self.b.build_alloca(arr_ty, "va").unwrap();
             for (i, a) in extra.iter().enumerate() {
                 let v = self.rvalue(a).unwrap();
+                // Widen to the full slot so any __TRUK_VA_ARG_* width reads a sound value.
+                let v: BasicValueEnum = if v.is_int_value() {
+                    self.b.build_int_cast_sign_flag(v.into_int_value(), self.ctx.i64_type(), a.ty.is_signed(), "").unwrap().into()
+                } else if v.is_float_value() {
+                    self.b.build_float_ext(v.into_float_value(), self.ctx.f64_type(), "").unwrap().into()
+                } else {
+                    v
+                };
                 let slot = unsafe { self.b.build_in_bounds_gep(self.ctx.i64_type(), arr, &[self.i64c(i as u64)], "").unwrap() };
                 self.b.build_store(slot, v).unwrap();
             }

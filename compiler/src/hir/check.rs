@@ -95,6 +95,12 @@ impl<'a> Checker<'a> {
                 }
             }
             self.domain_of.insert(m.file, domain);
+            // A shard is a library split over files; the program's entry is not part of one.
+            let shard = m.items.iter().find_map(|i| if let ast::Item::Shard { span, .. } = i { Some(*span) } else { None });
+            let has_main = m.items.iter().any(|i| matches!(i, ast::Item::Fn(f) if f.name.name == "main"));
+            if let (Some(span), true) = (shard, has_main) {
+                self.err(span, "a file that defines `main` cannot belong to a shard");
+            }
         }
         self.declare_types();
         self.resolve_types();
@@ -157,6 +163,7 @@ impl<'a> Checker<'a> {
                             name: s.name.name.clone(),
                             fields: None,
                             is_extern: matches!(item, ast::Item::ExternStruct(_)),
+                            domain: self.domain_of[&m.file],
                             span: s.span,
                         });
                         self.reserved_check(&s.name);
@@ -164,7 +171,13 @@ impl<'a> Checker<'a> {
                     }
                     ast::Item::Enum(e) | ast::Item::ExternEnum(e) => {
                         let id = self.prog.enums.len() as EnumId;
-                        self.prog.enums.push(EnumDef { name: e.name.name.clone(), base: I32, variants: vec![], span: e.span });
+                        self.prog.enums.push(EnumDef {
+                            name: e.name.name.clone(),
+                            base: I32,
+                            variants: vec![],
+                            domain: self.domain_of[&m.file],
+                            span: e.span,
+                        });
                         self.reserved_check(&e.name);
                         self.define(&e.name, Item::Enum(id));
                     }
@@ -1144,7 +1157,10 @@ impl<'a> Checker<'a> {
         if let Ty::Map(k, v) = &b.ty {
             let (k, v) = ((**k).clone(), (**v).clone());
             let key = self.expr(idx, Some(&k));
-            if !key.ty.is_error() && !self.compatible(&key, &k) {
+            // String keys: any byte pointer or byte slice names the string it holds.
+            let bytes = |t: &Ty| matches!(t, Ty::Ptr(b) | Ty::Slice(b) if matches!(**b, Ty::Int { bits: 8, .. }));
+            let string_key = k.is_ptr() && bytes(&k) && bytes(&key.ty);
+            if !key.ty.is_error() && !string_key && !self.compatible(&key, &k) {
                 let (want, got) = (self.show(&k), self.show(&key.ty));
                 self.err(idx.span, format!("Map key type mismatch: expected {want} but got {got}"));
                 return err_expr(span);
@@ -1180,7 +1196,13 @@ impl<'a> Checker<'a> {
             if !shadowed {
                 if let Some(Item::Enum(id)) = self.lookup(n) {
                     let en = &self.prog.enums[id as usize];
+                    let hidden = is_private(&field.name) && en.domain != self.domain_of[&self.cur_file];
                     return match en.variants.iter().find(|(v, _)| *v == field.name) {
+                        Some(_) if hidden => {
+                            let msg = format!("variant `{n}.{}` is private to the file (or shard) that defines `{n}`", field.name);
+                            self.err(field.span, msg);
+                            err_expr(span)
+                        }
                         Some((_, val)) => Expr { kind: ExprKind::Int(*val), ty: Ty::Enum(id), span },
                         None => {
                             let msg = format!("enum `{n}` has no variant `{}`", field.name);
@@ -1220,7 +1242,13 @@ impl<'a> Checker<'a> {
                     self.err(span, msg);
                     return err_expr(span);
                 };
+                let hidden = is_private(&field.name) && sd.domain != self.domain_of[&self.cur_file];
                 match fields.iter().position(|(n, _)| *n == field.name) {
+                    Some(_) if hidden => {
+                        let msg = format!("field `{}` of `{}` is private to the file (or shard) that defines it", field.name, sd.name);
+                        self.err(field.span, msg);
+                        err_expr(span)
+                    }
                     Some(i) => {
                         let ty = fields[i].1.clone();
                         Expr { kind: ExprKind::Field(Box::new(b), i as u32), ty, span }

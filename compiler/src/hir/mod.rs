@@ -34,6 +34,8 @@ pub struct StructDef {
     /// `None` for an opaque extern struct.
     pub fields: Option<Vec<(String, Ty)>>,
     pub is_extern: bool,
+    /// Privacy domain (file or shard) whose code may touch `_`-prefixed fields.
+    pub domain: u32,
     pub span: Span,
 }
 
@@ -42,6 +44,8 @@ pub struct EnumDef {
     pub name: String,
     pub base: Ty,
     pub variants: Vec<(String, i128)>,
+    /// Privacy domain (file or shard) whose code may name `_`-prefixed variants.
+    pub domain: u32,
     pub span: Span,
 }
 
