@@ -452,13 +452,18 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.b.position_at_end(end);
             }
             StmtKind::Return(e) => {
-                // As in the original Truk: the deferred statements run first, then the
-                // return value is computed (so `defer x += 1; return x;` returns the new x).
+                // As in the original Truk: a return value that calls a function is computed
+                // before the deferred statements run; one that only reads variables is
+                // computed after them (so `defer x += 1; return x;` returns the new x).
+                let early = e.as_ref().filter(|e| contains_call(e)).map(|e| self.rvalue(e));
                 self.run_defers(0);
                 if !self.open() {
                     return;
                 }
-                let v = e.as_ref().and_then(|e| self.rvalue(e));
+                let v = match early {
+                    Some(v) => v,
+                    None => e.as_ref().and_then(|e| self.rvalue(e)),
+                };
                 if self.open() {
                     match v {
                         Some(v) => self.b.build_return(Some(&v)).unwrap(),
@@ -468,7 +473,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             StmtKind::Break | StmtKind::Continue => {
                 if let Some(&(cont, brk, depth)) = self.loops.last() {
-                    self.run_defers(depth);
+                    // Scopes inside the loop body unwind; the body's own defers do not run.
+                    self.run_defers((depth + 1).min(self.defers.len()));
                     if self.open() {
                         let target = if matches!(s.kind, StmtKind::Break) { brk } else { cont };
                         self.b.build_unconditional_branch(target).unwrap();
@@ -1166,6 +1172,19 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         ];
         let r = self.b.build_call(run, &args, "").unwrap().try_as_basic_value().basic().unwrap();
         self.b.build_return(Some(&r)).unwrap();
+    }
+}
+
+/// Whether evaluating `e` calls a function.
+fn contains_call(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Call(..) => true,
+        ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) | ExprKind::MapIndex(a, b) | ExprKind::MapSlot(a, b) => {
+            contains_call(a) || contains_call(b)
+        }
+        ExprKind::Unary(_, x) | ExprKind::AddrOf(x) | ExprKind::Deref(x) | ExprKind::Field(x, _) | ExprKind::Cast(x) => contains_call(x),
+        ExprKind::StructLit(xs) | ExprKind::ArrayLit(xs) | ExprKind::TupleLit(xs) | ExprKind::Builtin(_, xs) => xs.iter().any(contains_call),
+        _ => false,
     }
 }
 
