@@ -188,7 +188,14 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
         for g in &self.prog.globals {
             let ty = self.ty(&g.ty);
-            let gv = self.module.add_global(ty, None, &g.symbol);
+            let name = if g.via_c_shim { format!("__truk_unused_{}", g.symbol) } else { g.symbol.clone() };
+            let gv = self.module.add_global(ty, None, &name);
+            if g.via_c_shim {
+                gv.set_linkage(Linkage::Private);
+                gv.set_initializer(&ty.const_zero());
+                self.globals.push(gv);
+                continue;
+            }
             if g.is_extern {
                 gv.set_linkage(Linkage::External);
             } else {
@@ -576,6 +583,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     fn place(&mut self, e: &'p Expr) -> PointerValue<'ctx> {
         match &e.kind {
             ExprKind::Local(id) => self.locals[*id as usize].unwrap(),
+            ExprKind::Global(g) if self.prog.globals[*g as usize].via_c_shim => {
+                let name = format!("__truk_addr_{}", self.prog.globals[*g as usize].symbol);
+                let f = self.rt(&name, &[], Some(self.ptr().into()));
+                self.b.build_call(f, &[], "").unwrap().try_as_basic_value().basic().unwrap().into_pointer_value()
+            }
             ExprKind::Global(g) => self.globals[*g as usize].as_pointer_value(),
             ExprKind::Deref(p) => self.rvalue(p).unwrap().into_pointer_value(),
             ExprKind::Field(b, i) => {

@@ -61,6 +61,8 @@ pub struct Loaded {
     pub root: PathBuf,
     /// Local C headers named by `cimport "x.h"`, resolved.
     pub local_headers: Vec<PathBuf>,
+    /// System headers named by `cimport <x.h>`.
+    pub system_headers: Vec<String>,
 }
 
 /// Load `entry` and every file it imports (transitively, each once), parsing as we go.
@@ -70,6 +72,7 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
     let mut modules = vec![];
     let mut seen: HashMap<PathBuf, u32> = HashMap::new();
     let mut headers = vec![];
+    let mut system_headers: Vec<String> = vec![];
     let root = entry.parent().map(|p| p.to_path_buf()).unwrap_or_default();
     let mut queue: Vec<PathBuf> = vec![entry.to_path_buf()];
     let text = match read_source(entry) {
@@ -106,6 +109,11 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
                     Some(p) => queue.push(p),
                     None => diags.push(Diagnostic::error(*span, format!("cannot find imported file `{rel}`"))),
                 },
+                ast::Item::CImport { header, system: true, .. } => {
+                    if !system_headers.contains(header) {
+                        system_headers.push(header.clone());
+                    }
+                }
                 ast::Item::CImport { header, system: false, span } => {
                     let p = dir.join(header);
                     let found = if p.is_file() { Some(p) } else { include.iter().map(|d| d.join(header)).find(|p| p.is_file()) };
@@ -120,7 +128,7 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
         modules.push(module);
     }
     if diags.is_empty() {
-        Ok(Loaded { sources, modules, root, local_headers: headers })
+        Ok(Loaded { sources, modules, root, local_headers: headers, system_headers })
     } else {
         Err((sources, diags))
     }
@@ -194,6 +202,9 @@ pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
             tm.write_to_file(&module, FileType::Object, &tmp).map_err(|e| format!("error: cannot write object: {e}"))?;
             let mut objs = crate::driver::runtime::runtime_objects(&opts.target, opts.release)?;
             objs.insert(0, tmp.clone());
+            if let Some(src) = crate::driver::cshim::shim_source(&prog, &loaded.system_headers, &loaded.local_headers) {
+                objs.push(crate::driver::cshim::shim_object(&src, &loaded.local_headers, &opts.target)?);
+            }
             let r = crate::driver::link::link(&objs, &out, &opts.target, opts.release);
             let _ = std::fs::remove_file(&tmp);
             r?;
@@ -255,7 +266,7 @@ fn fingerprint_key(root: &Path, path: &Path) -> String {
     rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
 }
 
-fn unique() -> u64 {
+pub(crate) fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);

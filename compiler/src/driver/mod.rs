@@ -2,3 +2,4 @@
 pub mod link;
 pub mod runtime;
 pub mod build;
+pub mod cshim;

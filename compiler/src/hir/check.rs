@@ -392,6 +392,7 @@ impl<'a> Checker<'a> {
         for m in self.modules {
             self.cur_file = m.file;
             let has_local_cimport = m.items.iter().any(|i| matches!(i, ast::Item::CImport { system: false, .. }));
+            let has_cimport = m.items.iter().any(|i| matches!(i, ast::Item::CImport { .. }));
             for item in &m.items {
                 match item {
                     ast::Item::Fn(f) | ast::Item::ExternFn(f) => {
@@ -408,6 +409,7 @@ impl<'a> Checker<'a> {
                     ast::Item::Global(v) | ast::Item::ExternVar(v) => {
                         let is_extern = matches!(item, ast::Item::ExternVar(_));
                         let id = self.declare_global(v, is_extern);
+                        self.prog.globals[id as usize].via_c_shim = is_extern && has_cimport;
                         self.define(&v.name, Item::Global(id));
                     }
                     _ => {}
@@ -434,7 +436,16 @@ impl<'a> Checker<'a> {
             (Some(_), false) => Variadic::Truk,
         };
         let id = self.prog.funcs.len() as FuncId;
-        let symbol = if f.name.name == "main" && !is_extern { "truk_main".to_string() } else { f.name.name.clone() };
+        // An extern of a file with a local header may be a `static inline` there: call it
+        // through a C wrapper (C varargs cannot be forwarded, so those are called directly).
+        let via_c_shim = is_extern && via_c_shim && variadic != Variadic::C;
+        let symbol = if f.name.name == "main" && !is_extern {
+            "truk_main".to_string()
+        } else if via_c_shim {
+            format!("__truk_shim_{}", f.name.name)
+        } else {
+            f.name.name.clone()
+        };
         self.prog.funcs.push(Function {
             name: f.name.name.clone(),
             symbol,
@@ -442,7 +453,7 @@ impl<'a> Checker<'a> {
             ret,
             variadic,
             is_extern,
-            via_c_shim: is_extern && via_c_shim,
+            via_c_shim,
             locals,
             body: None,
             span: f.span,
@@ -483,6 +494,7 @@ impl<'a> Checker<'a> {
             ty,
             kind: v.kind,
             is_extern,
+            via_c_shim: false,
             init,
             span: v.span,
         });

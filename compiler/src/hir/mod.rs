@@ -57,6 +57,9 @@ pub struct Global {
     pub ty: Ty,
     pub kind: VarKind,
     pub is_extern: bool,
+    /// An extern variable of a file that `cimport`s headers: reached through a C accessor,
+    /// because C "variables" such as `errno` may be macros or thread-locals.
+    pub via_c_shim: bool,
     /// A constant initializer, already folded; `None` means zero.
     pub init: Option<Const>,
     pub span: Span,
