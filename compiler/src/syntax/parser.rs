@@ -1,1 +1,1137 @@
-//! Parser: pest grammar -> AST (placeholder until the grammar lands).
+//! Parser: source text -> AST, with the pest grammar in `truk.pest`.
+//!
+//! The grammar is applied one top-level item at a time (rule `next_item`), so that after a
+//! syntax error the parser can skip to the next line that starts a top-level item and report
+//! the errors of the rest of the file too. Expressions come out of the grammar as flat
+//! `operand (op operand)*` lists and are folded here with an explicit operator stack
+//! (no recursion, linear time).
+//!
+//! Precedence, loosest first: `||`, `&&`, `== !=`, `< <= > >=`, `|`, `^`, `&`, `<< >>`,
+//! `+ -`, `* / %`, `as` (so `-x as i32` is `(-x) as i32` and `a + b as i32` is
+//! `a + (b as i32)`), prefix `- ! ~ & *`, postfix call / index / `.` / `->`.
+
+use std::sync::Mutex;
+
+use pest::error::{ErrorVariant, InputLocation};
+use pest::iterators::Pair;
+use pest::Parser as _;
+use pest_derive::Parser;
+
+use crate::diag::{Diagnostic, Span};
+use crate::syntax::ast::*;
+
+#[derive(Parser)]
+#[grammar = "syntax/truk.pest"]
+struct TrukGrammar;
+
+/// How deep expressions, types and blocks may nest before the parser gives up on an item
+/// (protects this parser and every later pass from stack overflows).
+const MAX_DEPTH: usize = 200;
+/// Most binary operators in one expression (they nest as deeply in the AST).
+const MAX_OPERATORS: usize = 2000;
+
+/// Parse one source file. Never panics; syntax errors come back as diagnostics, and the
+/// module holds every item that parsed.
+pub fn parse_module(src: &str, file: u32) -> (Module, Vec<Diagnostic>) {
+    let mut b = Builder { file, base: 0, diags: Vec::new(), depth: 0, _src: std::marker::PhantomData };
+    let mut items = Vec::new();
+    let mut pos = 0usize;
+    while pos <= src.len() {
+        let rest = &src[pos..];
+        match TrukGrammar::parse(Rule::next_item, rest) {
+            Ok(mut pairs) => {
+                let Some(next) = pairs.next() else { break };
+                let end = next.as_span().end();
+                let Some(item) = next.into_inner().next() else { break };
+                if item.as_rule() == Rule::EOI {
+                    break;
+                }
+                b.base = pos;
+                b.depth = 0;
+                if let Some(it) = b.item(item) {
+                    items.push(it);
+                }
+                if end == 0 {
+                    break; // cannot happen (an item is never empty); never loop forever
+                }
+                pos += end;
+            }
+            Err(err) => {
+                let diag = syntax_error(src, pos, file, &err);
+                let at = diag.span.map(|s| s.hi as usize).unwrap_or(pos).max(pos + 1);
+                b.diags.push(diag);
+                match recovery_point(src, at) {
+                    Some(next) => pos = next,
+                    None => break,
+                }
+            }
+        }
+    }
+    (Module { file, items }, b.diags)
+}
+
+// ---------------------------------------------------------------- syntax errors
+
+/// Turns detailed error collection on while at least one re-parse needs it (the flag is
+/// process-wide in pest).
+static DETAIL_USERS: Mutex<usize> = Mutex::new(0);
+
+fn with_error_detail<T>(f: impl FnOnce() -> T) -> T {
+    {
+        let mut n = DETAIL_USERS.lock().unwrap_or_else(|e| e.into_inner());
+        *n += 1;
+        pest::set_error_detail(true);
+    }
+    let out = f();
+    let mut n = DETAIL_USERS.lock().unwrap_or_else(|e| e.into_inner());
+    *n -= 1;
+    if *n == 0 {
+        pest::set_error_detail(false);
+    }
+    out
+}
+
+/// Build the diagnostic for a pest error found while parsing `src[base..]`.
+fn syntax_error(src: &str, base: usize, file: u32, first: &pest::error::Error<Rule>) -> Diagnostic {
+    let rest = &src[base..];
+    // Re-parse with detailed tracking to learn which literal tokens were expected.
+    let detailed = with_error_detail(|| TrukGrammar::parse(Rule::next_item, rest).err());
+    let err = detailed.as_ref().unwrap_or(first);
+    let rel = match err.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((p, _)) => p,
+    };
+    let at = (base + rel).min(src.len());
+    let mut expected: Vec<String> = Vec::new();
+    let mut push = |s: String| {
+        if !expected.contains(&s) {
+            expected.push(s);
+        }
+    };
+    match &err.variant {
+        ErrorVariant::CustomError { message } => {
+            let msg = if message.contains("limit") {
+                "this is nested too deeply for the parser".to_string()
+            } else {
+                message.clone()
+            };
+            return Diagnostic::error(Span::new(file, at, at + 1), msg);
+        }
+        ErrorVariant::ParsingError { positives, .. } => {
+            if let Some(attempts) = err.parse_attempts() {
+                for tok in attempts.expected_tokens() {
+                    // (`ParsingToken` is not exported by pest; its Debug form names the kind.)
+                    if format!("{tok:?}").starts_with("Sensitive") {
+                        if let Some(d) = describe_token(&tok.to_string()) {
+                            push(d);
+                        }
+                    }
+                }
+            }
+            for r in positives {
+                if let Some(d) = describe_rule(*r) {
+                    push(d);
+                }
+            }
+        }
+    }
+    // Punctuation and keywords first, then "an expression"-style words.
+    expected.sort_by_key(|s| (!s.starts_with('`'), order_key(s)));
+    let found = describe_found(src, at);
+    let msg = if expected.is_empty() {
+        format!("syntax error: unexpected {found}")
+    } else {
+        format!("expected {}, found {found}", join_or(&expected))
+    };
+    // A missing `;` (or `)`...) at the end of a line: point just after the previous token.
+    let mut lo = at;
+    if expected.iter().any(|e| e == "`;`") {
+        let before = &src[..at];
+        let trimmed = before.trim_end();
+        if before[trimmed.len()..].contains('\n') && !trimmed.is_empty() {
+            lo = trimmed.len();
+        }
+    }
+    let hi = if lo == at { token_end(src, at) } else { lo + 1 };
+    Diagnostic::error(Span::new(file, lo, hi.max(lo + 1).min(src.len().max(lo + 1))), msg)
+}
+
+fn order_key(s: &str) -> usize {
+    const ORDER: [&str; 9] = ["`;`", "`,`", "`)`", "`]`", "`}`", "`{`", "`:`", "`=`", "`=>`"];
+    ORDER.iter().position(|o| *o == s).unwrap_or(ORDER.len())
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [a] => a.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// Literal tokens of the grammar as a human reads them. Operator spellings collapse to
+/// "an operator" (the list would be long and useless).
+fn describe_token(tok: &str) -> Option<String> {
+    const OPERATORS: [&str; 36] = [
+        "||", "&&", "==", "!=", "<=", ">=", "<<", ">>", "<", ">", "|", "^", "&", "+", "-", "*", "/",
+        "%", "<<=", ">>=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "->", ".", "as", "!",
+        "~", "(", "[", "=",
+    ];
+    match tok {
+        // These open a call/index or an assignment after an expression; they are covered by
+        // "an operator" except when they are all that is expected (handled by the caller).
+        t if OPERATORS.contains(&t) && !matches!(t, "=" | "(" | "[" | "*" | "&" | "-" | "!" | "~") => {
+            Some("an operator".into())
+        }
+        "(" | "[" | "*" | "&" | "-" | "!" | "~" => None,
+        "=" => Some("`=`".into()),
+        "\"" | "'" | "@" | "" | " " | "\t" | "\n" | "\r" | "//" | "/*" => None,
+        "0x" | "0X" | "0b" | "0B" | "0o" | "0O" | "e" | "E" | "_" => None,
+        t if t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => None, // keyword spellings come via rules
+        t => Some(format!("`{t}`")),
+    }
+}
+
+fn describe_rule(r: Rule) -> Option<String> {
+    use Rule::*;
+    let s = match r {
+        EOI => "end of file",
+        ident => "an identifier",
+        variadic => "`...`",
+        wildcard => "`_`",
+        field | param => "an identifier",
+        variant => "an enum variant",
+        fn_decl | struct_decl | enum_decl | shared_decl | extern_fn | extern_struct | extern_var
+        | extern_enum | import_decl | cimport_decl | shard_decl => "a declaration (`fn`, `struct`, `enum`, `var`, `const`, `extern`, `import`...)",
+        var_decl | const_decl | let_stmt | if_stmt | while_stmt | for_stmt | match_stmt
+        | return_stmt | arm_return | break_stmt | continue_stmt | defer_stmt | simple_stmt | simple_stmt_nb
+        | for_var => "a statement",
+        block | struct_body => "`{`",
+        expr | cond_expr | int_lit | float_lit | str_lit | char_lit | true_lit | false_lit | nil_lit
+        | lambda | paren | array_lit | type_arg | struct_lit | struct_lit_ne | neg | not | bit_not
+        | addr_of | deref | bad_str | bad_char => "an expression",
+        field_init => "a field name",
+        match_arm => "`case` or `_`",
+        prim_ty | ptr_ty | slice_ty | array_ty | map_ty | fn_ty | tuple_ty => "a type",
+        fn_ty_ret => "`:`",
+        or | and | eq | ne | le | ge | shl | shr | lt | gt | bit_or | bit_xor | bit_and | add | sub
+        | mul | div | rem | call | index | field_access | arrow | cast | assign_op => "an operator",
+        sys_header => "a header name (`<name.h>` or `\"name.h\"`)",
+        kw_fn => "`fn`",
+        kw_struct => "`struct`",
+        kw_enum => "`enum`",
+        kw_var => "`var`",
+        kw_const => "`const`",
+        kw_let => "`let`",
+        kw_extern => "`extern`",
+        kw_import => "`import`",
+        kw_cimport => "`cimport`",
+        kw_shard => "`shard`",
+        kw_shared => "`shared`",
+        kw_if => "`if`",
+        kw_else => "`else`",
+        kw_while => "`while`",
+        kw_for => "`for`",
+        kw_return => "`return`",
+        kw_break => "`break`",
+        kw_continue => "`continue`",
+        kw_defer => "`defer`",
+        kw_match => "`match`",
+        kw_case => "`case`",
+        kw_as => "`as`",
+        kw_map => "`map`",
+        _ => return None,
+    };
+    Some(s.to_string())
+}
+
+/// What sits at `at`, for "found ..." in messages.
+fn describe_found(src: &str, at: usize) -> String {
+    if at >= src.len() {
+        return "end of file".into();
+    }
+    let end = token_end(src, at);
+    let tok = &src[at..end];
+    let word = tok.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if word && is_keyword(tok) {
+        format!("keyword `{tok}`")
+    } else if word {
+        format!("`{tok}`")
+    } else if tok.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("number `{tok}`")
+    } else {
+        format!("`{tok}`")
+    }
+}
+
+fn is_keyword(w: &str) -> bool {
+    matches!(
+        w,
+        "fn" | "struct" | "enum" | "var" | "const" | "let" | "extern" | "import" | "cimport" | "shard"
+            | "shared" | "if" | "else" | "while" | "for" | "return" | "break" | "continue" | "defer"
+            | "match" | "case" | "as" | "true" | "false" | "nil" | "map" | "i8" | "i16" | "i32"
+            | "i64" | "u8" | "u16" | "u32" | "u64" | "f32" | "f64" | "bool" | "void"
+    )
+}
+
+/// End of the token starting at `at` (a word, a number, or a run of punctuation up to 3).
+fn token_end(src: &str, at: usize) -> usize {
+    let bytes = src.as_bytes();
+    if at >= bytes.len() {
+        return at;
+    }
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut end = at;
+    if is_word(bytes[at]) {
+        while end < bytes.len() && is_word(bytes[end]) {
+            end += 1;
+        }
+        return end;
+    }
+    const PUNCT3: [&str; 3] = ["<<=", ">>=", "..."];
+    const PUNCT2: [&str; 17] =
+        ["||", "&&", "==", "!=", "<=", ">=", "<<", ">>", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "->"];
+    for p in PUNCT3 {
+        if src[at..].starts_with(p) {
+            return at + 3;
+        }
+    }
+    for p in PUNCT2 {
+        if src[at..].starts_with(p) {
+            return at + 2;
+        }
+    }
+    if src[at..].starts_with("=>") {
+        return at + 2;
+    }
+    // One character (UTF-8 aware).
+    at + src[at..].chars().next().map(|c| c.len_utf8()).unwrap_or(1)
+}
+
+/// The start of the first line after `at` that begins (in column 0) with a keyword that
+/// starts a top-level item.
+fn recovery_point(src: &str, at: usize) -> Option<usize> {
+    const STARTS: [&str; 10] = ["fn", "struct", "enum", "var", "const", "extern", "import", "cimport", "shard", "shared"];
+    let mut line = src[at.min(src.len())..].find('\n').map(|i| at + i + 1)?;
+    loop {
+        let rest = &src[line..];
+        let word_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        if STARTS.contains(&&rest[..word_end]) {
+            return Some(line);
+        }
+        line += rest.find('\n')? + 1;
+    }
+}
+
+// ---------------------------------------------------------------- AST building
+
+struct Builder<'s> {
+    file: u32,
+    /// Offset of the text handed to pest within the file.
+    base: usize,
+    diags: Vec<Diagnostic>,
+    depth: usize,
+    _src: std::marker::PhantomData<&'s str>,
+}
+
+type P<'i> = Pair<'i, Rule>;
+
+fn is_kw(r: Rule) -> bool {
+    use Rule::*;
+    matches!(
+        r,
+        kw_fn | kw_struct | kw_enum | kw_var | kw_const | kw_let | kw_extern | kw_import | kw_cimport
+            | kw_shard | kw_shared | kw_if | kw_else | kw_while | kw_for | kw_return | kw_break
+            | kw_continue | kw_defer | kw_match | kw_case | kw_as | kw_map
+    )
+}
+
+/// Children of a pair without the keyword tokens.
+fn kids(p: P<'_>) -> Vec<P<'_>> {
+    p.into_inner().filter(|c| !is_kw(c.as_rule())).collect()
+}
+
+fn is_type(r: Rule) -> bool {
+    use Rule::*;
+    matches!(r, prim_ty | ptr_ty | slice_ty | array_ty | map_ty | fn_ty | tuple_ty | ident)
+}
+
+impl<'s> Builder<'s> {
+    fn span(&self, p: &P<'_>) -> Span {
+        let s = p.as_span();
+        Span::new(self.file, self.base + s.start(), self.base + s.end())
+    }
+
+    fn error(&mut self, span: Span, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::error(span, msg));
+    }
+
+    fn ident(&self, p: &P<'_>) -> Ident {
+        Ident { name: p.as_str().to_string(), span: self.span(p) }
+    }
+
+    /// Enter one nesting level; false (with a diagnostic) when too deep.
+    fn enter(&mut self, span: Span) -> bool {
+        self.depth += 1;
+        if self.depth == MAX_DEPTH + 1 {
+            self.error(span, format!("this is nested too deeply (more than {MAX_DEPTH} levels)"));
+        }
+        self.depth <= MAX_DEPTH
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    // ------------------------------------------------------------ items
+
+    fn item(&mut self, p: P<'_>) -> Option<Item> {
+        let span = self.span(&p);
+        let rule = p.as_rule();
+        Some(match rule {
+            Rule::fn_decl => Item::Fn(self.fn_decl(p)),
+            Rule::extern_fn => Item::ExternFn(self.fn_decl(p)),
+            Rule::struct_decl => Item::Struct(self.struct_decl(p)),
+            Rule::extern_struct => Item::ExternStruct(self.struct_decl(p)),
+            Rule::enum_decl => Item::Enum(self.enum_decl(p)),
+            Rule::extern_enum => Item::ExternEnum(self.enum_decl(p)),
+            Rule::var_decl => {
+                let d = self.var_decl(p, VarKind::Var);
+                if d.ty.is_none() {
+                    self.error(d.name.span, format!("global variable `{}` needs a type (`var {}: T = ...;`)", d.name.name, d.name.name));
+                }
+                Item::Global(d)
+            }
+            Rule::const_decl => Item::Global(self.var_decl(p, VarKind::Const)),
+            Rule::shared_decl => Item::Global(self.var_decl(p, VarKind::Shared)),
+            Rule::extern_var => Item::ExternVar(self.var_decl(p, VarKind::Var)),
+            Rule::import_decl => {
+                let k = kids(p);
+                Item::Import { path: self.string_text(&k[0]), span }
+            }
+            Rule::shard_decl => {
+                let k = kids(p);
+                Item::Shard { name: self.string_text(&k[0]), span }
+            }
+            Rule::cimport_decl => {
+                let k = kids(p);
+                let h = &k[0];
+                if h.as_rule() == Rule::sys_header {
+                    let s = h.as_str();
+                    Item::CImport { header: s[1..s.len() - 1].to_string(), system: true, span }
+                } else {
+                    Item::CImport { header: self.string_text(h), system: false, span }
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// The text of a string literal used as a path or a name.
+    fn string_text(&mut self, p: &P<'_>) -> String {
+        let bytes = self.string_bytes(p.clone());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// `fn` declarations, extern fns and lambdas.
+    fn fn_decl(&mut self, p: P<'_>) -> FnDecl {
+        let span = self.span(&p);
+        let is_lambda = p.as_rule() == Rule::lambda;
+        let mut name: Option<Ident> = None;
+        let mut params = Vec::new();
+        let mut variadic = None;
+        let mut ret = None;
+        let mut body = None;
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::kw_fn if is_lambda => {
+                    // Lambdas have no name: give them an empty one at the `fn` keyword.
+                    name = Some(Ident { name: String::new(), span: self.span(&c) });
+                }
+                Rule::ident if !is_lambda && name.is_none() => name = Some(self.ident(&c)),
+                Rule::params => {
+                    let (ps, va) = self.params(c);
+                    params = ps;
+                    variadic = va;
+                }
+                Rule::block => body = Some(self.block(c)),
+                r if is_type(r) => ret = self.ret_type(c),
+                _ => {}
+            }
+        }
+        let name = name.unwrap_or(Ident { name: String::new(), span });
+        FnDecl { name, params, variadic, ret, body, span }
+    }
+
+    /// A return type: explicit `void` is the same as none.
+    fn ret_type(&mut self, p: P<'_>) -> Option<Type> {
+        let t = self.ty(p);
+        match &t.kind {
+            TypeKind::Named(n) if n == "void" => None,
+            _ => Some(t),
+        }
+    }
+
+    fn params(&mut self, p: P<'_>) -> (Vec<Param>, Option<Ident>) {
+        let mut params = Vec::new();
+        let mut variadic: Option<Ident> = None;
+        for c in p.into_inner() {
+            let cspan = self.span(&c);
+            if let Some(v) = &variadic {
+                let _ = v;
+                self.error(cspan, "the variadic parameter `...name` must be the last parameter");
+                continue;
+            }
+            match c.as_rule() {
+                Rule::param => {
+                    let mut k = c.into_inner();
+                    let (Some(n), Some(t)) = (k.next(), k.next()) else { continue };
+                    let name = self.ident(&n);
+                    let ty = self.ty(t);
+                    params.push(Param { name, ty });
+                }
+                Rule::variadic => {
+                    if let Some(n) = c.into_inner().next() {
+                        variadic = Some(self.ident(&n));
+                    }
+                }
+                _ => {}
+            }
+        }
+        (params, variadic)
+    }
+
+    fn struct_decl(&mut self, p: P<'_>) -> StructDecl {
+        let span = self.span(&p);
+        let k = kids(p);
+        let name = self.ident(&k[0]);
+        let fields = k.get(1).map(|body| {
+            body.clone()
+                .into_inner()
+                .filter_map(|f| {
+                    let mut fk = f.into_inner();
+                    let (n, t) = (fk.next()?, fk.next()?);
+                    Some(Field { name: self.ident(&n), ty: self.ty(t) })
+                })
+                .collect()
+        });
+        StructDecl { name, fields, span }
+    }
+
+    fn enum_decl(&mut self, p: P<'_>) -> EnumDecl {
+        let span = self.span(&p);
+        let mut k = kids(p).into_iter();
+        let name = self.ident(&k.next().expect("grammar: enum name"));
+        let base = self.ty(k.next().expect("grammar: enum base type"));
+        let variants = k
+            .map(|v| {
+                let mut vk = v.into_inner();
+                let name = self.ident(&vk.next().expect("grammar: variant name"));
+                let value = vk.next().map(|e| self.expr(e));
+                EnumVariant { name, value }
+            })
+            .collect();
+        EnumDecl { name, base, variants, span }
+    }
+
+    /// `var`, `const`, `shared var`, `extern var`, and the `var` of a `for` header.
+    fn var_decl(&mut self, p: P<'_>, kind: VarKind) -> VarDecl {
+        let span = self.span(&p);
+        let mut k = kids(p).into_iter();
+        let name = self.ident(&k.next().expect("grammar: var name"));
+        let mut ty = None;
+        let mut init = None;
+        for c in k {
+            if c.as_rule() == Rule::expr {
+                init = Some(self.expr(c));
+            } else {
+                ty = Some(self.ty(c));
+            }
+        }
+        VarDecl { kind, name, ty, init, span }
+    }
+
+    // ------------------------------------------------------------ types
+
+    fn ty(&mut self, p: P<'_>) -> Type {
+        let span = self.span(&p);
+        if !self.enter(span) {
+            self.leave();
+            return Type { kind: TypeKind::Named("void".into()), span };
+        }
+        let kind = match p.as_rule() {
+            Rule::prim_ty | Rule::ident => TypeKind::Named(p.as_str().to_string()),
+            Rule::ptr_ty => TypeKind::Ptr(Box::new(self.first_ty(p))),
+            Rule::slice_ty => TypeKind::Slice(Box::new(self.first_ty(p))),
+            Rule::array_ty => {
+                let mut k = kids(p).into_iter();
+                let n = self.expr(k.next().expect("grammar: array size"));
+                let t = self.ty(k.next().expect("grammar: array element"));
+                TypeKind::Array(Box::new(n), Box::new(t))
+            }
+            Rule::map_ty => {
+                let mut k = kids(p).into_iter();
+                let key = self.ty(k.next().expect("grammar: map key"));
+                let val = self.ty(k.next().expect("grammar: map value"));
+                TypeKind::Map(Box::new(key), Box::new(val))
+            }
+            Rule::fn_ty => {
+                let mut params = Vec::new();
+                let mut ret = None;
+                for c in kids(p) {
+                    if c.as_rule() == Rule::fn_ty_ret {
+                        if let Some(t) = c.into_inner().next() {
+                            ret = self.ret_type(t).map(Box::new);
+                        }
+                    } else {
+                        params.push(self.ty(c));
+                    }
+                }
+                TypeKind::Fn(params, ret)
+            }
+            Rule::tuple_ty => {
+                let trailing_comma = p.as_str().trim_end_matches(')').trim_end().ends_with(',');
+                let mut elems: Vec<Type> = p.into_inner().map(|c| self.ty(c)).collect();
+                if elems.len() == 1 && !trailing_comma {
+                    // `(T)` is just T in parentheses.
+                    self.leave();
+                    return elems.pop().expect("one element");
+                }
+                TypeKind::Tuple(elems)
+            }
+            _ => TypeKind::Named("void".into()),
+        };
+        self.leave();
+        Type { kind, span }
+    }
+
+    fn first_ty(&mut self, p: P<'_>) -> Type {
+        let span = self.span(&p);
+        match p.into_inner().next() {
+            Some(t) => self.ty(t),
+            None => Type { kind: TypeKind::Named("void".into()), span },
+        }
+    }
+
+    // ------------------------------------------------------------ statements
+
+    fn block(&mut self, p: P<'_>) -> Block {
+        let span = self.span(&p);
+        if !self.enter(span) {
+            self.leave();
+            return Block { stmts: vec![], span };
+        }
+        let stmts = p.into_inner().map(|s| self.stmt(s)).collect();
+        self.leave();
+        Block { stmts, span }
+    }
+
+    fn stmt(&mut self, p: P<'_>) -> Stmt {
+        let span = self.span(&p);
+        let kind = match p.as_rule() {
+            Rule::var_decl | Rule::for_var => {
+                let d = self.var_decl(p, VarKind::Var);
+                match d.ty {
+                    Some(_) => StmtKind::Var(d),
+                    // `var x = e;` without a type: the same as `let x = e;`.
+                    None => StmtKind::Let { names: vec![d.name], init: d.init },
+                }
+            }
+            Rule::const_decl => StmtKind::Var(self.var_decl(p, VarKind::Const)),
+            Rule::let_stmt => {
+                let mut names = Vec::new();
+                let mut init = None;
+                for c in kids(p) {
+                    match c.as_rule() {
+                        Rule::ident | Rule::wildcard => names.push(self.ident(&c)),
+                        _ => init = Some(self.expr(c)),
+                    }
+                }
+                StmtKind::Let { names, init }
+            }
+            Rule::if_stmt => {
+                let mut k = kids(p).into_iter();
+                let cond = self.expr(k.next().expect("grammar: if condition"));
+                let then = self.block(k.next().expect("grammar: if block"));
+                let els = k.next().map(|e| Box::new(self.stmt(e)));
+                StmtKind::If { cond, then, els }
+            }
+            Rule::while_stmt => {
+                let mut k = kids(p).into_iter();
+                let cond = self.expr(k.next().expect("grammar: while condition"));
+                let body = self.block(k.next().expect("grammar: while block"));
+                StmtKind::While { cond, body }
+            }
+            Rule::for_stmt => {
+                let mut k = kids(p).into_iter();
+                let init = k.next().and_then(|c| c.into_inner().next()).map(|s| Box::new(self.stmt(s)));
+                let cond = k.next().and_then(|c| c.into_inner().next()).map(|e| self.expr(e));
+                let step = k.next().and_then(|c| c.into_inner().next()).map(|s| Box::new(self.stmt(s)));
+                let body = self.block(k.next().expect("grammar: for block"));
+                StmtKind::For { init, cond, step, body }
+            }
+            Rule::return_stmt | Rule::arm_return => StmtKind::Return(kids(p).into_iter().map(|e| self.expr(e)).collect()),
+            Rule::break_stmt => StmtKind::Break,
+            Rule::continue_stmt => StmtKind::Continue,
+            Rule::defer_stmt => {
+                let inner = kids(p).into_iter().next().expect("grammar: defer body");
+                StmtKind::Defer(Box::new(self.stmt(inner)))
+            }
+            Rule::block => StmtKind::Block(self.block(p)),
+            Rule::match_stmt => {
+                let mut k = kids(p).into_iter();
+                let scrutinee = self.expr(k.next().expect("grammar: match scrutinee"));
+                let arms = k.map(|a| self.match_arm(a)).collect();
+                StmtKind::Match { scrutinee, arms }
+            }
+            Rule::simple_stmt | Rule::simple_stmt_nb => {
+                let mut k = p.into_inner();
+                let target = self.expr(k.next().expect("grammar: expression"));
+                match (k.next(), k.next()) {
+                    (Some(op), Some(value)) => {
+                        let value = self.expr(value);
+                        StmtKind::Assign { op: assign_op(op.as_str()), target, value }
+                    }
+                    _ => StmtKind::Expr(target),
+                }
+            }
+            _ => StmtKind::Block(Block { stmts: vec![], span }),
+        };
+        Stmt { kind, span }
+    }
+
+    fn match_arm(&mut self, p: P<'_>) -> MatchArm {
+        let span = self.span(&p);
+        let mut k = kids(p).into_iter();
+        let first = k.next().expect("grammar: match pattern");
+        let pattern = if first.as_rule() == Rule::wildcard { None } else { Some(self.expr(first)) };
+        let body = self.stmt(k.next().expect("grammar: match arm body"));
+        MatchArm { pattern, body, span }
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    /// `expr` / `cond_expr`: a flat list of operands (prefix* primary postfix*) and infix
+    /// operators, folded with an operator stack.
+    fn expr(&mut self, p: P<'_>) -> Expr {
+        let span = self.span(&p);
+        if !self.enter(span) {
+            self.leave();
+            return Expr { kind: ExprKind::Nil, span };
+        }
+        let mut items = p.into_inner().peekable();
+        let mut operands: Vec<Expr> = Vec::new();
+        let mut ops: Vec<(BinOp, u8, Span)> = Vec::new();
+        let mut count = 0usize;
+        loop {
+            // One operand.
+            let mut prefixes: Vec<(UnOp, Span)> = Vec::new();
+            let mut primary = None;
+            for c in items.by_ref() {
+                let cs = self.span(&c);
+                match c.as_rule() {
+                    Rule::neg => prefixes.push((UnOp::Neg, cs)),
+                    Rule::not => prefixes.push((UnOp::Not, cs)),
+                    Rule::bit_not => prefixes.push((UnOp::BitNot, cs)),
+                    Rule::addr_of => prefixes.push((UnOp::AddrOf, cs)),
+                    Rule::deref => prefixes.push((UnOp::Deref, cs)),
+                    _ => {
+                        primary = Some(self.primary(c));
+                        break;
+                    }
+                }
+            }
+            let Some(mut e) = primary else { break };
+            if prefixes.len() > MAX_DEPTH {
+                self.error(prefixes[0].1, format!("too many prefix operators (more than {MAX_DEPTH})"));
+                prefixes.truncate(1);
+            }
+            // Postfix operators bind tighter than prefix ones, except `as`, which applies
+            // after them: `-x as i32` is `(-x) as i32`.
+            let mut prefixes_applied = false;
+            while let Some(c) = items.peek() {
+                let r = c.as_rule();
+                if !matches!(r, Rule::call | Rule::index | Rule::field_access | Rule::arrow | Rule::cast) {
+                    break;
+                }
+                let c = items.next().expect("peeked");
+                if r == Rule::cast && !prefixes_applied {
+                    e = apply_prefixes(e, &mut prefixes);
+                    prefixes_applied = true;
+                }
+                e = self.postfix(e, c);
+            }
+            if !prefixes_applied {
+                e = apply_prefixes(e, &mut prefixes);
+            }
+            operands.push(e);
+            // Then an infix operator, or the end.
+            let Some(op) = items.next() else { break };
+            let opspan = self.span(&op);
+            let bop = bin_op(op.as_rule());
+            count += 1;
+            if count == MAX_OPERATORS + 1 {
+                self.error(opspan, format!("expression too long (more than {MAX_OPERATORS} operators): split it"));
+            }
+            let prec = precedence(bop);
+            while let Some(&(top, tp, _)) = ops.last() {
+                if tp < prec {
+                    break;
+                }
+                ops.pop();
+                reduce(&mut operands, top);
+            }
+            ops.push((bop, prec, opspan));
+        }
+        while let Some((top, _, _)) = ops.pop() {
+            reduce(&mut operands, top);
+        }
+        self.leave();
+        let mut e = operands.pop().unwrap_or(Expr { kind: ExprKind::Nil, span });
+        if count > MAX_OPERATORS {
+            e = Expr { kind: ExprKind::Nil, span };
+        }
+        e
+    }
+
+    fn postfix(&mut self, e: Expr, c: P<'_>) -> Expr {
+        let cspan = self.span(&c);
+        let span = e.span.to(cspan);
+        let kind = match c.as_rule() {
+            Rule::call => {
+                let args = c.into_inner().map(|a| self.expr(a)).collect();
+                ExprKind::Call(Box::new(e), args)
+            }
+            Rule::index => {
+                let i = self.expr(c.into_inner().next().expect("grammar: index"));
+                ExprKind::Index(Box::new(e), Box::new(i))
+            }
+            Rule::field_access => {
+                let n = self.ident(&c.into_inner().next().expect("grammar: field"));
+                ExprKind::Field(Box::new(e), n)
+            }
+            Rule::arrow => {
+                let n = self.ident(&c.into_inner().next().expect("grammar: field"));
+                ExprKind::Arrow(Box::new(e), n)
+            }
+            _ => {
+                let t = kids(c).into_iter().next().expect("grammar: cast type");
+                let t = self.ty(t);
+                ExprKind::Cast(Box::new(e), t)
+            }
+        };
+        Expr { kind, span }
+    }
+
+    fn primary(&mut self, p: P<'_>) -> Expr {
+        let span = self.span(&p);
+        let kind = match p.as_rule() {
+            Rule::paren => {
+                let inner = p.into_inner().next().expect("grammar: parenthesized expression");
+                let mut e = self.expr(inner);
+                e.span = span;
+                return e;
+            }
+            Rule::int_lit => ExprKind::Int(self.int_value(p.as_str(), span)),
+            Rule::float_lit => ExprKind::Float(p.as_str().parse().unwrap_or(0.0)),
+            Rule::str_lit => ExprKind::Str(self.string_bytes(p)),
+            Rule::char_lit => ExprKind::Char(self.char_value(p)),
+            Rule::bad_str => {
+                self.error(span, "unterminated string literal (missing closing `\"`)");
+                ExprKind::Str(Vec::new())
+            }
+            Rule::bad_char => {
+                let s = Span { lo: span.lo + 1, ..span };
+                let s = if s.lo >= s.hi { span } else { s };
+                self.error(s, "unterminated character literal (missing closing `'`)");
+                ExprKind::Char(0)
+            }
+            Rule::true_lit => ExprKind::Bool(true),
+            Rule::false_lit => ExprKind::Bool(false),
+            Rule::nil_lit => ExprKind::Nil,
+            Rule::ident => ExprKind::Ident(p.as_str().to_string()),
+            Rule::array_lit => ExprKind::ArrayLit(p.into_inner().map(|e| self.expr(e)).collect()),
+            Rule::type_arg => {
+                let t = p.into_inner().next().expect("grammar: type argument");
+                ExprKind::TypeArg(self.ty(t))
+            }
+            Rule::struct_lit | Rule::struct_lit_ne => {
+                let mut k = p.into_inner();
+                let name = self.ident(&k.next().expect("grammar: struct name"));
+                let fields = k
+                    .map(|f| {
+                        let mut fk = f.into_inner();
+                        let n = self.ident(&fk.next().expect("grammar: field name"));
+                        let v = self.expr(fk.next().expect("grammar: field value"));
+                        (n, v)
+                    })
+                    .collect();
+                ExprKind::StructLit(name, fields)
+            }
+            Rule::lambda => {
+                if !self.enter(span) {
+                    self.leave();
+                    return Expr { kind: ExprKind::Nil, span };
+                }
+                let f = self.fn_decl(p);
+                self.leave();
+                ExprKind::Lambda(Box::new(f))
+            }
+            _ => ExprKind::Nil,
+        };
+        Expr { kind, span }
+    }
+
+    // ------------------------------------------------------------ literals
+
+    fn int_value(&mut self, text: &str, span: Span) -> u128 {
+        let (digits, radix) = match text.get(..2) {
+            Some("0x" | "0X") => (&text[2..], 16),
+            Some("0b" | "0B") => (&text[2..], 2),
+            Some("0o" | "0O") => (&text[2..], 8),
+            _ => (text, 10),
+        };
+        let mut v: u128 = 0;
+        for ch in digits.chars() {
+            let d = ch.to_digit(radix).unwrap_or(0) as u128;
+            match v.checked_mul(radix as u128).and_then(|x| x.checked_add(d)) {
+                Some(n) if n <= u64::MAX as u128 => v = n,
+                _ => {
+                    self.error(span, format!("integer literal `{text}` is too large (the largest is {})", u64::MAX));
+                    return 0;
+                }
+            }
+        }
+        v
+    }
+
+    /// Bytes of a string literal (`str_lit` pair) after escape processing.
+    fn string_bytes(&mut self, p: P<'_>) -> Vec<u8> {
+        let Some(inner) = p.into_inner().next() else { return Vec::new() };
+        let start = self.base + inner.as_span().start();
+        self.unescape(inner.as_str(), start)
+    }
+
+    fn char_value(&mut self, p: P<'_>) -> u8 {
+        let span = self.span(&p);
+        let Some(inner) = p.into_inner().next() else { return 0 };
+        let start = self.base + inner.as_span().start();
+        let text = inner.as_str();
+        if text.is_empty() {
+            self.error(span, "empty character literal");
+            return 0;
+        }
+        let errors_before = self.diags.len();
+        let bytes = self.unescape(text, start);
+        if self.diags.len() > errors_before {
+            return 0;
+        }
+        if bytes.len() != 1 {
+            let inside = Span::new(self.file, start, start + text.len());
+            if text.starts_with('\\') || text.chars().count() > 1 {
+                self.error(inside, "character literal holds more than one character");
+            } else {
+                self.error(inside, "character literal does not fit in one byte (only ASCII is allowed)");
+            }
+            return 0;
+        }
+        bytes[0]
+    }
+
+    /// Process escapes of a literal's body; `start` is its offset in the file.
+    fn unescape(&mut self, text: &str, start: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(text.len());
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b != b'\\' {
+                out.push(b);
+                i += 1;
+                continue;
+            }
+            let Some(&e) = bytes.get(i + 1) else {
+                out.push(b'\\');
+                break;
+            };
+            let v = match e {
+                b'n' => b'\n',
+                b't' => b'\t',
+                b'r' => b'\r',
+                b'0' => 0,
+                b'\\' => b'\\',
+                b'\'' => b'\'',
+                b'"' => b'"',
+                b'x' => {
+                    let hex = text.get(i + 2..i + 4).filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
+                    match hex {
+                        Some(h) => {
+                            out.push(u8::from_str_radix(h, 16).unwrap_or(0));
+                            i += 4;
+                            continue;
+                        }
+                        None => {
+                            let span = Span::new(self.file, start + i, start + i + 2);
+                            self.error(span, "`\\x` must be followed by two hexadecimal digits");
+                            i += 2;
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    let ch = text[i + 1..].chars().next().unwrap_or('?');
+                    let span = Span::new(self.file, start + i, start + i + 1 + ch.len_utf8());
+                    self.error(span, format!("unknown escape sequence `\\{ch}`"));
+                    i += 1 + ch.len_utf8();
+                    continue;
+                }
+            };
+            out.push(v);
+            i += 2;
+        }
+        out
+    }
+}
+
+fn apply_prefixes(mut e: Expr, prefixes: &mut Vec<(UnOp, Span)>) -> Expr {
+    while let Some((op, s)) = prefixes.pop() {
+        let span = s.to(e.span);
+        e = Expr { kind: ExprKind::Unary(op, Box::new(e)), span };
+    }
+    e
+}
+
+fn reduce(operands: &mut Vec<Expr>, op: BinOp) {
+    let (Some(r), Some(l)) = (operands.pop(), operands.pop()) else { return };
+    let span = l.span.to(r.span);
+    operands.push(Expr { kind: ExprKind::Binary(op, Box::new(l), Box::new(r)), span });
+}
+
+fn bin_op(r: Rule) -> BinOp {
+    use BinOp::*;
+    match r {
+        Rule::or => Or,
+        Rule::and => And,
+        Rule::eq => Eq,
+        Rule::ne => Ne,
+        Rule::lt => Lt,
+        Rule::le => Le,
+        Rule::gt => Gt,
+        Rule::ge => Ge,
+        Rule::bit_or => BitOr,
+        Rule::bit_xor => BitXor,
+        Rule::bit_and => BitAnd,
+        Rule::shl => Shl,
+        Rule::shr => Shr,
+        Rule::add => Add,
+        Rule::sub => Sub,
+        Rule::mul => Mul,
+        Rule::div => Div,
+        _ => Rem,
+    }
+}
+
+/// Binding power of binary operators (all left-associative).
+fn precedence(op: BinOp) -> u8 {
+    use BinOp::*;
+    match op {
+        Or => 1,
+        And => 2,
+        Eq | Ne => 3,
+        Lt | Le | Gt | Ge => 4,
+        BitOr => 5,
+        BitXor => 6,
+        BitAnd => 7,
+        Shl | Shr => 8,
+        Add | Sub => 9,
+        Mul | Div | Rem => 10,
+    }
+}
+
+fn assign_op(s: &str) -> Option<BinOp> {
+    use BinOp::*;
+    Some(match s {
+        "+=" => Add,
+        "-=" => Sub,
+        "*=" => Mul,
+        "/=" => Div,
+        "%=" => Rem,
+        "&=" => BitAnd,
+        "|=" => BitOr,
+        "^=" => BitXor,
+        "<<=" => Shl,
+        ">>=" => Shr,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::{render_all, SourceMap};
+    use std::path::{Path, PathBuf};
+
+    fn parse_ok(src: &str) -> Module {
+        let (m, d) = parse_module(src, 0);
+        assert!(d.is_empty(), "unexpected errors for {src:?}: {}", render(src, &d));
+        m
+    }
+
+    fn render(src: &str, diags: &[Diagnostic]) -> String {
+        let mut sm = SourceMap::default();
+        sm.add(PathBuf::from("test.truk"), src.to_string());
+        render_all(diags, &sm)
+    }
+
+    fn errors(src: &str) -> String {
+        let (_, d) = parse_module(src, 0);
+        render(src, &d)
+    }
+
+    fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                collect(&p, out);
+            } else if p.extension().is_some_and(|x| x == "truk") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// Files of the corpus that must fail to parse, and why.
+    const SYNTAX_REJECTS: [&str; 4] = [
+        "reject/char/test_char_empty.truk",            // ''
+        "reject/char/test_char_invalid_escape.truk",   // '\q'
+        "reject/char/test_char_multiple.truk",         // 'ab'
+        "reject/char/test_char_unterminated.truk",     // 'a;
+    ];
+
+    #[test]
+    fn conformance_corpus_parses() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
+        if !root.is_dir() {
+            println!("conformance corpus not found at {}: skipped", root.display());
+            return;
+        }
+        let mut files = Vec::new();
+        collect(&root, &mut files);
+        files.sort();
+        let mut failures = Vec::new();
+        let mut ok = 0;
+        for f in &files {
+            let rel = f.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+            let Ok(src) = std::fs::read_to_string(f) else { continue };
+            let (_, diags) = parse_module(&src, 0);
+            let expect_fail = SYNTAX_REJECTS.contains(&rel.as_str());
+            if diags.is_empty() == expect_fail {
+                failures.push(format!("{rel}: {}", if expect_fail { "parsed but must be rejected".to_string() } else { render(&src, &diags) }));
+            } else {
+                ok += 1;
+            }
+        }
+        println!("{ok} of {} corpus files behave as expected", files.len());
+        assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    }
+}
