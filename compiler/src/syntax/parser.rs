@@ -184,6 +184,10 @@ fn syntax_error(src: &str, base: usize, file: u32, first: &pest::error::Error<Ru
             lo = trimmed.len();
         }
     }
+    if at >= src.len() {
+        // At the end of the file: point just after the last token, not at an empty line.
+        lo = src.trim_end().len();
+    }
     let hi = if lo == at { token_end(src, at) } else { lo + 1 };
     Diagnostic::error(Span::new(file, lo, hi.max(lo + 1).min(src.len().max(lo + 1))), msg)
 }
@@ -587,8 +591,7 @@ impl<'s> Builder<'s> {
         let mut variadic: Option<Ident> = None;
         for c in p.into_inner() {
             let cspan = self.span(&c);
-            if let Some(v) = &variadic {
-                let _ = v;
+            if variadic.is_some() {
                 self.error(cspan, "the variadic parameter `...name` must be the last parameter");
                 continue;
             }
@@ -1350,7 +1353,7 @@ mod tests {
         ] {
             let (_, d) = parse_module(&format!("fn main() : i32 {{\n{src}\n}}\n"), 0);
             assert!(!d.is_empty() && d[0].message.contains(msg), "{src}: {:?}", d);
-            assert_eq!(d[0].span.unwrap().lo >= 18, true, "{src}: error on line 2");
+            assert!(d[0].span.unwrap().lo >= 18, "{src}: error on line 2");
         }
     }
 
@@ -1590,6 +1593,35 @@ mod tests {
     }
 
     #[test]
+    fn snapshot_missing_semicolon() {
+        insta::assert_snapshot!(errors("fn main() : i32 {\n  var x: i32 = 5\n  return x;\n}\n"));
+    }
+
+    #[test]
+    fn snapshot_reserved_name_and_recovery() {
+        insta::assert_snapshot!(errors(
+            "fn f32() : i32 { return 0; }\nfn main() : i32 {\n  var x i32 = 5;\n}\nfn g() {\n  foo(1, 2;\n}\n"
+        ));
+    }
+
+    #[test]
+    fn snapshot_char_literals() {
+        insta::assert_snapshot!(errors(
+            "fn main() : i32 {\n  var c: i8 = '';\n  var d: i8 = '\\q';\n  var e: i8 = 'ab';\n  var f: i8 = 'a;\n  return 0;\n}\n"
+        ));
+    }
+
+    #[test]
+    fn snapshot_unclosed_block_and_bad_match_arm() {
+        insta::assert_snapshot!(errors("fn main() : i32 {\n  match x {\n    case 1 => return 0\n    _ => return 1,\n  }\n}\nfn h() {\n  if x == 1 {\n    return;\n}\n"));
+    }
+
+    #[test]
+    fn snapshot_unterminated_string_and_comment() {
+        insta::assert_snapshot!(errors("fn main() : i32 {\n  var s: *u8 = \"abc;\n  return 0;\n}\nfn k() { /* never closed\n"));
+    }
+
+    #[test]
     #[ignore]
     fn show_errors() {
         for src in [
@@ -1630,6 +1662,22 @@ mod tests {
             let Ok(src) = std::fs::read_to_string(f) else { continue };
             let (_, diags) = parse_module(&src, 0);
             let expect_fail = SYNTAX_REJECTS.contains(&rel.as_str());
+            if expect_fail && !diags.is_empty() {
+                // The first diagnostic must be on the line the `.expect` file names.
+                let expect = std::fs::read_to_string(f.with_extension("expect")).unwrap_or_default();
+                let want: Option<usize> = expect
+                    .lines()
+                    .find_map(|l| l.trim_start().strip_prefix("--> "))
+                    .and_then(|l| l.split(':').nth(1))
+                    .and_then(|n| n.parse().ok());
+                let mut sm = SourceMap::default();
+                sm.add(f.clone(), src.clone());
+                let got = sm.file(0).line_col(diags[0].span.unwrap().lo).0;
+                if want != Some(got) {
+                    failures.push(format!("{rel}: first error on line {got}, expected {want:?}"));
+                    continue;
+                }
+            }
             if diags.is_empty() == expect_fail {
                 failures.push(format!("{rel}: {}", if expect_fail { "parsed but must be rejected".to_string() } else { render(&src, &diags) }));
             } else {
