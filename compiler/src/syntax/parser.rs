@@ -1640,8 +1640,10 @@ mod tests {
             "fn main() : i32 {\n  x = = 3;\n}\n",
             "import foo;\n",
             "fn main() : i32 {\n  foo(1, 2;\n}\n",
+            &format!("fn main() : i32 {{ return {}1{}; }}\n", "(".repeat(10000), ")".repeat(10000)),
+            &format!("fn main() : i32 {{ return {}1{}; }}\n", "(".repeat(300), ")".repeat(300)),
         ] {
-            println!("----\n{src}\n{}", errors(src));
+            println!("----\n{}\n{}", &src[..src.len().min(300)], errors(src).lines().next().unwrap_or(""));
         }
     }
 
