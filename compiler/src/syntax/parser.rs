@@ -184,6 +184,10 @@ fn syntax_error(src: &str, base: usize, file: u32, first: &pest::error::Error<Ru
             lo = trimmed.len();
         }
     }
+    if at >= src.len() {
+        // At the end of the file: point just after the last token, not at an empty line.
+        lo = src.trim_end().len();
+    }
     let hi = if lo == at { token_end(src, at) } else { lo + 1 };
     Diagnostic::error(Span::new(file, lo, hi.max(lo + 1).min(src.len().max(lo + 1))), msg)
 }
@@ -310,14 +314,14 @@ fn describe_rule(r: Rule) -> Option<String> {
         block | struct_body => "`{`",
         str_lit => "a string literal",
         expr | cond_expr | int_lit | float_lit | char_lit | true_lit | false_lit | nil_lit
-        | lambda | paren | array_lit | type_arg | struct_lit | struct_lit_ne | neg | not | bit_not
-        | addr_of | deref | bad_str | bad_char => "an expression",
+        | lambda | paren | array_lit | type_arg | name_or_struct | name_or_struct_nb | prefix_op | bad_str
+        | bad_char => "an expression",
+        struct_fields | struct_fields_ne => "`{`",
         field_init => "a field name",
         match_arm => "`case` or `_`",
         prim_ty | ptr_ty | slice_ty | array_ty | map_ty | fn_ty | tuple_ty => "a type",
         fn_ty_ret => "`:`",
-        or | and | eq | ne | le | ge | shl | shr | lt | gt | bit_or | bit_xor | bit_and | add | sub
-        | mul | div | rem | call | index | field_access | arrow | cast | assign_op => "an operator",
+        infix | call | index | field_access | arrow | cast | assign_op => "an operator",
         sys_header => "a header name (`<name.h>` or `\"name.h\"`)",
         kw_fn => "`fn`",
         kw_struct => "`struct`",
@@ -365,6 +369,8 @@ fn describe_found(src: &str, at: usize) -> String {
         format!("`{tok}`")
     }
 }
+
+const PRIMITIVES: [&str; 12] = ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64", "bool", "void"];
 
 fn is_keyword(w: &str) -> bool {
     matches!(
@@ -468,8 +474,14 @@ impl<'s> Builder<'s> {
         self.diags.push(Diagnostic::error(span, msg));
     }
 
-    fn ident(&self, p: &P<'_>) -> Ident {
-        Ident { name: p.as_str().to_string(), span: self.span(p) }
+    /// A name; reserved words are rejected here rather than in the grammar.
+    fn ident(&mut self, p: &P<'_>) -> Ident {
+        let id = Ident { name: p.as_str().to_string(), span: self.span(p) };
+        if is_keyword(&id.name) {
+            let what = if PRIMITIVES.contains(&id.name.as_str()) { " (primitive type names are reserved)" } else { "" };
+            self.error(id.span, format!("expected an identifier, found keyword `{}`{what}", id.name));
+        }
+        id
     }
 
     /// Enter one nesting level; false (with a diagnostic) when too deep.
@@ -579,8 +591,7 @@ impl<'s> Builder<'s> {
         let mut variadic: Option<Ident> = None;
         for c in p.into_inner() {
             let cspan = self.span(&c);
-            if let Some(v) = &variadic {
-                let _ = v;
+            if variadic.is_some() {
                 self.error(cspan, "the variadic parameter `...name` must be the last parameter");
                 continue;
             }
@@ -662,7 +673,8 @@ impl<'s> Builder<'s> {
             return Type { kind: TypeKind::Named("void".into()), span };
         }
         let kind = match p.as_rule() {
-            Rule::prim_ty | Rule::ident => TypeKind::Named(p.as_str().to_string()),
+            Rule::prim_ty => TypeKind::Named(p.as_str().to_string()),
+            Rule::ident => TypeKind::Named(self.ident(&p).name),
             Rule::ptr_ty => TypeKind::Ptr(Box::new(self.first_ty(p))),
             Rule::slice_ty => TypeKind::Slice(Box::new(self.first_ty(p))),
             Rule::array_ty => {
@@ -831,16 +843,18 @@ impl<'s> Builder<'s> {
             let mut primary = None;
             for c in items.by_ref() {
                 let cs = self.span(&c);
-                match c.as_rule() {
-                    Rule::neg => prefixes.push((UnOp::Neg, cs)),
-                    Rule::not => prefixes.push((UnOp::Not, cs)),
-                    Rule::bit_not => prefixes.push((UnOp::BitNot, cs)),
-                    Rule::addr_of => prefixes.push((UnOp::AddrOf, cs)),
-                    Rule::deref => prefixes.push((UnOp::Deref, cs)),
-                    _ => {
-                        primary = Some(self.primary(c));
-                        break;
-                    }
+                if c.as_rule() == Rule::prefix_op {
+                    let op = match c.as_str() {
+                        "-" => UnOp::Neg,
+                        "!" => UnOp::Not,
+                        "~" => UnOp::BitNot,
+                        "&" => UnOp::AddrOf,
+                        _ => UnOp::Deref,
+                    };
+                    prefixes.push((op, cs));
+                } else {
+                    primary = Some(self.primary(c));
+                    break;
                 }
             }
             let Some(mut e) = primary else { break };
@@ -870,7 +884,7 @@ impl<'s> Builder<'s> {
             // Then an infix operator, or the end.
             let Some(op) = items.next() else { break };
             let opspan = self.span(&op);
-            let bop = bin_op(op.as_rule());
+            let bop = bin_op(op.as_str());
             count += 1;
             if count == MAX_OPERATORS + 1 {
                 self.error(opspan, format!("expression too long (more than {MAX_OPERATORS} operators): split it"));
@@ -951,24 +965,29 @@ impl<'s> Builder<'s> {
             Rule::true_lit => ExprKind::Bool(true),
             Rule::false_lit => ExprKind::Bool(false),
             Rule::nil_lit => ExprKind::Nil,
-            Rule::ident => ExprKind::Ident(p.as_str().to_string()),
             Rule::array_lit => ExprKind::ArrayLit(p.into_inner().map(|e| self.expr(e)).collect()),
             Rule::type_arg => {
                 let t = p.into_inner().next().expect("grammar: type argument");
                 ExprKind::TypeArg(self.ty(t))
             }
-            Rule::struct_lit | Rule::struct_lit_ne => {
+            Rule::name_or_struct | Rule::name_or_struct_nb => {
                 let mut k = p.into_inner();
-                let name = self.ident(&k.next().expect("grammar: struct name"));
-                let fields = k
-                    .map(|f| {
-                        let mut fk = f.into_inner();
-                        let n = self.ident(&fk.next().expect("grammar: field name"));
-                        let v = self.expr(fk.next().expect("grammar: field value"));
-                        (n, v)
-                    })
-                    .collect();
-                ExprKind::StructLit(name, fields)
+                let name = self.ident(&k.next().expect("grammar: name"));
+                match k.next() {
+                    None => ExprKind::Ident(name.name),
+                    Some(fields) => {
+                        let fields = fields
+                            .into_inner()
+                            .map(|f| {
+                                let mut fk = f.into_inner();
+                                let n = self.ident(&fk.next().expect("grammar: field name"));
+                                let v = self.expr(fk.next().expect("grammar: field value"));
+                                (n, v)
+                            })
+                            .collect();
+                        ExprKind::StructLit(name, fields)
+                    }
+                }
             }
             Rule::lambda => {
                 if !self.enter(span) {
@@ -1109,26 +1128,26 @@ fn reduce(operands: &mut Vec<Expr>, op: BinOp) {
     operands.push(Expr { kind: ExprKind::Binary(op, Box::new(l), Box::new(r)), span });
 }
 
-fn bin_op(r: Rule) -> BinOp {
+fn bin_op(s: &str) -> BinOp {
     use BinOp::*;
-    match r {
-        Rule::or => Or,
-        Rule::and => And,
-        Rule::eq => Eq,
-        Rule::ne => Ne,
-        Rule::lt => Lt,
-        Rule::le => Le,
-        Rule::gt => Gt,
-        Rule::ge => Ge,
-        Rule::bit_or => BitOr,
-        Rule::bit_xor => BitXor,
-        Rule::bit_and => BitAnd,
-        Rule::shl => Shl,
-        Rule::shr => Shr,
-        Rule::add => Add,
-        Rule::sub => Sub,
-        Rule::mul => Mul,
-        Rule::div => Div,
+    match s {
+        "||" => Or,
+        "&&" => And,
+        "==" => Eq,
+        "!=" => Ne,
+        "<" => Lt,
+        "<=" => Le,
+        ">" => Gt,
+        ">=" => Ge,
+        "|" => BitOr,
+        "^" => BitXor,
+        "&" => BitAnd,
+        "<<" => Shl,
+        ">>" => Shr,
+        "+" => Add,
+        "-" => Sub,
+        "*" => Mul,
+        "/" => Div,
         _ => Rem,
     }
 }
@@ -1334,7 +1353,7 @@ mod tests {
         ] {
             let (_, d) = parse_module(&format!("fn main() : i32 {{\n{src}\n}}\n"), 0);
             assert!(!d.is_empty() && d[0].message.contains(msg), "{src}: {:?}", d);
-            assert_eq!(d[0].span.unwrap().lo >= 18, true, "{src}: error on line 2");
+            assert!(d[0].span.unwrap().lo >= 18, "{src}: error on line 2");
         }
     }
 
@@ -1555,7 +1574,7 @@ mod tests {
         let mut n = 0;
         while lines < 10_000 {
             src.push_str(&format!(
-                "fn f{n}(a: i32, b: *Point, m: map[*u8, i32]) : i32 {{\n  var s: i32 = 0;\n  for var i: i32 = 0; i < a; i += 1 {{\n    s = s + (i * 3 + b->x) as i32 - m[\"k\"];\n    if s > 100 && i != 7 {{ break; }}\n  }}\n  match s {{\n    case 1 => return 0,\n    _ => {{ s += 1; }},\n  }}\n  var p: Point = Point{{x: s, y: 0x1F}};\n  printf(\"%d\\n\", p.x);\n  return s;\n}}\n"
+                "fn func{n}(a: i32, b: *Point, m: map[*u8, i32]) : i32 {{\n  var s: i32 = 0;\n  for var i: i32 = 0; i < a; i += 1 {{\n    s = s + (i * 3 + b->x) as i32 - m[\"k\"];\n    if s > 100 && i != 7 {{ break; }}\n  }}\n  match s {{\n    case 1 => return 0,\n    _ => {{ s += 1; }},\n  }}\n  var p: Point = Point{{x: s, y: 0x1F}};\n  printf(\"%d\\n\", p.x);\n  return s;\n}}\n"
             ));
             lines += 15;
             n += 1;
@@ -1563,7 +1582,7 @@ mod tests {
         let t = std::time::Instant::now();
         let (m, d) = parse_module(&src, 0);
         let dt = t.elapsed();
-        assert!(d.is_empty());
+        assert!(d.is_empty(), "{}", render(&src, &d[..1]));
         println!(
             "parsed {lines} lines ({} bytes, {} items) in {:.1} ms: {:.0} lines/s",
             src.len(),
@@ -1571,6 +1590,35 @@ mod tests {
             dt.as_secs_f64() * 1e3,
             lines as f64 / dt.as_secs_f64()
         );
+    }
+
+    #[test]
+    fn snapshot_missing_semicolon() {
+        insta::assert_snapshot!(errors("fn main() : i32 {\n  var x: i32 = 5\n  return x;\n}\n"));
+    }
+
+    #[test]
+    fn snapshot_reserved_name_and_recovery() {
+        insta::assert_snapshot!(errors(
+            "fn f32() : i32 { return 0; }\nfn main() : i32 {\n  var x i32 = 5;\n}\nfn g() {\n  foo(1, 2;\n}\n"
+        ));
+    }
+
+    #[test]
+    fn snapshot_char_literals() {
+        insta::assert_snapshot!(errors(
+            "fn main() : i32 {\n  var c: i8 = '';\n  var d: i8 = '\\q';\n  var e: i8 = 'ab';\n  var f: i8 = 'a;\n  return 0;\n}\n"
+        ));
+    }
+
+    #[test]
+    fn snapshot_unclosed_block_and_bad_match_arm() {
+        insta::assert_snapshot!(errors("fn main() : i32 {\n  match x {\n    case 1 => return 0\n    _ => return 1,\n  }\n}\nfn h() {\n  if x == 1 {\n    return;\n}\n"));
+    }
+
+    #[test]
+    fn snapshot_unterminated_string_and_comment() {
+        insta::assert_snapshot!(errors("fn main() : i32 {\n  var s: *u8 = \"abc;\n  return 0;\n}\nfn k() { /* never closed\n"));
     }
 
     #[test]
@@ -1592,8 +1640,10 @@ mod tests {
             "fn main() : i32 {\n  x = = 3;\n}\n",
             "import foo;\n",
             "fn main() : i32 {\n  foo(1, 2;\n}\n",
+            &format!("fn main() : i32 {{ return {}1{}; }}\n", "(".repeat(10000), ")".repeat(10000)),
+            &format!("fn main() : i32 {{ return {}1{}; }}\n", "(".repeat(300), ")".repeat(300)),
         ] {
-            println!("----\n{src}\n{}", errors(src));
+            println!("----\n{}\n{}", &src[..src.len().min(300)], errors(src).lines().next().unwrap_or(""));
         }
     }
 
@@ -1614,6 +1664,22 @@ mod tests {
             let Ok(src) = std::fs::read_to_string(f) else { continue };
             let (_, diags) = parse_module(&src, 0);
             let expect_fail = SYNTAX_REJECTS.contains(&rel.as_str());
+            if expect_fail && !diags.is_empty() {
+                // The first diagnostic must be on the line the `.expect` file names.
+                let expect = std::fs::read_to_string(f.with_extension("expect")).unwrap_or_default();
+                let want: Option<usize> = expect
+                    .lines()
+                    .find_map(|l| l.trim_start().strip_prefix("--> "))
+                    .and_then(|l| l.split(':').nth(1))
+                    .and_then(|n| n.parse().ok());
+                let mut sm = SourceMap::default();
+                sm.add(f.clone(), src.clone());
+                let got = sm.file(0).line_col(diags[0].span.unwrap().lo).0;
+                if want != Some(got) {
+                    failures.push(format!("{rel}: first error on line {got}, expected {want:?}"));
+                    continue;
+                }
+            }
             if diags.is_empty() == expect_fail {
                 failures.push(format!("{rel}: {}", if expect_fail { "parsed but must be rejected".to_string() } else { render(&src, &diags) }));
             } else {
