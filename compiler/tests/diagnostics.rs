@@ -1,0 +1,43 @@
+//! Snapshots of type-checking diagnostics: the message, the place and the snippet.
+
+use truk::diag::{render_all, SourceMap};
+
+fn check(src: &str) -> String {
+    let mut sources = SourceMap::default();
+    let file = sources.add("test.truk".into(), src.to_string());
+    let (module, mut diags) = truk::syntax::parser::parse_module(&sources.file(file).text, file);
+    let (_, mut more) = truk::hir::check::check(&[module]);
+    diags.append(&mut more);
+    render_all(&diags, &sources)
+}
+
+#[test]
+fn string_to_int() {
+    insta::assert_snapshot!(check("fn main() : i32 {\n    var x: i32 = \"hello\";\n    return 0;\n}\n"));
+}
+
+#[test]
+fn wrong_argument_count_and_type() {
+    insta::assert_snapshot!(check(
+        "fn add(a: i32, b: i32) : i32 {\n    return a + b;\n}\nfn main() : i32 {\n    var x: i32 = add(1);\n    return add(5, \"hello\");\n}\n"
+    ));
+}
+
+#[test]
+fn undefined_name_and_dot_on_pointer() {
+    insta::assert_snapshot!(check(
+        "struct P { x: i32 }\nfn main() : i32 {\n    var p: *P = make(@P);\n    undeclared = 1;\n    return p.x;\n}\n"
+    ));
+}
+
+#[test]
+fn match_needs_one_wildcard() {
+    insta::assert_snapshot!(check("fn main() : i32 {\n  var x: i32 = 1;\n  match x {\n    case 1 => return 1,\n  }\n  return 0;\n}\n"));
+}
+
+#[test]
+fn arithmetic_on_pointer_and_missing_return() {
+    insta::assert_snapshot!(check(
+        "fn f(p: *i32) : i32 {\n    var y: i32 = 1 + p;\n}\nfn main() : i32 {\n    return 0;\n}\n"
+    ));
+}
