@@ -329,6 +329,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.b.get_insert_block().map(|bb| bb.get_terminator().is_none()).unwrap_or(false)
     }
 
+    /// Branch to `bb` unless the current block already ended (in a return or a break).
+    fn jump(&self, bb: BasicBlock<'ctx>) {
+        if self.open() {
+            self.b.build_unconditional_branch(bb).unwrap();
+        }
+    }
+
     /// After a terminator: continue in a fresh unreachable block so later code has a home.
     fn dead_block(&self) {
         let bb = self.ctx.append_basic_block(self.cur_fn.unwrap(), "dead");
@@ -413,16 +420,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.b.build_conditional_branch(c, tb, eb).unwrap();
                 self.b.position_at_end(tb);
                 self.block(then);
-                if self.open() {
-                    self.b.build_unconditional_branch(end).unwrap();
-                }
+                self.jump(end);
                 self.b.position_at_end(eb);
                 if let Some(e) = els {
                     self.stmt(e);
                 }
-                if self.open() {
-                    self.b.build_unconditional_branch(end).unwrap();
-                }
+                self.jump(end);
                 self.b.position_at_end(end);
             }
             StmtKind::Loop { cond, body, step } => {
@@ -446,16 +449,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.loops.push((stepb, end, self.defers.len()));
                 self.block(body);
                 self.loops.pop();
-                if self.open() {
-                    self.b.build_unconditional_branch(stepb).unwrap();
-                }
+                self.jump(stepb);
                 self.b.position_at_end(stepb);
                 if let Some(st) = step {
                     self.stmt(st);
                 }
-                if self.open() {
-                    self.b.build_unconditional_branch(head).unwrap();
-                }
+                self.jump(head);
                 self.b.position_at_end(end);
             }
             StmtKind::Return(e) => {
@@ -557,9 +556,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             self.run_defers(d);
         }
         self.defers.pop();
-        if self.open() {
-            self.b.build_unconditional_branch(end).unwrap();
-        }
+        self.jump(end);
     }
 
     // ---- expressions -----------------------------------------------------------------------
