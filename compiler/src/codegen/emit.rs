@@ -43,6 +43,8 @@ pub struct Emitter<'ctx, 'p> {
     strings: HashMap<Vec<u8>, PointerValue<'ctx>>,
     // Per-function state.
     cur_fn: Option<FunctionValue<'ctx>>,
+    /// Index in `prog.funcs` of the function being emitted.
+    cur_idx: usize,
     locals: Vec<Option<PointerValue<'ctx>>>,
     /// Deferred statements of each open scope, innermost last.
     defers: Vec<Vec<&'p Stmt>>,
@@ -74,6 +76,7 @@ pub fn emit<'ctx>(
         globals: vec![],
         strings: HashMap::new(),
         cur_fn: None,
+        cur_idx: 0,
         locals: vec![],
         defers: vec![],
         loops: vec![],
@@ -272,6 +275,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     fn function(&mut self, idx: usize, f: &'p Function, body: &'p Block) {
         let fv = self.funcs[idx];
         self.cur_fn = Some(fv);
+        self.cur_idx = idx;
         self.ret_ty = f.ret.clone();
         let entry = self.ctx.append_basic_block(fv, "entry");
         self.b.position_at_end(entry);
@@ -496,9 +500,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     }
 
     fn prog_local_ty(&self, id: LocalId) -> Ty {
-        let fv = self.cur_fn.unwrap();
-        let idx = self.funcs.iter().position(|f| *f == fv).unwrap();
-        self.prog.funcs[idx].locals[id as usize].ty.clone()
+        self.prog.funcs[self.cur_idx].locals[id as usize].ty.clone()
     }
 
     fn match_stmt(&mut self, scr: &'p Expr, arms: &'p [(Vec<Expr>, Stmt)], default: &'p Stmt) {
