@@ -95,10 +95,8 @@ pub fn add_to_llvm_used<'ctx>(
 pub(crate) mod tests_support {
     use super::*;
     use crate::fingerprint::{build_fingerprint, layout_fingerprint, BuildInputs};
-    use inkwell::targets::{
-        CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetTriple,
-    };
-    use inkwell::OptimizationLevel;
+    use inkwell::passes::PassBuilderOptions;
+    use inkwell::targets::{FileType, InitializationConfig, Target};
     use std::path::Path;
     use std::sync::Once;
 
@@ -132,71 +130,18 @@ pub(crate) mod tests_support {
 
     /// A minimal object (`main` returning 0 plus the note), unoptimized; returns its note.
     pub fn write_object_with_note(triple: &str, out: &Path) -> NoteInfo {
-        ensure_targets();
         let info = info_for(triple);
-        let ctx = Context::create();
-        let module = ctx.create_module("t");
-        let tt = TargetTriple::create(triple);
-        module.set_triple(&tt);
-        let tm = Target::from_triple(&tt)
-            .unwrap()
-            .create_target_machine(
-                &tt,
-                "generic",
-                "",
-                OptimizationLevel::None,
-                RelocMode::PIC,
-                CodeModel::Default,
-            )
-            .unwrap();
-        module.set_data_layout(&tm.get_target_data().get_data_layout());
-        let i32t = ctx.i32_type();
-        let f = module.add_function("main", i32t.fn_type(&[], false), None);
-        let b = ctx.create_builder();
-        b.position_at_end(ctx.append_basic_block(f, "entry"));
-        b.build_return(Some(&i32t.const_zero())).unwrap();
-        emit_fingerprint_note(&ctx, &module, &info, triple);
-        tm.write_to_file(&module, FileType::Object, out).unwrap();
+        object_with_note(triple, &info, out, false, false);
         info
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::tests_support::{ensure_targets as init_targets, info_for};
-    use super::*;
-    use crate::fpread::read_note;
-    use inkwell::passes::PassBuilderOptions;
-    use inkwell::targets::{CodeModel, FileType, RelocMode, Target, TargetTriple};
-    use inkwell::OptimizationLevel;
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
-
-    fn tmpdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("truk-note-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    /// Builds `main` returning 0 plus the note, optimizes at O2, writes an object file.
-    fn emit_object(triple: &str, info: &NoteInfo, out: &Path, extra_used: bool) -> String {
-        init_targets();
+    /// Builds `main` returning 0 plus the note (after an existing `llvm.used` entry when
+    /// `extra_used`), optionally through O2, and writes an object; returns the final IR.
+    pub fn object_with_note(triple: &str, info: &NoteInfo, out: &Path, optimize: bool, extra_used: bool) -> String {
+        let tm = crate::driver::build::target_machine(triple, optimize).unwrap();
         let ctx = Context::create();
         let module = ctx.create_module("t");
-        let tt = TargetTriple::create(triple);
-        module.set_triple(&tt);
-        let target = Target::from_triple(&tt).unwrap();
-        let tm = target
-            .create_target_machine(
-                &tt,
-                "generic",
-                "",
-                OptimizationLevel::Default,
-                RelocMode::PIC,
-                CodeModel::Default,
-            )
-            .unwrap();
+        module.set_triple(&tm.get_triple());
         module.set_data_layout(&tm.get_target_data().get_data_layout());
         let i32t = ctx.i32_type();
         let f = module.add_function("main", i32t.fn_type(&[], false), None);
@@ -212,15 +157,33 @@ mod tests {
         }
         emit_fingerprint_note(&ctx, &module, info, triple);
         module.verify().map_err(|e| e.to_string()).unwrap();
-        module
-            .run_passes("default<O2>", &tm, PassBuilderOptions::create())
-            .unwrap();
-        assert!(
-            module.get_global(NOTE_GLOBAL).is_some(),
-            "O2 removed the note"
-        );
+        if optimize {
+            module.run_passes("default<O2>", &tm, PassBuilderOptions::create()).unwrap();
+            assert!(module.get_global(NOTE_GLOBAL).is_some(), "O2 removed the note");
+        }
         tm.write_to_file(&module, FileType::Object, out).unwrap();
         module.print_to_string().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::info_for;
+    use super::*;
+    use crate::fpread::read_note;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("truk-note-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Builds `main` returning 0 plus the note, optimizes at O2, writes an object file.
+    fn emit_object(triple: &str, info: &NoteInfo, out: &Path, extra_used: bool) -> String {
+        super::tests_support::object_with_note(triple, info, out, true, extra_used)
     }
 
     fn link(cc: &str, args: &[&str], obj: &Path, exe: &Path) -> bool {
