@@ -34,6 +34,8 @@ pub struct Emitter<'ctx, 'p> {
     ctx: &'ctx Context,
     module: Module<'ctx>,
     b: Builder<'ctx>,
+    /// Positioned in the entry block for allocas, so mem2reg can promote them.
+    entry_b: Builder<'ctx>,
     td: &'p TargetData,
     prog: &'p Program,
     sources: &'p SourceMap,
@@ -68,6 +70,7 @@ pub fn emit<'ctx>(
         ctx,
         module,
         b: ctx.create_builder(),
+        entry_b: ctx.create_builder(),
         td,
         prog,
         sources,
@@ -317,15 +320,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     }
 
     fn alloca(&self, t: &Ty, name: &str) -> PointerValue<'ctx> {
-        // Allocas go in the entry block so mem2reg can promote them.
-        let fv = self.cur_fn.unwrap();
-        let entry = fv.get_first_basic_block().unwrap();
-        let tmp = self.ctx.create_builder();
+        // Allocas go first in the entry block, where mem2reg can promote them.
+        let entry = self.cur_fn.unwrap().get_first_basic_block().unwrap();
         match entry.get_first_instruction() {
-            Some(i) => tmp.position_before(&i),
-            None => tmp.position_at_end(entry),
+            Some(i) => self.entry_b.position_before(&i),
+            None => self.entry_b.position_at_end(entry),
         }
-        tmp.build_alloca(self.ty(t), name).unwrap()
+        self.entry_b.build_alloca(self.ty(t), name).unwrap()
     }
 
     /// Whether the current block still needs a terminator.
@@ -715,7 +716,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 }
                 agg.into()
             }
-            ExprKind::Builtin(b, args) => return self.builtin(b, args, e),
+            ExprKind::Builtin(b, args) => return self.builtin(b, args),
         };
         Some(v)
     }
@@ -948,7 +949,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         call.try_as_basic_value().basic()
     }
 
-    fn builtin(&mut self, b: &'p Builtin, args: &'p [Expr], e: &'p Expr) -> Option<BasicValueEnum<'ctx>> {
+    fn builtin(&mut self, b: &'p Builtin, args: &'p [Expr]) -> Option<BasicValueEnum<'ctx>> {
         let i64t = self.ctx.i64_type();
         let ptr = self.ptr();
         match b {
@@ -1027,7 +1028,6 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let slot = unsafe { self.b.build_in_bounds_gep(i64t, base, &[i], "").unwrap() };
                 let next = self.b.build_int_add(i, self.i64c(1), "").unwrap();
                 self.b.build_store(cursor, next).unwrap();
-                let _ = e;
                 Some(self.b.build_load(self.ty(t), slot, "").unwrap())
             }
         }

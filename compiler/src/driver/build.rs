@@ -1,7 +1,7 @@
 //! The build pipeline: load the import closure, parse, check, emit LLVM IR, optimize,
 //! write an object, link it with the runtime.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use inkwell::context::Context;
@@ -70,36 +70,24 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
     let mut sources = SourceMap::default();
     let mut diags = vec![];
     let mut modules = vec![];
-    let mut seen: HashMap<PathBuf, u32> = HashMap::new();
+    let mut seen: HashSet<PathBuf> = HashSet::new();
     let mut headers = vec![];
     let mut system_headers: Vec<String> = vec![];
     let root = entry.parent().map(|p| p.to_path_buf()).unwrap_or_default();
     let mut queue: Vec<PathBuf> = vec![entry.to_path_buf()];
-    let text = match read_source(entry) {
-        Ok(t) => t,
-        Err(e) => {
-            diags.push(Diagnostic::global(e));
-            return Err((sources, diags));
-        }
-    };
-    let mut pending_text = Some(text);
     while let Some(path) = queue.pop() {
         let canon = std::fs::canonicalize(&path).unwrap_or(path.clone());
-        if seen.contains_key(&canon) {
+        if !seen.insert(canon) {
             continue;
         }
-        let text = match pending_text.take() {
-            Some(t) => t,
-            None => match read_source(&path) {
-                Ok(t) => t,
-                Err(e) => {
-                    diags.push(Diagnostic::global(e));
-                    continue;
-                }
-            },
+        let text = match read_source(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(Diagnostic::global(e));
+                continue;
+            }
         };
         let file = sources.add(path.clone(), text);
-        seen.insert(canon, file);
         let (module, mut errs) = parser::parse_module(&sources.file(file).text, file);
         diags.append(&mut errs);
         let dir = path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
@@ -118,6 +106,7 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
                     let p = dir.join(header);
                     let found = if p.is_file() { Some(p) } else { include.iter().map(|d| d.join(header)).find(|p| p.is_file()) };
                     match found {
+                        Some(p) if headers.contains(&p) => {}
                         Some(p) => headers.push(p),
                         None => diags.push(Diagnostic::error(*span, format!("cannot find C header `{header}`"))),
                     }

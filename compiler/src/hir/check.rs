@@ -1046,9 +1046,7 @@ impl<'a> Checker<'a> {
             self.err(span, "Arithmetic operation requires numeric types");
             return err_expr(span);
         }
-        if op == Rem && (l.ty.is_float() || r.ty.is_float()) {
-            // fmod semantics, like C's `fmod`: allowed, LLVM has frem.
-        }
+        // `%` on floats is allowed: it is C's fmod (LLVM's frem).
         let ty = common_type(&l.ty, &r.ty);
         let l = self.cast_to(l, &ty);
         let r = self.cast_to(r, &ty);
