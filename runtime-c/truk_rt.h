@@ -90,4 +90,49 @@ void __truk_test_assert_bytes_eq(__truk_test_ctx *t, const uint8_t *expected,
 int32_t __truk_test_get_argc(__truk_test_ctx *t);
 char **__truk_test_get_argv(__truk_test_ctx *t);
 
+/* ---- Fleets (fleet.c; protocol and region layout: truk_fleet.h) ----------
+ * Only a program that declares a `shared var` or uses a fleet builtin calls
+ * any of these; the generated __truk_main then calls __truk_fleet_join first
+ * thing. Programs that do not, never touch shared memory, and --gc-sections
+ * drops fleet.o's code from them.
+ *
+ * __truk_fleet_join reads the binary's own note (dl_iterate_phdr), creates or
+ * attaches the region of this fleet, registers this process in the attach
+ * table and returns the base of the shared-variable area (region_size bytes
+ * from the note, 16-byte aligned, zero-filled on creation). `init` (may be
+ * NULL) applies the constant initializers of the shared variables; it runs
+ * once per generation, in the creator, before any other member can see the
+ * region. Every failure to join is one clear "fleet: ..." line on stderr and
+ * exit status 70. Detaching happens in __truk_rt_exit (every normal exit). */
+void *__truk_fleet_join(void (*init)(void *shared_base));
+uint32_t __truk_fleet_self(void);       /* this process's attach-table slot */
+uint32_t __truk_fleet_size(void);       /* live members, after reaping the dead */
+bool __truk_fleet_first(void);          /* this process created the generation */
+uint64_t __truk_fleet_generation(void);
+
+/* Mutex: TRUK_MUTEX_SIZE bytes, TRUK_MUTEX_ALIGN aligned, zero-filled means
+ * unlocked. The same on every target (the layout fingerprint covers it). Works
+ * in shared and private memory alike. lock returns true when the previous
+ * holder died holding it (the caller holds it now); unlock panics when the
+ * caller is not the holder. */
+#define TRUK_MUTEX_SIZE 16
+#define TRUK_MUTEX_ALIGN 8
+bool __truk_mutex_lock(void *m);
+bool __truk_mutex_try_lock(void *m); /* true when acquired */
+void __truk_mutex_unlock(void *m);
+
+/* Futex-style waiting, across processes (non-private futexes). wait_on
+ * sleeps while *p == expected; returns false on time-out (timeout_ms < 0:
+ * no time-out), true when woken or when *p != expected. wake returns the
+ * number of sleepers woken. */
+bool __truk_wait_on(uint32_t *p, uint32_t expected, int64_t timeout_ms);
+uint32_t __truk_wake(uint32_t *p, uint32_t count);
+
+/* spawn: posix_spawn of this same binary (/proc/self/exe) with argv[0] as
+ * ours and args[0..len) after it (NUL-terminated C strings); the child joins
+ * the same fleet. Returns the pid, or -1 on failure. wait_child returns the
+ * exit status, 128 + signal number when killed, -1 on error. */
+int64_t __truk_spawn(const char *const *args, uint64_t len);
+int32_t __truk_wait_child(int64_t pid);
+
 #endif
