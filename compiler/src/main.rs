@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use truk::driver::build::{build, host_target, Emit, Options};
+use truk::driver::build::{build, host_target, Emit, Options, FLEET_CAPACITY, MAX_FLEET_CAPACITY};
 
 #[derive(Parser)]
 #[command(name = "truk", version, about = "The Truk compiler")]
@@ -32,6 +32,10 @@ struct BuildArgs {
     /// Folder to search for imports (repeatable).
     #[arg(short = 'I', value_name = "DIR")]
     include: Vec<PathBuf>,
+    /// Members the fleet's attach table holds (part of the build fingerprint).
+    #[arg(long, value_name = "N", default_value_t = FLEET_CAPACITY,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_FLEET_CAPACITY as i64))]
+    fleet_capacity: u32,
 }
 
 #[derive(Subcommand)]
@@ -76,6 +80,7 @@ fn options(a: &BuildArgs) -> Options {
         release: a.release,
         target: a.target.clone().unwrap_or_else(host_target),
         include: a.include.clone(),
+        fleet_capacity: a.fleet_capacity,
         ..Options::default()
     }
 }

@@ -17,7 +17,10 @@ use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
 
 use crate::diag::{SourceMap, Span};
 use crate::hir::*;
-use crate::syntax::ast::BinOp;
+use crate::syntax::ast::{BinOp, VarKind};
+
+#[path = "fleet.rs"]
+pub mod fleet;
 
 /// What kind of entry point to generate.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -41,7 +44,9 @@ pub struct Emitter<'ctx, 'p> {
     sources: &'p SourceMap,
     structs: Vec<StructType<'ctx>>,
     funcs: Vec<FunctionValue<'ctx>>,
-    globals: Vec<GlobalValue<'ctx>>,
+    /// `None` for a shared variable: it lives in the fleet's area, at `shared`'s offset.
+    globals: Vec<Option<GlobalValue<'ctx>>>,
+    shared: fleet::SharedLayout,
     strings: HashMap<Vec<u8>, PointerValue<'ctx>>,
     // Per-function state.
     cur_fn: Option<FunctionValue<'ctx>>,
@@ -77,6 +82,7 @@ pub fn emit<'ctx>(
         structs: vec![],
         funcs: vec![],
         globals: vec![],
+        shared: fleet::shared_layout(prog, td),
         strings: HashMap::new(),
         cur_fn: None,
         cur_idx: 0,
@@ -122,8 +128,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             Ty::Struct(id) => self.structs[*id as usize].into(),
             Ty::Enum(id) => self.ty(&self.prog.enums[*id as usize].base),
-            // pthread_mutex_t: 40 bytes on x86_64 glibc, 48 on aarch64; 8-aligned.
-            Ty::Mutex => c.i64_type().array_type(6).into(),
+            Ty::Mutex => fleet::mutex_type(c).into(),
             // `void` only reaches here as a pointee or an error: give it a byte.
             Ty::Void | Ty::Error => c.i8_type().into(),
         }
@@ -193,13 +198,17 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             self.funcs.push(fv);
         }
         for g in &self.prog.globals {
+            if g.kind == VarKind::Shared {
+                self.globals.push(None);
+                continue;
+            }
             let ty = self.ty(&g.ty);
             let name = if g.via_c_shim { format!("__truk_unused_{}", g.symbol) } else { g.symbol.clone() };
             let gv = self.module.add_global(ty, None, &name);
             if g.via_c_shim {
                 gv.set_linkage(Linkage::Private);
                 gv.set_initializer(&ty.const_zero());
-                self.globals.push(gv);
+                self.globals.push(Some(gv));
                 continue;
             }
             if g.is_extern {
@@ -211,9 +220,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     None => ty.const_zero(),
                 };
                 gv.set_initializer(&init);
-                gv.set_constant(g.kind == crate::syntax::ast::VarKind::Const);
+                gv.set_constant(g.kind == VarKind::Const);
             }
-            self.globals.push(gv);
+            self.globals.push(Some(gv));
         }
     }
 
@@ -588,7 +597,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let f = self.rt(&name, &[], Some(self.ptr().into()));
                 self.b.build_call(f, &[], "").unwrap().try_as_basic_value().basic().unwrap().into_pointer_value()
             }
-            ExprKind::Global(g) => self.globals[*g as usize].as_pointer_value(),
+            ExprKind::Global(g) => match self.globals[*g as usize] {
+                Some(gv) => gv.as_pointer_value(),
+                None => self.shared_place(*g),
+            },
             ExprKind::Deref(p) => self.rvalue(p).unwrap().into_pointer_value(),
             ExprKind::Field(b, i) => {
                 let base = self.place(b);
@@ -1022,6 +1034,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.each(b, args);
                 None
             }
+            Builtin::Atomic(op) => self.atomic(*op, args),
+            Builtin::Fleet(f) => self.fleet_call(*f, args),
             Builtin::VaArg(t) => {
                 let (base, cursor) = self.va.expect("checker allows va_arg only in variadic functions");
                 let i = self.b.build_load(i64t, cursor, "").unwrap().into_int_value();
@@ -1123,6 +1137,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let bb = self.ctx.append_basic_block(f, "entry");
         self.b.position_at_end(bb);
         self.cur_fn = Some(f);
+        if self.prog.joins_fleet() {
+            self.join_fleet();
+        }
         f
     }
 

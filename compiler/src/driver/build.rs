@@ -17,8 +17,10 @@ use crate::syntax::{ast, parser};
 
 pub const COMPILER_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const HOST_TARGET: &str = "x86_64-unknown-linux-gnu";
-/// Members a fleet's attach table holds (the fleet issue makes this a build option).
+/// Members a fleet's attach table holds, by default (`--fleet-capacity`).
 pub const FLEET_CAPACITY: u32 = 1024;
+/// The largest `--fleet-capacity`: the attach table stays a few megabytes at most.
+pub const MAX_FLEET_CAPACITY: u32 = 65536;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Emit {
@@ -37,11 +39,13 @@ pub struct Options {
     pub out: Option<PathBuf>,
     /// Build the `test_*` runner instead of `main`.
     pub tests: bool,
+    /// Members the fleet's attach table holds (1..=MAX_FLEET_CAPACITY).
+    pub fleet_capacity: u32,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { release: false, target: host_target(), include: vec![], emit: Emit::Exe, out: None, tests: false }
+        Options { release: false, target: host_target(), include: vec![], emit: Emit::Exe, out: None, tests: false, fleet_capacity: FLEET_CAPACITY }
     }
 }
 
@@ -155,6 +159,7 @@ pub fn target_machine(triple: &str, release: bool) -> Result<TargetMachine, Stri
 
 /// Compile `entry` per `opts`. On failure, the error is the rendered diagnostics.
 pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
+    check_fleet_capacity(opts.fleet_capacity)?;
     let loaded = load(entry, &opts.include).map_err(|(s, d)| render_all(&d, &s))?;
     let (prog, diags) = hir::check::check(&loaded.modules);
     if !diags.is_empty() {
@@ -169,7 +174,8 @@ pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
     let name = entry.file_stem().and_then(|s| s.to_str()).unwrap_or("main");
     let td = tm.get_target_data();
     let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind);
-    let note = note_info(&loaded, opts, &td);
+    let shared = emit::fleet::shared_layout(&prog, &td);
+    let note = note_info(&loaded, opts, &td, &shared);
     crate::codegen::note::emit_fingerprint_note(&ctx, &module, &note, &opts.target);
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&td.get_data_layout());
@@ -203,7 +209,7 @@ pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
 }
 
 /// The note that goes into the binary: both fingerprints and what the runtime needs.
-fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData) -> NoteInfo {
+fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData, shared: &emit::fleet::SharedLayout) -> NoteInfo {
     let profile = if opts.release { "release" } else { "debug" };
     let mut files: Vec<(String, &[u8])> = loaded
         .sources
@@ -217,7 +223,7 @@ fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData)
         .map(|h| (fingerprint_key(&loaded.root, h), std::fs::read(h).unwrap_or_default()))
         .collect();
     files.extend(headers.iter().map(|(k, b)| (k.clone(), b.as_slice())));
-    let mut flags = vec![format!("fleet-capacity={FLEET_CAPACITY}")];
+    let mut flags = vec![format!("fleet-capacity={}", opts.fleet_capacity)];
     if opts.tests {
         flags.push("entry=tests".into());
     }
@@ -225,12 +231,20 @@ fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData)
     let data_layout = td.get_data_layout().as_str().to_string_lossy().into_owned();
     NoteInfo {
         build_fp: build_fingerprint(&inputs),
-        layout_fp: layout_fingerprint(&[], &data_layout),
+        layout_fp: layout_fingerprint(&shared.fingerprint_vars(), &data_layout),
         target: opts.target.clone(),
         profile: profile.into(),
         compiler_version: COMPILER_VERSION.into(),
-        region_size: 0,
-        fleet_capacity: FLEET_CAPACITY,
+        region_size: shared.size,
+        fleet_capacity: opts.fleet_capacity,
+    }
+}
+
+pub fn check_fleet_capacity(n: u32) -> Result<(), String> {
+    if (1..=MAX_FLEET_CAPACITY).contains(&n) {
+        Ok(())
+    } else {
+        Err(format!("error: --fleet-capacity must be between 1 and {MAX_FLEET_CAPACITY}, not {n}\n"))
     }
 }
 
