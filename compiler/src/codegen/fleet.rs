@@ -281,3 +281,98 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.b.build_call(func, &vals, "").unwrap().try_as_basic_value().basic()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::SourceMap;
+    use crate::fingerprint::{hex, layout_fingerprint, EMPTY_LAYOUT_FINGERPRINT_HEX};
+
+    const X86: &str = "x86_64-unknown-linux-gnu";
+
+    fn program(src: &str) -> (Program, SourceMap) {
+        let mut sources = SourceMap::default();
+        let file = sources.add("t.truk".into(), src.to_string());
+        let (module, diags) = crate::syntax::parser::parse_module(&sources.file(file).text, file);
+        assert!(diags.is_empty(), "{diags:?}");
+        let (prog, diags) = crate::hir::check::check(&[module]);
+        assert!(diags.is_empty(), "{diags:?}");
+        (prog, sources)
+    }
+
+    fn layout_fp(src: &str, triple: &str) -> String {
+        let tm = crate::driver::build::target_machine(triple, false).unwrap();
+        let td = tm.get_target_data();
+        let dl = td.get_data_layout().as_str().to_string_lossy().into_owned();
+        hex(&layout_fingerprint(&shared_layout(&program(src).0, &td).fingerprint_vars(), &dl))
+    }
+
+    const SAMPLE: &str = "enum Color : u8 { Red, Green }\nstruct Entry { key: u32, val: u64, c: Color, pair: (u8, u16) }\n\
+        var private_g: *u8;\nshared var hits: u64;\nshared var table: [4]Entry;\nshared var m: Mutex;\n\
+        shared var flag: bool = true;\nshared var epoch: i64 = 7;\nfn main() : i32 { return 0; }\n";
+
+    #[test]
+    fn shared_vars_are_laid_out_in_declaration_order_at_natural_alignment() {
+        for triple in [X86, "aarch64-unknown-linux-gnu"] {
+            let tm = crate::driver::build::target_machine(triple, false).unwrap();
+            let td = tm.get_target_data();
+            let (prog, _) = program(SAMPLE);
+            let l = shared_layout(&prog, &td);
+            let got: Vec<(&str, u64)> = l.vars.iter().map(|v| (v.name.as_str(), v.offset)).collect();
+            // Entry: key 0, val 8, c 16, pair 18 (u8 at 0, u16 at 2): 24 bytes, 8-aligned.
+            assert_eq!(got, [("hits", 0), ("table", 8), ("m", 104), ("flag", 120), ("epoch", 128)], "{triple}");
+            assert_eq!(l.size, 136);
+            assert_eq!(size_align(&l.vars[2].layout), (16, 8), "Mutex is 16 bytes, 8-aligned on {triple}");
+            // The offsets agree with LLVM's layout of the types the emitter generates.
+            let ctx = Context::create();
+            let (prog, sources) = program(SAMPLE);
+            let module = super::super::emit(&ctx, "t", &prog, &sources, &td, super::super::Entry::Main);
+            let st = module.get_struct_type("struct.Entry").unwrap();
+            let LayoutType::Array { elem, .. } = &l.vars[1].layout else { panic!("table is an array") };
+            let LayoutType::Struct { size, fields, .. } = &**elem else { panic!("of structs") };
+            assert_eq!(*size, td.get_abi_size(&st));
+            for (i, (_, off, _)) in fields.iter().enumerate() {
+                assert_eq!(Some(*off), td.offset_of_element(&st, i as u32), "field {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_shared_vars_means_an_empty_area_and_the_documented_fingerprint() {
+        let src = "var g: u64;\nfn main() : i32 { return 0; }\n";
+        let tm = crate::driver::build::target_machine(X86, false).unwrap();
+        let l = shared_layout(&program(src).0, &tm.get_target_data());
+        assert!(l.vars.is_empty());
+        assert_eq!(l.size, 0);
+        assert_eq!(layout_fp(src, X86), EMPTY_LAYOUT_FINGERPRINT_HEX);
+    }
+
+    #[test]
+    fn layout_fingerprint_follows_shared_vars_only() {
+        let base = layout_fp(SAMPLE, X86);
+        assert_eq!(base, layout_fp(SAMPLE, X86));
+        let same = [
+            ("var private_g: *u8;", "var private_g: [3]u64;"),
+            ("fn main() : i32 { return 0; }", "fn main() : i32 { return 1; }"),
+            // A constant initializer is applied at run time, not part of the layout.
+            ("epoch: i64 = 7", "epoch: i64 = 8"),
+        ];
+        for (from, to) in same {
+            assert_eq!(base, layout_fp(&SAMPLE.replace(from, to), X86), "{from} -> {to}");
+        }
+        let changed = [
+            ("shared var hits: u64", "shared var hits: u32"),
+            ("shared var hits", "shared var hits2"),
+            ("[4]Entry", "[5]Entry"),
+            ("val: u64", "val: u32"),
+            ("key: u32, val: u64", "val: u64, key: u32"),
+            ("Color : u8", "Color : u16"),
+            ("Entry", "Record"),
+            ("shared var m: Mutex;\n", ""),
+        ];
+        for (from, to) in changed {
+            assert_ne!(base, layout_fp(&SAMPLE.replace(from, to), X86), "{from} -> {to}");
+        }
+        assert_ne!(base, layout_fp(SAMPLE, "aarch64-unknown-linux-gnu"), "the data layout is part of it");
+    }
+}

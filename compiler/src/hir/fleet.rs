@@ -144,7 +144,11 @@ impl Checker<'_> {
         let (params, ret) = f.signature();
         if args.len() != params.len() {
             let sig: Vec<String> = params.iter().map(|(n, t)| format!("{n}: {}", self.show(t))).collect();
-            self.err(span, format!("`{name}` takes {} argument{} ({}), found {}", params.len(), plural(params.len()), sig.join(", "), args.len()));
+            let n = match params.len() {
+                0 => "no arguments".to_string(),
+                n => format!("{n} argument{}", plural(n)),
+            };
+            self.err(span, format!("`{name}` takes {n} (`{name}({})`), found {}", sig.join(", "), args.len()));
             return Some(err_expr(span));
         }
         let mut out = vec![];

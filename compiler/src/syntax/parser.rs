@@ -752,6 +752,8 @@ impl<'s> Builder<'s> {
                 }
             }
             Rule::const_decl => StmtKind::Var(self.var_decl(p, VarKind::Const)),
+            // Parsed here so the checker can say that it belongs at module level.
+            Rule::shared_decl => StmtKind::Var(self.var_decl(p, VarKind::Shared)),
             Rule::let_stmt => {
                 let mut names = Vec::new();
                 let mut init = None;
