@@ -67,3 +67,10 @@ fn mutex_and_fleet_builtins_check_their_arguments() {
         "var x: i32;\nvar m: Mutex;\nvar w: u32;\nfn main() : i32 {\n    lock(&x);\n    unlock(m);\n    wait_on(&w, 0);\n    var n: u32 = fleet_size(1);\n    spawn(7);\n    return 0;\n}\n"
     ));
 }
+
+#[test]
+fn user_definitions_shadow_fleet_builtins() {
+    // Builtins are predeclared, not reserved, as `len` and `make` are.
+    let src = "fn lock(x: i32) : i32 { return x; }\nfn main() : i32 {\n    var spawn: i32 = 2;\n    return lock(spawn);\n}\n";
+    assert_eq!(check(src), "");
+}

@@ -337,6 +337,26 @@ mod tests {
         }
     }
 
+    fn ir(src: &str, entry: super::super::Entry) -> String {
+        let tm = crate::driver::build::target_machine(X86, false).unwrap();
+        let ctx = Context::create();
+        let (prog, sources) = program(src);
+        let td = tm.get_target_data();
+        let module = super::super::emit(&ctx, "t", &prog, &sources, &td, entry);
+        module.print_to_string().to_string()
+    }
+
+    #[test]
+    fn test_runner_joins_the_fleet_too() {
+        use super::super::Entry;
+        let src = "shared var n: u64 = 3;\nfn test_n(t: *u8) : void { n += 1; }\n";
+        let tests = ir(src, Entry::Tests);
+        let join = tests.find("call ptr @__truk_fleet_join(ptr @__truk_fleet_init)").expect(&tests);
+        assert!(join < tests.find("call i32 @__truk_test_run").unwrap(), "{tests}");
+        let plain = ir("var n: u64 = 3;\nfn test_n(t: *u8) : void { n += 1; }\n", Entry::Tests);
+        assert!(!plain.contains("__truk_fleet"), "{plain}");
+    }
+
     #[test]
     fn no_shared_vars_means_an_empty_area_and_the_documented_fingerprint() {
         let src = "var g: u64;\nfn main() : i32 { return 0; }\n";
