@@ -104,21 +104,33 @@ fn atomic_op(name: &str) -> Option<(AtomicOp, usize)> {
     })
 }
 
-/// Whether a value of `ty` may live in shared memory. `Err((path, what))`: the first part of
-/// it that holds an address, e.g. (`table[].next`, "a pointer `*Entry`"), or has no layout.
-pub fn shareable(prog: &Program, path: &str, ty: &Ty, show: &dyn Fn(&Ty) -> String) -> Result<(), (String, String)> {
+/// Why a part of a type cannot be shared.
+pub struct Unshareable {
+    /// Where, e.g. `table[].next`.
+    pub path: String,
+    /// What it is, e.g. "a pointer `*Entry`".
+    pub what: String,
+    /// It holds an address (otherwise it has no known layout).
+    pub address: bool,
+}
+
+/// Whether a value of `ty` may live in shared memory: `Err` names the first part of it that
+/// holds an address or has no known layout.
+pub fn shareable(prog: &Program, path: &str, ty: &Ty, show: &dyn Fn(&Ty) -> String) -> Result<(), Unshareable> {
+    let addr = |what: &str| Err(Unshareable { path: path.to_string(), what: format!("{what} `{}`", show(ty)), address: true });
     match ty {
         Ty::Int { .. } | Ty::Float { .. } | Ty::Bool | Ty::Enum(_) | Ty::Mutex | Ty::Error => Ok(()),
-        Ty::Ptr(_) | Ty::Nil => Err((path.to_string(), format!("a pointer `{}`", show(ty)))),
-        Ty::Slice(_) => Err((path.to_string(), format!("a slice `{}`", show(ty)))),
-        Ty::Map(..) => Err((path.to_string(), format!("a map `{}`", show(ty)))),
-        Ty::Fn { .. } => Err((path.to_string(), format!("a function `{}`", show(ty)))),
-        Ty::Void => Err((path.to_string(), "of type void".to_string())),
+        Ty::Ptr(_) | Ty::Nil => addr("a pointer"),
+        Ty::Slice(_) => addr("a slice"),
+        Ty::Map(..) => addr("a map"),
+        Ty::Fn { .. } => addr("a function"),
+        // Refused elsewhere ("a variable cannot have type void").
+        Ty::Void => Ok(()),
         Ty::Array(_, el) => shareable(prog, &format!("{path}[]"), el, show),
         Ty::Tuple(ts) => ts.iter().enumerate().try_for_each(|(i, t)| shareable(prog, &format!("{path}.{i}"), t, show)),
         Ty::Struct(id) => match &prog.structs[*id as usize].fields {
             Some(fields) => fields.iter().try_for_each(|(f, t)| shareable(prog, &format!("{path}.{f}"), t, show)),
-            None => Err((path.to_string(), format!("an opaque extern struct `{}` with no known layout", show(ty)))),
+            None => Err(Unshareable { path: path.to_string(), what: format!("an opaque extern struct `{}`", show(ty)), address: false }),
         },
     }
 }
@@ -127,11 +139,13 @@ impl Checker<'_> {
     /// `shared var NAME: T`: refuse types that hold addresses, naming the field at fault.
     pub(super) fn check_shared_type(&mut self, name: &str, ty: &Ty, span: crate::diag::Span) {
         let show = |t: &Ty| self.show(t);
-        if let Err((path, what)) = shareable(&self.prog, name, ty, &show) {
-            self.err(
-                span,
-                format!("shared variable `{name}` cannot hold an address: `{path}` is {what} (addresses differ between the processes of a fleet)"),
-            );
+        if let Err(Unshareable { path, what, address }) = shareable(&self.prog, name, ty, &show) {
+            let msg = if address {
+                format!("shared variable `{name}` cannot hold an address: `{path}` is {what} (addresses differ between the processes of a fleet)")
+            } else {
+                format!("shared variable `{name}` needs a known layout: `{path}` is {what}")
+            };
+            self.err(span, msg);
         }
     }
 
