@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use truk_tests::{first_line, run, Out};
+use truk_tests::{first_line, project_root, run, truk_binary, Out};
 
 /// Programs whose expected exit status is not in their name, read by hand.
 const READ_BY_HAND: &[(&str, Expect)] = &[
@@ -44,16 +44,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let verbose = args.iter().any(|a| a == "--verbose");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let root = project_root();
     let corpus = flag("--corpus").map(PathBuf::from).unwrap_or_else(|| root.join("../shared/conformance"));
     if !corpus.is_dir() {
         println!("conformance: corpus not found at {} (skipped)", corpus.display());
         return;
     }
-    let truk = flag("--truk").map(PathBuf::from).unwrap_or_else(|| {
-        let me = std::env::current_exe().unwrap();
-        me.parent().unwrap().join("truk")
-    });
+    let truk = flag("--truk").map(PathBuf::from).or_else(truk_binary).unwrap_or_else(|| PathBuf::from("truk"));
     if !truk.is_file() {
         eprintln!("conformance: no truk binary at {} (build it first: cargo build -p truk)", truk.display());
         std::process::exit(2);
