@@ -1,5 +1,8 @@
 //! Runs every program under `tests/lang/` (see `truk_tests::lang` for the comment header
 //! each one carries) against the `truk` binary, on parallel threads.
+//!
+//! The binary is the one cargo last built (`target/<profile>/truk`): `cargo test --workspace`
+//! builds it before running any test; after `cargo test -p truk-tests` alone it may be stale.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
