@@ -11,6 +11,7 @@ use inkwell::OptimizationLevel;
 
 use crate::codegen::emit::{self, Entry};
 use crate::diag::{render_all, Diagnostic, SourceMap};
+use crate::driver::stdlib;
 use crate::fingerprint::{build_fingerprint, layout_fingerprint, BuildInputs, NoteInfo};
 use crate::hir;
 use crate::syntax::{ast, parser};
@@ -109,6 +110,8 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
                 ast::Item::CImport { header, system: false, span } => {
                     let p = dir.join(header);
                     let found = if p.is_file() { Some(p) } else { include.iter().map(|d| d.join(header)).find(|p| p.is_file()) };
+                    // Absolute: the shim that includes it is compiled in another folder.
+                    let found = found.map(|p| std::fs::canonicalize(&p).unwrap_or(p));
                     match found {
                         Some(p) if headers.contains(&p) => {}
                         Some(p) => headers.push(p),
@@ -128,22 +131,29 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
 }
 
 fn read_source(path: &Path) -> Result<String, String> {
+    if let Some(text) = stdlib::source(path) {
+        return Ok(text.to_string());
+    }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text", path.display()))
 }
 
-/// `import "x"`: relative to the importing file, then each `-I` folder; a folder means its `lib.truk`.
+/// `import "x"`: relative to the importing file, then each `-I` folder (a folder means its
+/// `lib.truk`), then the standard library.
 fn resolve_import(dir: &Path, include: &[PathBuf], rel: &str) -> Option<PathBuf> {
-    std::iter::once(dir.to_path_buf()).chain(include.iter().cloned()).find_map(|base| {
-        let p = base.join(rel);
-        if p.is_file() {
-            Some(p)
-        } else if p.is_dir() && p.join("lib.truk").is_file() {
-            Some(p.join("lib.truk"))
-        } else {
-            None
-        }
-    })
+    std::iter::once(dir.to_path_buf())
+        .chain(include.iter().cloned())
+        .find_map(|base| {
+            let p = base.join(rel);
+            if p.is_file() {
+                Some(p)
+            } else if p.is_dir() && p.join("lib.truk").is_file() {
+                Some(p.join("lib.truk"))
+            } else {
+                None
+            }
+        })
+        .or_else(|| stdlib::resolve(rel))
 }
 
 pub fn target_machine(triple: &str, release: bool) -> Result<TargetMachine, String> {
@@ -251,6 +261,9 @@ pub fn check_fleet_capacity(n: u32) -> Result<(), String> {
 /// A file's key in the build fingerprint: its path relative to the entry file's folder,
 /// '/'-separated, so the same sources in another folder give the same fingerprint.
 fn fingerprint_key(root: &Path, path: &Path) -> String {
+    if path.starts_with(stdlib::PREFIX) {
+        return path.to_string_lossy().into_owned();
+    }
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let (root, path) = (canon(root), canon(path));
     let rel = match path.strip_prefix(&root) {
