@@ -295,6 +295,7 @@ fn spawned_children_share_memory_with_the_parent() {
         "counter.truk",
         "shared var hits: u64;\nshared var plain: u64;\nshared var m: Mutex;\nshared var epoch: i64 = 7;\nshared var ready: u32;\n\
          fn child() : i32 {\n\
+           if epoch != 8 || fleet_first() || fleet_size() < 2 { return 21; }\n\
            for var i: i32 = 0; i < 1000; i += 1 {\n\
              atomic_add(&hits, 1);\n\
              if lock(&m) { return 20; }\n\
@@ -308,6 +309,7 @@ fn spawned_children_share_memory_with_the_parent() {
          fn main(argc: i32, argv: **i8) : i32 {\n\
            if argc > 1 { return child(); }\n\
            if epoch != 7 || !fleet_first() || fleet_size() != 1 { return 1; }\n\
+           epoch = 8;\n\
            var args: []*u8 = make(@*u8, 1);\n\
            args[0] = \"child\";\n\
            var pids: [4]i64;\n\
@@ -325,4 +327,23 @@ fn spawned_children_share_memory_with_the_parent() {
     assert!(o.status.success(), "{}", stderr(&o));
     let r = Command::new(&exe).output().unwrap();
     assert_eq!(r.status.code(), Some(42), "{}", stderr(&r));
+}
+
+/// `truk test` joins the fleet before the tests run: initializers applied, builtins usable.
+#[test]
+#[ignore = "needs runtime-c/fleet.c"]
+fn tests_of_a_program_with_shared_vars_run_in_a_fleet() {
+    let s = Scratch::new("fleettest");
+    let src = s.write(
+        "shared_test.truk",
+        "import \"testing\";\nstruct P { m: Mutex, n: i64 }\nshared var p: P = P{ n: 41 };\n\
+         fn test_shared(t: *__truk_test_context_s) : void {\n\
+           lock(&p.m);\n  p.n += 1;\n  unlock(&p.m);\n\
+           __truk_test_assert_i32(t, 42, p.n as i32, \"initialized, then incremented\");\n\
+           __truk_test_assert_i32(t, 1, fleet_size() as i32, \"alone in the fleet\");\n\
+         }\n",
+    );
+    let o = truk().arg("test").arg(&src).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && out.contains("1 passed, 0 failed"), "{out}{}", stderr(&o));
 }
