@@ -1207,6 +1207,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
 fn contains_call(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Call(..) => true,
+        // Side effects, like a call: `defer unlock(&m); return atomic_add(&n, 1);`.
+        ExprKind::Builtin(Builtin::Atomic(_) | Builtin::Fleet(_), _) => true,
         ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) | ExprKind::MapIndex(a, b) | ExprKind::MapSlot(a, b) => {
             contains_call(a) || contains_call(b)
         }

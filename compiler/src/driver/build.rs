@@ -250,6 +250,7 @@ fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData,
     }
 }
 
+/// `--fleet-capacity` for library callers of `build` (the command line checks it too).
 pub fn check_fleet_capacity(n: u32) -> Result<(), String> {
     if (1..=MAX_FLEET_CAPACITY).contains(&n) {
         Ok(())
