@@ -3,7 +3,9 @@
 
 mod fleet_support;
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::OnceLock;
 
 use fleet_support::*;
@@ -54,4 +56,444 @@ fn seed_lifecycle_t0_to_t5() {
     c.send("exit 0");
     assert_eq!(f.wait(c.index()), Some(0));
     assert!(f.regions().is_empty(), "{:?}", f.regions());
+}
+
+#[test]
+fn last_member_killed_then_fresh_generation() {
+    let mut f = Fleet::new("fresh", &agent_exe());
+    let mut a = f.agent();
+    assert_eq!(a.cmd("set 5 55"), "ok");
+    f.kill(&a);
+    let left = f.region(); // a left-over: nobody deregistered
+    let mut b = f.agent();
+    assert!(b.joined.first, "{:?}", b.joined);
+    assert_eq!(b.joined.generation, 2);
+    assert_ne!(b.joined.tag, a.joined.tag);
+    assert_eq!(b.joined.init, "c0ffee", "initializers run again");
+    assert_eq!(b.get(5), 0, "a fresh generation is zeroed");
+    assert_eq!(b.joined.size, 1);
+    assert_eq!(f.region(), left, "same file, new generation");
+    b.send("exit 0");
+    assert_eq!(f.wait(b.index()), Some(0));
+    assert!(f.regions().is_empty());
+}
+
+#[test]
+fn many_members_at_the_same_instant_make_one_fleet() {
+    const N: usize = 24;
+    let exe = agent_exe();
+    let mut f = Fleet::new("burst", &exe);
+    for _ in 0..N {
+        f.start_with(&exe, &["burst"]);
+    }
+    // Everyone is started and blocked on stdin: release them together.
+    for i in 0..N {
+        writeln!(f.child(i).stdin.as_mut().unwrap(), "go").unwrap();
+    }
+    let mut joined = Vec::new();
+    for i in 0..N {
+        let mut line = String::new();
+        BufReader::new(f.child(i).stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        joined.push(Joined::parse(line.trim()).unwrap_or_else(|| panic!("{line:?}")));
+    }
+    assert_eq!(joined.iter().filter(|j| j.first).count(), 1, "{joined:?}");
+    assert!(joined.iter().all(|j| j.tag == joined[0].tag && j.generation == 1), "{joined:?}");
+    let mut slots: Vec<u32> = joined.iter().map(|j| j.slot).collect();
+    slots.sort();
+    slots.dedup();
+    assert_eq!(slots.len(), N, "distinct slots");
+    let mut check = f.agent();
+    assert_eq!(check.get(0), N as u64);
+    assert_eq!(check.cmd("size"), (N + 1).to_string());
+    for i in 0..N {
+        writeln!(f.child(i).stdin.as_mut().unwrap(), "end").unwrap();
+    }
+    for i in 0..N {
+        assert_eq!(f.wait(i), Some(0));
+    }
+    assert_eq!(check.cmd("size"), "1");
+    check.send("exit 0");
+    assert_eq!(f.wait(check.index()), Some(0));
+    assert!(f.regions().is_empty());
+}
+
+/// Runs `total` short-lived `churn` members, `parallel` at a time; returns their
+/// (tag, start, end, first) lines.
+fn churn(f: &mut Fleet, total: usize, parallel: usize, stay_us: u32) -> Vec<(String, u64, u64, bool)> {
+    let exe = f.exe.clone();
+    let stay = stay_us.to_string();
+    let mut running: Vec<std::process::Child> = Vec::new();
+    let mut out = Vec::new();
+    let mut started = 0;
+    let finish = |c: std::process::Child, out: &mut Vec<_>| {
+        let o = c.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "churn member: {}", String::from_utf8_lossy(&o.stderr));
+        let s = String::from_utf8_lossy(&o.stdout).into_owned();
+        let w: Vec<&str> = s.split_whitespace().collect();
+        assert_eq!(w.len(), 4, "{s:?}");
+        out.push((w[0].to_string(), w[1].parse().unwrap(), w[2].parse().unwrap(), w[3] == "1"));
+    };
+    while started < total || !running.is_empty() {
+        while started < total && running.len() < parallel {
+            running.push(
+                f.command(&exe, &["churn", &stay])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            );
+            started += 1;
+        }
+        let c = running.remove(0);
+        finish(c, &mut out);
+    }
+    out
+}
+
+#[test]
+fn churn_keeps_every_increment_and_never_splits() {
+    let exe = agent_exe();
+    let mut f = Fleet::new("churn", &exe);
+    let t = std::time::Instant::now();
+    // With a member that stays: every increment of every short-lived member is kept.
+    let mut anchor = f.agent();
+    let anchored = churn(&mut f, 600, 6, 300);
+    assert!(anchored.iter().all(|r| r.0 == anchor.joined.tag && !r.3));
+    assert_eq!(anchor.get(0), 600);
+    anchor.send("exit 0");
+    assert_eq!(f.wait(anchor.index()), Some(0));
+    assert!(f.regions().is_empty());
+    // Without: regions come and go; members alive at the same time share one generation.
+    let free = churn(&mut f, 900, 6, 2000);
+    let mut by_start = free.clone();
+    by_start.sort_by_key(|r| r.1);
+    let mut generations = 0;
+    for (i, r) in by_start.iter().enumerate() {
+        generations += r.3 as usize;
+        for o in &by_start[i + 1..] {
+            if o.1 > r.2 {
+                break;
+            }
+            assert_eq!(r.0, o.0, "members alive at the same time in different regions: {r:?} {o:?}");
+        }
+    }
+    assert!(f.regions().is_empty(), "leaked: {:?}", f.regions());
+    eprintln!(
+        "churn: {} members, {} generations without an anchor, {:?}",
+        anchored.len() + free.len(),
+        generations,
+        t.elapsed()
+    );
+}
+
+#[test]
+fn sigkill_storm_under_a_mutex() {
+    let exe = agent_exe();
+    let mut f = Fleet::new("storm", &exe);
+    let mut watcher = f.agent();
+    let mut rng = 0x2545F4914F6CDD1Du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    // Lockers hold the lock 300us per step: most kills land inside a critical section.
+    let mut live: Vec<usize> = Vec::new();
+    let mut id = 0;
+    let mut kills = 0;
+    for _ in 0..6 {
+        live.push(f.start_with(&exe, &["locker", &id.to_string(), "100000", "300"]));
+        id += 1;
+    }
+    for _ in 0..30 {
+        std::thread::sleep(std::time::Duration::from_millis(15 + next() % 20));
+        let victim = live.remove((next() % live.len() as u64) as usize);
+        let _ = f.child(victim).kill();
+        let _ = f.child(victim).wait();
+        kills += 1;
+        live.push(f.start_with(&exe, &["locker", &id.to_string(), "100000", "300"]));
+        id += 1;
+    }
+    for v in live.drain(..) {
+        let _ = f.child(v).kill();
+        let _ = f.child(v).wait();
+        kills += 1;
+    }
+    // Finishers: they run to completion and see a consistent state.
+    let finishers: Vec<usize> = (0..3)
+        .map(|k| f.start_with(&exe, &["locker", &(100 + k).to_string(), "200", "0"]))
+        .collect();
+    for i in finishers {
+        assert_eq!(f.wait(i), Some(0), "{}", f.stderr_of(i));
+    }
+    let cell = |off: usize| (off / 8) as u32;
+    let a = watcher.get(cell(1040));
+    let b = watcher.get(cell(1048));
+    let died = watcher.get(cell(1056));
+    let done: u64 = (0..128).map(|i| watcher.get(cell(1088) + i)).sum();
+    assert_eq!(a, b, "a half-done critical section was not repaired");
+    assert_eq!(a, done, "lost or doubled increments");
+    assert!(died >= 1, "no lock() reported a dead holder after {kills} kills");
+    assert_eq!(watcher.cmd("size"), "1");
+    eprintln!("storm: {id} lockers + 3 finishers, {kills} SIGKILLs, {died} dead holders reported, {done} increments checked");
+    watcher.send("exit 0");
+    assert_eq!(f.wait(watcher.index()), Some(0));
+    assert!(f.regions().is_empty());
+}
+
+#[test]
+fn mutex_owner_death_unlock_by_stranger_and_try_lock() {
+    let mut f = Fleet::new("mutex", &agent_exe());
+    let mut a = f.agent();
+    let mut b = f.agent();
+    assert_eq!(a.cmd("lock"), "lock 0");
+    assert_eq!(b.cmd("trylock"), "trylock 0");
+    f.kill(&a);
+    assert_eq!(b.cmd("lock"), "lock 1", "the holder died: lock says so");
+    assert_eq!(b.cmd("unlock"), "ok");
+    assert_eq!(b.cmd("trylock"), "trylock 1");
+    let mut c = f.agent();
+    c.send("unlock");
+    assert_eq!(f.wait(c.index()), Some(101));
+    assert_eq!(
+        f.stderr_of(c.index()),
+        "panic: Mutex: unlock by a process that does not hold it\n"
+    );
+    assert_eq!(b.cmd("size"), "1", "a panic deregisters");
+    // A holder killed while another waits: the waiter takes over.
+    let mut d = f.agent();
+    assert_eq!(b.cmd("unlock"), "ok");
+    assert_eq!(d.cmd("lock"), "lock 0");
+    b.send("lock");
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    f.kill(&d);
+    assert_eq!(b.line(), "lock 1");
+    b.send("exit 0");
+    assert_eq!(f.wait(b.index()), Some(0));
+    assert!(f.regions().is_empty());
+}
+
+#[test]
+fn wait_on_wake_spawn_and_wait_child() {
+    let mut f = Fleet::new("futex", &agent_exe());
+    let mut a = f.agent();
+    let mut b = f.agent();
+    assert_eq!(a.cmd("waiton 3 1 20"), "waiton 1", "value differs: returns at once");
+    assert_eq!(a.cmd("waiton 3 0 30"), "waiton 0", "time-out");
+    a.send("waiton 3 0 -1");
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    assert_eq!(b.cmd("set 3 1"), "ok");
+    assert_eq!(b.cmd("wake 3 10"), "woke 1");
+    assert_eq!(a.line(), "waiton 1");
+    // spawn: the child is this binary and joins the same fleet.
+    let pid = a.cmd("spawn churn 0");
+    assert!(pid.parse::<i64>().unwrap() > 0, "{pid}");
+    // The child shares our stdout: its report comes first, with our region's tag.
+    let report = a.cmd(&format!("waitchild {pid}"));
+    assert!(report.starts_with(&format!("{} ", a.joined.tag)), "{report}");
+    assert_eq!(a.line(), "0");
+    assert_eq!(a.get(0), 1, "the child added to cell 0");
+    let pid = a.cmd("spawn nosuchmode");
+    assert_eq!(a.cmd(&format!("waitchild {pid}")), "2");
+    let pid = a.cmd("spawn sleep");
+    unsafe_kill(pid.parse().unwrap());
+    assert_eq!(a.cmd(&format!("waitchild {pid}")), "137");
+    assert_eq!(a.cmd("waitchild 999999999"), "-1");
+}
+
+fn unsafe_kill(pid: i32) {
+    let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+}
+
+/// Writes a slot of the region by hand: word = status | count | pid << 32.
+fn write_slot(region: &std::path::Path, slot: u64, pid: u32, start_time: u64) {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new().write(true).open(region).unwrap();
+    let word = ((pid as u64) << 32) | 4 | 2;
+    let mut bytes = word.to_ne_bytes().to_vec();
+    bytes.extend_from_slice(&start_time.to_ne_bytes());
+    file.write_all_at(&bytes, 256 + 16 * slot).unwrap();
+}
+
+fn start_time_of(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+#[test]
+fn dead_zombie_and_reused_pids_are_reaped() {
+    let mut f = Fleet::new("reap", &agent_exe());
+    let mut a = f.agent();
+    let region = f.region();
+    // pid reuse: a live pid (A's own) with another start time.
+    write_slot(&region, 5, a.pid, start_time_of(a.pid) + 1);
+    // a zombie: a child of ours that exited and was not waited for.
+    let zombie = std::process::Command::new("true").spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    write_slot(&region, 6, zombie.id(), start_time_of(zombie.id()));
+    // a pid that is gone.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    write_slot(&region, 7, gone_pid, 1);
+    // a live process with the right start time counts.
+    let mut sleeper = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    write_slot(&region, 8, sleeper.id(), start_time_of(sleeper.id()));
+    assert_eq!(a.cmd("size"), "2");
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    assert_eq!(a.cmd("size"), "1");
+    drop(zombie);
+    a.send("exit 0");
+    assert_eq!(f.wait(a.index()), Some(0));
+    assert!(f.regions().is_empty());
+}
+
+/// Runs the agent once in `f`'s namespace, expecting it to refuse to join.
+fn refused(f: &Fleet, exe: &std::path::Path) -> String {
+    let o = f.command(exe, &["agent"]).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(o.status.code(), Some(70), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(err.starts_with("fleet: ") && err.ends_with('\n') && err.lines().count() == 1, "{err:?}");
+    err
+}
+
+#[test]
+fn foreign_or_damaged_files_are_refused_and_left_untouched() {
+    let exe = agent_exe();
+    let mut f = Fleet::new("damaged", &exe);
+    let mut a = f.agent();
+    let region = f.region();
+    let good = std::fs::read(&region).unwrap();
+    a.send("exit 0");
+    assert_eq!(f.wait(a.index()), Some(0));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("too small", b"hello".to_vec()),
+        ("bad magic", vec![0x41; good.len()]),
+        ("another build", {
+            let mut g = good.clone();
+            g[16] ^= 1;
+            g
+        }),
+        ("another layout", {
+            let mut g = good.clone();
+            g[48] ^= 1;
+            g
+        }),
+        ("protocol", {
+            let mut g = good.clone();
+            g[8] = 99;
+            g
+        }),
+        ("capacity", {
+            let mut g = good.clone();
+            g[112] ^= 3;
+            g
+        }),
+        ("truncated", good[..good.len() - 8].to_vec()),
+    ];
+    for (what, bytes) in cases {
+        std::fs::write(&region, &bytes).unwrap();
+        std::fs::set_permissions(&region, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let before = std::fs::metadata(&region).unwrap().modified().unwrap();
+        let err = refused(&f, &exe);
+        assert!(err.contains("left untouched"), "{what}: {err}");
+        assert_eq!(std::fs::read(&region).unwrap(), bytes, "{what}: file changed");
+        assert_eq!(std::fs::metadata(&region).unwrap().modified().unwrap(), before, "{what}");
+    }
+    std::fs::remove_file(&region).unwrap();
+    // A symlink or a directory under the name is refused too.
+    std::os::unix::fs::symlink("/etc/passwd", &region).unwrap();
+    refused(&f, &exe);
+    std::fs::remove_file(&region).unwrap();
+}
+
+#[test]
+fn full_attach_table_is_a_clear_error() {
+    let exe = build_agent("agent_cap2", &note(3, 2, REGION_SIZE));
+    let mut f = Fleet::new("full", &exe);
+    let _a = f.agent();
+    let b = f.agent();
+    let err = refused(&f, &exe);
+    assert!(err.contains("attach table is full (2 members)"), "{err}");
+    f.kill(&b);
+    let c = f.agent();
+    assert_eq!(c.joined.size, 2, "the dead member's slot was reaped");
+}
+
+#[test]
+fn fleet_namespaces_and_fingerprints_separate_fleets() {
+    let exe = agent_exe();
+    let other = build_agent("agent_fp2", &note(2, 1024, REGION_SIZE));
+    let mut f = Fleet::new("nsA", &exe);
+    let mut g = Fleet::new("nsB", &exe);
+    let a = f.agent();
+    let b = g.agent();
+    assert!(a.joined.first && b.joined.first);
+    assert_ne!(a.joined.tag, b.joined.tag);
+    let c = f.agent_of(&other);
+    assert!(c.joined.first, "another fingerprint: another fleet");
+    assert_eq!(f.regions().len(), 2);
+    assert_eq!(g.regions().len(), 1);
+    for bad in ["", "a/b", ".hidden", "x y", &"n".repeat(65)] {
+        if bad.is_empty() {
+            continue; // empty means the default namespace
+        }
+        let o = std::process::Command::new(&exe)
+            .arg("agent")
+            .env("TRUK_FLEET_NS", bad)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(70));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.starts_with("fleet: TRUK_FLEET_NS must be"), "{err}");
+    }
+}
+
+#[test]
+fn full_dev_shm_is_a_clear_error_at_start() {
+    let probe = std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /dev/shm"])
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        other => {
+            eprintln!("skipping: cannot mount a private tmpfs on /dev/shm with `unshare -rm` ({other:?})");
+            return;
+        }
+    }
+    let exe = build_agent("agent_big", &note(4, 1024, 1 << 20));
+    let f = Fleet::new("shmfull", &exe);
+    let o = std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /dev/shm && exec \"$0\" agent"])
+        .arg(&exe)
+        .env("TRUK_FLEET_NS", &f.ns)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(70), "{err}");
+    assert!(err.starts_with("fleet: cannot reserve") && err.contains("No space left"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+}
+
+#[test]
+fn programs_without_fleets_do_not_link_the_fleet_runtime() {
+    let exe = build_c(
+        "nofleet",
+        "#include \"truk_rt.h\"\n#include <stdio.h>\nint32_t __truk_main(int32_t c, char **v) { (void)c; (void)v; puts(\"hi\"); return 0; }\n",
+        &note(5, 1024, 0),
+    );
+    let syms = std::process::Command::new("nm").arg(&exe).output().unwrap();
+    let syms = String::from_utf8_lossy(&syms.stdout);
+    for s in ["__truk_fleet_join", "flock", "fleet_leave", "__truk_mutex_lock"] {
+        assert!(!syms.contains(s), "{s} linked into a program without fleets");
+    }
+    let o = std::process::Command::new(&exe).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
 }

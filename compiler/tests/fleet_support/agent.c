@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 /* The shared area (REGION_SIZE bytes, see fleet_support/mod.rs). */
-#define OFF_DATA 0      /* 64 u64 cells: get/set/add */
+#define OFF_DATA 0      /* 64 u64 cells for the tests' own use */
+#define REGION_CELLS 512 /* get/set/add reach all 4096 bytes */
 #define OFF_TAG 512     /* random, new for every generation (init) */
 #define OFF_INIT 520    /* 0xC0FFEE, the "constant initializer" */
 #define OFF_MUTEX 1024
@@ -55,7 +56,8 @@ static void say_joined(void) {
     fflush(stdout);
 }
 
-static uint64_t cell(const char *s) { return OFF_DATA + 8 * (strtoull(s, NULL, 10) % 64); }
+/* cell i: the u64 at byte 8 * i of the shared area (any of it) */
+static uint64_t cell(const char *s) { return 8 * (strtoull(s, NULL, 10) % (REGION_CELLS)); }
 
 /* One critical section: a, done[id], b. A holder killed in between leaves
  * a != b; the next holder is told (lock returns true) and repairs. */
@@ -170,6 +172,11 @@ int32_t __truk_main(int32_t argc, char **argv) {
         for (unsigned i = 0; i < steps; i++)
             locked_step(id, hold);
         printf("done %u\n", steps);
+        return 0;
+    }
+    if (!strcmp(mode, "sleep")) { /* a member that stays until killed */
+        join();
+        sleep(60);
         return 0;
     }
     if (!strcmp(mode, "nojoin")) {
