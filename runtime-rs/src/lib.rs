@@ -1,1 +1,11 @@
-//! The Truk fleet region protocol (see runtime-c/truk_region.h).
+//! The Truk fleet region protocol in Rust (see runtime-c/truk_fleet.h, the single source
+//! of the layout): the layout mirror, reading and garbage-collecting regions for
+//! `truk fleet ls/gc`, and joining a fleet as a member.
+
+pub mod layout;
+pub mod member;
+pub mod region;
+
+pub use layout::{Build, Header, RegionName, Slot};
+pub use member::Member;
+pub use region::{gc, list, read_region, Entry, GcOutcome, MemberInfo, RegionInfo};
