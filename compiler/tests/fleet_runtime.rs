@@ -497,3 +497,118 @@ fn programs_without_fleets_do_not_link_the_fleet_runtime() {
     let o = std::process::Command::new(&exe).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
 }
+
+/// The agent's note as the Rust runtime sees it.
+fn agent_build() -> truk_runtime::Build {
+    let n = note(1, 1024, REGION_SIZE);
+    truk_runtime::Build {
+        build_fp: n.build_fp,
+        layout_fp: n.layout_fp,
+        capacity: n.fleet_capacity,
+        region_size: n.region_size,
+    }
+}
+
+#[test]
+fn rust_and_c_members_share_one_region() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mut f = Fleet::new("interop", &agent_exe());
+    // C creates, Rust attaches.
+    let mut a = f.agent();
+    assert_eq!(a.cmd("set 1 7"), "ok");
+    let m = truk_runtime::Member::join(&agent_build(), Some(&f.ns), |_| panic!("not the creator"))
+        .expect("Rust joins the C region");
+    assert!(!m.first());
+    assert_eq!(m.generation(), 1);
+    assert_eq!(m.path(), f.region());
+    assert_eq!(m.shared_u64(8).load(SeqCst), 7);
+    assert_eq!(format!("{:x}", m.shared_u64(OFF_TAG).load(SeqCst)), a.joined.tag);
+    m.shared_u64(16).store(99, SeqCst);
+    assert_eq!(a.get(2), 99);
+    assert_eq!(a.cmd("size"), "2");
+    assert_eq!(m.size(), 2);
+    f.kill(&a);
+    assert_eq!(m.size(), 1, "the C member's death is seen from Rust");
+    m.leave();
+    assert!(f.regions().is_empty(), "the Rust member was the last: it removed the region");
+    // Rust creates (its init plays the constant initializers), C attaches.
+    let m = truk_runtime::Member::join(&agent_build(), Some(&f.ns), |shared| {
+        shared[OFF_INIT..OFF_INIT + 8].copy_from_slice(&0xC0FFEEu64.to_ne_bytes());
+        shared[OFF_TAG..OFF_TAG + 8].copy_from_slice(&0x1234u64.to_ne_bytes());
+    })
+    .unwrap();
+    assert!(m.first());
+    let mut b = f.agent();
+    assert!(!b.joined.first);
+    assert_eq!((b.joined.tag.as_str(), b.joined.init.as_str()), ("1234", "c0ffee"));
+    assert_eq!(b.joined.size, 2);
+    assert_eq!(b.cmd("add 4 5"), "0");
+    assert_eq!(m.shared_u64(32).load(SeqCst), 5);
+    drop(m);
+    assert_eq!(b.cmd("size"), "1");
+    b.send("exit 0");
+    assert_eq!(f.wait(b.index()), Some(0));
+    assert!(f.regions().is_empty());
+    // A damaged file under the name: Rust refuses it too, untouched.
+    let path = truk_runtime::member::region_path(&agent_build(), Some(&f.ns)).unwrap();
+    std::fs::write(&path, vec![7u8; 5000]).unwrap();
+    let err = truk_runtime::Member::join(&agent_build(), Some(&f.ns), |_| {}).err().unwrap();
+    assert!(err.contains("bad magic") && err.contains("left untouched"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), vec![7u8; 5000]);
+}
+
+fn truk(args: &[&str]) -> (i32, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_truk")).args(args).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn truk_fleet_ls_and_gc_on_real_regions() {
+    let exe = agent_exe();
+    let other = build_agent("agent_ls2", &note(6, 8, 64));
+    let mut f = Fleet::new("cli", &exe);
+    let a = f.agent();
+    let b = f.agent();
+    let c = f.agent_of(&other);
+    let (code, out, err) = truk(&["fleet", "ls", "--ns", &f.ns]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{}  ns {}  generation 1  ready  size 4096 bytes  2 of 1024 members", "01".repeat(32), f.ns)), "{out}");
+    assert!(out.contains(&format!("{}  ns {}  generation 1  ready  size 64 bytes  1 of 8 members", "06".repeat(32), f.ns)), "{out}");
+    for (slot, pid) in [(a.joined.slot, a.pid), (b.joined.slot, b.pid)] {
+        assert!(out.contains(&format!("slot {slot:<5} pid {pid:<8} start time")), "{out}");
+    }
+    let (code, json, _) = truk(&["fleet", "ls", "--json", "--ns", &f.ns]);
+    assert_eq!(code, 0);
+    assert!(json.starts_with("{\"regions\":[{\"path\":\"/dev/shm/truk-"), "{json}");
+    assert!(json.contains(&format!("\"build_fingerprint\":\"{}\"", "01".repeat(32))), "{json}");
+    assert!(json.contains(&format!("\"namespace\":\"{}\"", f.ns)), "{json}");
+    assert!(json.contains(&format!("{{\"pid\":{},\"slot\":{},\"start_time\":", a.pid, a.joined.slot)), "{json}");
+    assert!(json.ends_with("\"damaged\":[]}\n"), "{json}");
+    // gc keeps regions in use.
+    let (code, out, _) = truk(&["fleet", "gc", "--ns", &f.ns]);
+    assert_eq!((code, out.as_str()), (0, "gc: 0 removed, 2 in use, 0 damaged left untouched\n"));
+    // Every member SIGKILLed: left-overs that gc removes without starting anything.
+    for x in [&a, &b, &c] {
+        f.kill(x);
+    }
+    assert_eq!(f.regions().len(), 2);
+    let damaged = f.regions()[0].with_file_name(format!("truk-0-0-{}-{}", "ee".repeat(16), f.ns));
+    std::fs::write(&damaged, b"not a region").unwrap();
+    let (code, out, _) = truk(&["fleet", "ls", "--ns", &f.ns]);
+    assert_eq!(code, 0);
+    assert!(out.contains("0 of 1024 members") && out.contains("too small to be a Truk fleet region (not a usable region)"), "{out}");
+    let (code, out, _) = truk(&["fleet", "gc", "--ns", &f.ns]);
+    assert_eq!(code, 0);
+    assert_eq!(out.matches("removed /dev/shm/truk-").count(), 2, "{out}");
+    assert!(out.ends_with("gc: 2 removed, 0 in use, 1 damaged left untouched\n"), "{out}");
+    assert_eq!(std::fs::read(&damaged).unwrap(), b"not a region");
+    assert_eq!(f.regions(), vec![damaged]);
+    // One-line errors, non-zero exit, no panic.
+    let (code, out, err) = truk(&["fleet", "ls", "--ns", "../x"]);
+    assert_ne!(code, 0);
+    assert!(out.is_empty() && err.starts_with("error: --ns") && err.lines().count() == 1, "{err}");
+}
