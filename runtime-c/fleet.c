@@ -469,9 +469,8 @@ static void fleet_leave(void) {
     fl.fd = -1;
 }
 
-void *__truk_fleet_join(void (*init)(void *shared_base)) {
-    if (fl.joined)
-        return fl.base + fl.shared_offset;
+/* Reads the note and computes the region's name and sizes. */
+static void fleet_locate(void) {
     if (dl_iterate_phdr(note_cb, &fl.note) != 1)
         fleet_fail("this binary carries no valid Truk fingerprint note");
     if (fl.note.fleet_capacity == 0 || fl.note.fleet_capacity > (1u << 24))
@@ -485,6 +484,14 @@ void *__truk_fleet_join(void (*init)(void *shared_base)) {
     fl.file_size = fl.shared_offset + fl.note.region_size;
     fl.size = (size_t)fl.file_size;
     region_name();
+}
+
+void *__truk_fleet_join(void (*init)(void *shared_base)) {
+    if (fl.joined)
+        return fl.base + fl.shared_offset;
+    if (!fl.path[0])
+        fleet_locate(); /* once per process: joining again after leaving reuses it */
+    fl.first = false;
     for (int attempt = 0;; attempt++) {
         if (attempt == 10000)
             fleet_fail("cannot join %s: it keeps changing under us", fl.path);
