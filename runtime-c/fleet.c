@@ -361,7 +361,7 @@ static enum attempt region_create(void (*init)(void *)) {
 
 /* Attaches to the file under the region's name (see truk_fleet.h, join). */
 static enum attempt region_attach(void (*init)(void *)) {
-    int fd = open(fl.path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(fl.path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); /* a FIFO must not block us */
     if (fd < 0) {
         if (errno == ENOENT)
             return ABSENT;

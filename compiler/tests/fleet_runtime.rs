@@ -410,6 +410,16 @@ fn foreign_or_damaged_files_are_refused_and_left_untouched() {
     std::os::unix::fs::symlink("/etc/passwd", &region).unwrap();
     refused(&f, &exe);
     std::fs::remove_file(&region).unwrap();
+    std::fs::create_dir(&region).unwrap();
+    refused(&f, &exe);
+    std::fs::remove_dir(&region).unwrap();
+    // A FIFO blocks neither a member nor `truk fleet ls`.
+    assert!(std::process::Command::new("mkfifo").arg(&region).status().unwrap().success());
+    assert!(refused(&f, &exe).contains("not a regular file"));
+    let (code, out, _) = truk(&["fleet", "ls", "--ns", &f.ns]);
+    assert_eq!(code, 0);
+    assert!(out.contains("not a regular file (not a usable region)"), "{out}");
+    std::fs::remove_file(&region).unwrap();
 }
 
 #[test]
@@ -611,4 +621,35 @@ fn truk_fleet_ls_and_gc_on_real_regions() {
     let (code, out, err) = truk(&["fleet", "ls", "--ns", "../x"]);
     assert_ne!(code, 0);
     assert!(out.is_empty() && err.starts_with("error: --ns") && err.lines().count() == 1, "{err}");
+}
+
+#[test]
+fn a_creator_killed_while_initializing_is_taken_over() {
+    let exe = agent_exe();
+    let mut f = Fleet::new("initdeath", &exe);
+    let slow = [("AGENT_INIT_SLEEP_MS", "5000")];
+    // A brand-new region: the slow creator builds it unnamed, so a newcomer never
+    // waits for it and creates its own; the killed creator leaves nothing behind.
+    let mut s = f.agent_started(&exe, &slow);
+    assert_eq!(s.line(), "initializing");
+    assert!(f.regions().is_empty(), "nothing is published before it is complete");
+    let mut a = f.agent();
+    assert!(a.joined.first && a.joined.generation == 1);
+    f.kill(&s);
+    assert_eq!(a.cmd("size"), "1");
+    // An abandoned region: the slow re-initializer holds it exclusively; a newcomer waits,
+    // and when the re-initializer dies half-way it starts the generation itself.
+    f.kill(&a);
+    let mut s = f.agent_started(&exe, &slow);
+    assert_eq!(s.line(), "initializing");
+    let mut n = f.agent_started(&exe, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    f.kill(&s);
+    n.wait_joined(&mut f);
+    assert!(n.joined.first, "{:?}", n.joined);
+    assert_eq!(n.joined.generation, 2, "the dead re-initializer never finished generation 2");
+    assert_eq!((n.joined.size, n.joined.init.as_str()), (1, "c0ffee"));
+    n.send("exit 0");
+    assert_eq!(f.wait(n.index()), Some(0));
+    assert!(f.regions().is_empty());
 }

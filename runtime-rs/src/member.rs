@@ -283,7 +283,7 @@ impl Member {
     fn attach(build: &Build, path: &std::path::Path, init: &mut dyn FnMut(&mut [u8])) -> Result<Attempt, String> {
         let cpath = CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: plain system calls on a descriptor we own.
-        let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW) };
+        let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK) };
         if fd < 0 {
             if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT) {
                 return Ok(Attempt::Absent);

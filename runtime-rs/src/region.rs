@@ -112,7 +112,7 @@ fn open_region(path: &Path, write: bool) -> Result<File, String> {
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(write)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| format!("cannot open: {e}"))?;
     let m = f.metadata().map_err(|e| format!("cannot stat: {e}"))?;

@@ -27,6 +27,12 @@ static unsigned char *base;
 #define U64(off) ((uint64_t *)(base + (off)))
 
 static void init(void *b) {
+    const char *slow = getenv("AGENT_INIT_SLEEP_MS"); /* to be killed while initializing */
+    if (slow) {
+        printf("initializing\n");
+        fflush(stdout);
+        usleep((useconds_t)atoi(slow) * 1000);
+    }
     uint64_t tag = 0;
     if (getrandom(&tag, sizeof tag, 0) != sizeof tag)
         tag = (uint64_t)getpid() * 2654435761u ^ (uint64_t)time(NULL);

@@ -142,23 +142,45 @@ impl Fleet {
     }
 
     pub fn agent_of(&mut self, exe: &Path) -> Agent {
-        let i = self.start_with(exe, &["agent"]);
+        let mut a = self.agent_started(exe, &[]);
+        a.wait_joined(self);
+        a
+    }
+
+    /// Start an interactive agent (with extra environment) without waiting for it to join.
+    pub fn agent_started(&mut self, exe: &Path, env: &[(&str, &str)]) -> Agent {
+        let mut cmd = self.command(exe, &["agent"]);
+        cmd.envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        self.children.push(cmd.spawn().expect("spawn agent"));
+        let i = self.children.len() - 1;
         let child = &mut self.children[i];
-        let mut a = Agent {
+        Agent {
             index: i,
             pid: child.id(),
             stdin: child.stdin.take(),
             stdout: BufReader::new(child.stdout.take().unwrap()),
             joined: Joined::default(),
-        };
+        }
+    }
+}
+
+impl Agent {
+    /// Read the agent's `joined` line.
+    pub fn wait_joined(&mut self, f: &mut Fleet) {
+        let i = self.index;
+        let a = self;
         let line = a.line();
         a.joined = Joined::parse(&line).unwrap_or_else(|| {
-            let err = self.stderr_of(i);
+            let err = f.stderr_of(i);
             panic!("agent did not join: {line:?} {err}")
         });
-        a
     }
+}
 
+impl Fleet {
     pub fn child(&mut self, i: usize) -> &mut Child {
         &mut self.children[i]
     }
