@@ -271,6 +271,25 @@ fn mutex_owner_death_unlock_by_stranger_and_try_lock() {
     std::thread::sleep(std::time::Duration::from_millis(30));
     f.kill(&d);
     assert_eq!(b.line(), "lock 1");
+    assert_eq!(b.cmd("unlock"), "ok");
+    // The holder's pid now belongs to another process (another start time): dead holder.
+    let mut sleeper = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let (pid, start) = (sleeper.id(), start_time_of(sleeper.id()));
+    let write_mutex = |start: u64| {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::OpenOptions::new().write(true).open(f.region()).unwrap();
+        let mut m = pid.to_ne_bytes().to_vec();
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(&(((start & 0xffff_ffff) << 32) | pid as u64).to_ne_bytes());
+        let shared = 256 + 16 * 1024; // truk_fleet_shared_offset(1024)
+        file.write_all_at(&m, shared + 1024).unwrap();
+    };
+    write_mutex(start);
+    assert_eq!(b.cmd("trylock"), "trylock 0", "a live holder keeps it");
+    write_mutex(start + 1);
+    assert_eq!(b.cmd("lock"), "lock 1", "pid reuse: the holder is dead");
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
     b.send("exit 0");
     assert_eq!(f.wait(b.index()), Some(0));
     assert!(f.regions().is_empty());
