@@ -463,7 +463,9 @@ static void fleet_leave(void) {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     /* Converting SH to EX|NB drops our lock first: success means nobody else
      * holds one, and no live slot means nobody is between locks either. */
-    if (flock(fl.fd, LOCK_EX | LOCK_NB) == 0 && still_linked(fl.fd) && table_sweep() == 0)
+    struct stat st; /* no fleet_fail here: exit() must not run inside the exit hook */
+    if (flock(fl.fd, LOCK_EX | LOCK_NB) == 0 && fstat(fl.fd, &st) == 0 && st.st_nlink > 0 &&
+        table_sweep() == 0)
         unlink(fl.path);
     region_drop(fl.fd);
     fl.fd = -1;
@@ -576,6 +578,8 @@ bool __truk_wait_on(uint32_t *p, uint32_t expected, int64_t timeout_ms) {
 }
 
 uint32_t __truk_wake(uint32_t *p, uint32_t count) {
+    if (count == 0)
+        return 0; /* FUTEX_WAKE with 0 would still wake one */
     long n = futex(p, FUTEX_WAKE, count > INT_MAX ? INT_MAX : count, NULL);
     return n < 0 ? 0 : (uint32_t)n;
 }

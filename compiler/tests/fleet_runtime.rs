@@ -304,6 +304,7 @@ fn wait_on_wake_spawn_and_wait_child() {
     assert_eq!(a.cmd("waiton 3 0 30"), "waiton 0", "time-out");
     a.send("waiton 3 0 -1");
     std::thread::sleep(std::time::Duration::from_millis(30));
+    assert_eq!(b.cmd("wake 3 0"), "woke 0", "count 0 wakes nobody");
     assert_eq!(b.cmd("set 3 1"), "ok");
     assert_eq!(b.cmd("wake 3 10"), "woke 1");
     assert_eq!(a.line(), "waiton 1");
