@@ -208,9 +208,15 @@ fn sigkill_storm_under_a_mutex() {
         live.push(f.start_with(&exe, &["locker", &id.to_string(), "100000", "300"]));
         id += 1;
     }
-    for _ in 0..30 {
+    for round in 0..60 {
         std::thread::sleep(std::time::Duration::from_millis(15 + next() % 20));
-        let victim = live.remove((next() % live.len() as u64) as usize);
+        // Every third kill aims at the current holder (the Mutex word names its pid).
+        let holder = (watcher.get(1024 / 8) & 0x7fff_ffff) as u32;
+        let pick = match live.iter().position(|&i| f.child(i).id() == holder) {
+            Some(p) if round % 3 == 0 => p,
+            _ => (next() % live.len() as u64) as usize,
+        };
+        let victim = live.remove(pick);
         let _ = f.child(victim).kill();
         let _ = f.child(victim).wait();
         kills += 1;
