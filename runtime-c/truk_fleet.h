@@ -33,9 +33,10 @@
  *     2. Check it is a regular file of ours, then try LOCK_EX|LOCK_NB.
  *        a. Got it: nobody holds LOCK_SH, so no member lives. If st_nlink == 0
  *           (a leaver unlinked it) go to 1. Validate the header (below; a
- *           failure is fatal and the file is left untouched). If the table
- *           still shows a live member (one caught between EX and SH, see 3),
- *           attach normally. Else start a fresh generation: state INIT,
+ *           failure is fatal and the file is left untouched). If the state is
+ *           READY and the table still shows a live member (one caught between
+ *           EX and SH, see 3), attach normally. Else start a fresh generation
+ *           (generation + 1 also after a re-initializer died): state INIT,
  *           zero table and shared area, init, generation + 1, register self,
  *           state READY. Then convert to LOCK_SH.
  *        b. Not got: take LOCK_SH (blocks while a leaver or a re-initializer
@@ -70,6 +71,23 @@
  * or dead, or its field 22 (start time, clock ticks since boot) differs from
  * start_time (pid reuse). A CLAIMED slot has no start time yet: only the pid
  * is checked.
+ *
+ * ---- Choices where the spec is silent ----------------------------------------
+ *   - An empty TRUK_FLEET_NS means "default", like an unset one.
+ *   - The Mutex is a futex word, not a robust pthread mutex: the same 16 bytes on
+ *     every target, and owner death is found by the waiters (pid and start
+ *     time), which also covers a holder killed between two instructions. A
+ *     waiter checks after each time-out: 1 ms, doubling up to 64 ms.
+ *   - Mutex ownership is per process (a Truk program is one thread); locking
+ *     a Mutex this process already holds panics instead of deadlocking.
+ *   - try_lock also takes over the lock of a dead holder (and says true).
+ *   - Leaving while holding a Mutex leaves it held by a dead process: the next
+ *     lock() takes it over and returns true.
+ *   - A member that exec()s loses its lock (the descriptor is close-on-exec)
+ *     but its slot stays live until the process ends; the region then stays
+ *     until a later newcomer or `truk fleet gc` finds no live member.
+ *   - Regions are only read by `truk fleet ls`; gc acts only on regions of this
+ *     user and this PID namespace, and never on a file that fails validation.
  *
  * ---- Memory ordering --------------------------------------------------------
  * flock and linkat are system calls whose kernel locks order everything the
