@@ -561,10 +561,30 @@ fn rust_and_c_members_share_one_region() {
     assert_eq!(format!("{:x}", m.shared_u64(OFF_TAG).load(SeqCst)), a.joined.tag);
     m.shared_u64(16).store(99, SeqCst);
     assert_eq!(a.get(2), 99);
+    // The same Mutex from both sides (agent.c's Mutex is at byte 1024 of the shared area).
+    let mutex = unsafe { truk_runtime::sync::Mutex::at(m.shared().add(1024)) };
+    assert!(!mutex.lock());
+    assert_eq!(a.cmd("trylock"), "trylock 0");
+    a.send("lock");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    mutex.unlock().unwrap();
+    assert_eq!(a.line(), "lock 0", "woken by the Rust unlock");
+    assert!(!mutex.try_lock());
+    assert!(mutex.unlock().is_err(), "not the holder");
+    // wait_on/wake across the two runtimes.
+    let word = unsafe { &*(m.shared().add(40) as *const std::sync::atomic::AtomicU32) };
+    assert!(!truk_runtime::sync::wait_on(word, 0, Some(std::time::Duration::from_millis(10))));
+    a.send("waiton 5 0 -1");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    word.store(1, SeqCst);
+    assert_eq!(truk_runtime::sync::wake(word, 5), 1);
+    assert_eq!(a.line(), "waiton 1");
     assert_eq!(a.cmd("size"), "2");
     assert_eq!(m.size(), 2);
     f.kill(&a);
     assert_eq!(m.size(), 1, "the C member's death is seen from Rust");
+    assert!(mutex.lock(), "the C holder died: Rust's lock says so");
+    mutex.unlock().unwrap();
     m.leave();
     assert!(f.regions().is_empty(), "the Rust member was the last: it removed the region");
     // Rust creates (its init plays the constant initializers), C attaches.

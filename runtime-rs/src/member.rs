@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 use crate::layout::*;
-use crate::region::{identity, proc_stat, slot_dead, Proc};
+use crate::region::{identity, self_ident, slot_dead};
 
 /// A joined member. Dropping it leaves the fleet (and removes the region when it was
 /// the last member).
@@ -44,14 +44,6 @@ pub fn region_path(build: &Build, ns: Option<&str>) -> Result<PathBuf, String> {
     check_ns(&ns)?;
     let (uid, pidns) = identity()?;
     Ok(PathBuf::from(DIR).join(RegionName::new(uid, pidns, &build.build_fp, &ns).file_name()))
-}
-
-fn self_ident() -> (u32, u64) {
-    let pid = std::process::id();
-    match proc_stat(pid) {
-        Proc::Alive(start) => (pid, start),
-        _ => (pid, 0),
-    }
 }
 
 impl Member {

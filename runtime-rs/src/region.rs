@@ -45,6 +45,18 @@ pub fn proc_stat(pid: u32) -> Proc {
     }
 }
 
+/// This process's pid and start time (read once).
+pub fn self_ident() -> (u32, u64) {
+    static ME: std::sync::OnceLock<(u32, u64)> = std::sync::OnceLock::new();
+    *ME.get_or_init(|| {
+        let pid = std::process::id();
+        match proc_stat(pid) {
+            Proc::Alive(start) => (pid, start),
+            _ => (pid, 0),
+        }
+    })
+}
+
 /// Is the member in a slot with this word and start time dead?
 pub fn slot_dead(word: u64, start_time: u64) -> bool {
     let pid = (word >> SLOT_PID_SHIFT) as u32;
