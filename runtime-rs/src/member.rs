@@ -361,7 +361,7 @@ impl Member {
 
     /// The u64 at byte `off` of the shared area, as an atomic.
     pub fn shared_u64(&self, off: usize) -> &AtomicU64 {
-        assert!(off % 8 == 0 && off as u64 + 8 <= self.region_size, "shared_u64({off})");
+        assert!(off.is_multiple_of(8) && off as u64 + 8 <= self.region_size, "shared_u64({off})");
         // SAFETY: aligned, in bounds (checked above), shared memory accessed atomically.
         unsafe { &*(self.shared().add(off) as *const AtomicU64) }
     }

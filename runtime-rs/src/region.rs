@@ -88,7 +88,7 @@ pub struct RegionInfo {
 /// One entry of `/dev/shm` that looks like a region.
 #[derive(Clone, Debug)]
 pub enum Entry {
-    Region(RegionInfo),
+    Region(Box<RegionInfo>),
     /// Named like a region but not readable as one: the one-line reason.
     Damaged(PathBuf, String),
 }
@@ -168,7 +168,7 @@ pub fn read_region(path: &Path) -> Entry {
         })
     })();
     match r {
-        Ok(info) => Entry::Region(info),
+        Ok(info) => Entry::Region(Box::new(info)),
         Err(e) => Entry::Damaged(path.to_path_buf(), e),
     }
 }
