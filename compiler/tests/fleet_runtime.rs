@@ -27,7 +27,8 @@ fn seed_lifecycle_t0_to_t5() {
     assert_eq!(a.joined.init, "c0ffee");
     assert_eq!(a.cmd("set 1 111"), "ok");
     let region = f.region();
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&region).unwrap().permissions());
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&region).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
     // T1: B attaches, reads A's data, writes more.
     let mut b = f.agent();
@@ -99,7 +100,12 @@ fn many_members_at_the_same_instant_make_one_fleet() {
         joined.push(Joined::parse(line.trim()).unwrap_or_else(|| panic!("{line:?}")));
     }
     assert_eq!(joined.iter().filter(|j| j.first).count(), 1, "{joined:?}");
-    assert!(joined.iter().all(|j| j.tag == joined[0].tag && j.generation == 1), "{joined:?}");
+    assert!(
+        joined
+            .iter()
+            .all(|j| j.tag == joined[0].tag && j.generation == 1),
+        "{joined:?}"
+    );
     let mut slots: Vec<u32> = joined.iter().map(|j| j.slot).collect();
     slots.sort();
     slots.dedup();
@@ -121,7 +127,12 @@ fn many_members_at_the_same_instant_make_one_fleet() {
 
 /// Runs `total` short-lived `churn` members, `parallel` at a time; returns their
 /// (tag, start, end, first) lines.
-fn churn(f: &mut Fleet, total: usize, parallel: usize, stay_us: u32) -> Vec<(String, u64, u64, bool)> {
+fn churn(
+    f: &mut Fleet,
+    total: usize,
+    parallel: usize,
+    stay_us: u32,
+) -> Vec<(String, u64, u64, bool)> {
     let exe = f.exe.clone();
     let stay = stay_us.to_string();
     let mut running: Vec<std::process::Child> = Vec::new();
@@ -129,11 +140,21 @@ fn churn(f: &mut Fleet, total: usize, parallel: usize, stay_us: u32) -> Vec<(Str
     let mut started = 0;
     let finish = |c: std::process::Child, out: &mut Vec<_>| {
         let o = c.wait_with_output().unwrap();
-        assert_eq!(o.status.code(), Some(0), "churn member: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "churn member: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let s = String::from_utf8_lossy(&o.stdout).into_owned();
         let w: Vec<&str> = s.split_whitespace().collect();
         assert_eq!(w.len(), 4, "{s:?}");
-        out.push((w[0].to_string(), w[1].parse().unwrap(), w[2].parse().unwrap(), w[3] == "1"));
+        out.push((
+            w[0].to_string(),
+            w[1].parse().unwrap(),
+            w[2].parse().unwrap(),
+            w[3] == "1",
+        ));
     };
     while started < total || !running.is_empty() {
         while started < total && running.len() < parallel {
@@ -176,7 +197,10 @@ fn churn_keeps_every_increment_and_never_splits() {
             if o.1 > r.2 {
                 break;
             }
-            assert_eq!(r.0, o.0, "members alive at the same time in different regions: {r:?} {o:?}");
+            assert_eq!(
+                r.0, o.0,
+                "members alive at the same time in different regions: {r:?} {o:?}"
+            );
         }
     }
     assert!(f.regions().is_empty(), "leaked: {:?}", f.regions());
@@ -242,7 +266,10 @@ fn sigkill_storm_under_a_mutex() {
     let done: u64 = (0..128).map(|i| watcher.get(cell(1088) + i)).sum();
     assert_eq!(a, b, "a half-done critical section was not repaired");
     assert_eq!(a, done, "lost or doubled increments");
-    assert!(died >= 1, "no lock() reported a dead holder after {kills} kills");
+    assert!(
+        died >= 1,
+        "no lock() reported a dead holder after {kills} kills"
+    );
     assert_eq!(watcher.cmd("size"), "1");
     eprintln!("storm: {id} lockers + 3 finishers, {kills} SIGKILLs, {died} dead holders reported, {done} increments checked");
     watcher.send("exit 0");
@@ -279,11 +306,17 @@ fn mutex_owner_death_unlock_by_stranger_and_try_lock() {
     assert_eq!(b.line(), "lock 1");
     assert_eq!(b.cmd("unlock"), "ok");
     // The holder's pid now belongs to another process (another start time): dead holder.
-    let mut sleeper = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
     let (pid, start) = (sleeper.id(), start_time_of(sleeper.id()));
     let write_mutex = |start: u64| {
         use std::os::unix::fs::FileExt;
-        let file = std::fs::OpenOptions::new().write(true).open(f.region()).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(f.region())
+            .unwrap();
         let mut m = pid.to_ne_bytes().to_vec();
         m.extend_from_slice(&0u32.to_ne_bytes());
         m.extend_from_slice(&(((start & 0xffff_ffff) << 32) | pid as u64).to_ne_bytes());
@@ -306,7 +339,11 @@ fn wait_on_wake_spawn_and_wait_child() {
     let mut f = Fleet::new("futex", &agent_exe());
     let mut a = f.agent();
     let mut b = f.agent();
-    assert_eq!(a.cmd("waiton 3 1 20"), "waiton 1", "value differs: returns at once");
+    assert_eq!(
+        a.cmd("waiton 3 1 20"),
+        "waiton 1",
+        "value differs: returns at once"
+    );
     assert_eq!(a.cmd("waiton 3 0 30"), "waiton 0", "time-out");
     a.send("waiton 3 0 -1");
     std::thread::sleep(std::time::Duration::from_millis(30));
@@ -319,7 +356,10 @@ fn wait_on_wake_spawn_and_wait_child() {
     assert!(pid.parse::<i64>().unwrap() > 0, "{pid}");
     // The child shares our stdout: its report comes first, with our region's tag.
     let report = a.cmd(&format!("waitchild {pid}"));
-    assert!(report.starts_with(&format!("{} ", a.joined.tag)), "{report}");
+    assert!(
+        report.starts_with(&format!("{} ", a.joined.tag)),
+        "{report}"
+    );
     assert_eq!(a.line(), "0");
     assert_eq!(a.get(0), 1, "the child added to cell 0");
     let pid = a.cmd("spawn nosuchmode");
@@ -331,13 +371,18 @@ fn wait_on_wake_spawn_and_wait_child() {
 }
 
 fn unsafe_kill(pid: i32) {
-    let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
 }
 
 /// Writes a slot of the region by hand: word = status | count | pid << 32.
 fn write_slot(region: &std::path::Path, slot: u64, pid: u32, start_time: u64) {
     use std::os::unix::fs::FileExt;
-    let file = std::fs::OpenOptions::new().write(true).open(region).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(region)
+        .unwrap();
     let word = ((pid as u64) << 32) | 4 | 2;
     let mut bytes = word.to_ne_bytes().to_vec();
     bytes.extend_from_slice(&start_time.to_ne_bytes());
@@ -367,7 +412,10 @@ fn dead_zombie_and_reused_pids_are_reaped() {
     gone.wait().unwrap();
     write_slot(&region, 7, gone_pid, 1);
     // a live process with the right start time counts.
-    let mut sleeper = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
     write_slot(&region, 8, sleeper.id(), start_time_of(sleeper.id()));
     assert_eq!(a.cmd("size"), "2");
     sleeper.kill().unwrap();
@@ -381,10 +429,17 @@ fn dead_zombie_and_reused_pids_are_reaped() {
 
 /// Runs the agent once in `f`'s namespace, expecting it to refuse to join.
 fn refused(f: &Fleet, exe: &std::path::Path) -> String {
-    let o = f.command(exe, &["agent"]).stdin(Stdio::null()).output().unwrap();
+    let o = f
+        .command(exe, &["agent"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(70), "{o:?}");
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(err.starts_with("fleet: ") && err.ends_with('\n') && err.lines().count() == 1, "{err:?}");
+    assert!(
+        err.starts_with("fleet: ") && err.ends_with('\n') && err.lines().count() == 1,
+        "{err:?}"
+    );
     err
 }
 
@@ -424,12 +479,21 @@ fn foreign_or_damaged_files_are_refused_and_left_untouched() {
     ];
     for (what, bytes) in cases {
         std::fs::write(&region, &bytes).unwrap();
-        std::fs::set_permissions(&region, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(&region, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
         let before = std::fs::metadata(&region).unwrap().modified().unwrap();
         let err = refused(&f, &exe);
         assert!(err.contains("left untouched"), "{what}: {err}");
-        assert_eq!(std::fs::read(&region).unwrap(), bytes, "{what}: file changed");
-        assert_eq!(std::fs::metadata(&region).unwrap().modified().unwrap(), before, "{what}");
+        assert_eq!(
+            std::fs::read(&region).unwrap(),
+            bytes,
+            "{what}: file changed"
+        );
+        assert_eq!(
+            std::fs::metadata(&region).unwrap().modified().unwrap(),
+            before,
+            "{what}"
+        );
     }
     std::fs::remove_file(&region).unwrap();
     // A symlink or a directory under the name is refused too.
@@ -440,11 +504,18 @@ fn foreign_or_damaged_files_are_refused_and_left_untouched() {
     refused(&f, &exe);
     std::fs::remove_dir(&region).unwrap();
     // A FIFO blocks neither a member nor `truk fleet ls`.
-    assert!(std::process::Command::new("mkfifo").arg(&region).status().unwrap().success());
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&region)
+        .status()
+        .unwrap()
+        .success());
     assert!(refused(&f, &exe).contains("not a regular file"));
     let (code, out, _) = truk(&["fleet", "ls", "--ns", &f.ns]);
     assert_eq!(code, 0);
-    assert!(out.contains("not a regular file (not a usable region)"), "{out}");
+    assert!(
+        out.contains("not a regular file (not a usable region)"),
+        "{out}"
+    );
     std::fs::remove_file(&region).unwrap();
 }
 
@@ -494,19 +565,31 @@ fn fleet_namespaces_and_fingerprints_separate_fleets() {
 #[test]
 fn full_dev_shm_is_a_clear_error_at_start() {
     let probe = std::process::Command::new("unshare")
-        .args(["-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /dev/shm"])
+        .args([
+            "-rm",
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=64k tmpfs /dev/shm",
+        ])
         .output();
     match probe {
         Ok(o) if o.status.success() => {}
         other => {
-            eprintln!("skipping: cannot mount a private tmpfs on /dev/shm with `unshare -rm` ({other:?})");
+            eprintln!(
+                "skipping: cannot mount a private tmpfs on /dev/shm with `unshare -rm` ({other:?})"
+            );
             return;
         }
     }
     let exe = build_agent("agent_big", &note(4, 1024, 1 << 20));
     let f = Fleet::new("shmfull", &exe);
     let o = std::process::Command::new("unshare")
-        .args(["-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /dev/shm && exec \"$0\" agent"])
+        .args([
+            "-rm",
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=64k tmpfs /dev/shm && exec \"$0\" agent",
+        ])
         .arg(&exe)
         .env("TRUK_FLEET_NS", &f.ns)
         .stdin(Stdio::null())
@@ -514,7 +597,10 @@ fn full_dev_shm_is_a_clear_error_at_start() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(70), "{err}");
-    assert!(err.starts_with("fleet: cannot reserve") && err.contains("No space left"), "{err}");
+    assert!(
+        err.starts_with("fleet: cannot reserve") && err.contains("No space left"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1);
 }
 
@@ -527,8 +613,16 @@ fn programs_without_fleets_do_not_link_the_fleet_runtime() {
     );
     let syms = std::process::Command::new("nm").arg(&exe).output().unwrap();
     let syms = String::from_utf8_lossy(&syms.stdout);
-    for s in ["__truk_fleet_join", "flock", "fleet_leave", "__truk_mutex_lock"] {
-        assert!(!syms.contains(s), "{s} linked into a program without fleets");
+    for s in [
+        "__truk_fleet_join",
+        "flock",
+        "fleet_leave",
+        "__truk_mutex_lock",
+    ] {
+        assert!(
+            !syms.contains(s),
+            "{s} linked into a program without fleets"
+        );
     }
     let o = std::process::Command::new(&exe).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
@@ -558,7 +652,10 @@ fn rust_and_c_members_share_one_region() {
     assert_eq!(m.generation(), 1);
     assert_eq!(m.path(), f.region());
     assert_eq!(m.shared_u64(8).load(SeqCst), 7);
-    assert_eq!(format!("{:x}", m.shared_u64(OFF_TAG).load(SeqCst)), a.joined.tag);
+    assert_eq!(
+        format!("{:x}", m.shared_u64(OFF_TAG).load(SeqCst)),
+        a.joined.tag
+    );
     m.shared_u64(16).store(99, SeqCst);
     assert_eq!(a.get(2), 99);
     // The same Mutex from both sides (agent.c's Mutex is at byte 1024 of the shared area).
@@ -573,7 +670,11 @@ fn rust_and_c_members_share_one_region() {
     assert!(mutex.unlock().is_err(), "not the holder");
     // wait_on/wake across the two runtimes.
     let word = unsafe { &*(m.shared().add(40) as *const std::sync::atomic::AtomicU32) };
-    assert!(!truk_runtime::sync::wait_on(word, 0, Some(std::time::Duration::from_millis(10))));
+    assert!(!truk_runtime::sync::wait_on(
+        word,
+        0,
+        Some(std::time::Duration::from_millis(10))
+    ));
     a.send("waiton 5 0 -1");
     std::thread::sleep(std::time::Duration::from_millis(20));
     word.store(1, SeqCst);
@@ -586,7 +687,10 @@ fn rust_and_c_members_share_one_region() {
     assert!(mutex.lock(), "the C holder died: Rust's lock says so");
     mutex.unlock().unwrap();
     m.leave();
-    assert!(f.regions().is_empty(), "the Rust member was the last: it removed the region");
+    assert!(
+        f.regions().is_empty(),
+        "the Rust member was the last: it removed the region"
+    );
     // Rust creates (its init plays the constant initializers), C attaches.
     let m = truk_runtime::Member::join(&agent_build(), Some(&f.ns), |shared| {
         shared[OFF_INIT..OFF_INIT + 8].copy_from_slice(&0xC0FFEEu64.to_ne_bytes());
@@ -596,7 +700,10 @@ fn rust_and_c_members_share_one_region() {
     assert!(m.first());
     let mut b = f.agent();
     assert!(!b.joined.first);
-    assert_eq!((b.joined.tag.as_str(), b.joined.init.as_str()), ("1234", "c0ffee"));
+    assert_eq!(
+        (b.joined.tag.as_str(), b.joined.init.as_str()),
+        ("1234", "c0ffee")
+    );
     assert_eq!(b.joined.size, 2);
     assert_eq!(b.cmd("add 4 5"), "0");
     assert_eq!(m.shared_u64(32).load(SeqCst), 5);
@@ -608,13 +715,21 @@ fn rust_and_c_members_share_one_region() {
     // A damaged file under the name: Rust refuses it too, untouched.
     let path = truk_runtime::member::region_path(&agent_build(), Some(&f.ns)).unwrap();
     std::fs::write(&path, vec![7u8; 5000]).unwrap();
-    let err = truk_runtime::Member::join(&agent_build(), Some(&f.ns), |_| {}).err().unwrap();
-    assert!(err.contains("bad magic") && err.contains("left untouched"), "{err}");
+    let err = truk_runtime::Member::join(&agent_build(), Some(&f.ns), |_| {})
+        .err()
+        .unwrap();
+    assert!(
+        err.contains("bad magic") && err.contains("left untouched"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&path).unwrap(), vec![7u8; 5000]);
 }
 
 fn truk(args: &[&str]) -> (i32, String, String) {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_truk")).args(args).output().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_truk"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -632,21 +747,56 @@ fn truk_fleet_ls_and_gc_on_real_regions() {
     let c = f.agent_of(&other);
     let (code, out, err) = truk(&["fleet", "ls", "--ns", &f.ns]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&format!("{}  ns {}  generation 1  ready  size 4096 bytes  2 of 1024 members", "01".repeat(32), f.ns)), "{out}");
-    assert!(out.contains(&format!("{}  ns {}  generation 1  ready  size 64 bytes  1 of 8 members", "06".repeat(32), f.ns)), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{}  ns {}  generation 1  ready  size 4096 bytes  2 of 1024 members",
+            "01".repeat(32),
+            f.ns
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{}  ns {}  generation 1  ready  size 64 bytes  1 of 8 members",
+            "06".repeat(32),
+            f.ns
+        )),
+        "{out}"
+    );
     for (slot, pid) in [(a.joined.slot, a.pid), (b.joined.slot, b.pid)] {
-        assert!(out.contains(&format!("slot {slot:<5} pid {pid:<8} start time")), "{out}");
+        assert!(
+            out.contains(&format!("slot {slot:<5} pid {pid:<8} start time")),
+            "{out}"
+        );
     }
     let (code, json, _) = truk(&["fleet", "ls", "--json", "--ns", &f.ns]);
     assert_eq!(code, 0);
-    assert!(json.starts_with("{\"regions\":[{\"path\":\"/dev/shm/truk-"), "{json}");
-    assert!(json.contains(&format!("\"build_fingerprint\":\"{}\"", "01".repeat(32))), "{json}");
-    assert!(json.contains(&format!("\"namespace\":\"{}\"", f.ns)), "{json}");
-    assert!(json.contains(&format!("{{\"pid\":{},\"slot\":{},\"start_time\":", a.pid, a.joined.slot)), "{json}");
+    assert!(
+        json.starts_with("{\"regions\":[{\"path\":\"/dev/shm/truk-"),
+        "{json}"
+    );
+    assert!(
+        json.contains(&format!("\"build_fingerprint\":\"{}\"", "01".repeat(32))),
+        "{json}"
+    );
+    assert!(
+        json.contains(&format!("\"namespace\":\"{}\"", f.ns)),
+        "{json}"
+    );
+    assert!(
+        json.contains(&format!(
+            "{{\"pid\":{},\"slot\":{},\"start_time\":",
+            a.pid, a.joined.slot
+        )),
+        "{json}"
+    );
     assert!(json.ends_with("\"damaged\":[]}\n"), "{json}");
     // gc keeps regions in use.
     let (code, out, _) = truk(&["fleet", "gc", "--ns", &f.ns]);
-    assert_eq!((code, out.as_str()), (0, "gc: 0 removed, 2 in use, 0 damaged left untouched\n"));
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "gc: 0 removed, 2 in use, 0 damaged left untouched\n")
+    );
     // Every member SIGKILLed: left-overs that gc removes without starting anything.
     for x in [&a, &b, &c] {
         f.kill(x);
@@ -656,17 +806,27 @@ fn truk_fleet_ls_and_gc_on_real_regions() {
     std::fs::write(&damaged, b"not a region").unwrap();
     let (code, out, _) = truk(&["fleet", "ls", "--ns", &f.ns]);
     assert_eq!(code, 0);
-    assert!(out.contains("0 of 1024 members") && out.contains("too small to be a Truk fleet region (not a usable region)"), "{out}");
+    assert!(
+        out.contains("0 of 1024 members")
+            && out.contains("too small to be a Truk fleet region (not a usable region)"),
+        "{out}"
+    );
     let (code, out, _) = truk(&["fleet", "gc", "--ns", &f.ns]);
     assert_eq!(code, 0);
     assert_eq!(out.matches("removed /dev/shm/truk-").count(), 2, "{out}");
-    assert!(out.ends_with("gc: 2 removed, 0 in use, 1 damaged left untouched\n"), "{out}");
+    assert!(
+        out.ends_with("gc: 2 removed, 0 in use, 1 damaged left untouched\n"),
+        "{out}"
+    );
     assert_eq!(std::fs::read(&damaged).unwrap(), b"not a region");
     assert_eq!(f.regions(), vec![damaged]);
     // One-line errors, non-zero exit, no panic.
     let (code, out, err) = truk(&["fleet", "ls", "--ns", "../x"]);
     assert_ne!(code, 0);
-    assert!(out.is_empty() && err.starts_with("error: --ns") && err.lines().count() == 1, "{err}");
+    assert!(
+        out.is_empty() && err.starts_with("error: --ns") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]
@@ -678,7 +838,10 @@ fn a_creator_killed_while_initializing_is_taken_over() {
     // waits for it and creates its own; the killed creator leaves nothing behind.
     let mut s = f.agent_started(&exe, &slow);
     assert_eq!(s.line(), "initializing");
-    assert!(f.regions().is_empty(), "nothing is published before it is complete");
+    assert!(
+        f.regions().is_empty(),
+        "nothing is published before it is complete"
+    );
     let mut a = f.agent();
     assert!(a.joined.first && a.joined.generation == 1);
     f.kill(&s);
@@ -693,7 +856,10 @@ fn a_creator_killed_while_initializing_is_taken_over() {
     f.kill(&s);
     n.wait_joined(&mut f);
     assert!(n.joined.first, "{:?}", n.joined);
-    assert_eq!(n.joined.generation, 2, "the dead re-initializer never finished generation 2");
+    assert_eq!(
+        n.joined.generation, 2,
+        "the dead re-initializer never finished generation 2"
+    );
     assert_eq!((n.joined.size, n.joined.init.as_str()), (1, "c0ffee"));
     n.send("exit 0");
     assert_eq!(f.wait(n.index()), Some(0));

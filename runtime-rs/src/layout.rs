@@ -207,7 +207,12 @@ impl RegionName {
             return None;
         }
         check_ns(&ns).ok()?;
-        Some(RegionName { uid, pidns, fp_prefix, ns })
+        Some(RegionName {
+            uid,
+            pidns,
+            fp_prefix,
+            ns,
+        })
     }
 
     pub fn new(uid: u32, pidns: u64, build_fp: &[u8; 32], ns: &str) -> RegionName {
@@ -220,7 +225,10 @@ impl RegionName {
     }
 
     pub fn file_name(&self) -> String {
-        format!("{PREFIX}{}-{}-{}-{}", self.uid, self.pidns, self.fp_prefix, self.ns)
+        format!(
+            "{PREFIX}{}-{}-{}-{}",
+            self.uid, self.pidns, self.fp_prefix, self.ns
+        )
     }
 }
 

@@ -34,13 +34,20 @@ enum Attempt {
 }
 
 fn os_err(what: &str, path: &std::path::Path) -> String {
-    format!("{what} {}: {}", path.display(), std::io::Error::last_os_error())
+    format!(
+        "{what} {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    )
 }
 
 /// The region's file name for `build` in namespace `ns` (None: $TRUK_FLEET_NS or default).
 pub fn region_path(build: &Build, ns: Option<&str>) -> Result<PathBuf, String> {
     let env = std::env::var(NS_ENV).ok().filter(|s| !s.is_empty());
-    let ns = ns.map(str::to_string).or(env).unwrap_or_else(|| NS_DEFAULT.to_string());
+    let ns = ns
+        .map(str::to_string)
+        .or(env)
+        .unwrap_or_else(|| NS_DEFAULT.to_string());
     check_ns(&ns)?;
     let (uid, pidns) = identity()?;
     Ok(PathBuf::from(DIR).join(RegionName::new(uid, pidns, &build.build_fp, &ns).file_name()))
@@ -50,9 +57,16 @@ impl Member {
     /// Joins the fleet of `build` in namespace `ns`. `init` sees the zero-filled shared
     /// area of a new generation before anyone else can (it plays the constant initializers'
     /// role). Errors are one line, as the C runtime prints them after "fleet: ".
-    pub fn join(build: &Build, ns: Option<&str>, mut init: impl FnMut(&mut [u8])) -> Result<Member, String> {
+    pub fn join(
+        build: &Build,
+        ns: Option<&str>,
+        mut init: impl FnMut(&mut [u8]),
+    ) -> Result<Member, String> {
         if build.capacity == 0 || build.capacity > MAX_CAPACITY {
-            return Err(format!("capacity {} (1 to {MAX_CAPACITY} allowed)", build.capacity));
+            return Err(format!(
+                "capacity {} (1 to {MAX_CAPACITY} allowed)",
+                build.capacity
+            ));
         }
         let path = region_path(build, ns)?;
         for _ in 0..10000 {
@@ -64,7 +78,10 @@ impl Member {
                 return Ok(m);
             }
         }
-        Err(format!("cannot join {}: it keeps changing under us", path.display()))
+        Err(format!(
+            "cannot join {}: it keeps changing under us",
+            path.display()
+        ))
     }
 
     fn blank(build: &Build, path: &std::path::Path, fd: libc::c_int) -> Member {
@@ -133,8 +150,14 @@ impl Member {
             if w & SLOT_STATUS_MASK == SLOT_FREE {
                 continue;
             }
-            if !(own && i == self.slot) && slot_dead(w, self.slot_start(i).load(Ordering::Relaxed)) {
-                let _ = self.slot_word(i).compare_exchange(w, w & SLOT_COUNT_MASK, Ordering::SeqCst, Ordering::SeqCst);
+            if !(own && i == self.slot) && slot_dead(w, self.slot_start(i).load(Ordering::Relaxed))
+            {
+                let _ = self.slot_word(i).compare_exchange(
+                    w,
+                    w & SLOT_COUNT_MASK,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
                 continue;
             }
             live += 1;
@@ -153,7 +176,10 @@ impl Member {
                 }
                 let count = ((w & SLOT_COUNT_MASK) + SLOT_COUNT_ONE) & SLOT_COUNT_MASK;
                 let claimed = ((pid as u64) << SLOT_PID_SHIFT) | count | SLOT_CLAIMED;
-                if cell.compare_exchange(w, claimed, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+                if cell
+                    .compare_exchange(w, claimed, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_err()
+                {
                     continue;
                 }
                 self.slot_start(i).store(start, Ordering::Relaxed);
@@ -167,7 +193,11 @@ impl Member {
                 self.sweep(false);
             }
         }
-        Err(format!("{}: the attach table is full ({} members)", self.path.display(), self.capacity))
+        Err(format!(
+            "{}: the attach table is full ({} members)",
+            self.path.display(),
+            self.capacity
+        ))
     }
 
     fn generation_start(&mut self, init: &mut dyn FnMut(&mut [u8])) -> Result<(), String> {
@@ -176,7 +206,10 @@ impl Member {
         // else reads or writes the table or the shared area now.
         unsafe {
             std::ptr::write_bytes(self.base.add(HEADER_SIZE), 0, self.size - HEADER_SIZE);
-            init(std::slice::from_raw_parts_mut(self.base.add(self.shared_offset as usize), self.region_size as usize));
+            init(std::slice::from_raw_parts_mut(
+                self.base.add(self.shared_offset as usize),
+                self.region_size as usize,
+            ));
         }
         let g = self.generation_cell().load(Ordering::Relaxed);
         self.generation_cell().store(g + 1, Ordering::Relaxed);
@@ -229,15 +262,29 @@ impl Member {
         self.fd = -1;
     }
 
-    fn create(build: &Build, path: &std::path::Path, init: &mut dyn FnMut(&mut [u8])) -> Result<Attempt, String> {
+    fn create(
+        build: &Build,
+        path: &std::path::Path,
+        init: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<Attempt, String> {
         let dir = CString::new(DIR).unwrap();
         // SAFETY: plain system calls on a descriptor we own.
-        let fd = unsafe { libc::open(dir.as_ptr(), libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC, 0o600) };
+        let fd = unsafe {
+            libc::open(
+                dir.as_ptr(),
+                libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
+                0o600,
+            )
+        };
         let mut m = Member::blank(build, path, fd);
         if fd < 0 {
-            return Err(os_err("cannot create a region in", std::path::Path::new(DIR)));
+            return Err(os_err(
+                "cannot create a region in",
+                std::path::Path::new(DIR),
+            ));
         }
-        if unsafe { libc::fchmod(fd, 0o600) } != 0 || unsafe { libc::flock(fd, libc::LOCK_SH) } != 0 {
+        if unsafe { libc::fchmod(fd, 0o600) } != 0 || unsafe { libc::flock(fd, libc::LOCK_SH) } != 0
+        {
             let e = os_err("cannot prepare a region in", std::path::Path::new(DIR));
             m.discard();
             return Err(e);
@@ -255,13 +302,27 @@ impl Member {
             m.discard();
             return Err(e);
         }
-        let h = Header::new(build.build_fp, build.layout_fp, build.capacity, build.region_size);
+        let h = Header::new(
+            build.build_fp,
+            build.layout_fp,
+            build.capacity,
+            build.region_size,
+        );
         // SAFETY: the new file is ours alone; the header fits in the mapping.
         unsafe { std::ptr::write(m.base as *mut Header, h) };
         m.generation_start(init)?;
         fence(Ordering::SeqCst);
         let proc = CString::new(format!("/proc/self/fd/{fd}")).unwrap();
-        if unsafe { libc::linkat(libc::AT_FDCWD, proc.as_ptr(), libc::AT_FDCWD, m.cpath.as_ptr(), libc::AT_SYMLINK_FOLLOW) } == 0 {
+        if unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                proc.as_ptr(),
+                libc::AT_FDCWD,
+                m.cpath.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        } == 0
+        {
             return Ok(Attempt::Joined(m));
         }
         let e = std::io::Error::last_os_error();
@@ -272,10 +333,19 @@ impl Member {
         Err(format!("cannot publish the region {}: {e}", path.display()))
     }
 
-    fn attach(build: &Build, path: &std::path::Path, init: &mut dyn FnMut(&mut [u8])) -> Result<Attempt, String> {
+    fn attach(
+        build: &Build,
+        path: &std::path::Path,
+        init: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<Attempt, String> {
         let cpath = CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: plain system calls on a descriptor we own.
-        let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK) };
+        let fd = unsafe {
+            libc::open(
+                cpath.as_ptr(),
+                libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+            )
+        };
         if fd < 0 {
             if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT) {
                 return Ok(Attempt::Absent);
@@ -294,13 +364,24 @@ impl Member {
     }
 
     /// The rest of attach, on an open descriptor: Ok(false) means start over.
-    fn attach_open(&mut self, build: &Build, init: &mut dyn FnMut(&mut [u8])) -> Result<bool, String> {
+    fn attach_open(
+        &mut self,
+        build: &Build,
+        init: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<bool, String> {
         let st = self.fstat()?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-            return Err(format!("{} is not a regular file; refusing to use it", self.path.display()));
+            return Err(format!(
+                "{} is not a regular file; refusing to use it",
+                self.path.display()
+            ));
         }
         if st.st_uid != unsafe { libc::geteuid() } {
-            return Err(format!("{} belongs to uid {}, not to us; refusing to use it", self.path.display(), st.st_uid));
+            return Err(format!(
+                "{} belongs to uid {}, not to us; refusing to use it",
+                self.path.display(),
+                st.st_uid
+            ));
         }
         // SAFETY: flock on our descriptor.
         let excl = unsafe { libc::flock(self.fd, libc::LOCK_EX | libc::LOCK_NB) } == 0;
@@ -314,8 +395,20 @@ impl Member {
             return Ok(false);
         }
         let mut bytes = [0u8; HEADER_SIZE];
-        let n = unsafe { libc::pread(self.fd, bytes.as_mut_ptr() as *mut libc::c_void, HEADER_SIZE, 0) };
-        let untouched = |why: String| format!("{}: {why}; refusing to use it (left untouched)", self.path.display());
+        let n = unsafe {
+            libc::pread(
+                self.fd,
+                bytes.as_mut_ptr() as *mut libc::c_void,
+                HEADER_SIZE,
+                0,
+            )
+        };
+        let untouched = |why: String| {
+            format!(
+                "{}: {why}; refusing to use it (left untouched)",
+                self.path.display()
+            )
+        };
         if n != HEADER_SIZE as isize {
             return Err(untouched("too small to be a Truk fleet region".into()));
         }
@@ -361,7 +454,10 @@ impl Member {
 
     /// The u64 at byte `off` of the shared area, as an atomic.
     pub fn shared_u64(&self, off: usize) -> &AtomicU64 {
-        assert!(off.is_multiple_of(8) && off as u64 + 8 <= self.region_size, "shared_u64({off})");
+        assert!(
+            off.is_multiple_of(8) && off as u64 + 8 <= self.region_size,
+            "shared_u64({off})"
+        );
         // SAFETY: aligned, in bounds (checked above), shared memory accessed atomically.
         unsafe { &*(self.shared().add(off) as *const AtomicU64) }
     }

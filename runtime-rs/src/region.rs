@@ -178,7 +178,11 @@ pub fn list(dir: &Path) -> Result<Vec<Entry>, String> {
     let rd = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut paths: Vec<PathBuf> = rd
         .flatten()
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(PREFIX)))
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(PREFIX))
+        })
         .map(|e| e.path())
         .collect();
     paths.sort();
@@ -228,7 +232,9 @@ pub fn gc(dir: &Path, only_ns: Option<&str>) -> Result<Vec<GcOutcome>, String> {
                 continue;
             }
         };
-        let Entry::Region(info) = e else { unreachable!() };
+        let Entry::Region(info) = e else {
+            unreachable!()
+        };
         if !in_ns(&path) {
             continue;
         }

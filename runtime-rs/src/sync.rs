@@ -13,7 +13,6 @@ pub struct Mutex<'a> {
     owner: &'a AtomicU64,
 }
 
-
 fn owner_value() -> u64 {
     let (pid, start) = self_ident();
     ((start & 0xffff_ffff) << 32) | pid as u64
@@ -26,9 +25,19 @@ pub fn wait_on(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bo
         tv_sec: d.as_secs().min(i64::MAX as u64 / 2) as libc::time_t,
         tv_nsec: d.subsec_nanos() as libc::c_long,
     });
-    let tp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let tp = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: FUTEX_WAIT on a live, aligned u32; a relative time-out or NULL.
-    let r = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, tp) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            tp,
+        )
+    };
     !(r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT))
 }
 
@@ -38,7 +47,14 @@ pub fn wake(word: &AtomicU32, count: u32) -> u32 {
         return 0;
     }
     // SAFETY: FUTEX_WAKE on a live, aligned u32.
-    let r = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, count.min(i32::MAX as u32)) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            count.min(i32::MAX as u32),
+        )
+    };
     r.max(0) as u32
 }
 
@@ -69,7 +85,9 @@ impl<'a> Mutex<'a> {
     }
 
     fn cas(&self, from: u32, to: u32) -> bool {
-        self.word.compare_exchange(from, to, Ordering::Acquire, Ordering::Relaxed).is_ok()
+        self.word
+            .compare_exchange(from, to, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// Blocks until held; true when the previous holder died holding it.
@@ -124,7 +142,11 @@ impl<'a> Mutex<'a> {
             return true;
         }
         let cur = self.word.load(Ordering::Relaxed);
-        if cur != 0 && cur & MUTEX_PID_MASK != pid && self.holder_dead(cur) && self.cas(cur, pid | (cur & MUTEX_WAITERS)) {
+        if cur != 0
+            && cur & MUTEX_PID_MASK != pid
+            && self.holder_dead(cur)
+            && self.cas(cur, pid | (cur & MUTEX_WAITERS))
+        {
             self.took();
             return true;
         }
@@ -134,7 +156,9 @@ impl<'a> Mutex<'a> {
     /// Releases the Mutex; Err when this process does not hold it.
     pub fn unlock(&self) -> Result<(), String> {
         let (pid, _) = self_ident();
-        if self.word.load(Ordering::Relaxed) & MUTEX_PID_MASK != pid || self.owner.load(Ordering::Relaxed) != owner_value() {
+        if self.word.load(Ordering::Relaxed) & MUTEX_PID_MASK != pid
+            || self.owner.load(Ordering::Relaxed) != owner_value()
+        {
             return Err("Mutex: unlock by a process that does not hold it".into());
         }
         self.owner.store(0, Ordering::Relaxed);

@@ -54,7 +54,11 @@ fn rust_layout_matches_truk_fleet_h() {
         eprintln!("skipping: clang-19 is not installed");
         return;
     };
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = Command::new(&exe).output().unwrap();
     let text = String::from_utf8_lossy(&run.stdout).into_owned();
     let c: HashMap<String, (String, String)> = text
@@ -67,8 +71,14 @@ fn rust_layout_matches_truk_fleet_h() {
         })
         .collect();
     let check = |key: &str, value: u64, size: usize| {
-        let (v, s) = c.get(key).unwrap_or_else(|| panic!("{key} missing: {text}"));
-        assert_eq!((v.as_str(), s.as_str()), (value.to_string().as_str(), size.to_string().as_str()), "{key}");
+        let (v, s) = c
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing: {text}"));
+        assert_eq!(
+            (v.as_str(), s.as_str()),
+            (value.to_string().as_str(), size.to_string().as_str()),
+            "{key}"
+        );
     };
     check("header", size_of::<Header>() as u64, 0);
     check("slot", size_of::<Slot>() as u64, 0);
@@ -76,7 +86,11 @@ fn rust_layout_matches_truk_fleet_h() {
     macro_rules! field {
         ($c:literal, $t:ty, $f:ident) => {{
             let v: $t = unsafe { std::mem::zeroed() };
-            check(concat!($c, ".", stringify!($f)), offset_of!($t, $f) as u64, std::mem::size_of_val(&v.$f));
+            check(
+                concat!($c, ".", stringify!($f)),
+                offset_of!($t, $f) as u64,
+                std::mem::size_of_val(&v.$f),
+            );
         }};
     }
     field!("truk_fleet_header", Header, magic);
@@ -126,16 +140,26 @@ fn rust_layout_matches_truk_fleet_h() {
     ] {
         check(k, v, 0);
     }
-    assert!(text.contains(&format!("strings {DIR} {PREFIX} {NS_ENV} {NS_DEFAULT} 0")), "{text}");
+    assert!(
+        text.contains(&format!("strings {DIR} {PREFIX} {NS_ENV} {NS_DEFAULT} 0")),
+        "{text}"
+    );
 }
 
 #[test]
 fn names_parse_and_namespaces_are_checked() {
     let n = RegionName::new(1000, 4026531836, &[0xab; 32], "my.ns-1");
     let file = n.file_name();
-    assert_eq!(file, format!("truk-1000-4026531836-{}-my.ns-1", "ab".repeat(16)));
+    assert_eq!(
+        file,
+        format!("truk-1000-4026531836-{}-my.ns-1", "ab".repeat(16))
+    );
     assert_eq!(RegionName::parse(&file), Some(n));
-    for bad in ["truk-x", "truk-1-2-abc-default", &format!("truk-1-2-{}-.x", "a".repeat(32))] {
+    for bad in [
+        "truk-x",
+        "truk-1-2-abc-default",
+        &format!("truk-1-2-{}-.x", "a".repeat(32)),
+    ] {
         assert_eq!(RegionName::parse(bad), None, "{bad}");
     }
     assert!(check_ns("default").is_ok());
@@ -149,14 +173,25 @@ fn header_check_reports_one_line_reasons() {
     let h = Header::new([1; 32], [2; 32], 4, 100);
     assert_eq!(h.file_size, shared_offset(4) + 100);
     assert!(h.check(h.file_size).is_ok());
-    assert!(h.check(h.file_size + 1).unwrap_err().contains("header says"));
+    assert!(h
+        .check(h.file_size + 1)
+        .unwrap_err()
+        .contains("header says"));
     let mut bad = h;
     bad.magic[0] = b'X';
     assert!(bad.check(h.file_size).unwrap_err().contains("bad magic"));
     let mut bad = h;
     bad.capacity = 0;
     assert!(bad.check(h.file_size).is_err());
-    let b = Build { build_fp: [1; 32], layout_fp: [3; 32], capacity: 4, region_size: 100 };
-    assert!(h.check_for(h.file_size, &b).unwrap_err().contains("layout fingerprint"));
+    let b = Build {
+        build_fp: [1; 32],
+        layout_fp: [3; 32],
+        capacity: 4,
+        region_size: 100,
+    };
+    assert!(h
+        .check_for(h.file_size, &b)
+        .unwrap_err()
+        .contains("layout fingerprint"));
     assert!(Header::from_bytes(&[0u8; 10]).is_none());
 }

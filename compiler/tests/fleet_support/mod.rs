@@ -32,7 +32,9 @@ pub fn note(seed: u8, capacity: u32, region_size: u64) -> NoteInfo {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join(name);
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("fleet")
+        .join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
