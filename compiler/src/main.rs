@@ -66,12 +66,36 @@ enum Cmd {
         args: BuildArgs,
         path: PathBuf,
     },
+    /// Inspect and clean up the shared-memory regions of running fleets.
+    Fleet {
+        #[command(subcommand)]
+        cmd: FleetCmd,
+    },
     /// Print the build fingerprint of a Truk binary.
     Fp {
         /// Print every field of the note as JSON.
         #[arg(long)]
         json: bool,
         binary: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum FleetCmd {
+    /// List the regions in /dev/shm: fingerprint, namespace, generation, size, members.
+    Ls {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Only regions of this fleet namespace (TRUK_FLEET_NS).
+        #[arg(long)]
+        ns: Option<String>,
+    },
+    /// Remove the regions that have no live member (damaged files are reported, not touched).
+    Gc {
+        /// Only regions of this fleet namespace (TRUK_FLEET_NS).
+        #[arg(long)]
+        ns: Option<String>,
     },
 }
 
@@ -115,6 +139,19 @@ fn main() -> ExitCode {
         }
         Cmd::Test { args, path } => test(&options(&args), &path),
         Cmd::Fp { json, binary } => fp(&binary, json),
+        Cmd::Fleet { cmd } => {
+            let r = match cmd {
+                FleetCmd::Ls { json, ns } => truk::fleet_cli::ls(json, ns.as_deref()),
+                FleetCmd::Gc { ns } => truk::fleet_cli::gc(ns.as_deref()),
+            };
+            match r {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&format!("error: {e}")),
+            }
+        }
     }
 }
 

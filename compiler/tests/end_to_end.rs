@@ -288,7 +288,6 @@ fn fleet_capacity_is_in_the_note_and_the_fingerprint() {
 /// Processes of one build share `shared var`s: children started with `spawn` count into the
 /// same memory, under a Mutex and with atomics, and the parent sees every increment.
 #[test]
-#[ignore = "needs runtime-c/fleet.c"]
 fn spawned_children_share_memory_with_the_parent() {
     let s = Scratch::new("fleetrun");
     let src = s.write(
@@ -331,7 +330,6 @@ fn spawned_children_share_memory_with_the_parent() {
 
 /// `truk test` joins the fleet before the tests run: initializers applied, builtins usable.
 #[test]
-#[ignore = "needs runtime-c/fleet.c"]
 fn tests_of_a_program_with_shared_vars_run_in_a_fleet() {
     let s = Scratch::new("fleettest");
     let src = s.write(
