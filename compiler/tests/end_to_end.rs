@@ -31,6 +31,38 @@ impl Drop for Scratch {
     }
 }
 
+/// A fleet namespace (`TRUK_FLEET_NS`) of one test's own, so that tests never join each
+/// other's fleets; its region files are removed when the test ends, even when it fails.
+struct FleetNs(String);
+
+impl FleetNs {
+    fn new(name: &str) -> FleetNs {
+        FleetNs(format!("e2e-{name}-{}", std::process::id()))
+    }
+    fn regions(&self) -> Vec<PathBuf> {
+        let suffix = format!("-{}", self.0);
+        std::fs::read_dir("/dev/shm")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        let n = p.file_name().unwrap().to_string_lossy();
+                        n.starts_with("truk-") && n.ends_with(&suffix)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for FleetNs {
+    fn drop(&mut self) {
+        for p in self.regions() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 fn build(src: &Path, out: &Path, extra: &[&str]) -> Output {
     truk().arg("build").args(extra).arg(src).arg("-o").arg(out).output().unwrap()
 }
@@ -324,8 +356,10 @@ fn spawned_children_share_memory_with_the_parent() {
     let exe = s.0.join("counter");
     let o = build(&src, &exe, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let r = Command::new(&exe).output().unwrap();
+    let ns = FleetNs::new("counter");
+    let r = Command::new(&exe).env("TRUK_FLEET_NS", &ns.0).output().unwrap();
     assert_eq!(r.status.code(), Some(42), "{}", stderr(&r));
+    assert!(ns.regions().is_empty(), "the last member left its region behind");
 }
 
 /// `truk test` joins the fleet before the tests run: initializers applied, builtins usable.
@@ -341,7 +375,27 @@ fn tests_of_a_program_with_shared_vars_run_in_a_fleet() {
            __truk_test_assert_i32(t, 1, fleet_size() as i32, \"alone in the fleet\");\n\
          }\n",
     );
-    let o = truk().arg("test").arg(&src).output().unwrap();
+    let ns = FleetNs::new("testfw");
+    let o = truk().arg("test").arg(&src).env("TRUK_FLEET_NS", &ns.0).output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success() && out.contains("1 passed, 0 failed"), "{out}{}", stderr(&o));
+}
+
+/// The README's example fleet: a worker is SIGKILLed holding a chunk of the shared table,
+/// the leader hands the chunk back, the total matches a single process's count (the program
+/// checks that itself), and the last member out removes the region.
+#[test]
+fn example_fleet_survives_a_killed_worker() {
+    let s = Scratch::new("example");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fleet.truk");
+    let exe = s.0.join("fleet");
+    let o = build(&src, &exe, &["--release"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ns = FleetNs::new("example");
+    let r = Command::new(&exe).env("TRUK_FLEET_NS", &ns.0).output().unwrap();
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.status.code(), Some(0), "{out}{}", stderr(&r));
+    assert!(out.contains("died (status 137); 1 chunk(s) handed back"), "{out}");
+    assert!(out.contains("primes below 2560000:"), "{out}");
+    assert!(ns.regions().is_empty(), "the fleet left its region behind");
 }
