@@ -46,14 +46,12 @@ pub enum Arch {
     Aarch64,
 }
 
-/// Map a target triple to an architecture; only Linux GNU targets are supported for now.
+/// Map a Linux target triple to an architecture (runtime-c is built for Linux only).
 pub fn target_arch(target: &str) -> Result<Arch, String> {
-    match target {
-        "x86_64-unknown-linux-gnu" | "x86_64-linux-gnu" | "x86_64-pc-linux-gnu" => Ok(Arch::X86_64),
-        "aarch64-unknown-linux-gnu" | "aarch64-linux-gnu" => Ok(Arch::Aarch64),
-        _ => Err(format!(
-            "unsupported target `{target}` (supported: x86_64-unknown-linux-gnu, aarch64-unknown-linux-gnu)"
-        )),
+    let t = super::target::parse(target)?;
+    match t.link_problem() {
+        Some(p) if t.os == super::target::Os::Darwin => Err(p),
+        _ => Ok(t.arch),
     }
 }
 
