@@ -147,12 +147,15 @@ fn the_fingerprint_includes_the_target_and_survives_strip() {
     ok(&truk().args(["build", "--target", ARM]).arg(&src).arg("-o").arg(&arm).output().unwrap());
     // An alias of the same target is the same build.
     ok(&truk().args(["build", "--target", "aarch64-linux-gnu"]).arg(&src).arg("-o").arg(&arm2).output().unwrap());
+    let x86r = s.0.join("x86-release");
+    ok(&truk().args(["build", "--release"]).arg(&src).arg("-o").arg(&x86r).output().unwrap());
     let (fx, fa) = (fp(&x86), fp(&arm));
     assert_ne!(fx, fa, "x86_64 and aarch64 builds of one source");
     assert_eq!(fa, fp(&arm2), "an alias of the target");
     // Stripped binaries keep the note (it is an allocated SHT_NOTE in a PT_NOTE segment).
-    for (exe, strip) in [(&x86, "strip"), (&arm, "aarch64-linux-gnu-strip"), (&arm, "llvm-strip-19")] {
-        let out = s.0.join(format!("stripped-{strip}"));
+    let strips = [(&x86, "strip"), (&x86r, "strip"), (&arm, "aarch64-linux-gnu-strip"), (&arm, "llvm-strip-19")];
+    for (i, (exe, strip)) in strips.into_iter().enumerate() {
+        let out = s.0.join(format!("stripped-{i}"));
         let st = Command::new(strip).arg("-s").arg(exe).arg("-o").arg(&out).status();
         if !st.map(|s| s.success()).unwrap_or(false) {
             eprintln!("skipping {strip}: not installed");
