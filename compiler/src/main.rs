@@ -27,7 +27,7 @@ struct BuildArgs {
     /// Optimize (LLVM's O2 pipeline); bounds checks stay.
     #[arg(long)]
     release: bool,
-    /// Target triple, e.g. aarch64-unknown-linux-gnu.
+    /// Target triple, e.g. aarch64-unknown-linux-gnu (`truk targets` lists them).
     #[arg(long)]
     target: Option<String>,
     /// Folder to search for imports (repeatable).
