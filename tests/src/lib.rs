@@ -88,7 +88,10 @@ pub fn exe_command(exe: &Path, target: Option<&str>) -> Command {
     match arch {
         Some(a) if a != std::env::consts::ARCH => {
             let mut c = Command::new(format!("qemu-{a}"));
-            c.arg("-L").arg(format!("/usr/{a}-linux-gnu")).arg(exe);
+            if std::env::var_os("QEMU_LD_PREFIX").is_none_or(|p| p.is_empty()) {
+                c.arg("-L").arg(format!("/usr/{a}-linux-gnu"));
+            }
+            c.arg(exe);
             c
         }
         _ => Command::new(exe),

@@ -113,7 +113,8 @@ impl TargetSpec {
     }
 
     /// The command prefix that runs a program built for the target on this machine: empty
-    /// when native, qemu-user with the target's libc otherwise.
+    /// when native, qemu-user with the target's libc (Debian's cross folder, or
+    /// `$QEMU_LD_PREFIX`) otherwise.
     pub fn runner(&self) -> Result<Vec<OsString>, String> {
         if self.os == Os::Darwin {
             return Err(self.link_problem().unwrap_or_default());
@@ -124,6 +125,8 @@ impl TargetSpec {
         let arch = self.arch.gnu_name();
         let qemu = [format!("qemu-{arch}"), format!("qemu-{arch}-static")].into_iter().find(|q| runs(q));
         match qemu {
+            // QEMU_LD_PREFIX, when set, names the target's libc folder instead.
+            Some(q) if std::env::var_os("QEMU_LD_PREFIX").is_some_and(|p| !p.is_empty()) => Ok(vec![q.into()]),
             Some(q) => Ok(vec![q.into(), "-L".into(), self.sysroot().into()]),
             None => Err(format!(
                 "cannot run {} programs on this {} machine: qemu-{arch} is missing (install the Debian package qemu-user; ci/setup does)",
