@@ -36,14 +36,21 @@ extern char **environ;
 
 enum proc_state { PROC_ALIVE, PROC_DEAD, PROC_UNKNOWN };
 
-/* Reads /proc/<pid>/stat: dead when absent, zombie or dead; *start gets field
- * 22 (start time in clock ticks since boot). UNKNOWN when it cannot be read
- * for another reason (e.g. hidepid): callers then assume the process lives. */
+/* Reads the stat file of `pid`'s main thread: dead when absent, zombie or
+ * dead; *start gets field 22 (start time in clock ticks since boot). UNKNOWN
+ * when it cannot be read for another reason (e.g. hidepid): callers then
+ * assume the process lives.
+ * The path is /proc/<pid>/task/<pid>/stat, for ourselves as for others:
+ * qemu-user fakes /proc/self/stat and /proc/<own pid>/stat for the program it
+ * emulates (another start time than the one other processes read there), so a
+ * member under qemu would record a start time that everyone else takes for pid
+ * reuse. qemu does not intercept the task path, and the main thread's start
+ * time is the process's, so natively both paths agree. */
 static enum proc_state proc_stat(uint32_t pid, uint64_t *start) {
-    char path[48], buf[1024];
+    char path[64], buf[1024];
     if (pid == 0 || pid > TRUK_MUTEX_PID_MASK)
         return PROC_DEAD;
-    snprintf(path, sizeof path, "/proc/%" PRIu32 "/stat", pid);
+    snprintf(path, sizeof path, "/proc/%" PRIu32 "/task/%" PRIu32 "/stat", pid, pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return (errno == ENOENT || errno == ESRCH) ? PROC_DEAD : PROC_UNKNOWN;
@@ -696,20 +703,67 @@ void __truk_mutex_unlock(void *m) {
 
 /* ---- spawn ------------------------------------------------------------- */
 
+/* The emulator a program runs under, when it runs under one: `truk run` and
+ * `truk test` set it to the command line they start a foreign program with
+ * (e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu"), words separated by spaces.
+ * Under qemu-user without binfmt_misc, /proc/self/exe names the emulator (or
+ * a foreign binary the kernel cannot exec), so spawn runs
+ * `wrapper... <own executable> args` instead. */
+#define TRUK_SPAWN_WRAPPER_ENV "TRUK_SPAWN_WRAPPER"
+#define TRUK_SPAWN_WRAPPER_WORDS 32
+
+/* Spawns through the wrapper `wrap`. all[room] is argv[0], followed by the
+ * arguments and a NULL (n entries from all[room] on, the NULL included);
+ * all[0..room) is free for the wrapper's words. */
+static int spawn_wrapped(pid_t *pid, const char *wrap, char **all, size_t room, size_t n) {
+    /* Our own executable: qemu answers this readlink with the program it emulates. */
+    static char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return len < 0 ? errno : ENOENT;
+    exe[len] = 0;
+    char *copy = strdup(wrap);
+    if (!copy)
+        return ENOMEM;
+    size_t k = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+        if (k == room) {
+            free(copy);
+            return E2BIG;
+        }
+        all[k++] = t;
+    }
+    int err = EINVAL; /* a wrapper of blanks only */
+    if (k > 0) {
+        /* wrapper words, then our executable (in argv[0]'s place), the arguments, NULL */
+        all[room] = exe;
+        memmove(all + k, all + room, n * sizeof *all);
+        err = posix_spawnp(pid, all[0], NULL, NULL, all, environ);
+    }
+    free(copy);
+    return err;
+}
+
 int64_t __truk_spawn(const char *const *args, uint64_t len) {
     if (len > 1u << 20 || (len && !args))
         return -1;
-    char **argv = calloc((size_t)len + 2, sizeof *argv);
-    if (!argv)
+    const char *wrap = getenv(TRUK_SPAWN_WRAPPER_ENV);
+    size_t room = wrap && *wrap ? TRUK_SPAWN_WRAPPER_WORDS : 0;
+    /* [room free slots for the wrapper's words][argv0][args...][NULL] */
+    char **all = calloc(room + (size_t)len + 2, sizeof *all);
+    if (!all)
         return -1;
+    char **argv = all + room;
     char **ours = __truk_rt_argv();
     argv[0] = ours && ours[0] ? ours[0] : "truk-program";
     for (uint64_t i = 0; i < len; i++)
         argv[i + 1] = (char *)args[i];
     fflush(NULL); /* keep our output ahead of the child's */
     pid_t pid;
-    int err = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
-    free(argv);
+    int err = room ? spawn_wrapped(&pid, wrap, all, room, (size_t)len + 2)
+                   : posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
+    free(all);
     return err ? -1 : (int64_t)pid;
 }
 

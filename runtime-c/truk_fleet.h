@@ -67,10 +67,12 @@
  *   bits 32..63 pid
  * Claim: CAS FREE -> CLAIMED(pid), store start_time, store ACTIVE (release).
  * Free (own slot or a dead member's): CAS the exact word seen -> FREE(same
- * count, pid 0). A member is dead when /proc/<pid>/stat is gone, says zombie
- * or dead, or its field 22 (start time, clock ticks since boot) differs from
- * start_time (pid reuse). A CLAIMED slot has no start time yet: only the pid
- * is checked.
+ * count, pid 0). A member is dead when /proc/<pid>/task/<pid>/stat (its main
+ * thread's stat) is gone, says zombie or dead, or its field 22 (start time,
+ * clock ticks since boot) differs from start_time (pid reuse). A CLAIMED slot
+ * has no start time yet: only the pid is checked. Every reader, a member
+ * about itself included, uses that path: qemu-user fakes /proc/self/stat and
+ * /proc/<own pid>/stat for the program it emulates, but not the task path.
  *
  * ---- Choices where the spec is silent ----------------------------------------
  *   - An empty TRUK_FLEET_NS means "default", like an unset one.
@@ -86,6 +88,11 @@
  *   - A member that exec()s loses its lock (the descriptor is close-on-exec)
  *     but its slot stays live until the process ends; the region then stays
  *     until a later newcomer or `truk fleet gc` finds no live member.
+ *   - spawn executes /proc/self/exe; when TRUK_SPAWN_WRAPPER is set (truk
+ *     run/test set it for a program they run under qemu-user, which cannot
+ *     exec /proc/self/exe without binfmt_misc) it runs the wrapper's words,
+ *     then readlink(/proc/self/exe) (qemu answers with the emulated program),
+ *     then the arguments.
  *   - Regions are only read by `truk fleet ls`; gc acts only on regions of this
  *     user and this PID namespace, and never on a file that fails validation.
  *
@@ -151,7 +158,7 @@ struct truk_fleet_header {
 
 struct truk_fleet_slot {
     uint64_t word;       /* 0 atomic: status | claim count | pid << 32 */
-    uint64_t start_time; /* 8 field 22 of /proc/<pid>/stat */
+    uint64_t start_time; /* 8 field 22 of /proc/<pid>/task/<pid>/stat */
 };
 
 _Static_assert(sizeof(struct truk_fleet_header) == TRUK_FLEET_HEADER_SIZE, "header size");

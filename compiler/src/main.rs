@@ -194,15 +194,7 @@ fn runner_for(triple: &str) -> Result<Vec<std::ffi::OsString>, String> {
 }
 
 fn run_exe(runner: &[std::ffi::OsString], exe: &std::path::Path, args: &[String]) -> ExitCode {
-    let mut cmd = match runner.split_first() {
-        Some((prog, pre)) => {
-            let mut c = std::process::Command::new(prog);
-            c.args(pre).arg(exe);
-            c
-        }
-        None => std::process::Command::new(exe),
-    };
-    match cmd.args(args).status() {
+    match target::command_under(runner, exe).args(args).status() {
         Ok(st) => match st.code() {
             Some(c) => ExitCode::from(c as u8),
             None => {

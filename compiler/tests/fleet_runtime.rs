@@ -17,9 +17,29 @@ fn agent_exe() -> PathBuf {
         .clone()
 }
 
+/// The agent built for aarch64 (same note, another target), and the runner for it; None
+/// (the test is skipped, with a message) without the cross toolchain or qemu.
+fn arm_fleet(test: &str) -> Option<Fleet> {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    let runner = arm_runner()?;
+    let exe = EXE.get_or_init(|| build_agent("agent_arm", &note_for(ARM, 1, 1024, REGION_SIZE)));
+    Some(Fleet::under(test, exe, runner))
+}
+
 #[test]
 fn seed_lifecycle_t0_to_t5() {
-    let mut f = Fleet::new("life", &agent_exe());
+    lifecycle(Fleet::new("life", &agent_exe()));
+}
+
+#[test]
+fn aarch64_seed_lifecycle_under_qemu() {
+    if let Some(f) = arm_fleet("armlife") {
+        lifecycle(f);
+    }
+}
+
+/// T0 to T5 of the spec's seed scenario.
+fn lifecycle(mut f: Fleet) {
     // T0: A creates and writes.
     let mut a = f.agent();
     assert!(a.joined.first, "{:?}", a.joined);
@@ -81,18 +101,29 @@ fn last_member_killed_then_fresh_generation() {
 
 #[test]
 fn many_members_at_the_same_instant_make_one_fleet() {
-    const N: usize = 24;
-    let exe = agent_exe();
-    let mut f = Fleet::new("burst", &exe);
-    for _ in 0..N {
+    burst(Fleet::new("burst", &agent_exe()), 24);
+}
+
+#[test]
+fn aarch64_members_starting_at_once_under_qemu() {
+    // Fewer: every member is a qemu process, and qemu starts slowly.
+    if let Some(f) = arm_fleet("armburst") {
+        burst(f, 8);
+    }
+}
+
+/// N members released at the same instant make one fleet of one generation.
+fn burst(mut f: Fleet, n: usize) {
+    let exe = f.exe.clone();
+    for _ in 0..n {
         f.start_with(&exe, &["burst"]);
     }
     // Everyone is started and blocked on stdin: release them together.
-    for i in 0..N {
+    for i in 0..n {
         writeln!(f.child(i).stdin.as_mut().unwrap(), "go").unwrap();
     }
     let mut joined = Vec::new();
-    for i in 0..N {
+    for i in 0..n {
         let mut line = String::new();
         BufReader::new(f.child(i).stdout.as_mut().unwrap())
             .read_line(&mut line)
@@ -109,14 +140,14 @@ fn many_members_at_the_same_instant_make_one_fleet() {
     let mut slots: Vec<u32> = joined.iter().map(|j| j.slot).collect();
     slots.sort();
     slots.dedup();
-    assert_eq!(slots.len(), N, "distinct slots");
+    assert_eq!(slots.len(), n, "distinct slots");
     let mut check = f.agent();
-    assert_eq!(check.get(0), N as u64);
-    assert_eq!(check.cmd("size"), (N + 1).to_string());
-    for i in 0..N {
+    assert_eq!(check.get(0), n as u64);
+    assert_eq!(check.cmd("size"), (n + 1).to_string());
+    for i in 0..n {
         writeln!(f.child(i).stdin.as_mut().unwrap(), "end").unwrap();
     }
-    for i in 0..N {
+    for i in 0..n {
         assert_eq!(f.wait(i), Some(0));
     }
     assert_eq!(check.cmd("size"), "1");
@@ -279,7 +310,18 @@ fn sigkill_storm_under_a_mutex() {
 
 #[test]
 fn mutex_owner_death_unlock_by_stranger_and_try_lock() {
-    let mut f = Fleet::new("mutex", &agent_exe());
+    robust_mutex(Fleet::new("mutex", &agent_exe()));
+}
+
+#[test]
+fn aarch64_robust_mutex_under_qemu() {
+    if let Some(f) = arm_fleet("armmutex") {
+        robust_mutex(f);
+    }
+}
+
+/// A holder SIGKILLed: the next lock says so; unlock by a stranger; try_lock; pid reuse.
+fn robust_mutex(mut f: Fleet) {
     let mut a = f.agent();
     let mut b = f.agent();
     assert_eq!(a.cmd("lock"), "lock 0");
@@ -336,7 +378,18 @@ fn mutex_owner_death_unlock_by_stranger_and_try_lock() {
 
 #[test]
 fn wait_on_wake_spawn_and_wait_child() {
-    let mut f = Fleet::new("futex", &agent_exe());
+    futex_and_spawn(Fleet::new("futex", &agent_exe()));
+}
+
+#[test]
+fn aarch64_wait_on_wake_and_spawn_under_qemu() {
+    if let Some(f) = arm_fleet("armfutex") {
+        futex_and_spawn(f);
+    }
+}
+
+/// wait_on/wake between members; spawn starts this binary in the same fleet.
+fn futex_and_spawn(mut f: Fleet) {
     let mut a = f.agent();
     let mut b = f.agent();
     assert_eq!(
@@ -859,4 +912,119 @@ fn a_creator_killed_while_initializing_is_taken_over() {
     n.send("exit 0");
     assert_eq!(f.wait(n.index()), Some(0));
     assert!(f.regions().is_empty());
+}
+
+/// Two members that wait for each other's writes to shared variables, and a third
+/// that the first starts with `spawn` and that adds them up.
+const SHARED_PROGRAM: &str = r#"cimport <stdio.h>;
+cimport <string.h>;
+extern fn printf(fmt: *i8, ...args) : i32;
+extern fn strcmp(a: *i8, b: *i8) : i32;
+shared var a: u32;
+shared var b: u32;
+shared var c: u32;
+// The value at p once it is not 0; 0 after 30 s (a test that failed never leaves us behind).
+fn wait_for(p: *u32) : u32 {
+  for var i: i32 = 0; i < 150 && atomic_load(p) == 0; i += 1 {
+    wait_on(p, 0, 200);
+  }
+  return atomic_load(p);
+}
+fn publish(p: *u32, v: u32) : void {
+  atomic_store(p, v);
+  wake(p, 16);
+}
+fn main(argc: i32, argv: **i8) : i32 {
+  if argc > 1 && strcmp(argv[1], "b") == 0 {
+    printf("b sees a=%u\n", wait_for(&a));
+    publish(&b, 22);
+    return 0;
+  }
+  if argc > 1 && strcmp(argv[1], "child") == 0 {
+    publish(&c, wait_for(&a) + wait_for(&b));
+    return 0;
+  }
+  publish(&a, 11);
+  printf("a sees b=%u\n", wait_for(&b));
+  var args: []*u8 = make(@*u8, 1);
+  defer delete(args);
+  args[0] = "child";
+  var status: i32 = wait_child(spawn(args));
+  printf("child %d c=%u\n", status, atomic_load(&c));
+  return 0;
+}
+"#;
+
+/// `truk build --target aarch64...` of `src` into the test's scratch folder.
+fn truk_build_arm(name: &str, src: &std::path::Path) -> PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("fleet")
+        .join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join(name);
+    let (code, _, err) = truk(&[
+        "build",
+        "--target",
+        ARM,
+        src.to_str().unwrap(),
+        "-o",
+        exe.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    exe
+}
+
+/// Waits for a member started with `start_with` and returns its stdout.
+fn output_of(f: &mut Fleet, i: usize) -> String {
+    let mut out = String::new();
+    use std::io::Read;
+    f.child(i)
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let code = f.wait(i);
+    assert_eq!(code, Some(0), "{out}{}", f.stderr_of(i));
+    out
+}
+
+#[test]
+fn aarch64_truk_members_share_variables_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("arm_shared.truk");
+    std::fs::write(&src, SHARED_PROGRAM).unwrap();
+    let exe = truk_build_arm("arm_shared", &src);
+    let mut f = Fleet::under("armshared", &exe, runner);
+    // Both started from the outside: the first by `truk run` (the same build: the same
+    // fleet), which tells it how to spawn the third under qemu; the second under qemu.
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_truk"));
+    run.args(["run", "--target", ARM])
+        .arg(&src)
+        .env("TRUK_FLEET_NS", &f.ns);
+    let first = f.start_command(run);
+    let second = f.start_with(&exe, &["b"]);
+    assert_eq!(output_of(&mut f, second), "b sees a=11\n");
+    assert_eq!(output_of(&mut f, first), "a sees b=22\nchild 0 c=33\n");
+    assert!(f.regions().is_empty(), "{:?}", f.regions());
+}
+
+#[test]
+fn aarch64_example_fleet_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fleet.truk");
+    let exe = truk_build_arm("arm_example", &src);
+    let mut f = Fleet::under("armexample", &exe, runner);
+    let t = std::time::Instant::now();
+    let leader = f.start_with(&exe, &[]);
+    let out = output_of(&mut f, leader);
+    assert!(
+        out.contains(" died (status 137); "),
+        "the killed worker: {out}"
+    );
+    assert!(out.contains("primes below 2560000: 187134 ("), "{out}");
+    assert!(f.regions().is_empty(), "{:?}", f.regions());
+    eprintln!("example fleet under qemu: {:?}", t.elapsed());
 }

@@ -18,12 +18,13 @@ pub enum Proc {
     Unknown,
 }
 
-/// Reads /proc/PID/stat (see truk_fleet.h, "Attach table").
+/// Reads /proc/PID/task/PID/stat, the main thread's stat: the path fleet.c reads, which
+/// qemu-user does not fake (see truk_fleet.h, "Attach table").
 pub fn proc_stat(pid: u32) -> Proc {
     if pid == 0 || pid > MUTEX_PID_MASK {
         return Proc::Dead;
     }
-    let text = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+    let text = match std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/stat")) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Proc::Dead,
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Proc::Dead,

@@ -137,6 +137,31 @@ impl TargetSpec {
     }
 }
 
+/// The environment variable naming the emulator a program runs under, for its `spawn`
+/// (read by runtime-c/fleet.c): its words separated by spaces.
+pub const SPAWN_WRAPPER_ENV: &str = "TRUK_SPAWN_WRAPPER";
+
+/// The command that runs `exe` under `runner` (see `TargetSpec::runner`). Under an
+/// emulator, SPAWN_WRAPPER_ENV tells the program's `spawn` to start its copies through the
+/// same one: without binfmt_misc, the kernel cannot exec /proc/self/exe.
+pub fn command_under(runner: &[OsString], exe: &Path) -> Command {
+    match runner.split_first() {
+        Some((prog, pre)) => {
+            let mut wrapper = OsString::new();
+            for (i, w) in runner.iter().enumerate() {
+                if i > 0 {
+                    wrapper.push(" ");
+                }
+                wrapper.push(w);
+            }
+            let mut c = Command::new(prog);
+            c.args(pre).arg(exe).env(SPAWN_WRAPPER_ENV, wrapper);
+            c
+        }
+        None => Command::new(exe),
+    }
+}
+
 /// Does `program` start (a `--version` that exits 0)?
 fn runs(program: &str) -> bool {
     Command::new(program)
@@ -179,6 +204,18 @@ mod tests {
         assert_eq!(parse("x86_64-unknown-linux-gnu").unwrap().os, Os::Linux);
         let e = parse("riscv64-unknown-linux-gnu").unwrap_err();
         assert!(e.starts_with("unsupported target `riscv64") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn programs_under_an_emulator_learn_how_to_spawn() {
+        let qemu: Vec<OsString> = vec!["qemu-aarch64".into(), "-L".into(), "/usr/x".into()];
+        let c = command_under(&qemu, Path::new("prog"));
+        assert_eq!(c.get_program(), "qemu-aarch64");
+        assert_eq!(c.get_args().collect::<Vec<_>>(), ["-L", "/usr/x", "prog"]);
+        let env: Vec<_> = c.get_envs().collect();
+        assert_eq!(env, [(SPAWN_WRAPPER_ENV.as_ref(), Some("qemu-aarch64 -L /usr/x".as_ref()))]);
+        let native = command_under(&[], Path::new("prog"));
+        assert_eq!((native.get_program(), native.get_envs().count()), ("prog".as_ref(), 0));
     }
 
     #[test]

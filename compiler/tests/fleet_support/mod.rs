@@ -2,6 +2,7 @@
 //! hand-made note, run them, and clean up after them even when a test fails.
 #![allow(dead_code)]
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -11,6 +12,7 @@ use truk::driver::runtime::{runtime_objects_in, RUNTIME_HEADERS};
 use truk::fingerprint::{note_record, NoteInfo};
 
 pub const X86: &str = "x86_64-unknown-linux-gnu";
+pub const ARM: &str = "aarch64-unknown-linux-gnu";
 pub const AGENT_C: &str = include_str!("agent.c");
 /// Bytes of shared variables the agent uses (see the OFF_ constants in agent.c).
 pub const REGION_SIZE: u64 = 4096;
@@ -20,10 +22,15 @@ pub const OFF_INIT: usize = 520;
 
 /// A note for a test build: `seed` picks the fingerprints.
 pub fn note(seed: u8, capacity: u32, region_size: u64) -> NoteInfo {
+    note_for(X86, seed, capacity, region_size)
+}
+
+/// A note for a test build for `target`.
+pub fn note_for(target: &str, seed: u8, capacity: u32, region_size: u64) -> NoteInfo {
     NoteInfo {
         build_fp: [seed; 32],
         layout_fp: [seed ^ 0x5a; 32],
-        target: X86.into(),
+        target: target.into(),
         profile: "debug".into(),
         compiler_version: "fleet-test".into(),
         region_size,
@@ -46,7 +53,7 @@ fn runtime_cache() -> PathBuf {
 
 /// The note as a C array in section .note.truk (the compiler's exact record).
 fn note_header(info: &NoteInfo) -> String {
-    let bytes = note_record(info, X86);
+    let bytes = note_record(info, &info.target);
     let list: Vec<String> = bytes.iter().map(|b| format!("0x{b:02x}")).collect();
     format!(
         "__attribute__((section(\".note.truk\"), aligned(4), used, retain))\n\
@@ -57,8 +64,9 @@ fn note_header(info: &NoteInfo) -> String {
 }
 
 /// Compile `src` (C, may include "fleet_note.h") with the runtime headers and link it with
-/// the runtime objects, as the driver links a Truk program.
+/// the runtime objects, as the driver links a Truk program, for the note's target.
 pub fn build_c(name: &str, src: &str, info: &NoteInfo) -> PathBuf {
+    let target = info.target.as_str();
     let dir = scratch(name);
     for (h, text) in RUNTIME_HEADERS {
         std::fs::write(dir.join(h), text).unwrap();
@@ -68,6 +76,7 @@ pub fn build_c(name: &str, src: &str, info: &NoteInfo) -> PathBuf {
     std::fs::write(&c, src).unwrap();
     let obj = dir.join(format!("{name}.o"));
     let out = Command::new("clang-19")
+        .arg(format!("--target={target}"))
         .args(["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-c"])
         .arg(&c)
         .arg("-I")
@@ -82,9 +91,9 @@ pub fn build_c(name: &str, src: &str, info: &NoteInfo) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut objects = vec![obj];
-    objects.extend(runtime_objects_in(&runtime_cache(), X86, false).expect("runtime compiles"));
+    objects.extend(runtime_objects_in(&runtime_cache(), target, false).expect("runtime compiles"));
     let exe = dir.join(name);
-    link(&objects, &exe, X86, false).expect("links");
+    link(&objects, &exe, target, false).expect("links");
     exe
 }
 
@@ -99,11 +108,31 @@ pub fn build_agent(name: &str, info: &NoteInfo) -> PathBuf {
 pub struct Fleet {
     pub ns: String,
     pub exe: PathBuf,
+    /// The emulator (qemu-user) that members run under; empty for native members.
+    pub runner: Vec<OsString>,
     children: Vec<Child>,
+}
+
+/// The command prefix that runs aarch64 programs here (qemu-user when the host is not
+/// aarch64), or None, saying why, when the cross toolchain or qemu is missing.
+pub fn arm_runner() -> Option<Vec<OsString>> {
+    let t = truk::driver::target::parse(ARM).unwrap();
+    match t.link_problem().map_or_else(|| t.runner(), Err) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("skipping the aarch64 fleet test: {e}");
+            None
+        }
+    }
 }
 
 impl Fleet {
     pub fn new(test: &str, exe: &Path) -> Fleet {
+        Fleet::under(test, exe, Vec::new())
+    }
+
+    /// A fleet whose members run under `runner` (see arm_runner).
+    pub fn under(test: &str, exe: &Path, runner: Vec<OsString>) -> Fleet {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -111,23 +140,31 @@ impl Fleet {
         let f = Fleet {
             ns: format!("t{}-{nanos:x}-{test}", std::process::id()),
             exe: exe.to_path_buf(),
+            runner,
             children: Vec::new(),
         };
         f.cleanup_files();
         f
     }
 
-    /// A command running the agent in this namespace.
+    /// A command running the agent in this namespace (under the runner, which its
+    /// `spawn` then uses too, as under `truk run`).
     pub fn command(&self, exe: &Path, args: &[&str]) -> Command {
-        let mut c = Command::new(exe);
+        let mut c = truk::driver::target::command_under(&self.runner, exe);
         c.args(args).env("TRUK_FLEET_NS", &self.ns);
         c
     }
 
     /// Start the agent in `mode` with piped stdin/stdout; the guard owns it.
     pub fn start_with(&mut self, exe: &Path, args: &[&str]) -> usize {
-        let child = self
-            .command(exe, args)
+        let cmd = self.command(exe, args);
+        self.start_command(cmd)
+    }
+
+    /// Start `cmd` (which must run in this namespace) with piped stdin/stdout; the guard
+    /// owns it.
+    pub fn start_command(&mut self, mut cmd: Command) -> usize {
+        let child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
