@@ -58,6 +58,16 @@ fn lifecycle(mut f: Fleet) {
     assert_eq!(b.get(1), 111);
     assert_eq!(b.cmd("set 2 222"), "ok");
     assert_eq!(a.get(2), 222);
+    // `truk fleet gc` (native, runtime-rs) agrees that both live: under qemu too, where
+    // they recorded their start times from inside the emulator.
+    let (code, out, err) = truk(&["fleet", "gc", "--ns", &f.ns]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "gc: 0 removed, 1 in use, 0 damaged left untouched\n"),
+        "{err}"
+    );
+    let (_, out, _) = truk(&["fleet", "ls", "--ns", &f.ns]);
+    assert!(out.contains("2 of 1024 members"), "{out}");
     // T2: A crashes.
     f.kill(&a);
     assert_eq!(f.regions().len(), 1);
