@@ -88,9 +88,13 @@ pub fn exe_command(exe: &Path, target: Option<&str>) -> Command {
     match arch {
         Some(a) if a != std::env::consts::ARCH => {
             let mut c = Command::new(format!("qemu-{a}"));
+            let mut wrapper = format!("qemu-{a}");
             if std::env::var_os("QEMU_LD_PREFIX").is_none_or(|p| p.is_empty()) {
                 c.arg("-L").arg(format!("/usr/{a}-linux-gnu"));
+                wrapper.push_str(&format!(" -L /usr/{a}-linux-gnu"));
             }
+            // As `truk run` does: the program's `spawn` starts its copies under qemu too.
+            c.env("TRUK_SPAWN_WRAPPER", wrapper);
             c.arg(exe);
             c
         }
