@@ -353,7 +353,7 @@ fn robust_mutex(mut f: Fleet) {
     assert_eq!(b.cmd("unlock"), "ok");
     assert_eq!(d.cmd("lock"), "lock 0");
     b.send("lock");
-    std::thread::sleep(std::time::Duration::from_millis(30));
+    f.pause(30);
     f.kill(&d);
     assert_eq!(b.line(), "lock 1");
     assert_eq!(b.cmd("unlock"), "ok");
@@ -409,7 +409,7 @@ fn futex_and_spawn(mut f: Fleet) {
     );
     assert_eq!(a.cmd("waiton 3 0 30"), "waiton 0", "time-out");
     a.send("waiton 3 0 -1");
-    std::thread::sleep(std::time::Duration::from_millis(30));
+    f.pause(30);
     assert_eq!(b.cmd("wake 3 0"), "woke 0", "count 0 wakes nobody");
     assert_eq!(b.cmd("set 3 1"), "ok");
     assert_eq!(b.cmd("wake 3 10"), "woke 1");

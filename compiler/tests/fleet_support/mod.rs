@@ -245,6 +245,13 @@ impl Fleet {
         s
     }
 
+    /// Sleeps long enough for a member to act on a line it was sent: `ms` natively, five
+    /// times as long under an emulator (qemu is slow, the more so on a busy machine).
+    pub fn pause(&self, ms: u64) {
+        let factor = if self.runner.is_empty() { 1 } else { 5 };
+        std::thread::sleep(std::time::Duration::from_millis(ms * factor));
+    }
+
     /// Region files of this namespace in /dev/shm.
     pub fn regions(&self) -> Vec<PathBuf> {
         let suffix = format!("-{}", self.ns);
