@@ -5,4 +5,5 @@ pub mod driver;
 pub mod fingerprint;
 pub mod fpread;
 pub mod hir;
+pub mod mir;
 pub mod syntax;

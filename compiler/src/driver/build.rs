@@ -1,4 +1,4 @@
-//! The build pipeline: load the import closure, parse, check, emit LLVM IR, optimize,
+//! The build pipeline: load the import closure, parse, check, lower to MIR, emit LLVM IR, optimize,
 //! write an object, link it with the runtime.
 
 use std::collections::HashSet;
@@ -163,13 +163,14 @@ pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
     if !opts.tests && prog.main.is_none() && opts.emit == Emit::Exe {
         return Err(format!("error: {}: no `main` function (a program needs `fn main() : i32`)\n", entry.display()));
     }
+    let prog = crate::mir::lower(prog, &opts.target);
     let tm = target_machine(&opts.target, opts.release)?;
     let ctx = Context::create();
     let entry_kind = if opts.tests { Entry::Tests } else { Entry::Main };
     let name = entry.file_stem().and_then(|s| s.to_str()).unwrap_or("main");
     let td = tm.get_target_data();
     let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind);
-    let note = note_info(&loaded, opts, &td);
+    let note = note_info(&loaded, opts, &td, &prog);
     crate::codegen::note::emit_fingerprint_note(&ctx, &module, &note, &opts.target);
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&td.get_data_layout());
@@ -191,7 +192,7 @@ pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
             tm.write_to_file(&module, FileType::Object, &tmp).map_err(|e| format!("error: cannot write object: {e}"))?;
             let mut objs = crate::driver::runtime::runtime_objects(&opts.target, opts.release)?;
             objs.insert(0, tmp.clone());
-            if let Some(src) = crate::driver::cshim::shim_source(&prog, &loaded.system_headers, &loaded.local_headers) {
+            if let Some(src) = crate::driver::cshim::shim_source(&prog.hir, &loaded.system_headers, &loaded.local_headers) {
                 objs.push(crate::driver::cshim::shim_object(&src, &loaded.local_headers, &opts.target)?);
             }
             let r = crate::driver::link::link(&objs, &out, &opts.target, opts.release);
@@ -203,7 +204,7 @@ pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
 }
 
 /// The note that goes into the binary: both fingerprints and what the runtime needs.
-fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData) -> NoteInfo {
+fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData, prog: &crate::mir::Program) -> NoteInfo {
     let profile = if opts.release { "release" } else { "debug" };
     let mut files: Vec<(String, &[u8])> = loaded
         .sources
@@ -225,7 +226,7 @@ fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData)
     let data_layout = td.get_data_layout().as_str().to_string_lossy().into_owned();
     NoteInfo {
         build_fp: build_fingerprint(&inputs),
-        layout_fp: layout_fingerprint(&[], &data_layout),
+        layout_fp: layout_fingerprint(&prog.layouts.shared_vars(&prog.hir), &data_layout),
         target: opts.target.clone(),
         profile: profile.into(),
         compiler_version: COMPILER_VERSION.into(),
