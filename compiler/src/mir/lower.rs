@@ -663,3 +663,152 @@ fn prune(open: Vec<Open>) -> Vec<Block> {
     }
     blocks
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::SourceMap;
+    use crate::mir::Block;
+
+    fn lower_src(src: &str) -> Program {
+        let mut sources = SourceMap::default();
+        let file = sources.add("t.truk".into(), src.to_string());
+        let (module, diags) = crate::syntax::parser::parse_module(&sources.file(file).text, file);
+        assert!(diags.is_empty());
+        let (prog, diags) = crate::hir::check::check(&[module]);
+        assert!(diags.is_empty(), "{:?}", diags.iter().map(|d| &d.message).collect::<Vec<_>>());
+        lower(prog, "x86_64-unknown-linux-gnu")
+    }
+
+    fn body<'a>(p: &'a Program, name: &str) -> &'a Body {
+        let id = p.hir.funcs.iter().position(|f| f.name == name).unwrap();
+        p.bodies[id].as_ref().unwrap()
+    }
+
+    fn exprs(b: &Block) -> Vec<&Expr> {
+        let mut v = vec![];
+        for s in &b.stmts {
+            match s {
+                Stmt::Assign { place, value, .. } => v.extend([place, value]),
+                Stmt::LetTuple(_, e) | Stmt::Eval(e) | Stmt::MapNext { map: e, .. } => v.push(e),
+            }
+        }
+        match &b.term {
+            Terminator::Branch { cond: e, .. } | Terminator::Switch { value: e, .. } | Terminator::Return(Some(e)) | Terminator::Panic(e) => {
+                v.push(e)
+            }
+            _ => {}
+        }
+        v
+    }
+
+    /// Calls of the function named `name` in the block's statements.
+    fn calls_of(p: &Program, b: &Block, name: &str) -> usize {
+        exprs(b)
+            .iter()
+            .filter(|e| any_node(e, &|k| matches!(k, ExprKind::Call(c, _) if matches!(c.kind, ExprKind::Func(f) if p.hir.funcs[f as usize].name == name))))
+            .count()
+    }
+
+    const SRC: &str = r#"
+fn cleanup() {}
+fn big(x: i32) : bool { return x > 10; }
+fn cb(p: *i32, ctx: *i32) : bool { return true; }
+
+fn f(n: i32, xs: []i32, m: map[i32, bool]) : i32 {
+    defer cleanup();
+    var ok: bool = n > 0 && big(n) || n == -1;
+    each(xs, &n, cb);
+    while ok && n < 100 {
+        n += 1;
+        if n == 50 {
+            return 1;
+        }
+        if n == 60 || !(n > 70 && ok) {
+            break;
+        }
+    }
+    match n {
+        case 1 => return 2,
+        case 2 => panic("two"),
+        _ => n = 3,
+    }
+    return n;
+    n = 4;
+}
+"#;
+
+    #[test]
+    fn no_structured_control_flow_is_left() {
+        let p = lower_src(SRC);
+        let b = body(&p, "f");
+        for blk in &b.blocks {
+            for e in exprs(blk) {
+                assert!(!has_control_flow(e), "control flow left in {e:?}");
+            }
+            assert!(!matches!(blk.term, Terminator::Unreachable), "a block was left without a terminator");
+            for s in blk.term.successors() {
+                assert!((s as usize) < b.blocks.len() && s != 0, "bad successor {s}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_block_is_reachable_and_dead_code_is_dropped() {
+        let p = lower_src(SRC);
+        let b = body(&p, "f");
+        let mut preds = vec![0; b.blocks.len()];
+        for blk in &b.blocks {
+            for s in blk.term.successors() {
+                preds[s as usize] += 1;
+            }
+        }
+        assert!(preds.iter().skip(1).all(|&n| n > 0));
+        // `n = 4` after the last return is gone.
+        let four = b.blocks.iter().flat_map(exprs).any(|e| matches!(e.kind, ExprKind::Int(4)));
+        assert!(!four);
+    }
+
+    #[test]
+    fn defers_run_once_on_every_exit() {
+        let p = lower_src(SRC);
+        let b = body(&p, "f");
+        let returns = b.blocks.iter().filter(|blk| matches!(blk.term, Terminator::Return(_))).count();
+        assert_eq!(returns, 3);
+        for blk in &b.blocks {
+            let n = calls_of(&p, blk, "cleanup");
+            match blk.term {
+                Terminator::Return(_) => assert_eq!(n, 1, "a return without its defer"),
+                // `panic` leaves without running defers.
+                _ => assert_eq!(n, 0),
+            }
+        }
+    }
+
+    #[test]
+    fn a_return_value_with_a_call_is_computed_before_the_defers() {
+        let p = lower_src("fn g() {}\nfn h(x: i32) : i32 { return x; }\nfn f(x: i32) : i32 {\n defer g();\n if x > 0 { return h(x); }\n return x;\n}\n");
+        let b = body(&p, "f");
+        for blk in b.blocks.iter().filter(|blk| matches!(blk.term, Terminator::Return(_))) {
+            let Terminator::Return(Some(v)) = &blk.term else { panic!() };
+            match v.kind {
+                // The call went to a temporary before `g()`.
+                ExprKind::Local(t) if b.locals[t as usize].name.is_empty() => {
+                    assert!(matches!(&blk.stmts[..], [Stmt::Assign { value, .. }, Stmt::Eval(_)] if contains_call(value)));
+                }
+                // A plain value is read after `g()`.
+                _ => assert!(matches!(&blk.stmts[..], [Stmt::Eval(_)])),
+            }
+        }
+    }
+
+    #[test]
+    fn operands_before_a_short_circuit_keep_their_order() {
+        let p = lower_src("fn a() : i32 { return 1; }\nfn f(x: bool, y: bool) : i32 {\n var r: i32 = a() + ((x && y) as i32);\n return r;\n}\n");
+        let b = body(&p, "f");
+        // a() is called (into a temporary) before the branch on x.
+        let first = &b.blocks[0];
+        assert!(matches!(&first.stmts[0], Stmt::Assign { value, .. } if contains_call(value)));
+        assert!(matches!(first.term, Terminator::Branch { .. }));
+    }
+}
