@@ -98,6 +98,9 @@ pub fn emit<'ctx>(
     e.module
 }
 
+/// Switches with at most this many cases are emitted as compare-and-branch chains.
+const SWITCH_CHAIN_MAX: usize = 8;
+
 /// The LLVM type of `t`; `struct_ty` gives the LLVM type of a struct.
 fn llvm_type<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty, struct_ty: &dyn Fn(StructId) -> BasicTypeEnum<'ctx>) -> BasicTypeEnum<'ctx> {
     let c = ctx;
@@ -417,7 +420,23 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let v = self.rvalue(value).unwrap().into_int_value();
                 let it = v.get_type();
                 let cases: Vec<(IntValue, BasicBlock)> = cases.iter().map(|(x, b)| (it.const_int(*x as u64, false), self.blocks[*b as usize])).collect();
-                self.b.build_switch(v, self.blocks[*default as usize], &cases).unwrap();
+                let default = self.blocks[*default as usize];
+                if cases.len() > SWITCH_CHAIN_MAX {
+                    self.b.build_switch(v, default, &cases).unwrap();
+                    return;
+                }
+                // A few cases: compares, which the fast instruction selector takes (it has no
+                // `switch`); optimized builds turn them back into a switch.
+                let fv = self.cur_fn.unwrap();
+                for (i, (c, bb)) in cases.iter().enumerate() {
+                    let eq = self.b.build_int_compare(IntPredicate::EQ, v, *c, "").unwrap();
+                    let next = if i + 1 == cases.len() { default } else { self.ctx.append_basic_block(fv, "") };
+                    self.b.build_conditional_branch(eq, *bb, next).unwrap();
+                    self.b.position_at_end(next);
+                }
+                if cases.is_empty() {
+                    self.b.build_unconditional_branch(default).unwrap();
+                }
             }
             mir::Terminator::Return(e) => {
                 let v = e.as_ref().and_then(|e| self.rvalue(e));
@@ -437,16 +456,73 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     }
     // ---- expressions -----------------------------------------------------------------------
 
-    /// Store the value of `e` into `slot`, building aggregates in place.
+    /// Store the value of `e` into `slot`. Aggregates are stored field by field, zeroed with
+    /// memset and copied with memcpy: LLVM's fast instruction selector (debug builds) cannot
+    /// take whole-aggregate loads and stores and would fall back to the slow one.
     fn store_expr(&mut self, slot: PointerValue<'ctx>, e: &'p Expr) {
+        let lt = self.ty(&e.ty);
+        if !lt.is_struct_type() && !lt.is_array_type() {
+            match &e.kind {
+                ExprKind::Zero => self.b.build_store(slot, lt.const_zero()).unwrap(),
+                _ => match self.rvalue(e) {
+                    Some(v) => self.b.build_store(slot, v).unwrap(),
+                    None => return,
+                },
+            };
+            return;
+        }
         match &e.kind {
-            ExprKind::Zero => {
-                let z = self.ty(&e.ty).const_zero();
-                self.b.build_store(slot, z).unwrap();
+            ExprKind::Zero => self.zero_fill(slot, &e.ty),
+            ExprKind::StructLit(_) | ExprKind::TupleLit(_) | ExprKind::ArrayLit(_) => {
+                // Every element is computed before any is stored: the literal may read the slot.
+                let mut leaves = vec![];
+                let mut zero = false;
+                self.literal_leaves(e, &mut vec![self.ctx.i32_type().const_zero()], &mut leaves, &mut zero);
+                if zero {
+                    self.zero_fill(slot, &e.ty);
+                }
+                for (path, v) in leaves {
+                    let p = unsafe { self.b.build_in_bounds_gep(lt, slot, &path, "").unwrap() };
+                    self.b.build_store(p, v).unwrap();
+                }
+            }
+            _ if crate::hir::check::is_place(e) => {
+                let src = self.place(e);
+                let align = self.align_of(&e.ty);
+                let size = self.i64c(self.size_of(&e.ty));
+                self.b.build_memcpy(slot, align, src, align, size).unwrap();
             }
             _ => {
                 if let Some(v) = self.rvalue(e) {
                     self.b.build_store(slot, v).unwrap();
+                }
+            }
+        }
+    }
+
+    fn zero_fill(&mut self, slot: PointerValue<'ctx>, t: &Ty) {
+        let size = self.i64c(self.size_of(t));
+        self.b.build_memset(slot, self.align_of(t), self.ctx.i8_type().const_zero(), size).unwrap();
+    }
+
+    /// The scalar (or non-literal) elements of a nested literal with their GEP index paths,
+    /// evaluated in order; `zero` is set when some element is implicitly zero.
+    fn literal_leaves(&mut self, e: &'p Expr, path: &mut Vec<IntValue<'ctx>>, out: &mut Vec<(Vec<IntValue<'ctx>>, BasicValueEnum<'ctx>)>, zero: &mut bool) {
+        match &e.kind {
+            ExprKind::StructLit(xs) | ExprKind::TupleLit(xs) | ExprKind::ArrayLit(xs) => {
+                if let Ty::Array(n, _) = &e.ty {
+                    *zero |= (xs.len() as u64) < *n;
+                }
+                for (i, x) in xs.iter().enumerate() {
+                    path.push(self.ctx.i32_type().const_int(i as u64, false));
+                    self.literal_leaves(x, path, out, zero);
+                    path.pop();
+                }
+            }
+            ExprKind::Zero => *zero = true,
+            _ => {
+                if let Some(v) = self.rvalue(e) {
+                    out.push((path.clone(), v));
                 }
             }
         }
