@@ -12,6 +12,10 @@ static char **rt_argv;
 static bool rt_exited;
 static bool rt_panicking;
 
+/* Set by __truk_fleet_join: detaching is reached only through this pointer,
+ * so programs that never join do not link fleet.c. */
+void (*__truk_rt_fleet_exit_hook)(void);
+
 int __truk_rt_argc(void) { return rt_argc; }
 bool __truk_rt_panicking(void) { return rt_panicking; }
 char **__truk_rt_argv(void) { return rt_argv; }
@@ -22,7 +26,8 @@ void __truk_rt_init(int argc, char **argv) {
     rt_argc = argc;
     rt_argv = argv;
     /* Runs the exit hook on every normal exit path: return from main, exit(),
-     * panics (which call exit). Fleet attach will go here. */
+     * panics (which call exit). Fleets attach in generated code
+     * (__truk_fleet_join) and detach through the exit hook. */
     atexit(rt_atexit);
 }
 
@@ -30,8 +35,9 @@ void __truk_rt_exit(void) {
     if (rt_exited)
         return;
     rt_exited = true;
-    /* Fleet detach will go here. */
     fflush(stdout);
+    if (__truk_rt_fleet_exit_hook)
+        __truk_rt_fleet_exit_hook();
 }
 
 int main(int argc, char **argv) {

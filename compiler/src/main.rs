@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use truk::driver::build::{build, host_target, Emit, Options};
+use truk::driver::build::{build, host_target, Emit, Options, FLEET_CAPACITY, MAX_FLEET_CAPACITY};
 
 #[derive(Parser)]
 #[command(name = "truk", version, about = "The Truk compiler")]
@@ -32,6 +32,10 @@ struct BuildArgs {
     /// Folder to search for imports (repeatable).
     #[arg(short = 'I', value_name = "DIR")]
     include: Vec<PathBuf>,
+    /// Members the fleet's attach table holds (part of the build fingerprint).
+    #[arg(long, value_name = "N", default_value_t = FLEET_CAPACITY,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_FLEET_CAPACITY as i64))]
+    fleet_capacity: u32,
 }
 
 #[derive(Subcommand)]
@@ -62,6 +66,11 @@ enum Cmd {
         args: BuildArgs,
         path: PathBuf,
     },
+    /// Inspect and clean up the shared-memory regions of running fleets.
+    Fleet {
+        #[command(subcommand)]
+        cmd: FleetCmd,
+    },
     /// Print the build fingerprint of a Truk binary.
     Fp {
         /// Print every field of the note as JSON.
@@ -71,11 +80,31 @@ enum Cmd {
     },
 }
 
+#[derive(Subcommand)]
+enum FleetCmd {
+    /// List the regions in /dev/shm: fingerprint, namespace, generation, size, members.
+    Ls {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Only regions of this fleet namespace (TRUK_FLEET_NS).
+        #[arg(long)]
+        ns: Option<String>,
+    },
+    /// Remove the regions that have no live member (damaged files are reported, not touched).
+    Gc {
+        /// Only regions of this fleet namespace (TRUK_FLEET_NS).
+        #[arg(long)]
+        ns: Option<String>,
+    },
+}
+
 fn options(a: &BuildArgs) -> Options {
     Options {
         release: a.release,
         target: a.target.clone().unwrap_or_else(host_target),
         include: a.include.clone(),
+        fleet_capacity: a.fleet_capacity,
         ..Options::default()
     }
 }
@@ -110,6 +139,19 @@ fn main() -> ExitCode {
         }
         Cmd::Test { args, path } => test(&options(&args), &path),
         Cmd::Fp { json, binary } => fp(&binary, json),
+        Cmd::Fleet { cmd } => {
+            let r = match cmd {
+                FleetCmd::Ls { json, ns } => truk::fleet_cli::ls(json, ns.as_deref()),
+                FleetCmd::Gc { ns } => truk::fleet_cli::gc(ns.as_deref()),
+            };
+            match r {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&format!("error: {e}")),
+            }
+        }
     }
 }
 

@@ -41,3 +41,36 @@ fn arithmetic_on_pointer_and_missing_return() {
         "fn f(p: *i32) : i32 {\n    var y: i32 = 1 + p;\n}\nfn main() : i32 {\n    return 0;\n}\n"
     ));
 }
+
+#[test]
+fn shared_var_holding_an_address_names_the_field() {
+    insta::assert_snapshot!(check(
+        "struct Node { id: u32, next: *Node }\nstruct Entry { key: u64, nodes: [2]Node }\nshared var table: [8]Entry;\nshared var names: []u8;\nshared var ok: (u64, bool);\nfn main() : i32 { return 0; }\n"
+    ));
+}
+
+#[test]
+fn shared_var_inside_a_function() {
+    insta::assert_snapshot!(check("fn main() : i32 {\n    shared var n: u64;\n    return 0;\n}\n"));
+}
+
+#[test]
+fn atomics_need_a_pointer_to_an_integer_or_bool() {
+    insta::assert_snapshot!(check(
+        "var f: f64;\nvar b: bool;\nvar n: u32;\nfn main() : i32 {\n    atomic_add(&f, 1);\n    atomic_sub(&b, true);\n    atomic_store(n, 1);\n    atomic_cas(&n, 1);\n    atomic_swap(&n, \"x\");\n    return 0;\n}\n"
+    ));
+}
+
+#[test]
+fn mutex_and_fleet_builtins_check_their_arguments() {
+    insta::assert_snapshot!(check(
+        "var x: i32;\nvar m: Mutex;\nvar w: u32;\nfn main() : i32 {\n    lock(&x);\n    unlock(m);\n    wait_on(&w, 0);\n    var n: u32 = fleet_size(1);\n    spawn(7);\n    return 0;\n}\n"
+    ));
+}
+
+#[test]
+fn user_definitions_shadow_fleet_builtins() {
+    // Builtins are predeclared, not reserved, as `len` and `make` are.
+    let src = "fn lock(x: i32) : i32 { return x; }\nfn main() : i32 {\n    var spawn: i32 = 2;\n    return lock(spawn);\n}\n";
+    assert_eq!(check(src), "");
+}

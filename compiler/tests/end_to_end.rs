@@ -31,6 +31,38 @@ impl Drop for Scratch {
     }
 }
 
+/// A fleet namespace (`TRUK_FLEET_NS`) of one test's own, so that tests never join each
+/// other's fleets; its region files are removed when the test ends, even when it fails.
+struct FleetNs(String);
+
+impl FleetNs {
+    fn new(name: &str) -> FleetNs {
+        FleetNs(format!("e2e-{name}-{}", std::process::id()))
+    }
+    fn regions(&self) -> Vec<PathBuf> {
+        let suffix = format!("-{}", self.0);
+        std::fs::read_dir("/dev/shm")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        let n = p.file_name().unwrap().to_string_lossy();
+                        n.starts_with("truk-") && n.ends_with(&suffix)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for FleetNs {
+    fn drop(&mut self) {
+        for p in self.regions() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 fn build(src: &Path, out: &Path, extra: &[&str]) -> Output {
     truk().arg("build").args(extra).arg(src).arg("-o").arg(out).output().unwrap()
 }
@@ -179,4 +211,191 @@ fn truk_test_runs_test_functions_and_fails_on_failure() {
     let o = truk().arg("test").arg(&bad).output().unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("test_no"));
+}
+
+// ---- fleets ------------------------------------------------------------------------------
+
+/// The LLVM IR of `src`, and the undefined symbols of its object file.
+fn ir_and_undefined(s: &Scratch, name: &str, src: &str, extra: &[&str]) -> (String, String) {
+    let path = s.write(&format!("{name}.truk"), src);
+    let (ll, obj) = (s.0.join(format!("{name}.ll")), s.0.join(format!("{name}.o")));
+    for (out, emit) in [(&ll, "llvm-ir"), (&obj, "obj")] {
+        let o = build(&path, out, &[&["--emit", emit], extra].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let nm = Command::new("nm").arg("-u").arg(&obj).output().unwrap();
+    assert!(nm.status.success());
+    (std::fs::read_to_string(&ll).unwrap(), String::from_utf8_lossy(&nm.stdout).into_owned())
+}
+
+const ATOMICS: &str = "var counter: u64;\nstruct S { flag: bool, n: i32, small: u8 }\n\
+fn main() : i32 {\n\
+  var s: S;\n  var local: i64 = 10;\n  var arr: [4]u32;\n  var m: Mutex;\n\
+  if atomic_add(&counter, 5) != 0 { return 1; }\n\
+  if atomic_sub(&counter, 2) != 5 { return 2; }\n\
+  if atomic_load(&counter) != 3 { return 3; }\n\
+  atomic_store(&local, -4);\n\
+  if atomic_swap(&local, 9) != -4 { return 4; }\n\
+  if !atomic_cas(&local, 9, 11) { return 5; }\n\
+  if atomic_cas(&local, 9, 12) { return 6; }\n\
+  if local != 11 { return 7; }\n\
+  if !atomic_cas(&s.flag, false, true) { return 8; }\n\
+  if !atomic_load(&s.flag) { return 9; }\n\
+  if !atomic_swap(&s.flag, false) || s.flag { return 10; }\n\
+  s.small = 250;\n\
+  if atomic_add(&s.small, 10) != 250 { return 11; }\n\
+  if s.small != 4 { return 12; }\n\
+  atomic_add(&arr[2], 7);\n\
+  if arr[2] != 7 || arr[1] != 0 { return 13; }\n\
+  if sizeof(@Mutex) != 16 { return 14; }\n\
+  return 42;\n}\n";
+
+#[test]
+fn atomics_work_on_private_memory_without_a_fleet() {
+    let s = Scratch::new("atomics");
+    let src = s.write("atomics.truk", ATOMICS);
+    let exe = s.0.join("atomics");
+    for release in [false, true] {
+        let o = build(&src, &exe, if release { &["--release"] } else { &[] });
+        assert!(o.status.success(), "{}", stderr(&o));
+        let r = Command::new(&exe).output().unwrap();
+        assert_eq!(r.status.code(), Some(42), "release={release} {}", stderr(&r));
+    }
+    let (ir, undefined) = ir_and_undefined(&s, "atomics_ir", ATOMICS, &[]);
+    assert!(ir.contains("atomicrmw add") && ir.contains("cmpxchg") && ir.contains("load atomic"), "{ir}");
+    for sym in ["__truk_fleet", "__truk_mutex", "__truk_wait_on", "__truk_spawn"] {
+        assert!(!ir.contains(sym), "{sym} in a program without fleet features:\n{ir}");
+        assert!(!undefined.contains(sym), "{sym} referenced:\n{undefined}");
+    }
+    // The area is empty and the layout fingerprint the documented constant.
+    let json = truk().args(["fp", "--json"]).arg(&exe).output().unwrap();
+    let json = String::from_utf8_lossy(&json.stdout);
+    assert!(json.contains("\"region_size\":0"), "{json}");
+    assert!(json.contains(truk::fingerprint::EMPTY_LAYOUT_FINGERPRINT_HEX), "{json}");
+}
+
+#[test]
+fn shared_vars_and_fleet_builtins_join_the_fleet_first() {
+    let s = Scratch::new("join");
+    let shared = "struct Entry { key: u32, val: u64 }\nshared var hits: u64;\nshared var table: [4]Entry;\n\
+        shared var epoch: i64 = 7;\nfn main() : i32 { atomic_add(&hits, 1); table[1].val = 5; return epoch as i32; }\n";
+    let (ir, undefined) = ir_and_undefined(&s, "shared", shared, &[]);
+    assert!(ir.contains("call ptr @__truk_fleet_join(ptr @__truk_fleet_init)"), "{ir}");
+    assert!(undefined.contains("__truk_fleet_join"), "{undefined}");
+    // No initializers: the area starts zeroed and join gets no init function.
+    let zeroed = "shared var hits: u64;\nfn main() : i32 { hits += 1; return 0; }\n";
+    let (ir, _) = ir_and_undefined(&s, "zeroed", zeroed, &[]);
+    assert!(ir.contains("call ptr @__truk_fleet_join(ptr null)"), "{ir}");
+    // A fleet builtin without any shared var joins too.
+    let builtin = "fn main() : i32 { return fleet_size() as i32; }\n";
+    let (ir, undefined) = ir_and_undefined(&s, "builtin", builtin, &[]);
+    assert!(ir.contains("@__truk_fleet_join(ptr null)") && undefined.contains("__truk_fleet_size"), "{ir}");
+    // The note carries the area's size and a layout fingerprint of its own.
+    let json = truk().args(["fp", "--json"]).arg(s.0.join("shared.o")).output().unwrap();
+    let json = String::from_utf8_lossy(&json.stdout);
+    assert!(json.contains("\"region_size\":80"), "{json}");
+    assert!(!json.contains(truk::fingerprint::EMPTY_LAYOUT_FINGERPRINT_HEX), "{json}");
+}
+
+#[test]
+fn fleet_capacity_is_in_the_note_and_the_fingerprint() {
+    let s = Scratch::new("capacity");
+    let src = s.write("cap.truk", "fn main() : i32 { return 0; }\n");
+    let (a, b, c) = (s.0.join("a"), s.0.join("b"), s.0.join("c"));
+    assert!(build(&src, &a, &[]).status.success());
+    assert!(build(&src, &b, &["--fleet-capacity", "8"]).status.success());
+    assert!(build(&src, &c, &["--fleet-capacity", "1024"]).status.success());
+    assert_ne!(fp_of(&a), fp_of(&b), "another capacity");
+    assert_eq!(fp_of(&a), fp_of(&c), "1024 is the default");
+    let json = truk().args(["fp", "--json"]).arg(&b).output().unwrap();
+    assert!(String::from_utf8_lossy(&json.stdout).contains("\"fleet_capacity\":8"));
+    for bad in ["0", "65537", "-1", "many"] {
+        let o = build(&src, &a, &[&format!("--fleet-capacity={bad}")]);
+        assert!(!o.status.success(), "--fleet-capacity {bad} accepted");
+        let err = stderr(&o);
+        assert!(err.contains("--fleet-capacity") && !err.contains("panicked"), "{err}");
+    }
+}
+
+/// Processes of one build share `shared var`s: children started with `spawn` count into the
+/// same memory, under a Mutex and with atomics, and the parent sees every increment.
+#[test]
+fn spawned_children_share_memory_with_the_parent() {
+    let s = Scratch::new("fleetrun");
+    let src = s.write(
+        "counter.truk",
+        "shared var hits: u64;\nshared var plain: u64;\nshared var m: Mutex;\nshared var epoch: i64 = 7;\nshared var ready: u32;\n\
+         fn child() : i32 {\n\
+           if epoch != 8 || fleet_first() || fleet_size() < 2 { return 21; }\n\
+           for var i: i32 = 0; i < 1000; i += 1 {\n\
+             atomic_add(&hits, 1);\n\
+             if lock(&m) { return 20; }\n\
+             plain = plain + 1;\n\
+             unlock(&m);\n\
+           }\n\
+           atomic_store(&ready, 1);\n\
+           wake(&ready, 16);\n\
+           return 0;\n\
+         }\n\
+         fn main(argc: i32, argv: **i8) : i32 {\n\
+           if argc > 1 { return child(); }\n\
+           if epoch != 7 || !fleet_first() || fleet_size() != 1 { return 1; }\n\
+           epoch = 8;\n\
+           var args: []*u8 = make(@*u8, 1);\n\
+           args[0] = \"child\";\n\
+           var pids: [4]i64;\n\
+           for var i: u64 = 0; i < 4; i += 1 { pids[i] = spawn(args); if pids[i] < 0 { return 2; } }\n\
+           while atomic_load(&ready) == 0 { wait_on(&ready, 0, 10000); }\n\
+           for var i: u64 = 0; i < 4; i += 1 { if wait_child(pids[i]) != 0 { return 3; } }\n\
+           if hits != 4000 { return 4; }\n\
+           if plain != 4000 { return 5; }\n\
+           if fleet_size() != 1 { return 6; }\n\
+           return 42;\n\
+         }\n",
+    );
+    let exe = s.0.join("counter");
+    let o = build(&src, &exe, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ns = FleetNs::new("counter");
+    let r = Command::new(&exe).env("TRUK_FLEET_NS", &ns.0).output().unwrap();
+    assert_eq!(r.status.code(), Some(42), "{}", stderr(&r));
+    assert!(ns.regions().is_empty(), "the last member left its region behind");
+}
+
+/// `truk test` joins the fleet before the tests run: initializers applied, builtins usable.
+#[test]
+fn tests_of_a_program_with_shared_vars_run_in_a_fleet() {
+    let s = Scratch::new("fleettest");
+    let src = s.write(
+        "shared_test.truk",
+        "import \"testing\";\nstruct P { m: Mutex, n: i64 }\nshared var p: P = P{ n: 41 };\n\
+         fn test_shared(t: *__truk_test_context_s) : void {\n\
+           lock(&p.m);\n  p.n += 1;\n  unlock(&p.m);\n\
+           __truk_test_assert_i32(t, 42, p.n as i32, \"initialized, then incremented\");\n\
+           __truk_test_assert_i32(t, 1, fleet_size() as i32, \"alone in the fleet\");\n\
+         }\n",
+    );
+    let ns = FleetNs::new("testfw");
+    let o = truk().arg("test").arg(&src).env("TRUK_FLEET_NS", &ns.0).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && out.contains("1 passed, 0 failed"), "{out}{}", stderr(&o));
+}
+
+/// The README's example fleet: a worker is SIGKILLed holding a chunk of the shared table,
+/// the leader hands the chunk back, the total matches a single process's count (the program
+/// checks that itself), and the last member out removes the region.
+#[test]
+fn example_fleet_survives_a_killed_worker() {
+    let s = Scratch::new("example");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fleet.truk");
+    let exe = s.0.join("fleet");
+    let o = build(&src, &exe, &["--release"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ns = FleetNs::new("example");
+    let r = Command::new(&exe).env("TRUK_FLEET_NS", &ns.0).output().unwrap();
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.status.code(), Some(0), "{out}{}", stderr(&r));
+    assert!(out.contains("died (status 137); 1 chunk(s) handed back"), "{out}");
+    assert!(out.contains("primes below 2560000:"), "{out}");
+    assert!(ns.regions().is_empty(), "the fleet left its region behind");
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use truk::driver::link::link;
-use truk::driver::runtime::{runtime_objects_in, RUNTIME_HEADER};
+use truk::driver::runtime::{runtime_objects_in, RUNTIME_HEADER, RUNTIME_SOURCES};
 
 const X86: &str = "x86_64-unknown-linux-gnu";
 const ARM: &str = "aarch64-unknown-linux-gnu";
@@ -481,7 +481,7 @@ fn runtime_cache_is_reused_and_atomic() {
     let results: Vec<Vec<PathBuf>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert!(results.windows(2).all(|w| w[0] == w[1]));
     let first = results[0].clone();
-    assert_eq!(first.len(), 3);
+    assert_eq!(first.len(), RUNTIME_SOURCES.len());
     let before = mtimes(&first);
     std::thread::sleep(std::time::Duration::from_millis(20));
     let second = runtime_objects_in(&cache, X86, false).unwrap();
@@ -489,7 +489,7 @@ fn runtime_cache_is_reused_and_atomic() {
     assert_eq!(before, mtimes(&second), "a cached build must not recompile");
     // Only the objects are left behind: no temp folders, no partial files.
     let entries: Vec<_> = std::fs::read_dir(cache.join("runtime")).unwrap().collect();
-    assert_eq!(entries.len(), 3, "{entries:?}");
+    assert_eq!(entries.len(), RUNTIME_SOURCES.len(), "{entries:?}");
     // Another profile or target is another key.
     let release = runtime_objects_in(&cache, X86, true).unwrap();
     assert!(release.iter().all(|p| !first.contains(p)));

@@ -1,1 +1,74 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests: running a child process with a time limit,
+//! finding the `truk` binary, and the data-driven harness behind `tests/lang/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub mod lang;
+
+/// What a finished (or killed) child process left behind.
+pub struct Out {
+    /// Exit status; a signal `s` shows as `128 + s`, as a shell would.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+/// Run `cmd` with no stdin, capturing both outputs, killing it after `timeout`.
+pub fn run(cmd: &mut Command, timeout: Duration) -> Out {
+    let mut child = match cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+        Ok(c) => c,
+        Err(e) => return Out { code: None, stdout: String::new(), stderr: format!("cannot start: {e}"), timed_out: false },
+    };
+    // Drain pipes on threads so a chatty child cannot block on a full pipe.
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = r.read_to_end(&mut s);
+            String::from_utf8_lossy(&s).into_owned()
+        })
+    };
+    let ho = drain(Box::new(child.stdout.take().unwrap()));
+    let he = drain(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) if start.elapsed() > timeout => {
+                let _ = child.kill();
+                timed_out = true;
+                break child.wait().ok();
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(_) => break None,
+        }
+    };
+    let code = status.and_then(|s| {
+        use std::os::unix::process::ExitStatusExt;
+        s.code().or_else(|| s.signal().map(|sig| 128 + sig))
+    });
+    Out { code, stdout: ho.join().unwrap_or_default(), stderr: he.join().unwrap_or_default(), timed_out }
+}
+
+/// The `truk` binary cargo built beside the running executable: `target/<profile>/truk`
+/// (a test executable lives one level deeper, in `deps/`). `TRUK` overrides it.
+pub fn truk_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TRUK") {
+        return Some(PathBuf::from(p));
+    }
+    let me = std::env::current_exe().ok()?;
+    me.ancestors().skip(1).take(2).map(|d| d.join("truk")).find(|p| p.is_file())
+}
+
+/// The project's root folder (the workspace).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The first non-blank line of `s`, cut to a readable length.
+pub fn first_line(s: &str) -> String {
+    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").chars().take(160).collect()
+}

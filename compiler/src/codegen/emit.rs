@@ -19,7 +19,10 @@ use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
 use crate::diag::{SourceMap, Span};
 use crate::hir::*;
 use crate::mir::{self, layout};
-use crate::syntax::ast::BinOp;
+use crate::syntax::ast::{BinOp, VarKind};
+
+#[path = "fleet.rs"]
+pub mod fleet;
 
 /// What kind of entry point to generate.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -44,7 +47,9 @@ pub struct Emitter<'ctx, 'p> {
     sources: &'p SourceMap,
     structs: Vec<StructType<'ctx>>,
     funcs: Vec<FunctionValue<'ctx>>,
-    globals: Vec<GlobalValue<'ctx>>,
+    /// `None` for a shared variable: it lives in the fleet's area, at `shared`'s offset.
+    globals: Vec<Option<GlobalValue<'ctx>>>,
+    shared: &'p mir::SharedLayout,
     strings: HashMap<Vec<u8>, PointerValue<'ctx>>,
     // Per-function state.
     cur_fn: Option<FunctionValue<'ctx>>,
@@ -77,6 +82,7 @@ pub fn emit<'ctx>(
         structs: vec![],
         funcs: vec![],
         globals: vec![],
+        shared: &prog.shared,
         strings: HashMap::new(),
         cur_fn: None,
         locals: vec![],
@@ -220,13 +226,17 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             self.funcs.push(fv);
         }
         for g in &self.prog.globals {
+            if g.kind == VarKind::Shared {
+                self.globals.push(None);
+                continue;
+            }
             let ty = self.ty(&g.ty);
             let name = if g.via_c_shim { format!("__truk_unused_{}", g.symbol) } else { g.symbol.clone() };
             let gv = self.module.add_global(ty, None, &name);
             if g.via_c_shim {
                 gv.set_linkage(Linkage::Private);
                 gv.set_initializer(&ty.const_zero());
-                self.globals.push(gv);
+                self.globals.push(Some(gv));
                 continue;
             }
             if g.is_extern {
@@ -238,9 +248,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     None => ty.const_zero(),
                 };
                 gv.set_initializer(&init);
-                gv.set_constant(g.kind == crate::syntax::ast::VarKind::Const);
+                gv.set_constant(g.kind == VarKind::Const);
             }
-            self.globals.push(gv);
+            self.globals.push(Some(gv));
         }
     }
 
@@ -537,7 +547,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let f = self.rt(&name, &[], Some(self.ptr().into()));
                 self.b.build_call(f, &[], "").unwrap().try_as_basic_value().basic().unwrap().into_pointer_value()
             }
-            ExprKind::Global(g) => self.globals[*g as usize].as_pointer_value(),
+            ExprKind::Global(g) => match self.globals[*g as usize] {
+                Some(gv) => gv.as_pointer_value(),
+                None => self.shared_place(*g),
+            },
             ExprKind::Deref(p) => self.rvalue(p).unwrap().into_pointer_value(),
             ExprKind::Field(b, i) => {
                 let base = self.place(b);
@@ -940,6 +953,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             // Lowered to loops in MIR.
             Builtin::EachMap | Builtin::EachSlice | Builtin::EachStr => None,
+            Builtin::Atomic(op) => self.atomic(*op, args),
+            Builtin::Fleet(f) => self.fleet_call(*f, args),
             Builtin::VaArg(t) => {
                 let (base, cursor) = self.va.expect("checker allows va_arg only in variadic functions");
                 let i = self.b.build_load(i64t, cursor, "").unwrap().into_int_value();
@@ -981,6 +996,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let bb = self.ctx.append_basic_block(f, "entry");
         self.b.position_at_end(bb);
         self.cur_fn = Some(f);
+        if self.prog.joins_fleet() {
+            self.join_fleet();
+        }
         f
     }
 

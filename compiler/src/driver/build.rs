@@ -11,14 +11,17 @@ use inkwell::OptimizationLevel;
 
 use crate::codegen::emit::{self, Entry};
 use crate::diag::{render_all, Diagnostic, SourceMap};
+use crate::driver::stdlib;
 use crate::fingerprint::{build_fingerprint, layout_fingerprint, BuildInputs, NoteInfo};
 use crate::hir;
 use crate::syntax::{ast, parser};
 
 pub const COMPILER_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const HOST_TARGET: &str = "x86_64-unknown-linux-gnu";
-/// Members a fleet's attach table holds (the fleet issue makes this a build option).
+/// Members a fleet's attach table holds, by default (`--fleet-capacity`).
 pub const FLEET_CAPACITY: u32 = 1024;
+/// The largest `--fleet-capacity`: the attach table stays a few megabytes at most.
+pub const MAX_FLEET_CAPACITY: u32 = 65536;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Emit {
@@ -37,11 +40,13 @@ pub struct Options {
     pub out: Option<PathBuf>,
     /// Build the `test_*` runner instead of `main`.
     pub tests: bool,
+    /// Members the fleet's attach table holds (1..=MAX_FLEET_CAPACITY).
+    pub fleet_capacity: u32,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { release: false, target: host_target(), include: vec![], emit: Emit::Exe, out: None, tests: false }
+        Options { release: false, target: host_target(), include: vec![], emit: Emit::Exe, out: None, tests: false, fleet_capacity: FLEET_CAPACITY }
     }
 }
 
@@ -105,6 +110,8 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
                 ast::Item::CImport { header, system: false, span } => {
                     let p = dir.join(header);
                     let found = if p.is_file() { Some(p) } else { include.iter().map(|d| d.join(header)).find(|p| p.is_file()) };
+                    // Absolute: the shim that includes it is compiled in another folder.
+                    let found = found.map(|p| std::fs::canonicalize(&p).unwrap_or(p));
                     match found {
                         Some(p) if headers.contains(&p) => {}
                         Some(p) => headers.push(p),
@@ -124,22 +131,29 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
 }
 
 fn read_source(path: &Path) -> Result<String, String> {
+    if let Some(text) = stdlib::source(path) {
+        return Ok(text.to_string());
+    }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text", path.display()))
 }
 
-/// `import "x"`: relative to the importing file, then each `-I` folder; a folder means its `lib.truk`.
+/// `import "x"`: relative to the importing file, then each `-I` folder (a folder means its
+/// `lib.truk`), then the standard library.
 fn resolve_import(dir: &Path, include: &[PathBuf], rel: &str) -> Option<PathBuf> {
-    std::iter::once(dir.to_path_buf()).chain(include.iter().cloned()).find_map(|base| {
-        let p = base.join(rel);
-        if p.is_file() {
-            Some(p)
-        } else if p.is_dir() && p.join("lib.truk").is_file() {
-            Some(p.join("lib.truk"))
-        } else {
-            None
-        }
-    })
+    std::iter::once(dir.to_path_buf())
+        .chain(include.iter().cloned())
+        .find_map(|base| {
+            let p = base.join(rel);
+            if p.is_file() {
+                Some(p)
+            } else if p.is_dir() && p.join("lib.truk").is_file() {
+                Some(p.join("lib.truk"))
+            } else {
+                None
+            }
+        })
+        .or_else(|| stdlib::resolve(rel))
 }
 
 pub fn target_machine(triple: &str, release: bool) -> Result<TargetMachine, String> {
@@ -155,6 +169,7 @@ pub fn target_machine(triple: &str, release: bool) -> Result<TargetMachine, Stri
 
 /// Compile `entry` per `opts`. On failure, the error is the rendered diagnostics.
 pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
+    check_fleet_capacity(opts.fleet_capacity)?;
     let loaded = load(entry, &opts.include).map_err(|(s, d)| render_all(&d, &s))?;
     let (prog, diags) = hir::check::check(&loaded.modules);
     if !diags.is_empty() {
@@ -218,7 +233,7 @@ fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData,
         .map(|h| (fingerprint_key(&loaded.root, h), std::fs::read(h).unwrap_or_default()))
         .collect();
     files.extend(headers.iter().map(|(k, b)| (k.clone(), b.as_slice())));
-    let mut flags = vec![format!("fleet-capacity={FLEET_CAPACITY}")];
+    let mut flags = vec![format!("fleet-capacity={}", opts.fleet_capacity)];
     if opts.tests {
         flags.push("entry=tests".into());
     }
@@ -226,18 +241,30 @@ fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData,
     let data_layout = td.get_data_layout().as_str().to_string_lossy().into_owned();
     NoteInfo {
         build_fp: build_fingerprint(&inputs),
-        layout_fp: layout_fingerprint(&prog.layouts.shared_vars(&prog.hir), &data_layout),
+        layout_fp: layout_fingerprint(&prog.shared.fingerprint_vars(), &data_layout),
         target: opts.target.clone(),
         profile: profile.into(),
         compiler_version: COMPILER_VERSION.into(),
-        region_size: 0,
-        fleet_capacity: FLEET_CAPACITY,
+        region_size: prog.shared.size,
+        fleet_capacity: opts.fleet_capacity,
+    }
+}
+
+/// `--fleet-capacity` for library callers of `build` (the command line checks it too).
+pub fn check_fleet_capacity(n: u32) -> Result<(), String> {
+    if (1..=MAX_FLEET_CAPACITY).contains(&n) {
+        Ok(())
+    } else {
+        Err(format!("error: --fleet-capacity must be between 1 and {MAX_FLEET_CAPACITY}, not {n}\n"))
     }
 }
 
 /// A file's key in the build fingerprint: its path relative to the entry file's folder,
 /// '/'-separated, so the same sources in another folder give the same fingerprint.
 fn fingerprint_key(root: &Path, path: &Path) -> String {
+    if path.starts_with(stdlib::PREFIX) {
+        return path.to_string_lossy().into_owned();
+    }
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let (root, path) = (canon(root), canon(path));
     let rel = match path.strip_prefix(&root) {

@@ -3,3 +3,4 @@ pub mod link;
 pub mod runtime;
 pub mod build;
 pub mod cshim;
+pub mod stdlib;

@@ -18,15 +18,23 @@ use std::sync::{Mutex, OnceLock};
 /// generated code's role).
 pub const RUNTIME_HEADER: &str = include_str!("../../../runtime-c/truk_rt.h");
 
+/// Every header the runtime C files include, by file name (`truk_rt.h` first).
+pub const RUNTIME_HEADERS: &[(&str, &str)] = &[
+    ("truk_rt.h", RUNTIME_HEADER),
+    ("truk_note.h", include_str!("../../../runtime-c/truk_note.h")),
+    ("truk_fleet.h", include_str!("../../../runtime-c/truk_fleet.h")),
+];
+
 /// The runtime C sources, by file name.
 pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("start.c", include_str!("../../../runtime-c/start.c")),
     ("map.c", include_str!("../../../runtime-c/map.c")),
     ("testfw.c", include_str!("../../../runtime-c/testfw.c")),
+    ("fleet.c", include_str!("../../../runtime-c/fleet.c")),
 ];
 
 /// Bump when the way objects are built changes in a way the key does not capture.
-const CACHE_SCHEME: &str = "truk-runtime-cache-v1";
+const CACHE_SCHEME: &str = "truk-runtime-cache-v2";
 
 const BASE_FLAGS: &[&str] = &[
     "-std=c11",
@@ -221,7 +229,7 @@ pub fn runtime_objects_in(
             h.update(a.as_bytes());
             h.update(&[0]);
         }
-        for text in [RUNTIME_HEADER, src] {
+        for text in RUNTIME_HEADERS.iter().map(|(_, t)| *t).chain([*src]) {
             h.update(&(text.len() as u64).to_le_bytes());
             h.update(text.as_bytes());
         }
@@ -260,8 +268,10 @@ fn compile_into(
     ));
     std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
     let result = (|| {
-        std::fs::write(tmp.join("truk_rt.h"), RUNTIME_HEADER)
-            .map_err(|e| format!("cannot write the runtime header: {e}"))?;
+        for (name, text) in RUNTIME_HEADERS {
+            std::fs::write(tmp.join(name), text)
+                .map_err(|e| format!("cannot write the runtime header {name}: {e}"))?;
+        }
         let mut children = Vec::new();
         for (name, src, _) in files {
             std::fs::write(tmp.join(name), src).map_err(|e| format!("cannot write {name}: {e}"))?;

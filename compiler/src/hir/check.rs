@@ -36,7 +36,7 @@ struct FnCtx {
 
 pub struct Checker<'a> {
     modules: &'a [ast::Module],
-    prog: Program,
+    pub(super) prog: Program,
     diags: Vec<Diagnostic>,
     /// Public names, visible from every file.
     names: HashMap<String, Item>,
@@ -74,11 +74,11 @@ fn is_private(name: &str) -> bool {
 }
 
 impl<'a> Checker<'a> {
-    fn err(&mut self, span: Span, msg: impl Into<String>) {
+    pub(super) fn err(&mut self, span: Span, msg: impl Into<String>) {
         self.diags.push(Diagnostic::error(span, msg));
     }
 
-    fn show(&self, ty: &Ty) -> String {
+    pub(super) fn show(&self, ty: &Ty) -> String {
         let sn = |id: StructId| self.prog.structs[id as usize].name.clone();
         let en = |id: EnumId| self.prog.enums[id as usize].name.clone();
         TyDisplay { ty, struct_names: &sn, enum_names: &en }.to_string()
@@ -470,8 +470,7 @@ impl<'a> Checker<'a> {
             self.err(v.span, "a variable cannot have type void");
         }
         if v.kind == ast::VarKind::Shared {
-            // Refuse rather than silently give each process its own copy.
-            self.err(v.span, "`shared var` needs the fleet runtime, which this version of truk does not have yet");
+            self.check_shared_type(&v.name.name, &ty, v.span);
         }
         let mut init = None;
         if let Some(e) = &v.init {
@@ -863,7 +862,7 @@ impl<'a> Checker<'a> {
 
     // ---- expressions -----------------------------------------------------------------------
 
-    fn expr(&mut self, e: &ast::Expr, expected: Option<&Ty>) -> Expr {
+    pub(super) fn expr(&mut self, e: &ast::Expr, expected: Option<&Ty>) -> Expr {
         let span = e.span;
         let mk = |kind, ty| Expr { kind, ty, span };
         match &e.kind {
@@ -1500,7 +1499,7 @@ impl<'a> Checker<'a> {
                 }
                 mk(ExprKind::Builtin(Builtin::VaArg(ty.clone()), vec![]), ty)
             }
-            _ => None,
+            _ => self.fleet_builtin(name, args, span),
         }
     }
 
@@ -1566,7 +1565,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn coerce(&mut self, e: Expr, target: &Ty, msg: &str, span: Span) -> Expr {
+    pub(super) fn coerce(&mut self, e: Expr, target: &Ty, msg: &str, span: Span) -> Expr {
         if e.ty.is_error() || target.is_error() {
             return e;
         }
@@ -1666,7 +1665,7 @@ pub fn is_place(e: &Expr) -> bool {
     }
 }
 
-fn err_expr(span: Span) -> Expr {
+pub(super) fn err_expr(span: Span) -> Expr {
     Expr { kind: ExprKind::Int(0), ty: Ty::Error, span }
 }
 

@@ -4,10 +4,12 @@
 //! functions; implicit conversions are explicit `Cast`s. MIR is lowered from this.
 
 pub mod check;
+pub mod fleet;
 pub mod ty;
 
 use crate::diag::Span;
 use crate::syntax::ast::{BinOp, VarKind};
+pub use fleet::{AtomicOp, FleetFn};
 pub use ty::{EnumId, StructId, Ty};
 
 pub type FuncId = u32;
@@ -26,6 +28,15 @@ pub struct Program {
     pub tests: Vec<FuncId>,
     pub test_setup: Option<FuncId>,
     pub test_teardown: Option<FuncId>,
+    /// Some code calls a fleet builtin (not an atomic): the program joins its fleet.
+    pub uses_fleet: bool,
+}
+
+impl Program {
+    /// Whether `__truk_main` must join the fleet first: any `shared var` or fleet builtin.
+    pub fn joins_fleet(&self) -> bool {
+        self.uses_fleet || self.globals.iter().any(|g| g.kind == VarKind::Shared)
+    }
 }
 
 #[derive(Debug)]
@@ -224,4 +235,8 @@ pub enum Builtin {
     EachStr,
     /// `__TRUK_VA_ARG_I32()` etc.: the next Truk variadic argument, as this type.
     VaArg(Ty),
+    /// `atomic_load(p)` etc.: args are the pointer, then the operands.
+    Atomic(AtomicOp),
+    /// `lock(&m)`, `fleet_size()`, `spawn(args)`...: a call of the fleet runtime.
+    Fleet(FleetFn),
 }

@@ -7,7 +7,7 @@
 //! Codegen builds LLVM types that must agree (checked in debug builds and in the tests).
 
 use crate::fingerprint::LayoutType;
-use crate::hir::{Program, StructId, Ty};
+use crate::hir::{GlobalId, Program, StructId, Ty};
 use crate::syntax::ast::VarKind;
 
 /// The builtin `Mutex`, as the runtime defines it (`TRUK_MUTEX_SIZE` in `runtime-c/truk_rt.h`).
@@ -209,13 +209,58 @@ impl Layouts {
         }
     }
 
-    /// The layout fingerprint's input: every `shared var`, in declaration order.
-    pub fn shared_vars(&self, prog: &Program) -> Vec<(String, LayoutType)> {
-        prog.globals
-            .iter()
-            .filter(|g| g.kind == VarKind::Shared)
-            .map(|g| (g.name.clone(), self.layout_type(prog, &g.ty)))
-            .collect()
+    /// Lay out the fleet's shared-variable area (see [`SharedLayout`]).
+    pub fn shared_area(&self, prog: &Program) -> SharedLayout {
+        let mut out = SharedLayout::default();
+        let mut end = 0u64;
+        let mut max_align = 1u64;
+        for (i, g) in prog.globals.iter().enumerate() {
+            if g.kind != VarKind::Shared {
+                continue;
+            }
+            let sa = self.size_align(&g.ty);
+            let offset = align_up(end, sa.align);
+            end = offset.saturating_add(sa.size);
+            max_align = max_align.max(sa.align);
+            out.vars.push(SharedVar { global: i as GlobalId, name: g.name.clone(), offset, layout: self.layout_type(prog, &g.ty) });
+        }
+        out.size = align_up(end, max_align);
+        out
+    }
+}
+
+/// One `shared var`: where it lives in the area, and its layout as the fingerprint sees it.
+#[derive(Debug, Clone)]
+pub struct SharedVar {
+    pub global: GlobalId,
+    pub name: String,
+    pub offset: u64,
+    pub layout: LayoutType,
+}
+
+/// The shared-variable area. Every `shared var` of the import closure gets a constant offset
+/// in one area, whose base `__truk_fleet_join` returns (16-byte aligned). Variables are
+/// placed in declaration order, the order the checker declares globals: files in the order
+/// the import closure is loaded (deterministic for given sources), each file in source
+/// order; each at the next offset that is a multiple of its type's alignment. The area's
+/// size, rounded up to its largest alignment, is the note's `region_size`. The same order,
+/// names and layouts feed the layout fingerprint, so two binaries that disagree cannot share
+/// a region.
+#[derive(Debug, Default)]
+pub struct SharedLayout {
+    /// In increasing `global` order.
+    pub vars: Vec<SharedVar>,
+    pub size: u64,
+}
+
+impl SharedLayout {
+    pub fn offset_of(&self, g: GlobalId) -> Option<u64> {
+        self.vars.binary_search_by_key(&g, |v| v.global).ok().map(|i| self.vars[i].offset)
+    }
+
+    /// The input of `fingerprint::layout_fingerprint`.
+    pub fn fingerprint_vars(&self) -> Vec<(String, LayoutType)> {
+        self.vars.iter().map(|v| (v.name.clone(), v.layout.clone())).collect()
     }
 }
 

@@ -15,12 +15,13 @@ use super::{Block, BlockId, Body, Layouts, Program, Stmt, Terminator};
 /// Lower every function body of a checked program, and finalize layouts for `triple`.
 pub fn lower(mut prog: hir::Program, triple: &str) -> Program {
     let layouts = Layouts::new(&prog, triple);
+    let shared = layouts.shared_area(&prog);
     let bodies = prog
         .funcs
         .iter_mut()
         .map(|f| f.body.take().map(|b| lower_body(&f.locals, &f.params, &f.ret, b)))
         .collect();
-    Program { hir: prog, bodies, layouts }
+    Program { hir: prog, bodies, layouts, shared }
 }
 
 pub fn lower_body(locals: &[hir::Local], params: &[LocalId], ret: &Ty, body: hir::Block) -> Body {
@@ -607,9 +608,10 @@ fn has_control_flow(e: &Expr) -> bool {
     })
 }
 
-/// Whether evaluating `e` calls a function.
+/// Whether evaluating `e` calls a function (or has side effects like one: an atomic or a
+/// fleet builtin, as in `defer unlock(&m); return atomic_add(&n, 1);`).
 pub fn contains_call(e: &Expr) -> bool {
-    any_node(e, &|k| matches!(k, ExprKind::Call(..)))
+    any_node(e, &|k| matches!(k, ExprKind::Call(..) | ExprKind::Builtin(Builtin::Atomic(_) | Builtin::Fleet(_), _)))
 }
 
 fn any_node(e: &Expr, f: &dyn Fn(&ExprKind) -> bool) -> bool {

@@ -14,19 +14,20 @@ pub mod pretty;
 use crate::hir::{self, Expr, LocalId};
 use crate::syntax::ast::BinOp;
 
-pub use layout::Layouts;
+pub use layout::{Layouts, SharedLayout};
 pub use lower::lower;
 
 pub type BlockId = u32;
 
 /// The whole program after lowering: the HIR declarations (bodies taken out), one MIR body
-/// per function with a body, and the finalized layouts.
+/// per function with a body, and the finalized layouts (of types and of the shared area).
 #[derive(Debug)]
 pub struct Program {
     pub hir: hir::Program,
     /// Indexed by `FuncId`; `None` for extern functions.
     pub bodies: Vec<Option<Body>>,
     pub layouts: Layouts,
+    pub shared: SharedLayout,
 }
 
 #[derive(Debug, Clone)]

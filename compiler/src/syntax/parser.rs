@@ -205,7 +205,8 @@ fn normalize(raw: Vec<String>) -> Vec<String> {
         .iter()
         .filter(|e| {
             let e = e.as_str();
-            !(stmt && (STMT_KW.contains(&e) || e == "`{`" || e == "an expression" || e == "`fn`"))
+            // `shared var` parses as a statement only to be refused: not worth suggesting.
+            !(stmt && (STMT_KW.contains(&e) || matches!(e, "`{`" | "an expression" | "`fn`" | "`shared`")))
                 && !(expr && matches!(e, "`fn`" | "an identifier" | "a string literal" | "`map`"))
                 && !(op && (e == "`as`" || (e == "an expression" && !stmt)))
         })
@@ -752,6 +753,8 @@ impl<'s> Builder<'s> {
                 }
             }
             Rule::const_decl => StmtKind::Var(self.var_decl(p, VarKind::Const)),
+            // Parsed here so the checker can say that it belongs at module level.
+            Rule::shared_decl => StmtKind::Var(self.var_decl(p, VarKind::Shared)),
             Rule::let_stmt => {
                 let mut names = Vec::new();
                 let mut init = None;

@@ -7,10 +7,12 @@
 //! Usage: conformance [--truk PATH] [--corpus DIR] [--filter SUBSTR] [--verbose]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use truk_tests::{first_line, project_root, run, truk_binary, Out};
 
 /// Programs whose expected exit status is not in their name, read by hand.
 const READ_BY_HAND: &[(&str, Expect)] = &[
@@ -42,16 +44,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let verbose = args.iter().any(|a| a == "--verbose");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let root = project_root();
     let corpus = flag("--corpus").map(PathBuf::from).unwrap_or_else(|| root.join("../shared/conformance"));
     if !corpus.is_dir() {
         println!("conformance: corpus not found at {} (skipped)", corpus.display());
         return;
     }
-    let truk = flag("--truk").map(PathBuf::from).unwrap_or_else(|| {
-        let me = std::env::current_exe().unwrap();
-        me.parent().unwrap().join("truk")
-    });
+    let truk = flag("--truk").map(PathBuf::from).or_else(truk_binary).unwrap_or_else(|| PathBuf::from("truk"));
     if !truk.is_file() {
         eprintln!("conformance: no truk binary at {} (build it first: cargo build -p truk)", truk.display());
         std::process::exit(2);
@@ -172,60 +171,8 @@ fn expected_line(expect: &Path) -> Option<usize> {
     parts.next()?.parse().ok()
 }
 
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    timed_out: bool,
-}
-
-fn run(cmd: &mut Command, timeout: Duration) -> Out {
-    let mut child = match cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
-        Ok(c) => c,
-        Err(e) => return Out { code: None, stdout: String::new(), stderr: format!("cannot start: {e}"), timed_out: false },
-    };
-    // Drain pipes on threads so a chatty child cannot block on a full pipe.
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let ho = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut so, &mut s);
-        s
-    });
-    let he = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut se, &mut s);
-        s
-    });
-    let start = Instant::now();
-    let mut timed_out = false;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Some(st),
-            Ok(None) if start.elapsed() > timeout => {
-                let _ = child.kill();
-                timed_out = true;
-                break child.wait().ok();
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(_) => break None,
-        }
-    };
-    let stdout = String::from_utf8_lossy(&ho.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&he.join().unwrap_or_default()).into_owned();
-    let code = status.and_then(|s| {
-        use std::os::unix::process::ExitStatusExt;
-        s.code().or_else(|| s.signal().map(|sig| 128 + sig))
-    });
-    Out { code, stdout, stderr, timed_out }
-}
-
 fn crashed(o: &Out) -> bool {
     o.stderr.contains("panicked at") || o.code.is_some_and(|c| c > 128)
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").chars().take(160).collect()
 }
 
 fn run_case(truk: &Path, c: &Case, dir: &Path) -> Result<(), String> {

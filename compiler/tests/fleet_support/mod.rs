@@ -1,0 +1,318 @@
+//! Helpers for the fleet tests: build C fleet members (fleet_support/agent.c) with a
+//! hand-made note, run them, and clean up after them even when a test fails.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use truk::driver::link::link;
+use truk::driver::runtime::{runtime_objects_in, RUNTIME_HEADERS};
+use truk::fingerprint::{note_record, NoteInfo};
+
+pub const X86: &str = "x86_64-unknown-linux-gnu";
+pub const AGENT_C: &str = include_str!("agent.c");
+/// Bytes of shared variables the agent uses (see the OFF_ constants in agent.c).
+pub const REGION_SIZE: u64 = 4096;
+/// Offsets in the shared area, as in agent.c.
+pub const OFF_TAG: usize = 512;
+pub const OFF_INIT: usize = 520;
+
+/// A note for a test build: `seed` picks the fingerprints.
+pub fn note(seed: u8, capacity: u32, region_size: u64) -> NoteInfo {
+    NoteInfo {
+        build_fp: [seed; 32],
+        layout_fp: [seed ^ 0x5a; 32],
+        target: X86.into(),
+        profile: "debug".into(),
+        compiler_version: "fleet-test".into(),
+        region_size,
+        fleet_capacity: capacity,
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("fleet")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn runtime_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet_runtime_cache")
+}
+
+/// The note as a C array in section .note.truk (the compiler's exact record).
+fn note_header(info: &NoteInfo) -> String {
+    let bytes = note_record(info, X86);
+    let list: Vec<String> = bytes.iter().map(|b| format!("0x{b:02x}")).collect();
+    format!(
+        "__attribute__((section(\".note.truk\"), aligned(4), used, retain))\n\
+         static const unsigned char truk_test_note[{}] = {{{}}};\n",
+        bytes.len(),
+        list.join(",")
+    )
+}
+
+/// Compile `src` (C, may include "fleet_note.h") with the runtime headers and link it with
+/// the runtime objects, as the driver links a Truk program.
+pub fn build_c(name: &str, src: &str, info: &NoteInfo) -> PathBuf {
+    let dir = scratch(name);
+    for (h, text) in RUNTIME_HEADERS {
+        std::fs::write(dir.join(h), text).unwrap();
+    }
+    std::fs::write(dir.join("fleet_note.h"), note_header(info)).unwrap();
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, src).unwrap();
+    let obj = dir.join(format!("{name}.o"));
+    let out = Command::new("clang-19")
+        .args(["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-c"])
+        .arg(&c)
+        .arg("-I")
+        .arg(&dir)
+        .arg("-o")
+        .arg(&obj)
+        .output()
+        .expect("clang-19 runs");
+    assert!(
+        out.status.success(),
+        "clang-19 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut objects = vec![obj];
+    objects.extend(runtime_objects_in(&runtime_cache(), X86, false).expect("runtime compiles"));
+    let exe = dir.join(name);
+    link(&objects, &exe, X86, false).expect("links");
+    exe
+}
+
+/// The agent program built with `info`'s note.
+pub fn build_agent(name: &str, info: &NoteInfo) -> PathBuf {
+    build_c(name, AGENT_C, info)
+}
+
+/// A fleet namespace unique to this test run, and the guard that cleans up after it:
+/// on drop it kills and reaps every child it started and removes its namespace's region
+/// files, pass or fail.
+pub struct Fleet {
+    pub ns: String,
+    pub exe: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Fleet {
+    pub fn new(test: &str, exe: &Path) -> Fleet {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let f = Fleet {
+            ns: format!("t{}-{nanos:x}-{test}", std::process::id()),
+            exe: exe.to_path_buf(),
+            children: Vec::new(),
+        };
+        f.cleanup_files();
+        f
+    }
+
+    /// A command running the agent in this namespace.
+    pub fn command(&self, exe: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(exe);
+        c.args(args).env("TRUK_FLEET_NS", &self.ns);
+        c
+    }
+
+    /// Start the agent in `mode` with piped stdin/stdout; the guard owns it.
+    pub fn start_with(&mut self, exe: &Path, args: &[&str]) -> usize {
+        let child = self
+            .command(exe, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn agent");
+        self.children.push(child);
+        self.children.len() - 1
+    }
+
+    /// Start an interactive agent and wait for its `joined` line.
+    pub fn agent(&mut self) -> Agent {
+        let exe = self.exe.clone();
+        self.agent_of(&exe)
+    }
+
+    pub fn agent_of(&mut self, exe: &Path) -> Agent {
+        let mut a = self.agent_started(exe, &[]);
+        a.wait_joined(self);
+        a
+    }
+
+    /// Start an interactive agent (with extra environment) without waiting for it to join.
+    pub fn agent_started(&mut self, exe: &Path, env: &[(&str, &str)]) -> Agent {
+        let mut cmd = self.command(exe, &["agent"]);
+        cmd.envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        self.children.push(cmd.spawn().expect("spawn agent"));
+        let i = self.children.len() - 1;
+        let child = &mut self.children[i];
+        Agent {
+            index: i,
+            pid: child.id(),
+            stdin: child.stdin.take(),
+            stdout: BufReader::new(child.stdout.take().unwrap()),
+            joined: Joined::default(),
+        }
+    }
+}
+
+impl Agent {
+    /// Read the agent's `joined` line.
+    pub fn wait_joined(&mut self, f: &mut Fleet) {
+        let i = self.index;
+        let a = self;
+        let line = a.line();
+        a.joined = Joined::parse(&line).unwrap_or_else(|| {
+            let err = f.stderr_of(i);
+            panic!("agent did not join: {line:?} {err}")
+        });
+    }
+}
+
+impl Fleet {
+    pub fn child(&mut self, i: usize) -> &mut Child {
+        &mut self.children[i]
+    }
+
+    /// SIGKILL an agent and reap it.
+    pub fn kill(&mut self, a: &Agent) {
+        let c = &mut self.children[a.index];
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+
+    /// Wait for a child's exit; returns its code (None: killed).
+    pub fn wait(&mut self, i: usize) -> Option<i32> {
+        self.children[i].wait().unwrap().code()
+    }
+
+    pub fn stderr_of(&mut self, i: usize) -> String {
+        let mut s = String::new();
+        if let Some(mut e) = self.children[i].stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Region files of this namespace in /dev/shm.
+    pub fn regions(&self) -> Vec<PathBuf> {
+        let suffix = format!("-{}", self.ns);
+        std::fs::read_dir("/dev/shm")
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("truk-") && n.ends_with(&suffix))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The one region of this namespace (panics when there is not exactly one).
+    pub fn region(&self) -> PathBuf {
+        let r = self.regions();
+        assert_eq!(r.len(), 1, "regions: {r:?}");
+        r[0].clone()
+    }
+
+    fn cleanup_files(&self) {
+        for p in self.regions() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.cleanup_files();
+    }
+}
+
+/// What an agent printed when it joined: `joined SLOT FIRST GEN SIZE TAG INIT`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Joined {
+    pub slot: u32,
+    pub first: bool,
+    pub generation: u64,
+    pub size: u32,
+    pub tag: String,
+    pub init: String,
+}
+
+impl Joined {
+    pub fn parse(line: &str) -> Option<Joined> {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        if w.len() != 7 || w[0] != "joined" {
+            return None;
+        }
+        Some(Joined {
+            slot: w[1].parse().ok()?,
+            first: w[2] == "1",
+            generation: w[3].parse().ok()?,
+            size: w[4].parse().ok()?,
+            tag: w[5].to_string(),
+            init: w[6].to_string(),
+        })
+    }
+}
+
+/// An interactive agent: one command line in, one answer line out.
+pub struct Agent {
+    index: usize,
+    pub pid: u32,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    pub joined: Joined,
+}
+
+impl Agent {
+    pub fn line(&mut self) -> String {
+        let mut s = String::new();
+        self.stdout.read_line(&mut s).unwrap();
+        s.trim_end().to_string()
+    }
+
+    pub fn cmd(&mut self, c: &str) -> String {
+        let i = self.stdin.as_mut().expect("agent stdin");
+        writeln!(i, "{c}").unwrap();
+        i.flush().unwrap();
+        self.line()
+    }
+
+    /// Send a command that ends the agent (no answer expected).
+    pub fn send(&mut self, c: &str) {
+        let i = self.stdin.as_mut().expect("agent stdin");
+        let _ = writeln!(i, "{c}");
+        let _ = i.flush();
+    }
+
+    pub fn get(&mut self, cell: u32) -> u64 {
+        let a = self.cmd(&format!("get {cell}"));
+        a.parse().unwrap_or_else(|_| panic!("get: {a:?}"))
+    }
+
+    pub fn index(&self) -> usize {
+        self.index
+    }
+}

@@ -1,0 +1,728 @@
+/* fleet.c: joining the fleet's shared region, the Mutex, futex waits and
+ * spawn. The protocol and the region layout are documented in truk_fleet.h;
+ * read it first. Only programs that call one of these functions link any of
+ * this (gc-sections): start.c reaches the leave code through a pointer that
+ * __truk_fleet_join sets.
+ *
+ * Shared memory is accessed with the __atomic builtins on plain fields (the
+ * layout structs have plain types so that C and Rust agree byte for byte). */
+#define _GNU_SOURCE
+#include "truk_fleet.h"
+#include "truk_note.h"
+#include "truk_rt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <link.h>
+#include <linux/futex.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---- process identity -------------------------------------------------- */
+
+enum proc_state { PROC_ALIVE, PROC_DEAD, PROC_UNKNOWN };
+
+/* Reads /proc/<pid>/stat: dead when absent, zombie or dead; *start gets field
+ * 22 (start time in clock ticks since boot). UNKNOWN when it cannot be read
+ * for another reason (e.g. hidepid): callers then assume the process lives. */
+static enum proc_state proc_stat(uint32_t pid, uint64_t *start) {
+    char path[48], buf[1024];
+    if (pid == 0 || pid > TRUK_MUTEX_PID_MASK)
+        return PROC_DEAD;
+    snprintf(path, sizeof path, "/proc/%" PRIu32 "/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return (errno == ENOENT || errno == ESRCH) ? PROC_DEAD : PROC_UNKNOWN;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return n == 0 || errno == ESRCH ? PROC_DEAD : PROC_UNKNOWN;
+    buf[n] = 0;
+    /* comm (field 2) is in parentheses and may hold anything: skip to the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return PROC_UNKNOWN;
+    p += 2; /* field 3, the state */
+    if (*p == 'Z' || *p == 'X' || *p == 'x')
+        return PROC_DEAD;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p)
+            return PROC_UNKNOWN;
+        p++;
+    }
+    *start = strtoull(p, NULL, 10);
+    return PROC_ALIVE;
+}
+
+/* Our own pid and start time, read once (Truk programs do not fork; spawn
+ * execs a fresh image). */
+static uint32_t self_pid_v;
+static uint64_t self_start_v;
+
+static void self_ident(void) {
+    if (self_pid_v)
+        return;
+    uint32_t pid = (uint32_t)getpid();
+    uint64_t start = 0;
+    if (proc_stat(pid, &start) != PROC_ALIVE)
+        start = 0; /* no /proc: liveness checks degrade to "alive" */
+    self_start_v = start;
+    self_pid_v = pid;
+}
+
+static uint32_t self_pid(void) {
+    self_ident();
+    return self_pid_v;
+}
+
+/* Is the process `pid` that started at `start` dead? check_start false: only
+ * pid existence and zombie state are checked. */
+static bool proc_dead(uint32_t pid, uint64_t start, bool check_start) {
+    uint64_t now = 0;
+    enum proc_state s = proc_stat(pid, &now);
+    if (s == PROC_DEAD)
+        return true;
+    return s == PROC_ALIVE && check_start && now != start;
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Every failure to join: one line, status 70. exit() runs the exit hook,
+ * which has nothing to undo yet (the leave pointer is set only once joined). */
+static _Noreturn void fleet_fail(const char *fmt, ...) {
+    va_list ap;
+    fflush(stdout);
+    fputs("fleet: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    exit(TRUK_FLEET_EXIT_STATUS);
+}
+
+/* ---- the note ---------------------------------------------------------- */
+
+static int note_cb(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    if (info->dlpi_name && info->dlpi_name[0])
+        return 0; /* the main program comes first and has an empty name */
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        const unsigned char *end = p + ph->p_memsz;
+        size_t align = ph->p_align > 4 ? 8 : 4;
+        while ((size_t)(end - p) >= sizeof(ElfW(Nhdr))) {
+            ElfW(Nhdr) n;
+            memcpy(&n, p, sizeof n);
+            const unsigned char *name = p + sizeof n;
+            size_t name_len = (n.n_namesz + align - 1) & ~(align - 1);
+            size_t desc_len = (n.n_descsz + align - 1) & ~(align - 1);
+            if (name_len > (size_t)(end - name) || desc_len > (size_t)(end - name) - name_len)
+                break;
+            const unsigned char *desc = name + name_len;
+            if (n.n_namesz == TRUK_NOTE_NAMESZ && n.n_type == TRUK_NOTE_TYPE &&
+                memcmp(name, TRUK_NOTE_NAME, TRUK_NOTE_NAMESZ) == 0)
+                return truk_note_read_fixed(desc, n.n_descsz, data) == 0 ? 1 : -1;
+            p = desc + desc_len;
+        }
+    }
+    return -1; /* the main program has no usable note: stop */
+}
+
+/* ---- the region -------------------------------------------------------- */
+
+static struct {
+    bool joined;
+    bool first;
+    int fd;
+    uint32_t self;        /* our slot */
+    uint64_t self_word;   /* our slot's word, for the CAS that frees it */
+    unsigned char *base;  /* the whole file, mapped */
+    size_t size;
+    struct truk_fleet_header *hdr;
+    struct truk_fleet_slot *table;
+    struct truk_note_fixed note;
+    uint64_t shared_offset, file_size;
+    char path[PATH_MAX];
+} fl = {.fd = -1};
+
+static uint64_t load64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static uint32_t load32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static bool cas64(uint64_t *p, uint64_t expected, uint64_t desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
+}
+
+static bool slot_dead(struct truk_fleet_slot *s, uint64_t w) {
+    uint32_t pid = (uint32_t)(w >> TRUK_SLOT_PID_SHIFT);
+    if ((w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_CLAIMED)
+        return proc_dead(pid, 0, false); /* no start time yet */
+    /* The acquire load of w made the start_time stored before ACTIVE visible;
+     * if the slot has been recycled since, the CAS on w fails anyway. */
+    return proc_dead(pid, __atomic_load_n(&s->start_time, __ATOMIC_RELAXED), true);
+}
+
+/* Frees the slots of dead members; returns the number of live ones. */
+static uint32_t table_sweep(void) {
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < fl.note.fleet_capacity; i++) {
+        struct truk_fleet_slot *s = &fl.table[i];
+        uint64_t w = load64(&s->word);
+        if ((w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_FREE)
+            continue;
+        if (!(fl.joined && i == fl.self) && slot_dead(s, w)) {
+            cas64(&s->word, w, w & TRUK_SLOT_COUNT_MASK); /* a lost race: someone else freed it */
+            continue;
+        }
+        live++;
+    }
+    return live;
+}
+
+/* Claims a free slot for this process: CAS FREE -> CLAIMED(pid), then the
+ * start time, then ACTIVE with a release store. Reaps the dead and tries
+ * again once when the table looks full. */
+static bool table_register(void) {
+    self_ident();
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 0; i < fl.note.fleet_capacity; i++) {
+            struct truk_fleet_slot *s = &fl.table[i];
+            uint64_t w = load64(&s->word);
+            if ((w & TRUK_SLOT_STATUS_MASK) != TRUK_SLOT_FREE)
+                continue;
+            uint64_t count = ((w & TRUK_SLOT_COUNT_MASK) + TRUK_SLOT_COUNT_ONE) & TRUK_SLOT_COUNT_MASK;
+            uint64_t claimed = ((uint64_t)self_pid_v << TRUK_SLOT_PID_SHIFT) | count | TRUK_SLOT_CLAIMED;
+            if (!cas64(&s->word, w, claimed))
+                continue;
+            __atomic_store_n(&s->start_time, self_start_v, __ATOMIC_RELAXED);
+            uint64_t active = (claimed & ~(uint64_t)TRUK_SLOT_STATUS_MASK) | TRUK_SLOT_ACTIVE;
+            __atomic_store_n(&s->word, active, __ATOMIC_RELEASE);
+            fl.self = i;
+            fl.self_word = active;
+            return true;
+        }
+        if (pass == 0)
+            table_sweep();
+    }
+    return false;
+}
+
+static void table_deregister(void) {
+    cas64(&fl.table[fl.self].word, fl.self_word, fl.self_word & TRUK_SLOT_COUNT_MASK);
+}
+
+/* Checks an existing file's header against this build, before anything in it
+ * is trusted or written. Returns NULL when it is ours, else the reason. */
+static const char *header_problem(const struct truk_fleet_header *h, off_t st_size) {
+    static char why[160];
+    const struct truk_note_fixed *n = &fl.note;
+    if (memcmp(h->magic, TRUK_FLEET_MAGIC, TRUK_FLEET_MAGIC_SIZE) != 0)
+        return "not a Truk fleet region (bad magic)";
+    if (h->protocol != TRUK_FLEET_PROTOCOL) {
+        snprintf(why, sizeof why, "region protocol %" PRIu32 ", this runtime speaks %d",
+                 h->protocol, TRUK_FLEET_PROTOCOL);
+        return why;
+    }
+    if (h->header_size != TRUK_FLEET_HEADER_SIZE || h->slot_size != TRUK_FLEET_SLOT_SIZE ||
+        h->table_offset != TRUK_FLEET_HEADER_SIZE)
+        return "damaged header (sizes)";
+    if (memcmp(h->build_fp, n->build_fp, TRUK_FP_SIZE) != 0)
+        return "made by another build (build fingerprint differs)";
+    if (memcmp(h->layout_fp, n->layout_fp, TRUK_FP_SIZE) != 0)
+        return "shared variables laid out differently (layout fingerprint differs)";
+    if (h->capacity != n->fleet_capacity || h->region_size != n->region_size ||
+        h->shared_offset != fl.shared_offset || h->file_size != fl.file_size) {
+        snprintf(why, sizeof why,
+                 "damaged header (capacity %" PRIu32 ", region size %" PRIu64 "; expected %" PRIu32
+                 ", %" PRIu64 ")",
+                 h->capacity, h->region_size, n->fleet_capacity, n->region_size);
+        return why;
+    }
+    if ((uint64_t)st_size != fl.file_size) {
+        snprintf(why, sizeof why, "file is %lld bytes, the header says %" PRIu64,
+                 (long long)st_size, fl.file_size);
+        return why;
+    }
+    return NULL;
+}
+
+static void region_map(int fd) {
+    void *p = mmap(NULL, fl.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        fleet_fail("cannot map %s: %s", fl.path, strerror(errno));
+    fl.base = p;
+    fl.hdr = p;
+    fl.table = (struct truk_fleet_slot *)(fl.base + TRUK_FLEET_HEADER_SIZE);
+}
+
+static void region_drop(int fd) {
+    if (fl.base)
+        munmap(fl.base, fl.size);
+    fl.base = NULL;
+    fl.hdr = NULL;
+    fl.table = NULL;
+    close(fd); /* drops our flock */
+}
+
+/* Starts a generation in a region we hold exclusively (new, or abandoned):
+ * everything zero, the initializers, generation + 1, ourselves registered,
+ * then READY. A re-initializer that dies half-way leaves state INIT, which
+ * makes the next newcomer start over. */
+static void generation_start(void (*init)(void *)) {
+    struct truk_fleet_header *h = fl.hdr;
+    __atomic_store_n(&h->state, TRUK_FLEET_STATE_INIT, __ATOMIC_SEQ_CST);
+    memset(fl.table, 0, fl.shared_offset - TRUK_FLEET_HEADER_SIZE);
+    memset(fl.base + fl.shared_offset, 0, fl.note.region_size);
+    if (init)
+        init(fl.base + fl.shared_offset);
+    __atomic_store_n(&h->generation, load64(&h->generation) + 1, __ATOMIC_RELAXED);
+    h->creator_pid = self_pid();
+    h->generation_time = (uint64_t)time(NULL);
+    if (!table_register())
+        fleet_fail("%s: no free slot in a fresh attach table", fl.path); /* capacity 0 */
+    fl.first = true;
+    __atomic_store_n(&h->state, TRUK_FLEET_STATE_READY, __ATOMIC_RELEASE);
+}
+
+enum attempt { JOINED, RETRY, ABSENT };
+
+static bool still_linked(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        fleet_fail("cannot stat %s: %s", fl.path, strerror(errno));
+    return st.st_nlink > 0;
+}
+
+static void lock_shared(int fd) {
+    while (flock(fd, LOCK_SH) != 0)
+        if (errno != EINTR)
+            fleet_fail("cannot lock %s: %s", fl.path, strerror(errno));
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Builds a complete region in an unnamed file and publishes it with linkat. */
+static enum attempt region_create(void (*init)(void *)) {
+    int fd = open(TRUK_FLEET_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0)
+        fleet_fail("cannot create a region in %s: %s", TRUK_FLEET_DIR, strerror(errno));
+    if (fchmod(fd, 0600) != 0 || flock(fd, LOCK_SH) != 0)
+        fleet_fail("cannot prepare a region in %s: %s", TRUK_FLEET_DIR, strerror(errno));
+    /* Reserve every page now: a full /dev/shm is an error here, not a SIGBUS later. */
+    int err = posix_fallocate(fd, 0, (off_t)fl.file_size);
+    if (err)
+        fleet_fail("cannot reserve %" PRIu64 " bytes in %s for the region: %s", fl.file_size,
+                   TRUK_FLEET_DIR, strerror(err));
+    region_map(fd);
+    struct truk_fleet_header *h = fl.hdr;
+    memcpy(h->magic, TRUK_FLEET_MAGIC, TRUK_FLEET_MAGIC_SIZE);
+    h->protocol = TRUK_FLEET_PROTOCOL;
+    h->header_size = TRUK_FLEET_HEADER_SIZE;
+    memcpy(h->build_fp, fl.note.build_fp, TRUK_FP_SIZE);
+    memcpy(h->layout_fp, fl.note.layout_fp, TRUK_FP_SIZE);
+    h->region_size = fl.note.region_size;
+    h->file_size = fl.file_size;
+    h->table_offset = TRUK_FLEET_HEADER_SIZE;
+    h->shared_offset = fl.shared_offset;
+    h->capacity = fl.note.fleet_capacity;
+    h->slot_size = TRUK_FLEET_SLOT_SIZE;
+    generation_start(init);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* everything above before the name appears */
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, fl.path, AT_SYMLINK_FOLLOW) == 0) {
+        fl.fd = fd;
+        return JOINED;
+    }
+    int e = errno;
+    region_drop(fd);
+    fl.first = false;
+    if (e == EEXIST)
+        return RETRY; /* another creator won: attach to theirs */
+    fleet_fail("cannot publish the region %s: %s", fl.path, strerror(e));
+}
+
+/* Attaches to the file under the region's name (see truk_fleet.h, join). */
+static enum attempt region_attach(void (*init)(void *)) {
+    int fd = open(fl.path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); /* a FIFO must not block us */
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return ABSENT;
+        fleet_fail("cannot open %s: %s", fl.path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        fleet_fail("cannot stat %s: %s", fl.path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        fleet_fail("%s is not a regular file; refusing to use it", fl.path);
+    if (st.st_uid != geteuid())
+        fleet_fail("%s belongs to uid %u, not to us; refusing to use it", fl.path,
+                   (unsigned)st.st_uid);
+    bool excl = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (excl)
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    else if (errno == EWOULDBLOCK)
+        lock_shared(fd); /* waits out a leaver or a re-initializer */
+    else
+        fleet_fail("cannot lock %s: %s", fl.path, strerror(errno));
+    if (fstat(fd, &st) != 0)
+        fleet_fail("cannot stat %s: %s", fl.path, strerror(errno));
+    if (st.st_nlink == 0) { /* a leaver removed it meanwhile */
+        close(fd);
+        return RETRY;
+    }
+    /* Validate from a copy read with pread: nothing is mapped writable before. */
+    struct truk_fleet_header h;
+    if (st.st_size < (off_t)sizeof h || pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+        fleet_fail("%s: too small to be a Truk fleet region; refusing to use it (left untouched)",
+                   fl.path);
+    const char *why = header_problem(&h, st.st_size);
+    if (why)
+        fleet_fail("%s: %s; refusing to use it (left untouched)", fl.path, why);
+    region_map(fd);
+    bool ready = load32(&fl.hdr->state) == TRUK_FLEET_STATE_READY;
+    if (excl) {
+        /* No member holds the lock. A live slot means one is between its
+         * exclusive and shared lock (see truk_fleet.h): join that generation. */
+        if (ready && table_sweep() > 0) {
+            if (!table_register())
+                fleet_fail("%s: the attach table is full (%" PRIu32 " members)", fl.path,
+                           fl.note.fleet_capacity);
+        } else {
+            generation_start(init);
+        }
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        lock_shared(fd); /* converts EX to SH */
+    } else {
+        if (!ready) { /* a re-initializer died half-way: start over */
+            region_drop(fd);
+            return RETRY;
+        }
+        if (!table_register())
+            fleet_fail("%s: the attach table is full (%" PRIu32 " members)", fl.path,
+                       fl.note.fleet_capacity);
+    }
+    fl.fd = fd;
+    if (!still_linked(fd)) { /* belt and braces, see truk_fleet.h join step 3 */
+        table_deregister();
+        region_drop(fd);
+        fl.fd = -1;
+        fl.first = false;
+        return RETRY;
+    }
+    return JOINED;
+}
+
+static void region_name(void) {
+    const char *ns = getenv(TRUK_FLEET_NS_ENV);
+    if (!ns || !*ns)
+        ns = TRUK_FLEET_NS_DEFAULT;
+    size_t len = strlen(ns);
+    bool ok = len <= TRUK_FLEET_NS_MAX && ns[0] != '.';
+    for (size_t i = 0; ok && i < len; i++) {
+        char c = ns[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '.' || c == '-';
+    }
+    if (!ok)
+        fleet_fail("%s must be 1 to %d characters of A-Z a-z 0-9 _ . - (not starting with '.')",
+                   TRUK_FLEET_NS_ENV, TRUK_FLEET_NS_MAX);
+    struct stat st;
+    if (stat("/proc/self/ns/pid", &st) != 0)
+        fleet_fail("cannot read /proc/self/ns/pid (is /proc mounted?): %s", strerror(errno));
+    char fp[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(fp + 2 * i, 3, "%02x", fl.note.build_fp[i]);
+    snprintf(fl.path, sizeof fl.path, "%s/%s%u-%llu-%s-%s", TRUK_FLEET_DIR, TRUK_FLEET_PREFIX,
+             (unsigned)geteuid(), (unsigned long long)st.st_ino, fp, ns);
+}
+
+/* The exit hook (start.c calls it through __truk_rt_fleet_exit_hook). */
+static void fleet_leave(void) {
+    if (!fl.joined)
+        return;
+    fl.joined = false;
+    table_deregister();
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* Converting SH to EX|NB drops our lock first: success means nobody else
+     * holds one, and no live slot means nobody is between locks either. */
+    struct stat st; /* no fleet_fail here: exit() must not run inside the exit hook */
+    if (flock(fl.fd, LOCK_EX | LOCK_NB) == 0 && fstat(fl.fd, &st) == 0 && st.st_nlink > 0 &&
+        table_sweep() == 0)
+        unlink(fl.path);
+    region_drop(fl.fd);
+    fl.fd = -1;
+}
+
+/* Reads the note and computes the region's name and sizes. */
+static void fleet_locate(void) {
+    if (dl_iterate_phdr(note_cb, &fl.note) != 1)
+        fleet_fail("this binary carries no valid Truk fingerprint note");
+    if (fl.note.fleet_capacity == 0 || fl.note.fleet_capacity > (1u << 24))
+        fleet_fail("the binary's note asks for %" PRIu32 " attach slots (1 to %u allowed)",
+                   fl.note.fleet_capacity, 1u << 24);
+    fl.shared_offset = truk_fleet_shared_offset(fl.note.fleet_capacity);
+    if (fl.note.region_size > (uint64_t)INT64_MAX - fl.shared_offset ||
+        fl.shared_offset + fl.note.region_size > SIZE_MAX)
+        fleet_fail("the binary's note asks for an impossible region size %" PRIu64,
+                   fl.note.region_size);
+    fl.file_size = fl.shared_offset + fl.note.region_size;
+    fl.size = (size_t)fl.file_size;
+    region_name();
+}
+
+void *__truk_fleet_join(void (*init)(void *shared_base)) {
+    if (fl.joined)
+        return fl.base + fl.shared_offset;
+    if (!fl.path[0])
+        fleet_locate(); /* once per process: joining again after leaving reuses it */
+    fl.first = false;
+    for (int attempt = 0;; attempt++) {
+        if (attempt == 10000)
+            fleet_fail("cannot join %s: it keeps changing under us", fl.path);
+        enum attempt a = region_attach(init);
+        if (a == ABSENT)
+            a = region_create(init);
+        if (a == JOINED)
+            break;
+    }
+    fl.joined = true;
+    __truk_rt_fleet_exit_hook = fleet_leave;
+    return fl.base + fl.shared_offset;
+}
+
+static void require_joined(const char *what) {
+    if (!fl.joined)
+        __truk_panic_cstr(what);
+}
+
+uint32_t __truk_fleet_self(void) {
+    require_joined("fleet_self: this process has not joined its fleet");
+    return fl.self;
+}
+
+uint32_t __truk_fleet_size(void) {
+    require_joined("fleet_size: this process has not joined its fleet");
+    return table_sweep();
+}
+
+bool __truk_fleet_first(void) {
+    require_joined("fleet_first: this process has not joined its fleet");
+    return fl.first;
+}
+
+uint64_t __truk_fleet_generation(void) {
+    require_joined("fleet_generation: this process has not joined its fleet");
+    return load64(&fl.hdr->generation);
+}
+
+/* ---- futexes ----------------------------------------------------------- */
+
+/* Non-private operations: the word may be mapped at different addresses in
+ * different processes; the kernel keys shared futexes by the page. */
+static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts) {
+    return syscall(SYS_futex, uaddr, op, val, ts, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+/* Sleeps while *p == expected until the absolute CLOCK_MONOTONIC `deadline`
+ * (NULL: none). 0 woken or value differs, ETIMEDOUT. EINTR is retried. */
+static int futex_wait_until(uint32_t *p, uint32_t expected, const struct timespec *deadline) {
+    for (;;) {
+        if (futex(p, FUTEX_WAIT_BITSET, expected, deadline) == 0)
+            return 0;
+        if (errno == ETIMEDOUT)
+            return ETIMEDOUT;
+        if (errno != EINTR)
+            return 0; /* EAGAIN: the value already differs */
+        if (__atomic_load_n(p, __ATOMIC_ACQUIRE) != expected)
+            return 0;
+    }
+}
+
+static struct timespec deadline_in(int64_t ms) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+bool __truk_wait_on(uint32_t *p, uint32_t expected, int64_t timeout_ms) {
+    if (timeout_ms < 0)
+        return futex_wait_until(p, expected, NULL) == 0;
+    if (timeout_ms > INT64_MAX / 2)
+        timeout_ms = INT64_MAX / 2;
+    struct timespec d = deadline_in(timeout_ms);
+    return futex_wait_until(p, expected, &d) == 0;
+}
+
+uint32_t __truk_wake(uint32_t *p, uint32_t count) {
+    if (count == 0)
+        return 0; /* FUTEX_WAKE with 0 would still wake one */
+    long n = futex(p, FUTEX_WAKE, count > INT_MAX ? INT_MAX : count, NULL);
+    return n < 0 ? 0 : (uint32_t)n;
+}
+
+/* ---- Mutex (layout: struct truk_mutex_layout in truk_fleet.h) --------------
+ * word: 0 free, else holder pid | WAITERS. Lock: one CAS 0 -> pid when free.
+ * Contended: set WAITERS, sleep on the word with a growing but bounded
+ * time-out; after each time-out check whether the holder died, and if so take
+ * the lock over by CAS on the exact word seen (one winner). Unlock: clear
+ * owner, swap the word to 0 (release), wake one sleeper if WAITERS was set.
+ * Acquiring CASes are acquire, the unlocking swap is release: the data the
+ * Mutex guards is ordered as with any lock. */
+
+static uint32_t *mutex_word(void *m) { return (uint32_t *)m; }
+static uint64_t *mutex_owner(void *m) { return (uint64_t *)((unsigned char *)m + 8); }
+
+static uint64_t owner_value(void) {
+    self_ident();
+    return ((self_start_v & 0xffffffffu) << 32) | self_pid_v;
+}
+
+static bool word_cas(uint32_t *w, uint32_t expected, uint32_t desired) {
+    return __atomic_compare_exchange_n(w, &expected, desired, false, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED);
+}
+
+/* Did the holder named by `word` die? `owner` is trusted only when it names
+ * the same pid (it is written just after the word). */
+static bool holder_dead(void *m, uint32_t word) {
+    uint32_t pid = word & TRUK_MUTEX_PID_MASK;
+    uint64_t owner = __atomic_load_n(mutex_owner(m), __ATOMIC_RELAXED);
+    if ((uint32_t)owner != pid)
+        return proc_dead(pid, 0, false);
+    uint64_t start = 0;
+    enum proc_state s = proc_stat(pid, &start);
+    return s == PROC_DEAD || (s == PROC_ALIVE && (start & 0xffffffffu) != owner >> 32);
+}
+
+static void mutex_took(void *m) {
+    __atomic_store_n(mutex_owner(m), owner_value(), __ATOMIC_RELAXED);
+}
+
+static bool mutex_lock_slow(void *m) {
+    uint32_t *w = mutex_word(m);
+    uint32_t me = self_pid();
+    int64_t sleep_ms = 1;
+    bool check = false;
+    if ((__atomic_load_n(w, __ATOMIC_RELAXED) & TRUK_MUTEX_PID_MASK) == me &&
+        __atomic_load_n(mutex_owner(m), __ATOMIC_RELAXED) == owner_value())
+        __truk_panic_cstr("Mutex: lock by the process that already holds it (deadlock)");
+    for (;;) {
+        uint32_t cur = __atomic_load_n(w, __ATOMIC_RELAXED);
+        if (cur == 0) {
+            /* Taken after contention: keep WAITERS, others may be asleep. */
+            if (word_cas(w, 0, me | TRUK_MUTEX_WAITERS)) {
+                mutex_took(m);
+                return false;
+            }
+            continue;
+        }
+        if (check && holder_dead(m, cur)) {
+            if (word_cas(w, cur, me | TRUK_MUTEX_WAITERS)) {
+                mutex_took(m);
+                return true;
+            }
+            continue;
+        }
+        if (!(cur & TRUK_MUTEX_WAITERS)) {
+            if (!word_cas(w, cur, cur | TRUK_MUTEX_WAITERS))
+                continue;
+            cur |= TRUK_MUTEX_WAITERS;
+        }
+        struct timespec d = deadline_in(sleep_ms);
+        check = futex_wait_until(w, cur, &d) == ETIMEDOUT;
+        if (check && sleep_ms < 64)
+            sleep_ms *= 2;
+    }
+}
+
+bool __truk_mutex_lock(void *m) {
+    if (word_cas(mutex_word(m), 0, self_pid())) {
+        mutex_took(m);
+        return false;
+    }
+    return mutex_lock_slow(m);
+}
+
+bool __truk_mutex_try_lock(void *m) {
+    uint32_t *w = mutex_word(m);
+    uint32_t me = self_pid();
+    if (word_cas(w, 0, me)) {
+        mutex_took(m);
+        return true;
+    }
+    uint32_t cur = __atomic_load_n(w, __ATOMIC_RELAXED);
+    if (cur != 0 && (cur & TRUK_MUTEX_PID_MASK) != me && holder_dead(m, cur) &&
+        word_cas(w, cur, me | (cur & TRUK_MUTEX_WAITERS))) {
+        mutex_took(m);
+        return true;
+    }
+    return false;
+}
+
+void __truk_mutex_unlock(void *m) {
+    uint32_t *w = mutex_word(m);
+    uint32_t cur = __atomic_load_n(w, __ATOMIC_RELAXED);
+    if ((cur & TRUK_MUTEX_PID_MASK) != self_pid() ||
+        __atomic_load_n(mutex_owner(m), __ATOMIC_RELAXED) != owner_value())
+        __truk_panic_cstr("Mutex: unlock by a process that does not hold it");
+    __atomic_store_n(mutex_owner(m), 0, __ATOMIC_RELAXED);
+    if (__atomic_exchange_n(w, 0, __ATOMIC_RELEASE) & TRUK_MUTEX_WAITERS)
+        futex(w, FUTEX_WAKE, 1, NULL);
+}
+
+/* ---- spawn ------------------------------------------------------------- */
+
+int64_t __truk_spawn(const char *const *args, uint64_t len) {
+    if (len > 1u << 20 || (len && !args))
+        return -1;
+    char **argv = calloc((size_t)len + 2, sizeof *argv);
+    if (!argv)
+        return -1;
+    char **ours = __truk_rt_argv();
+    argv[0] = ours && ours[0] ? ours[0] : "truk-program";
+    for (uint64_t i = 0; i < len; i++)
+        argv[i + 1] = (char *)args[i];
+    fflush(NULL); /* keep our output ahead of the child's */
+    pid_t pid;
+    int err = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
+    free(argv);
+    return err ? -1 : (int64_t)pid;
+}
+
+int32_t __truk_wait_child(int64_t pid) {
+    if (pid <= 0 || pid > INT_MAX)
+        return -1;
+    int st;
+    while (waitpid((pid_t)pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+    return -1;
+}

@@ -1,0 +1,186 @@
+/* truk_fleet.h: the fleet region protocol and the single source of the region
+ * layout. fleet.c (linked into programs) and runtime-rs (used by `truk fleet`
+ * and by Rust members) both follow it; runtime-rs mirrors these structs with
+ * #[repr(C)] and a test compares sizeof/offsetof with this file.
+ * The contract is the fleet spec (fleet.md); this is how it is met.
+ *
+ * ---- Name -----------------------------------------------------------------
+ *   /dev/shm/truk-<uid>-<pidns>-<fp32>-<ns>
+ *     uid    the effective user id, decimal
+ *     pidns  the inode of /proc/self/ns/pid, decimal (containers never share)
+ *     fp32   the first 32 hex digits of the build fingerprint
+ *     ns     $TRUK_FLEET_NS, or "default": 1 to TRUK_FLEET_NS_MAX characters
+ *            of [A-Za-z0-9_.-], not starting with '.'; anything else is an error
+ *   The file is mode 0600, owned by that user. The full fingerprints are in the
+ *   header; the name only finds the file.
+ *
+ * ---- Layout (host byte order: a region never leaves its machine) ----------
+ *   [0, TRUK_FLEET_HEADER_SIZE)            struct truk_fleet_header
+ *   [table_offset, + capacity * 16)        struct truk_fleet_slot[capacity]
+ *   [shared_offset, + region_size)         the shared variables, zero-filled on
+ *                                          creation; shared_offset is a multiple
+ *                                          of TRUK_FLEET_SHARED_ALIGN
+ *   file_size == shared_offset + region_size; all pages reserved at creation.
+ *
+ * ---- Lifecycle --------------------------------------------------------------
+ * Liveness is a flock on the file: every member holds LOCK_SH for its whole
+ * life, and the kernel drops it however the process dies.
+ *   join:
+ *     1. open(name). ENOENT: build a new region as an O_TMPFILE in /dev/shm
+ *        (LOCK_SH taken first, posix_fallocate, header, init, register self,
+ *        state READY), then linkat it to the name. EEXIST: someone else won,
+ *        drop ours and go to 1. Nobody ever sees a half-built region.
+ *     2. Check it is a regular file of ours, then try LOCK_EX|LOCK_NB.
+ *        a. Got it: nobody holds LOCK_SH, so no member lives. If st_nlink == 0
+ *           (a leaver unlinked it) go to 1. Validate the header (below; a
+ *           failure is fatal and the file is left untouched). If the state is
+ *           READY and the table still shows a live member (one caught between
+ *           EX and SH, see 3), attach normally. Else start a fresh generation
+ *           (generation + 1 also after a re-initializer died): state INIT,
+ *           zero table and shared area, init, generation + 1, register self,
+ *           state READY. Then convert to LOCK_SH.
+ *        b. Not got: take LOCK_SH (blocks while a leaver or a re-initializer
+ *           holds LOCK_EX). If st_nlink == 0, go to 1. Validate. If the state
+ *           is not READY (a re-initializer died), go to 1. Register.
+ *     3. After holding LOCK_SH, re-check st_nlink > 0 (else deregister, go to
+ *        1): flock conversions are not promised atomic, so a leaver may have
+ *        slipped into the gap; it would only unlink after finding no live
+ *        slot, which our registration prevents, but the check is cheap.
+ *   leave: free own slot, then convert LOCK_SH to LOCK_EX|LOCK_NB. Got it and
+ *     the table shows no live member: unlink the name (we hold EX, so the name
+ *     still points at our file: only EX holders unlink, and a new file cannot
+ *     be linked over an existing name). Close.
+ *   gc (`truk fleet gc`): open, validate (damaged: report, leave), take
+ *     LOCK_EX|LOCK_NB, no live slot: unlink.
+ *
+ * ---- Validation -------------------------------------------------------------
+ * Before anything is written, and before anything read is trusted: a regular
+ * file owned by this user whose size is at least the header; magic, protocol,
+ * header_size, slot_size, both fingerprints, region_size, capacity, offsets and
+ * file_size equal to what this binary expects, and file_size == st_size.
+ *
+ * ---- Attach table -----------------------------------------------------------
+ * Each slot's `word` is updated only by 64-bit compare-and-swap:
+ *   bits  0..1  status (FREE, CLAIMED, ACTIVE)
+ *   bits  2..31 claim count, bumped by every claim (so a reaper's CAS cannot
+ *               free a slot that was freed and claimed again since it looked)
+ *   bits 32..63 pid
+ * Claim: CAS FREE -> CLAIMED(pid), store start_time, store ACTIVE (release).
+ * Free (own slot or a dead member's): CAS the exact word seen -> FREE(same
+ * count, pid 0). A member is dead when /proc/<pid>/stat is gone, says zombie
+ * or dead, or its field 22 (start time, clock ticks since boot) differs from
+ * start_time (pid reuse). A CLAIMED slot has no start time yet: only the pid
+ * is checked.
+ *
+ * ---- Choices where the spec is silent ----------------------------------------
+ *   - An empty TRUK_FLEET_NS means "default", like an unset one.
+ *   - The Mutex is a futex word, not a robust pthread mutex: the same 16 bytes on
+ *     every target, and owner death is found by the waiters (pid and start
+ *     time), which also covers a holder killed between two instructions. A
+ *     waiter checks after each time-out: 1 ms, doubling up to 64 ms.
+ *   - Mutex ownership is per process (a Truk program is one thread); locking
+ *     a Mutex this process already holds panics instead of deadlocking.
+ *   - try_lock also takes over the lock of a dead holder (and says true).
+ *   - Leaving while holding a Mutex leaves it held by a dead process: the next
+ *     lock() takes it over and returns true.
+ *   - A member that exec()s loses its lock (the descriptor is close-on-exec)
+ *     but its slot stays live until the process ends; the region then stays
+ *     until a later newcomer or `truk fleet gc` finds no live member.
+ *   - Regions are only read by `truk fleet ls`; gc acts only on regions of this
+ *     user and this PID namespace, and never on a file that fails validation.
+ *
+ * ---- Memory ordering --------------------------------------------------------
+ * flock and linkat are system calls whose kernel locks order everything the
+ * caller wrote before them against everything the next holder reads after
+ * them; the code adds seq_cst fences around them anyway, so no architecture
+ * argument is needed. Slot words, state and generation are C11 atomics
+ * (acquire loads, release stores, seq_cst CAS).
+ */
+#ifndef TRUK_FLEET_H
+#define TRUK_FLEET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TRUK_FLEET_DIR "/dev/shm"
+#define TRUK_FLEET_PREFIX "truk-"
+#define TRUK_FLEET_NS_ENV "TRUK_FLEET_NS"
+#define TRUK_FLEET_NS_DEFAULT "default"
+#define TRUK_FLEET_NS_MAX 64
+
+#define TRUK_FLEET_MAGIC "TRUKFLT\0" /* 8 bytes, the last one NUL */
+#define TRUK_FLEET_MAGIC_SIZE 8
+#define TRUK_FLEET_PROTOCOL 1
+#define TRUK_FLEET_HEADER_SIZE 256
+#define TRUK_FLEET_SLOT_SIZE 16
+#define TRUK_FLEET_SHARED_ALIGN 64 /* a cache line; more than the 16 promised */
+#define TRUK_FLEET_FP_SIZE 32
+#define TRUK_FLEET_EXIT_STATUS 70 /* every failure to join */
+
+/* header.state */
+#define TRUK_FLEET_STATE_INIT 1  /* a (re-)initializer is at work */
+#define TRUK_FLEET_STATE_READY 2 /* complete; members may attach */
+
+/* slot word */
+#define TRUK_SLOT_FREE 0u
+#define TRUK_SLOT_CLAIMED 1u
+#define TRUK_SLOT_ACTIVE 2u
+#define TRUK_SLOT_STATUS_MASK 3u
+#define TRUK_SLOT_COUNT_ONE 4u
+#define TRUK_SLOT_COUNT_MASK 0xfffffffcu
+#define TRUK_SLOT_PID_SHIFT 32
+
+struct truk_fleet_header {
+    char magic[TRUK_FLEET_MAGIC_SIZE];       /*   0 TRUK_FLEET_MAGIC */
+    uint32_t protocol;                       /*   8 TRUK_FLEET_PROTOCOL */
+    uint32_t header_size;                    /*  12 TRUK_FLEET_HEADER_SIZE */
+    uint8_t build_fp[TRUK_FLEET_FP_SIZE];    /*  16 from the note */
+    uint8_t layout_fp[TRUK_FLEET_FP_SIZE];   /*  48 from the note */
+    uint64_t region_size;                    /*  80 shared-variable bytes (note) */
+    uint64_t file_size;                      /*  88 shared_offset + region_size */
+    uint64_t table_offset;                   /*  96 == TRUK_FLEET_HEADER_SIZE */
+    uint64_t shared_offset;                  /* 104 */
+    uint32_t capacity;                       /* 112 attach table slots (note) */
+    uint32_t slot_size;                      /* 116 TRUK_FLEET_SLOT_SIZE */
+    uint64_t generation;                     /* 120 atomic; 1 for a new region */
+    uint32_t state;                          /* 128 atomic; TRUK_FLEET_STATE_* */
+    uint32_t creator_pid;                    /* 132 who started this generation */
+    uint64_t generation_time;                /* 136 when (Unix seconds) */
+    uint8_t reserved[TRUK_FLEET_HEADER_SIZE - 144]; /* 144 zero */
+};
+
+struct truk_fleet_slot {
+    uint64_t word;       /* 0 atomic: status | claim count | pid << 32 */
+    uint64_t start_time; /* 8 field 22 of /proc/<pid>/stat */
+};
+
+_Static_assert(sizeof(struct truk_fleet_header) == TRUK_FLEET_HEADER_SIZE, "header size");
+_Static_assert(offsetof(struct truk_fleet_header, generation) % 8 == 0, "generation aligned");
+_Static_assert(sizeof(struct truk_fleet_slot) == TRUK_FLEET_SLOT_SIZE, "slot size");
+_Static_assert(TRUK_FLEET_HEADER_SIZE % TRUK_FLEET_SHARED_ALIGN == 0, "header keeps alignment");
+
+/* Where the shared area starts for `capacity` slots. */
+static inline uint64_t truk_fleet_shared_offset(uint32_t capacity) {
+    uint64_t end = (uint64_t)TRUK_FLEET_HEADER_SIZE + (uint64_t)capacity * TRUK_FLEET_SLOT_SIZE;
+    return (end + TRUK_FLEET_SHARED_ALIGN - 1) & ~(uint64_t)(TRUK_FLEET_SHARED_ALIGN - 1);
+}
+
+/* ---- The Mutex of truk_rt.h (TRUK_MUTEX_SIZE bytes, zero = unlocked) --------
+ *   word   0  uint32 futex word: 0 unlocked, else holder pid | WAITERS bit
+ *   pad    4  uint32 zero
+ *   owner  8  uint64 (low 32 bits of the holder's start time) << 32 | holder pid,
+ *             written right after the lock is taken, cleared before unlock
+ * A waiter sleeps on `word` (non-private futex: works across processes) with a
+ * bounded time-out, then checks the holder: pid gone or zombie, or `owner`
+ * names the same pid with another start time, means it died holding the lock;
+ * the waiter takes it over by CAS on `word` (one winner) and lock returns true. */
+struct truk_mutex_layout {
+    uint32_t word;
+    uint32_t pad;
+    uint64_t owner;
+};
+#define TRUK_MUTEX_WAITERS 0x80000000u
+#define TRUK_MUTEX_PID_MASK 0x7fffffffu
+_Static_assert(sizeof(struct truk_mutex_layout) == 16, "mutex size");
+
+#endif /* TRUK_FLEET_H */

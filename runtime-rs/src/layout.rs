@@ -1,0 +1,256 @@
+//! The region layout, mirrored from `runtime-c/truk_fleet.h` (the single source; a test
+//! compiles that header and compares every size and offset with these).
+
+/// Where regions live.
+pub const DIR: &str = "/dev/shm";
+/// Every region file name starts with this.
+pub const PREFIX: &str = "truk-";
+pub const NS_ENV: &str = "TRUK_FLEET_NS";
+pub const NS_DEFAULT: &str = "default";
+pub const NS_MAX: usize = 64;
+
+pub const MAGIC: [u8; 8] = *b"TRUKFLT\0";
+pub const PROTOCOL: u32 = 1;
+pub const HEADER_SIZE: usize = 256;
+pub const SLOT_SIZE: usize = 16;
+pub const SHARED_ALIGN: u64 = 64;
+pub const FP_SIZE: usize = 32;
+/// Exit status of a C member that cannot join.
+pub const EXIT_STATUS: i32 = 70;
+/// Largest attach table the runtimes accept.
+pub const MAX_CAPACITY: u32 = 1 << 24;
+
+pub const STATE_INIT: u32 = 1;
+pub const STATE_READY: u32 = 2;
+
+pub const SLOT_FREE: u64 = 0;
+pub const SLOT_CLAIMED: u64 = 1;
+pub const SLOT_ACTIVE: u64 = 2;
+pub const SLOT_STATUS_MASK: u64 = 3;
+pub const SLOT_COUNT_ONE: u64 = 4;
+pub const SLOT_COUNT_MASK: u64 = 0xffff_fffc;
+pub const SLOT_PID_SHIFT: u32 = 32;
+
+/// The region header (`struct truk_fleet_header`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Header {
+    pub magic: [u8; 8],
+    pub protocol: u32,
+    pub header_size: u32,
+    pub build_fp: [u8; FP_SIZE],
+    pub layout_fp: [u8; FP_SIZE],
+    pub region_size: u64,
+    pub file_size: u64,
+    pub table_offset: u64,
+    pub shared_offset: u64,
+    pub capacity: u32,
+    pub slot_size: u32,
+    /// Atomic in the region.
+    pub generation: u64,
+    /// Atomic in the region.
+    pub state: u32,
+    pub creator_pid: u32,
+    pub generation_time: u64,
+    pub reserved: [u8; HEADER_SIZE - 144],
+}
+
+/// One attach-table slot (`struct truk_fleet_slot`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Slot {
+    /// Atomic in the region: status | claim count | pid << 32.
+    pub word: u64,
+    pub start_time: u64,
+}
+
+/// The Mutex of truk_rt.h (`struct truk_mutex_layout`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MutexLayout {
+    pub word: u32,
+    pub pad: u32,
+    pub owner: u64,
+}
+pub const MUTEX_WAITERS: u32 = 0x8000_0000;
+pub const MUTEX_PID_MASK: u32 = 0x7fff_ffff;
+
+const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
+const _: () = assert!(std::mem::size_of::<Slot>() == SLOT_SIZE);
+const _: () = assert!(std::mem::size_of::<MutexLayout>() == 16);
+
+/// Where the shared area starts for `capacity` slots.
+pub fn shared_offset(capacity: u32) -> u64 {
+    let end = HEADER_SIZE as u64 + capacity as u64 * SLOT_SIZE as u64;
+    (end + SHARED_ALIGN - 1) & !(SHARED_ALIGN - 1)
+}
+
+impl Header {
+    /// Reads a header from the first bytes of a region file (None: too short).
+    pub fn from_bytes(b: &[u8]) -> Option<Header> {
+        if b.len() < HEADER_SIZE {
+            return None;
+        }
+        // SAFETY: Header is plain old data (integers and byte arrays, every bit pattern is
+        // valid) and `b` holds at least size_of::<Header>() bytes; read_unaligned copies.
+        Some(unsafe { std::ptr::read_unaligned(b.as_ptr() as *const Header) })
+    }
+
+    /// A new header for a region of this shape (generation 0, state INIT).
+    pub fn new(build_fp: [u8; 32], layout_fp: [u8; 32], capacity: u32, region_size: u64) -> Header {
+        let shared = shared_offset(capacity);
+        Header {
+            magic: MAGIC,
+            protocol: PROTOCOL,
+            header_size: HEADER_SIZE as u32,
+            build_fp,
+            layout_fp,
+            region_size,
+            file_size: shared + region_size,
+            table_offset: HEADER_SIZE as u64,
+            shared_offset: shared,
+            capacity,
+            slot_size: SLOT_SIZE as u32,
+            generation: 0,
+            state: STATE_INIT,
+            creator_pid: 0,
+            generation_time: 0,
+            reserved: [0; HEADER_SIZE - 144],
+        }
+    }
+
+    /// Checks that the header is well formed and describes a file of `file_len` bytes.
+    /// The error is one line saying what is wrong.
+    pub fn check(&self, file_len: u64) -> Result<(), String> {
+        if self.magic != MAGIC {
+            return Err("not a Truk fleet region (bad magic)".into());
+        }
+        if self.protocol != PROTOCOL {
+            return Err(format!(
+                "region protocol {}, this runtime speaks {PROTOCOL}",
+                self.protocol
+            ));
+        }
+        if self.header_size as usize != HEADER_SIZE
+            || self.slot_size as usize != SLOT_SIZE
+            || self.table_offset != HEADER_SIZE as u64
+        {
+            return Err("damaged header (sizes)".into());
+        }
+        if self.capacity == 0 || self.capacity > MAX_CAPACITY {
+            return Err(format!("damaged header (capacity {})", self.capacity));
+        }
+        if self.shared_offset != shared_offset(self.capacity)
+            || self.region_size > i64::MAX as u64 - self.shared_offset
+            || self.file_size != self.shared_offset + self.region_size
+        {
+            return Err("damaged header (offsets)".into());
+        }
+        if file_len != self.file_size {
+            return Err(format!(
+                "file is {file_len} bytes, the header says {}",
+                self.file_size
+            ));
+        }
+        Ok(())
+    }
+
+    /// Also checks that the region belongs to the build described by `e` (what a member
+    /// checks before it trusts the region).
+    pub fn check_for(&self, file_len: u64, e: &Build) -> Result<(), String> {
+        self.check(file_len)?;
+        if self.build_fp != e.build_fp {
+            return Err("made by another build (build fingerprint differs)".into());
+        }
+        if self.layout_fp != e.layout_fp {
+            return Err(
+                "shared variables laid out differently (layout fingerprint differs)".into(),
+            );
+        }
+        if self.capacity != e.capacity || self.region_size != e.region_size {
+            return Err(format!(
+                "damaged header (capacity {}, region size {}; expected {}, {})",
+                self.capacity, self.region_size, e.capacity, e.region_size
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a build says about its region (the note's fixed part).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Build {
+    pub build_fp: [u8; 32],
+    pub layout_fp: [u8; 32],
+    pub capacity: u32,
+    pub region_size: u64,
+}
+
+/// The parts of a region file name `truk-<uid>-<pidns>-<fp32>-<ns>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionName {
+    pub uid: u32,
+    pub pidns: u64,
+    pub fp_prefix: String,
+    pub ns: String,
+}
+
+impl RegionName {
+    pub fn parse(file_name: &str) -> Option<RegionName> {
+        let rest = file_name.strip_prefix(PREFIX)?;
+        let mut it = rest.splitn(4, '-');
+        let uid = it.next()?.parse().ok()?;
+        let pidns = it.next()?.parse().ok()?;
+        let fp_prefix = it.next()?.to_string();
+        let ns = it.next()?.to_string();
+        if fp_prefix.len() != 32 || !fp_prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        check_ns(&ns).ok()?;
+        Some(RegionName {
+            uid,
+            pidns,
+            fp_prefix,
+            ns,
+        })
+    }
+
+    pub fn new(uid: u32, pidns: u64, build_fp: &[u8; 32], ns: &str) -> RegionName {
+        RegionName {
+            uid,
+            pidns,
+            fp_prefix: hex(&build_fp[..16]),
+            ns: ns.to_string(),
+        }
+    }
+
+    pub fn file_name(&self) -> String {
+        format!(
+            "{PREFIX}{}-{}-{}-{}",
+            self.uid, self.pidns, self.fp_prefix, self.ns
+        )
+    }
+}
+
+/// A fleet namespace must be 1 to NS_MAX characters of [A-Za-z0-9_.-], not starting with
+/// '.'. (An empty or unset TRUK_FLEET_NS means "default".)
+pub fn check_ns(ns: &str) -> Result<(), String> {
+    let ok = !ns.is_empty()
+        && ns.len() <= NS_MAX
+        && !ns.starts_with('.')
+        && ns
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{NS_ENV} must be 1 to {NS_MAX} characters of A-Z a-z 0-9 _ . - (not starting with '.')"
+        ))
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

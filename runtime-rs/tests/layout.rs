@@ -1,0 +1,197 @@
+//! The Rust mirror of the region layout agrees with runtime-c/truk_fleet.h: a C program
+//! compiled from the header prints every size, offset and constant; Rust compares.
+
+use std::collections::HashMap;
+use std::mem::{offset_of, size_of};
+use std::process::Command;
+
+use truk_runtime::layout::*;
+
+const PROGRAM: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include "truk_fleet.h"
+#define F(s, f) printf(#s "." #f " %zu %zu\n", offsetof(struct s, f), sizeof(((struct s *)0)->f))
+#define C(n) printf(#n " %llu 0\n", (unsigned long long)(n))
+int main(void) {
+    printf("header %zu 0\nslot %zu 0\nmutex %zu 0\n", sizeof(struct truk_fleet_header),
+           sizeof(struct truk_fleet_slot), sizeof(struct truk_mutex_layout));
+    F(truk_fleet_header, magic); F(truk_fleet_header, protocol); F(truk_fleet_header, header_size);
+    F(truk_fleet_header, build_fp); F(truk_fleet_header, layout_fp); F(truk_fleet_header, region_size);
+    F(truk_fleet_header, file_size); F(truk_fleet_header, table_offset); F(truk_fleet_header, shared_offset);
+    F(truk_fleet_header, capacity); F(truk_fleet_header, slot_size); F(truk_fleet_header, generation);
+    F(truk_fleet_header, state); F(truk_fleet_header, creator_pid); F(truk_fleet_header, generation_time);
+    F(truk_fleet_header, reserved);
+    F(truk_fleet_slot, word); F(truk_fleet_slot, start_time);
+    F(truk_mutex_layout, word); F(truk_mutex_layout, pad); F(truk_mutex_layout, owner);
+    C(TRUK_FLEET_PROTOCOL); C(TRUK_FLEET_HEADER_SIZE); C(TRUK_FLEET_SLOT_SIZE); C(TRUK_FLEET_SHARED_ALIGN);
+    C(TRUK_FLEET_FP_SIZE); C(TRUK_FLEET_EXIT_STATUS); C(TRUK_FLEET_NS_MAX); C(TRUK_FLEET_STATE_INIT);
+    C(TRUK_FLEET_STATE_READY); C(TRUK_SLOT_FREE); C(TRUK_SLOT_CLAIMED); C(TRUK_SLOT_ACTIVE);
+    C(TRUK_SLOT_STATUS_MASK); C(TRUK_SLOT_COUNT_ONE); C(TRUK_SLOT_COUNT_MASK); C(TRUK_SLOT_PID_SHIFT);
+    C(TRUK_MUTEX_WAITERS); C(TRUK_MUTEX_PID_MASK);
+    C(truk_fleet_shared_offset(1)); C(truk_fleet_shared_offset(3)); C(truk_fleet_shared_offset(1024));
+    printf("magic %d 0\n", memcmp(TRUK_FLEET_MAGIC, "TRUKFLT\0", 8) == 0);
+    printf("strings %s %s %s %s 0\n", TRUK_FLEET_DIR, TRUK_FLEET_PREFIX, TRUK_FLEET_NS_ENV, TRUK_FLEET_NS_DEFAULT);
+    return 0;
+}
+"#;
+
+#[test]
+fn rust_layout_matches_truk_fleet_h() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet_layout");
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join("layout.c");
+    std::fs::write(&c, PROGRAM).unwrap();
+    let exe = dir.join("layout");
+    let inc = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime-c");
+    let Ok(out) = Command::new("clang-19")
+        .args(["-std=c11", "-Wall", "-Werror", "-I", inc])
+        .arg(&c)
+        .arg("-o")
+        .arg(&exe)
+        .output()
+    else {
+        eprintln!("skipping: clang-19 is not installed");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = Command::new(&exe).output().unwrap();
+    let text = String::from_utf8_lossy(&run.stdout).into_owned();
+    let c: HashMap<String, (String, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.rsplitn(3, ' ');
+            let size = w.next()?.to_string();
+            let val = w.next()?.to_string();
+            Some((w.next()?.to_string(), (val, size)))
+        })
+        .collect();
+    let check = |key: &str, value: u64, size: usize| {
+        let (v, s) = c
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing: {text}"));
+        assert_eq!(
+            (v.as_str(), s.as_str()),
+            (value.to_string().as_str(), size.to_string().as_str()),
+            "{key}"
+        );
+    };
+    check("header", size_of::<Header>() as u64, 0);
+    check("slot", size_of::<Slot>() as u64, 0);
+    check("mutex", size_of::<MutexLayout>() as u64, 0);
+    macro_rules! field {
+        ($c:literal, $t:ty, $f:ident) => {{
+            let v: $t = unsafe { std::mem::zeroed() };
+            check(
+                concat!($c, ".", stringify!($f)),
+                offset_of!($t, $f) as u64,
+                std::mem::size_of_val(&v.$f),
+            );
+        }};
+    }
+    field!("truk_fleet_header", Header, magic);
+    field!("truk_fleet_header", Header, protocol);
+    field!("truk_fleet_header", Header, header_size);
+    field!("truk_fleet_header", Header, build_fp);
+    field!("truk_fleet_header", Header, layout_fp);
+    field!("truk_fleet_header", Header, region_size);
+    field!("truk_fleet_header", Header, file_size);
+    field!("truk_fleet_header", Header, table_offset);
+    field!("truk_fleet_header", Header, shared_offset);
+    field!("truk_fleet_header", Header, capacity);
+    field!("truk_fleet_header", Header, slot_size);
+    field!("truk_fleet_header", Header, generation);
+    field!("truk_fleet_header", Header, state);
+    field!("truk_fleet_header", Header, creator_pid);
+    field!("truk_fleet_header", Header, generation_time);
+    field!("truk_fleet_header", Header, reserved);
+    field!("truk_fleet_slot", Slot, word);
+    field!("truk_fleet_slot", Slot, start_time);
+    field!("truk_mutex_layout", MutexLayout, word);
+    field!("truk_mutex_layout", MutexLayout, pad);
+    field!("truk_mutex_layout", MutexLayout, owner);
+    for (k, v) in [
+        ("TRUK_FLEET_PROTOCOL", PROTOCOL as u64),
+        ("TRUK_FLEET_HEADER_SIZE", HEADER_SIZE as u64),
+        ("TRUK_FLEET_SLOT_SIZE", SLOT_SIZE as u64),
+        ("TRUK_FLEET_SHARED_ALIGN", SHARED_ALIGN),
+        ("TRUK_FLEET_FP_SIZE", FP_SIZE as u64),
+        ("TRUK_FLEET_EXIT_STATUS", EXIT_STATUS as u64),
+        ("TRUK_FLEET_NS_MAX", NS_MAX as u64),
+        ("TRUK_FLEET_STATE_INIT", STATE_INIT as u64),
+        ("TRUK_FLEET_STATE_READY", STATE_READY as u64),
+        ("TRUK_SLOT_FREE", SLOT_FREE),
+        ("TRUK_SLOT_CLAIMED", SLOT_CLAIMED),
+        ("TRUK_SLOT_ACTIVE", SLOT_ACTIVE),
+        ("TRUK_SLOT_STATUS_MASK", SLOT_STATUS_MASK),
+        ("TRUK_SLOT_COUNT_ONE", SLOT_COUNT_ONE),
+        ("TRUK_SLOT_COUNT_MASK", SLOT_COUNT_MASK),
+        ("TRUK_SLOT_PID_SHIFT", SLOT_PID_SHIFT as u64),
+        ("TRUK_MUTEX_WAITERS", MUTEX_WAITERS as u64),
+        ("TRUK_MUTEX_PID_MASK", MUTEX_PID_MASK as u64),
+        ("truk_fleet_shared_offset(1)", shared_offset(1)),
+        ("truk_fleet_shared_offset(3)", shared_offset(3)),
+        ("truk_fleet_shared_offset(1024)", shared_offset(1024)),
+        ("magic", 1),
+    ] {
+        check(k, v, 0);
+    }
+    assert!(
+        text.contains(&format!("strings {DIR} {PREFIX} {NS_ENV} {NS_DEFAULT} 0")),
+        "{text}"
+    );
+}
+
+#[test]
+fn names_parse_and_namespaces_are_checked() {
+    let n = RegionName::new(1000, 4026531836, &[0xab; 32], "my.ns-1");
+    let file = n.file_name();
+    assert_eq!(
+        file,
+        format!("truk-1000-4026531836-{}-my.ns-1", "ab".repeat(16))
+    );
+    assert_eq!(RegionName::parse(&file), Some(n));
+    for bad in [
+        "truk-x",
+        "truk-1-2-abc-default",
+        &format!("truk-1-2-{}-.x", "a".repeat(32)),
+    ] {
+        assert_eq!(RegionName::parse(bad), None, "{bad}");
+    }
+    assert!(check_ns("default").is_ok());
+    for bad in ["", ".x", "a/b", "a b", &"n".repeat(65)] {
+        assert!(check_ns(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn header_check_reports_one_line_reasons() {
+    let h = Header::new([1; 32], [2; 32], 4, 100);
+    assert_eq!(h.file_size, shared_offset(4) + 100);
+    assert!(h.check(h.file_size).is_ok());
+    assert!(h
+        .check(h.file_size + 1)
+        .unwrap_err()
+        .contains("header says"));
+    let mut bad = h;
+    bad.magic[0] = b'X';
+    assert!(bad.check(h.file_size).unwrap_err().contains("bad magic"));
+    let mut bad = h;
+    bad.capacity = 0;
+    assert!(bad.check(h.file_size).is_err());
+    let b = Build {
+        build_fp: [1; 32],
+        layout_fp: [3; 32],
+        capacity: 4,
+        region_size: 100,
+    };
+    assert!(h
+        .check_for(h.file_size, &b)
+        .unwrap_err()
+        .contains("layout fingerprint"));
+    assert!(Header::from_bytes(&[0u8; 10]).is_none());
+}
