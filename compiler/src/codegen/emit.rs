@@ -483,6 +483,14 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
         match &e.kind {
             ExprKind::Zero => self.zero_fill(slot, &e.ty),
+            ExprKind::Builtin(Builtin::MakeSlice(t), args) if args.len() == 1 => {
+                let (p, n) = self.alloc_slice(t, &args[0]);
+                let st = self.slice_ty();
+                let pp = self.b.build_struct_gep(st, slot, 0, "").unwrap();
+                self.b.build_store(pp, p).unwrap();
+                let lp = self.b.build_struct_gep(st, slot, 1, "").unwrap();
+                self.b.build_store(lp, n).unwrap();
+            }
             ExprKind::StructLit(_) | ExprKind::TupleLit(_) | ExprKind::ArrayLit(_) => {
                 // Every element is computed before any is stored: the literal may read the slot.
                 let mut leaves = vec![];
@@ -500,6 +508,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let src = self.place(e);
                 let align = self.align_of(&e.ty);
                 let size = self.i64c(self.size_of(&e.ty));
+                // Source and destination are the same object or disjoint, as memcpy requires.
                 self.b.build_memcpy(slot, align, src, align, size).unwrap();
             }
             _ => {
@@ -577,10 +586,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 unsafe { self.b.build_in_bounds_gep(elt, base, &[idx], "").unwrap() }
             }
             Ty::Slice(el) => {
-                let s = self.rvalue(b).unwrap().into_struct_value();
+                let (ptr, len) = self.slice_parts(b);
                 let idx = self.rvalue(i).unwrap().into_int_value();
-                let ptr = self.b.build_extract_value(s, 0, "").unwrap().into_pointer_value();
-                let len = self.b.build_extract_value(s, 1, "").unwrap().into_int_value();
                 self.bounds_check(idx, len, span);
                 let elt = self.ty(el);
                 unsafe { self.b.build_in_bounds_gep(elt, ptr, &[idx], "").unwrap() }
@@ -593,6 +600,24 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             _ => unreachable!("index of a non-indexable type passed the checker"),
         }
+    }
+
+    /// The pointer and length of a slice. From a place, each is loaded on its own: a load of
+    /// the whole pair would send debug builds to LLVM's slow instruction selector.
+    fn slice_parts(&mut self, e: &'p Expr) -> (PointerValue<'ctx>, IntValue<'ctx>) {
+        if crate::hir::check::is_place(e) {
+            let p = self.place(e);
+            let st = self.slice_ty();
+            let pp = self.b.build_struct_gep(st, p, 0, "").unwrap();
+            let lp = self.b.build_struct_gep(st, p, 1, "").unwrap();
+            let ptr = self.b.build_load(self.ptr(), pp, "").unwrap().into_pointer_value();
+            let len = self.b.build_load(self.ctx.i64_type(), lp, "").unwrap().into_int_value();
+            return (ptr, len);
+        }
+        let s = self.rvalue(e).unwrap().into_struct_value();
+        let ptr = self.b.build_extract_value(s, 0, "").unwrap().into_pointer_value();
+        let len = self.b.build_extract_value(s, 1, "").unwrap().into_int_value();
+        (ptr, len)
     }
 
     fn bounds_check(&mut self, idx: IntValue<'ctx>, len: IntValue<'ctx>, span: Span) {
@@ -799,14 +824,15 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     fn cast(&mut self, x: &'p Expr, to: &Ty) -> BasicValueEnum<'ctx> {
         let from = self.resolve_enum(&x.ty);
         let to_r = self.resolve_enum(to);
-        if let (Ty::Array(_, _), Ty::Ptr(_)) = (&from, &to_r) {
-            return self.place(x).into();
+        match (&from, &to_r) {
+            (Ty::Array(_, _), Ty::Ptr(_)) => return self.place(x).into(),
+            (Ty::Slice(_), Ty::Ptr(_)) => return self.slice_parts(x).0.into(),
+            _ => {}
         }
         let v = self.rvalue(x).unwrap();
         let tt = self.ty(&to_r);
         let b = &self.b;
         match (&from, &to_r) {
-            (Ty::Slice(_), Ty::Ptr(_)) => b.build_extract_value(v.into_struct_value(), 0, "").unwrap(),
             (Ty::Int { .. }, Ty::Int { .. }) => b.build_int_cast_sign_flag(v.into_int_value(), tt.into_int_type(), from.is_signed(), "").unwrap().into(),
             (Ty::Bool, Ty::Int { .. }) => b.build_int_z_extend(v.into_int_value(), tt.into_int_type(), "").unwrap().into(),
             (Ty::Int { .. }, Ty::Bool) => {
@@ -902,11 +928,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 Some(p.into())
             }
             Builtin::MakeSlice(t) => {
-                let n = self.rvalue(&args[0]).unwrap().into_int_value();
-                let f = self.rt("__truk_alloc_array", &[i64t.into(), i64t.into()], Some(ptr.into()));
-                let size = self.i64c(self.size_of(t));
-                let p = self.b.build_call(f, &[size.into(), n.into()], "").unwrap().try_as_basic_value().basic().unwrap();
-                Some(self.make_slice(p.into_pointer_value(), n))
+                let (p, n) = self.alloc_slice(t, &args[0]);
+                Some(self.make_slice(p, n))
             }
             Builtin::MakeMap(k, v) => {
                 let kind = match k {
@@ -920,8 +943,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.b.build_call(f, &args, "").unwrap().try_as_basic_value().basic()
             }
             Builtin::Free => {
-                let v = self.rvalue(&args[0]).unwrap();
-                let p = if v.is_struct_value() { self.b.build_extract_value(v.into_struct_value(), 0, "").unwrap() } else { v };
+                let p: BasicValueEnum = match args[0].ty {
+                    Ty::Slice(_) => self.slice_parts(&args[0]).0.into(),
+                    _ => self.rvalue(&args[0]).unwrap(),
+                };
                 let f = self.rt("__truk_free", &[ptr.into()], None);
                 self.b.build_call(f, &[p.into()], "").unwrap();
                 None
@@ -939,10 +964,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.b.build_call(f, &[m.into(), k.into()], "").unwrap();
                 None
             }
-            Builtin::Len => {
-                let v = self.rvalue(&args[0]).unwrap().into_struct_value();
-                Some(self.b.build_extract_value(v, 1, "").unwrap())
-            }
+            Builtin::Len => Some(self.slice_parts(&args[0]).1.into()),
             Builtin::SizeOf(t) => Some(self.i64c(self.size_of(t)).into()),
             Builtin::Panic => {
                 // Only where a value was expected; as a statement it is a MIR terminator.
@@ -969,17 +991,24 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// Call the runtime's panic with a string or a C string message.
     fn panic(&mut self, msg: &'p Expr) {
         let (ptr, i64t) = (self.ptr(), self.ctx.i64_type());
-        let Some(v) = self.rvalue(msg) else { return };
-        if v.is_struct_value() {
-            let s = v.into_struct_value();
-            let p = self.b.build_extract_value(s, 0, "").unwrap();
-            let n = self.b.build_extract_value(s, 1, "").unwrap();
+        if let Ty::Slice(_) = msg.ty {
+            let (p, n) = self.slice_parts(msg);
             let f = self.rt("__truk_panic", &[ptr.into(), i64t.into()], None);
             self.b.build_call(f, &[p.into(), n.into()], "").unwrap();
-        } else {
+        } else if let Some(v) = self.rvalue(msg) {
             let f = self.rt("__truk_panic_cstr", &[ptr.into()], None);
             self.b.build_call(f, &[v.into()], "").unwrap();
         }
+    }
+
+    /// `make(@T, n)`: the new elements and their count.
+    fn alloc_slice(&mut self, t: &Ty, n: &'p Expr) -> (PointerValue<'ctx>, IntValue<'ctx>) {
+        let (ptr, i64t) = (self.ptr(), self.ctx.i64_type());
+        let n = self.rvalue(n).unwrap().into_int_value();
+        let f = self.rt("__truk_alloc_array", &[i64t.into(), i64t.into()], Some(ptr.into()));
+        let size = self.i64c(self.size_of(t));
+        let p = self.b.build_call(f, &[size.into(), n.into()], "").unwrap().try_as_basic_value().basic().unwrap();
+        (p.into_pointer_value(), n)
     }
 
     fn make_slice(&self, p: PointerValue<'ctx>, n: IntValue<'ctx>) -> BasicValueEnum<'ctx> {
