@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
+use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::module::{Linkage, Module};
 use inkwell::targets::TargetData;
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FunctionType, StructType};
@@ -221,7 +222,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             let fv = if f.is_extern {
                 self.module.get_function(&f.symbol).unwrap_or_else(|| self.module.add_function(&f.symbol, fty, Some(Linkage::External)))
             } else {
-                self.module.add_function(&f.symbol, fty, Some(Linkage::Internal))
+                let fv = self.module.add_function(&f.symbol, fty, Some(Linkage::Internal));
+                if f.ret == Ty::Bool {
+                    // As C compilers do: the fast instruction selector cannot return a bare i1.
+                    let zext = self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("zeroext"), 0);
+                    fv.add_attribute(AttributeLoc::Return, zext);
+                }
+                fv
             };
             self.funcs.push(fv);
         }
