@@ -225,33 +225,32 @@ impl Lower {
         // As in the original Truk: a return value that calls a function is computed before
         // the deferred statements run; one that only reads variables is computed after them
         // (so `defer x += 1; return x;` returns the new x).
-        let early = match e {
-            Some(e) if contains_call(&e) => {
-                let v = self.expr(e);
-                if v.ty.is_void() {
-                    self.push(Stmt::Eval(v));
-                    Some(None)
-                } else {
-                    let t = self.temp(v.ty.clone(), v.span);
-                    let (ty, span) = (v.ty.clone(), v.span);
-                    self.assign_local(t, v);
-                    Some(Some(local(t, ty, span)))
-                }
-            }
-            other => {
-                self.run_defers(0);
-                if !self.is_open() {
-                    return;
-                }
-                let v = other.map(|e| self.expr(e));
-                self.terminate(Terminator::Return(v));
-                return;
-            }
+        let (early, late) = match e {
+            Some(e) if contains_call(&e) => (Some(self.save_result(e)), None),
+            other => (None, other),
         };
         self.run_defers(0);
-        if self.is_open() {
-            self.terminate(Terminator::Return(early.flatten()));
+        if !self.is_open() {
+            return;
         }
+        let value = match early {
+            Some(v) => v,
+            None => late.map(|e| self.expr(e)),
+        };
+        self.terminate(Terminator::Return(value));
+    }
+
+    /// Evaluate `e` now, into a temporary (a void value only for its effects).
+    fn save_result(&mut self, e: Expr) -> Option<Expr> {
+        let v = self.expr(e);
+        if v.ty.is_void() {
+            self.push(Stmt::Eval(v));
+            return None;
+        }
+        let (ty, span) = (v.ty.clone(), v.span);
+        let t = self.temp(ty.clone(), span);
+        self.assign_local(t, v);
+        Some(local(t, ty, span))
     }
 
     fn expr_stmt(&mut self, e: Expr) {
