@@ -598,7 +598,7 @@ fn is_stmt_builtin(k: &ExprKind) -> bool {
 
 /// Whether lowering `e` needs blocks: `&&`, `||`, or a builtin that loops or panics.
 fn has_control_flow(e: &Expr) -> bool {
-    any_node(e, &|k| {
+    any_node(e, |k| {
         matches!(
             k,
             ExprKind::Binary(BinOp::And | BinOp::Or, ..)
@@ -610,10 +610,10 @@ fn has_control_flow(e: &Expr) -> bool {
 /// Whether evaluating `e` calls a function (or has side effects like one: an atomic or a
 /// fleet builtin, as in `defer unlock(&m); return atomic_add(&n, 1);`).
 pub fn contains_call(e: &Expr) -> bool {
-    any_node(e, &|k| matches!(k, ExprKind::Call(..) | ExprKind::Builtin(Builtin::Atomic(_) | Builtin::Fleet(_), _)))
+    any_node(e, |k| matches!(k, ExprKind::Call(..) | ExprKind::Builtin(Builtin::Atomic(_) | Builtin::Fleet(_), _)))
 }
 
-fn any_node(e: &Expr, f: &dyn Fn(&ExprKind) -> bool) -> bool {
+fn any_node<F: Fn(&ExprKind) -> bool + Copy>(e: &Expr, f: F) -> bool {
     if f(&e.kind) {
         return true;
     }
@@ -707,7 +707,7 @@ mod tests {
     fn calls_of(p: &Program, b: &Block, name: &str) -> usize {
         exprs(b)
             .iter()
-            .filter(|e| any_node(e, &|k| matches!(k, ExprKind::Call(c, _) if matches!(c.kind, ExprKind::Func(f) if p.hir.funcs[f as usize].name == name))))
+            .filter(|e| any_node(e, |k| matches!(k, ExprKind::Call(c, _) if matches!(c.kind, ExprKind::Func(f) if p.hir.funcs[f as usize].name == name))))
             .count()
     }
 
