@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use truk::driver::build::{build, host_target, Emit, Options, FLEET_CAPACITY, MAX_FLEET_CAPACITY};
+use truk::driver::build::{
+    build, build_with_note, host_target, Emit, Options, FLEET_CAPACITY, MAX_FLEET_CAPACITY,
+};
+use truk::driver::target;
 
 #[derive(Parser)]
 #[command(name = "truk", version, about = "The Truk compiler")]
@@ -26,7 +29,7 @@ struct BuildArgs {
     /// Optimize (LLVM's O2 pipeline); bounds checks stay.
     #[arg(long)]
     release: bool,
-    /// Target triple, e.g. aarch64-unknown-linux-gnu.
+    /// Target triple, e.g. aarch64-unknown-linux-gnu (`truk targets` lists them).
     #[arg(long)]
     target: Option<String>,
     /// Folder to search for imports (repeatable).
@@ -71,6 +74,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: FleetCmd,
     },
+    /// List the targets this machine can build for (and run), and what it lacks for the others.
+    Targets,
     /// Print the build fingerprint of a Truk binary.
     Fp {
         /// Print every field of the note as JSON.
@@ -121,17 +126,25 @@ fn main() -> ExitCode {
                 EmitArg::Asm => Emit::Asm,
                 EmitArg::LlvmIr => Emit::LlvmIr,
             };
-            match build(&file, &o) {
-                Ok(_) => ExitCode::SUCCESS,
+            match build_with_note(&file, &o) {
+                Ok((out, note)) => {
+                    // stderr: stdout stays the program's (truk run) or the tool's (truk fp).
+                    eprintln!("wrote {} (fingerprint {})", out.display(), truk::fingerprint::hex(&note.build_fp));
+                    ExitCode::SUCCESS
+                }
                 Err(e) => fail(&e),
             }
         }
         Cmd::Run { args, file, rest } => {
             let mut o = options(&args);
+            let runner = match runner_for(&o.target) {
+                Ok(r) => r,
+                Err(e) => return fail(&e),
+            };
             let dir = scratch();
             o.out = Some(dir.join("prog"));
             let r = match build(&file, &o) {
-                Ok(exe) => run_exe(&exe, &rest),
+                Ok(exe) => run_exe(&runner, &exe, &rest),
                 Err(e) => fail(&e),
             };
             let _ = std::fs::remove_dir_all(&dir);
@@ -152,6 +165,10 @@ fn main() -> ExitCode {
                 Err(e) => fail(&format!("error: {e}")),
             }
         }
+        Cmd::Targets => {
+            print!("{}", target::describe_all());
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -169,8 +186,23 @@ fn scratch() -> PathBuf {
     d
 }
 
-fn run_exe(exe: &std::path::Path, args: &[String]) -> ExitCode {
-    match std::process::Command::new(exe).args(args).status() {
+/// The command prefix that runs programs built for `triple` here (qemu-user for a foreign
+/// architecture); checked before building so a missing qemu costs no compile.
+fn runner_for(triple: &str) -> Result<Vec<std::ffi::OsString>, String> {
+    let t = target::parse(triple).map_err(|e| format!("error: {e}"))?;
+    t.runner().map_err(|e| format!("error: {e}"))
+}
+
+fn run_exe(runner: &[std::ffi::OsString], exe: &std::path::Path, args: &[String]) -> ExitCode {
+    let mut cmd = match runner.split_first() {
+        Some((prog, pre)) => {
+            let mut c = std::process::Command::new(prog);
+            c.args(pre).arg(exe);
+            c
+        }
+        None => std::process::Command::new(exe),
+    };
+    match cmd.args(args).status() {
         Ok(st) => match st.code() {
             Some(c) => ExitCode::from(c as u8),
             None => {
@@ -190,6 +222,10 @@ fn test(o: &Options, path: &std::path::Path) -> ExitCode {
     } else {
         vec![path.to_path_buf()]
     };
+    let runner = match runner_for(&o.target) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
     let dir = scratch();
     let mut failed = 0;
     for (i, f) in files.iter().enumerate() {
@@ -201,7 +237,7 @@ fn test(o: &Options, path: &std::path::Path) -> ExitCode {
         }
         match build(f, &o) {
             Ok(exe) => {
-                if run_exe(&exe, &[]) != ExitCode::SUCCESS {
+                if run_exe(&runner, &exe, &[]) != ExitCode::SUCCESS {
                     failed += 1;
                 }
             }

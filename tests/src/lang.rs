@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::{first_line, run};
+use crate::{exe_command, first_line, run, target_flags};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Spec {
@@ -86,20 +86,22 @@ pub fn collect(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Build (or test) one case with `truk` in the scratch folder `dir` and check it.
-pub fn check_case(truk: &Path, case: &Path, dir: &Path) -> Result<(), String> {
+/// Build (or test) one case with `truk` for `target` (the host when `None`) in the scratch
+/// folder `dir` and check it.
+pub fn check_case(truk: &Path, case: &Path, dir: &Path, target: Option<&str>) -> Result<(), String> {
     let text = std::fs::read_to_string(case).map_err(|e| format!("cannot read: {e}"))?;
     let file = case.file_name().unwrap().to_string_lossy().to_string();
     let spec = parse_spec(&text, &file)?;
     let folder = case.parent().unwrap();
     let limit = Duration::from_secs(120);
+    let tflags = target_flags(target);
     if let Some(path) = &spec.test_path {
-        let o = run(Command::new(truk).arg("test").args(&spec.flags).arg(path).current_dir(folder), limit);
+        let o = run(Command::new(truk).arg("test").args(&tflags).args(&spec.flags).arg(path).current_dir(folder), limit);
         return check_outputs(&spec, o.code, &o.stdout, &o.stderr);
     }
     let exe = dir.join("prog");
     let _ = std::fs::remove_file(&exe);
-    let o = run(Command::new(truk).arg("build").args(&spec.flags).arg(&file).arg("-o").arg(&exe).current_dir(folder), limit);
+    let o = run(Command::new(truk).arg("build").args(&tflags).args(&spec.flags).arg(&file).arg("-o").arg(&exe).current_dir(folder), limit);
     if o.stderr.contains("panicked at") {
         return Err(format!("compiler crashed: {}", first_line(&o.stderr)));
     }
@@ -122,7 +124,7 @@ pub fn check_case(truk: &Path, case: &Path, dir: &Path) -> Result<(), String> {
     if o.code != Some(0) {
         return Err(format!("does not compile: {}", first_line(&o.stderr)));
     }
-    let r = run(Command::new(&exe).current_dir(dir), Duration::from_secs(30));
+    let r = run(exe_command(&exe, target).current_dir(dir), Duration::from_secs(30));
     if r.timed_out {
         return Err("timed out".into());
     }

@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end tests: running a child process with a time limit,
-//! finding the `truk` binary, and the data-driven harness behind `tests/lang/`.
+//! finding the `truk` binary, the target to build for, and the data-driven harness behind
+//! `tests/lang/`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -71,4 +72,33 @@ pub fn project_root() -> PathBuf {
 /// The first non-blank line of `s`, cut to a readable length.
 pub fn first_line(s: &str) -> String {
     s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").chars().take(160).collect()
+}
+
+/// The target the runners build for: `--target TRIPLE` among `args`, else `$TRUK_TARGET`;
+/// `None` builds for the host.
+pub fn target_arg(args: &[String]) -> Option<String> {
+    let from_args = args.iter().position(|a| a == "--target").and_then(|i| args.get(i + 1)).cloned();
+    from_args.or_else(|| std::env::var("TRUK_TARGET").ok()).filter(|t| !t.is_empty())
+}
+
+/// A command that runs `exe`, built for `target`, on this machine: directly, or under
+/// qemu-user (with the target's libc from Debian's cross packages) for another architecture.
+pub fn exe_command(exe: &Path, target: Option<&str>) -> Command {
+    let arch = target.and_then(|t| t.split('-').next()).map(|a| if a == "arm64" { "aarch64" } else { a });
+    match arch {
+        Some(a) if a != std::env::consts::ARCH => {
+            let mut c = Command::new(format!("qemu-{a}"));
+            if std::env::var_os("QEMU_LD_PREFIX").is_none_or(|p| p.is_empty()) {
+                c.arg("-L").arg(format!("/usr/{a}-linux-gnu"));
+            }
+            c.arg(exe);
+            c
+        }
+        _ => Command::new(exe),
+    }
+}
+
+/// `--target TRIPLE` for truk's command line, or nothing for the host.
+pub fn target_flags(target: Option<&str>) -> Vec<String> {
+    target.map(|t| vec!["--target".to_string(), t.to_string()]).unwrap_or_default()
 }

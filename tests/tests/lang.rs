@@ -1,6 +1,8 @@
 //! Runs every program under `tests/lang/` (see `truk_tests::lang` for the comment header
 //! each one carries) against the `truk` binary, on parallel threads.
 //!
+//! `TRUK_TARGET=TRIPLE` builds them for another target (run under qemu-user when foreign).
+//!
 //! The binary is the one cargo last built (`target/<profile>/truk`): `cargo test --workspace`
 //! builds it before running any test; after `cargo test -p truk-tests` alone it may be stale.
 
@@ -9,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use truk_tests::lang::{check_case, collect, parse_spec};
-use truk_tests::{project_root, truk_binary};
+use truk_tests::{project_root, target_arg, truk_binary};
 
 fn truk() -> PathBuf {
     truk_binary().expect("no truk binary beside the test executable: build it first (cargo build -p truk) or set TRUK")
@@ -27,6 +29,7 @@ fn every_feature_program_behaves_as_its_header_says() {
     let root = project_root().join("tests/lang");
     let cases = collect(&root);
     let truk = truk();
+    let target = target_arg(&[]);
     let base = scratch("all");
     let next = AtomicUsize::new(0);
     let failures: Mutex<Vec<String>> = Mutex::new(vec![]);
@@ -38,7 +41,7 @@ fn every_feature_program_behaves_as_its_header_says() {
                 let Some(case) = cases.get(i) else { break };
                 let dir = base.join(i.to_string());
                 std::fs::create_dir_all(&dir).unwrap();
-                if let Err(why) = check_case(&truk, case, &dir) {
+                if let Err(why) = check_case(&truk, case, &dir, target.as_deref()) {
                     let name = case.strip_prefix(&root).unwrap_or(case).display().to_string();
                     failures.lock().unwrap().push(format!("{name}: {why}"));
                 }
@@ -82,7 +85,7 @@ fn a_wrong_expectation_is_reported() {
     let truk = truk();
     let work = dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
-    let check = |p: &Path| check_case(&truk, p, &work);
+    let check = |p: &Path| check_case(&truk, p, &work, None);
     let ok = write("ok.truk", "// expect-exit: 3\nfn main() : i32 { return 3; }\n");
     assert_eq!(check(&ok), Ok(()));
     let exit = write("exit.truk", "// expect-exit: 4\nfn main() : i32 { return 3; }\n");

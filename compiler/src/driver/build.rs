@@ -11,7 +11,7 @@ use inkwell::OptimizationLevel;
 
 use crate::codegen::emit::{self, Entry};
 use crate::diag::{render_all, Diagnostic, SourceMap};
-use crate::driver::stdlib;
+use crate::driver::{stdlib, target};
 use crate::fingerprint::{build_fingerprint, layout_fingerprint, BuildInputs, NoteInfo};
 use crate::hir;
 use crate::syntax::{ast, parser};
@@ -169,7 +169,35 @@ pub fn target_machine(triple: &str, release: bool) -> Result<TargetMachine, Stri
 
 /// Compile `entry` per `opts`. On failure, the error is the rendered diagnostics.
 pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
+    build_with_note(entry, opts).map(|(out, _)| out)
+}
+
+/// [`build`], also returning the note written into the output (its fingerprints).
+/// Errors that are not diagnostics are one line starting with `error:`.
+pub fn build_with_note(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), String> {
     check_fleet_capacity(opts.fleet_capacity)?;
+    let spec = target::parse(&opts.target).map_err(error_line)?;
+    // The canonical triple: aliases of one target build the same fingerprint.
+    let opts = &Options { target: spec.triple.to_string(), ..opts.clone() };
+    if opts.emit == Emit::Exe {
+        // Before compiling anything: a missing toolchain is one line, not a failed link.
+        if let Some(p) = spec.link_problem() {
+            return Err(error_line(p));
+        }
+    }
+    build_checked(entry, opts).map_err(error_line)
+}
+
+/// Prefix `error: ` to a message that does not start with it (rendered diagnostics do).
+fn error_line(e: String) -> String {
+    if e.starts_with("error") {
+        e
+    } else {
+        format!("error: {e}")
+    }
+}
+
+fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), String> {
     let loaded = load(entry, &opts.include).map_err(|(s, d)| render_all(&d, &s))?;
     let (prog, diags) = hir::check::check(&loaded.modules);
     if !diags.is_empty() {
@@ -215,7 +243,7 @@ pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
             r?;
         }
     }
-    Ok(out)
+    Ok((out, note))
 }
 
 /// The note that goes into the binary: both fingerprints and what the runtime needs.

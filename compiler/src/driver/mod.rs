@@ -4,3 +4,4 @@ pub mod runtime;
 pub mod build;
 pub mod cshim;
 pub mod stdlib;
+pub mod target;

@@ -6,7 +6,8 @@
 //! else `truk-cache` under the temp dir. Objects go to `<cache>/runtime/` named by a blake3
 //! hash of everything that decides their bytes; they are written to a private temp folder
 //! and renamed into place, so concurrent builds never see a half-written object.
-//! `$TRUK_CC` overrides the C compiler (a command line, split on whitespace).
+//! `$TRUK_CC` overrides the C compiler for the host's architecture (a command line, split on
+//! whitespace).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -54,14 +55,12 @@ pub enum Arch {
     Aarch64,
 }
 
-/// Map a target triple to an architecture; only Linux GNU targets are supported for now.
+/// Map a Linux target triple to an architecture (runtime-c is built for Linux only).
 pub fn target_arch(target: &str) -> Result<Arch, String> {
-    match target {
-        "x86_64-unknown-linux-gnu" | "x86_64-linux-gnu" | "x86_64-pc-linux-gnu" => Ok(Arch::X86_64),
-        "aarch64-unknown-linux-gnu" | "aarch64-linux-gnu" => Ok(Arch::Aarch64),
-        _ => Err(format!(
-            "unsupported target `{target}` (supported: x86_64-unknown-linux-gnu, aarch64-unknown-linux-gnu)"
-        )),
+    let t = super::target::parse(target)?;
+    match t.link_problem() {
+        Some(p) if t.os == super::target::Os::Darwin => Err(p),
+        _ => Ok(t.arch),
     }
 }
 
@@ -113,7 +112,9 @@ fn probe(program: &str, args: &[&str]) -> Option<CCompiler> {
 }
 
 fn find_c_compiler(arch: Arch) -> Result<CCompiler, String> {
-    if let Ok(cc) = std::env::var("TRUK_CC") {
+    let native = host_arch() == Some(arch);
+    // A host compiler in TRUK_CC would build a runtime that cannot link for another target.
+    if let Some(cc) = std::env::var("TRUK_CC").ok().filter(|_| native) {
         let mut words = cc.split_whitespace();
         if let Some(program) = words.next() {
             let args: Vec<&str> = words.collect();
@@ -121,7 +122,6 @@ fn find_c_compiler(arch: Arch) -> Result<CCompiler, String> {
                 .ok_or_else(|| format!("the C compiler in TRUK_CC (`{cc}`) does not run"));
         }
     }
-    let native = host_arch() == Some(arch);
     let candidates: &[(&str, &[&str])] = match arch {
         Arch::X86_64 => &[
             ("clang-19", &["--target=x86_64-linux-gnu"]),

@@ -4,7 +4,10 @@
 //! non-zero only when the pass count is below the floor in `tests/conformance-floor`, or
 //! when the compiler crashed on any file (a panic is never an acceptable answer).
 //!
-//! Usage: conformance [--truk PATH] [--corpus DIR] [--filter SUBSTR] [--verbose]
+//! With a target (`--target TRIPLE` or `$TRUK_TARGET`), programs are built for it and run
+//! under qemu-user when its architecture is not the host's; the floor applies to the host.
+//!
+//! Usage: conformance [--truk PATH] [--corpus DIR] [--filter SUBSTR] [--target TRIPLE] [--floor N] [--verbose]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use truk_tests::{first_line, project_root, run, truk_binary, Out};
+use truk_tests::{exe_command, first_line, project_root, run, target_arg, target_flags, truk_binary, Out};
 
 /// Programs whose expected exit status is not in their name, read by hand.
 const READ_BY_HAND: &[(&str, Expect)] = &[
@@ -55,6 +58,7 @@ fn main() {
         eprintln!("conformance: no truk binary at {} (build it first: cargo build -p truk)", truk.display());
         std::process::exit(2);
     }
+    let target = target_arg(&args);
     let mut cases = collect(&corpus);
     if let Some(f) = flag("--filter") {
         cases.retain(|c| c.name.contains(&f));
@@ -67,13 +71,13 @@ fn main() {
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     std::thread::scope(|s| {
         for w in 0..workers {
-            let (cases, next, results, truk, scratch) = (&cases, &next, &results, &truk, &scratch);
+            let (cases, next, results, truk, scratch, target) = (&cases, &next, &results, &truk, &scratch, target.as_deref());
             s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(c) = cases.get(i) else { break };
                 let dir = scratch.join(format!("w{w}-{i}"));
                 std::fs::create_dir_all(&dir).unwrap();
-                let r = run_case(truk, c, &dir);
+                let r = run_case(truk, c, &dir, target);
                 let _ = std::fs::remove_dir_all(&dir);
                 results.lock().unwrap().push((c.name.clone(), r));
             });
@@ -105,8 +109,12 @@ fn main() {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0);
-    eprintln!("conformance: {} programs in {:.1}s, floor {floor}, compiler crashes {crashes}", results.len(), started.elapsed().as_secs_f64());
+    let on = target.as_deref().map(|t| format!(" for {t}")).unwrap_or_default();
+    eprintln!("conformance: {} programs{on} in {:.1}s, floor {floor}, compiler crashes {crashes}", results.len(), started.elapsed().as_secs_f64());
     println!("{passed} passed, {failed} failed");
+    // The file's floor counts the whole corpus on the host: a filtered or cross run states
+    // its own with --floor.
+    let floor = flag("--floor").and_then(|f| f.parse().ok()).unwrap_or(if target.is_some() || flag("--filter").is_some() { 0 } else { floor });
     if passed < floor || crashes > 0 {
         eprintln!("conformance: FAILED ({})", if crashes > 0 { "the compiler crashed" } else { "below the floor" });
         std::process::exit(1);
@@ -175,12 +183,13 @@ fn crashed(o: &Out) -> bool {
     o.stderr.contains("panicked at") || o.code.is_some_and(|c| c > 128)
 }
 
-fn run_case(truk: &Path, c: &Case, dir: &Path) -> Result<(), String> {
+fn run_case(truk: &Path, c: &Case, dir: &Path, target: Option<&str>) -> Result<(), String> {
     let folder = c.path.parent().unwrap();
+    let tflags = target_flags(target);
     let exe = dir.join("prog");
     let compile = |extra: &[&str]| {
         let mut cmd = Command::new(truk);
-        cmd.arg("build").arg("-I").arg(folder).arg(&c.path).arg("-o").arg(&exe).args(extra).current_dir(dir);
+        cmd.arg("build").args(&tflags).arg("-I").arg(folder).arg(&c.path).arg("-o").arg(&exe).args(extra).current_dir(dir);
         run(&mut cmd, Duration::from_secs(60))
     };
     match &c.expect {
@@ -207,7 +216,7 @@ fn run_case(truk: &Path, c: &Case, dir: &Path) -> Result<(), String> {
         }
         Expect::TestFw => {
             let mut cmd = Command::new(truk);
-            cmd.arg("test").arg("-I").arg(folder).arg(&c.path).current_dir(dir);
+            cmd.arg("test").args(&tflags).arg("-I").arg(folder).arg(&c.path).current_dir(dir);
             let o = run(&mut cmd, Duration::from_secs(60));
             if crashed(&o) && o.stderr.contains("panicked at") {
                 return Err(format!("compiler crashed: {}", first_line(&o.stderr)));
@@ -225,7 +234,7 @@ fn run_case(truk: &Path, c: &Case, dir: &Path) -> Result<(), String> {
             if o.code != Some(0) {
                 return Err(format!("does not compile: {}", first_line(&o.stderr)));
             }
-            let r = run(Command::new(&exe).current_dir(dir), Duration::from_secs(20));
+            let r = run(exe_command(&exe, target).current_dir(dir), Duration::from_secs(20));
             if r.timed_out {
                 return Err("timed out".into());
             }
