@@ -1,8 +1,9 @@
 //! Finalized layouts: size, alignment and field offsets of every type, for the target.
 //!
-//! The rules are the C ABI's on x86_64 and aarch64 Linux, which agree for every Truk type:
-//! a scalar is aligned to its size, an aggregate to its most aligned field, fields are
-//! placed in order at the next aligned offset and the size is rounded up to the alignment.
+//! The rules are the C ABI's on x86_64 and aarch64 (Linux and macOS), which agree for every
+//! Truk type: a scalar is aligned to its size, an aggregate to its most aligned field,
+//! fields are placed in order at the next aligned offset and the size is rounded up to the
+//! alignment.
 //! Struct layouts are computed once, up front; other types are cheap to derive from them.
 //! Codegen builds LLVM types that must agree (checked in debug builds and in the tests).
 
@@ -327,7 +328,7 @@ mod tests {
         use crate::codegen::emit::llvm_type_of;
         let p = program();
         let ctx = inkwell::context::Context::create();
-        for triple in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
+        for triple in crate::driver::target::TARGETS.iter().map(|t| t.triple) {
             let tm = crate::driver::build::target_machine(triple, false).unwrap();
             let td = tm.get_target_data();
             let l = Layouts::new(&p, triple);
