@@ -6,4 +6,5 @@ pub mod fingerprint;
 pub mod fleet_cli;
 pub mod fpread;
 pub mod hir;
+pub mod mir;
 pub mod syntax;

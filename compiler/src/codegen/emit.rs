@@ -1,14 +1,16 @@
-//! HIR -> LLVM IR.
+//! MIR -> LLVM IR.
 //!
 //! Every local lives in an `alloca` of the entry block (LLVM's mem2reg turns them into
 //! registers in release builds). Places (`x`, `*p`, `s.f`, `a[i]`) are emitted as pointers
-//! and read with a load; `defer`red statements are replayed on every exit from their scope.
+//! and read with a load. Each MIR block becomes one LLVM block (plus the blocks of implicit
+//! bounds and division checks). Types get the layouts MIR finalized (`mir/layout.rs`).
 
 use std::collections::HashMap;
 
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
+use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::module::{Linkage, Module};
 use inkwell::targets::TargetData;
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FunctionType, StructType};
@@ -17,6 +19,7 @@ use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
 
 use crate::diag::{SourceMap, Span};
 use crate::hir::*;
+use crate::mir::{self, layout};
 use crate::syntax::ast::{BinOp, VarKind};
 
 #[path = "fleet.rs"]
@@ -41,22 +44,19 @@ pub struct Emitter<'ctx, 'p> {
     entry_b: Builder<'ctx>,
     td: &'p TargetData,
     prog: &'p Program,
+    layouts: &'p mir::Layouts,
     sources: &'p SourceMap,
     structs: Vec<StructType<'ctx>>,
     funcs: Vec<FunctionValue<'ctx>>,
     /// `None` for a shared variable: it lives in the fleet's area, at `shared`'s offset.
     globals: Vec<Option<GlobalValue<'ctx>>>,
-    shared: fleet::SharedLayout,
+    shared: &'p mir::SharedLayout,
     strings: HashMap<Vec<u8>, PointerValue<'ctx>>,
     // Per-function state.
     cur_fn: Option<FunctionValue<'ctx>>,
-    /// Index in `prog.funcs` of the function being emitted.
-    cur_idx: usize,
     locals: Vec<Option<PointerValue<'ctx>>>,
-    /// Deferred statements of each open scope, innermost last.
-    defers: Vec<Vec<&'p Stmt>>,
-    /// (continue target, break target, scope depth at the loop).
-    loops: Vec<(BasicBlock<'ctx>, BasicBlock<'ctx>, usize)>,
+    /// The LLVM block of each MIR block of the function being emitted.
+    blocks: Vec<BasicBlock<'ctx>>,
     /// For Truk variadic functions: the slot array and the read cursor.
     va: Option<(PointerValue<'ctx>, PointerValue<'ctx>)>,
     ret_ty: Ty,
@@ -65,7 +65,7 @@ pub struct Emitter<'ctx, 'p> {
 pub fn emit<'ctx>(
     ctx: &'ctx Context,
     name: &str,
-    prog: &Program,
+    prog: &mir::Program,
     sources: &SourceMap,
     td: &TargetData,
     entry: Entry,
@@ -77,25 +77,24 @@ pub fn emit<'ctx>(
         b: ctx.create_builder(),
         entry_b: ctx.create_builder(),
         td,
-        prog,
+        prog: &prog.hir,
+        layouts: &prog.layouts,
         sources,
         structs: vec![],
         funcs: vec![],
         globals: vec![],
-        shared: fleet::shared_layout(prog, td),
+        shared: &prog.shared,
         strings: HashMap::new(),
         cur_fn: None,
-        cur_idx: 0,
         locals: vec![],
-        defers: vec![],
-        loops: vec![],
+        blocks: vec![],
         va: None,
         ret_ty: Ty::Void,
     };
     e.declare_all();
-    for (i, f) in prog.funcs.iter().enumerate() {
-        if let Some(body) = &f.body {
-            e.function(i, f, body);
+    for (i, body) in prog.bodies.iter().enumerate() {
+        if let Some(body) = body {
+            e.function(i, &prog.hir.funcs[i], body);
         }
     }
     match entry {
@@ -106,36 +105,66 @@ pub fn emit<'ctx>(
     e.module
 }
 
+/// Switches with at most this many cases are emitted as compare-and-branch chains.
+const SWITCH_CHAIN_MAX: usize = 8;
+
+/// The LLVM type of `t`; `struct_ty` gives the LLVM type of a struct.
+fn llvm_type<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty, struct_ty: &dyn Fn(StructId) -> BasicTypeEnum<'ctx>) -> BasicTypeEnum<'ctx> {
+    let c = ctx;
+    match t {
+        Ty::Int { bits: 8, .. } => c.i8_type().into(),
+        Ty::Int { bits: 16, .. } => c.i16_type().into(),
+        Ty::Int { bits: 32, .. } => c.i32_type().into(),
+        Ty::Int { .. } => c.i64_type().into(),
+        Ty::Float { bits: 32 } => c.f32_type().into(),
+        Ty::Float { .. } => c.f64_type().into(),
+        Ty::Bool => c.bool_type().into(),
+        Ty::Ptr(_) | Ty::Map(..) | Ty::Fn { .. } | Ty::Nil => c.ptr_type(AddressSpace::default()).into(),
+        Ty::Array(n, el) => llvm_type(ctx, prog, el, struct_ty).array_type(*n as u32).into(),
+        Ty::Slice(_) => slice_type(ctx).into(),
+        Ty::Tuple(ts) => {
+            let fields: Vec<BasicTypeEnum> = ts.iter().map(|t| llvm_type(ctx, prog, t, struct_ty)).collect();
+            c.struct_type(&fields, false).into()
+        }
+        Ty::Struct(id) => struct_ty(*id),
+        Ty::Enum(id) => match prog.enums.get(*id as usize) {
+            Some(e) => llvm_type(ctx, prog, &e.base, struct_ty),
+            None => c.i32_type().into(),
+        },
+        // Opaque bytes of the runtime's size, 8-aligned.
+        Ty::Mutex => c.i64_type().array_type((layout::MUTEX_SIZE / 8) as u32).into(),
+        // `void` only reaches here as a pointee or an error: give it a byte.
+        Ty::Void | Ty::Error => c.i8_type().into(),
+    }
+}
+
+fn slice_type(ctx: &Context) -> StructType<'_> {
+    ctx.struct_type(&[ctx.ptr_type(AddressSpace::default()).into(), ctx.i64_type().into()], false)
+}
+
+/// The LLVM type of `t` with structs as literal (unnamed) types: for checking layouts.
+pub fn llvm_type_of<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty) -> BasicTypeEnum<'ctx> {
+    fn anon_struct<'ctx>(ctx: &'ctx Context, prog: &Program, id: StructId) -> BasicTypeEnum<'ctx> {
+        match &prog.structs[id as usize].fields {
+            Some(fields) => {
+                let fs: Vec<BasicTypeEnum> = fields.iter().map(|(_, t)| llvm_type(ctx, prog, t, &|id| anon_struct(ctx, prog, id))).collect();
+                ctx.struct_type(&fs, false).into()
+            }
+            None => ctx.struct_type(&[ctx.i8_type().into()], false).into(),
+        }
+    }
+    llvm_type(ctx, prog, t, &|id| anon_struct(ctx, prog, id))
+}
+
 impl<'ctx, 'p> Emitter<'ctx, 'p> {
     // ---- types -----------------------------------------------------------------------------
 
     fn ty(&self, t: &Ty) -> BasicTypeEnum<'ctx> {
-        let c = self.ctx;
-        match t {
-            Ty::Int { bits: 8, .. } => c.i8_type().into(),
-            Ty::Int { bits: 16, .. } => c.i16_type().into(),
-            Ty::Int { bits: 32, .. } => c.i32_type().into(),
-            Ty::Int { .. } => c.i64_type().into(),
-            Ty::Float { bits: 32 } => c.f32_type().into(),
-            Ty::Float { .. } => c.f64_type().into(),
-            Ty::Bool => c.bool_type().into(),
-            Ty::Ptr(_) | Ty::Map(..) | Ty::Fn { .. } | Ty::Nil => c.ptr_type(AddressSpace::default()).into(),
-            Ty::Array(n, el) => self.ty(el).array_type(*n as u32).into(),
-            Ty::Slice(_) => self.slice_ty().into(),
-            Ty::Tuple(ts) => {
-                let fields: Vec<BasicTypeEnum> = ts.iter().map(|t| self.ty(t)).collect();
-                c.struct_type(&fields, false).into()
-            }
-            Ty::Struct(id) => self.structs[*id as usize].into(),
-            Ty::Enum(id) => self.ty(&self.prog.enums[*id as usize].base),
-            Ty::Mutex => fleet::mutex_type(c).into(),
-            // `void` only reaches here as a pointee or an error: give it a byte.
-            Ty::Void | Ty::Error => c.i8_type().into(),
-        }
+        llvm_type(self.ctx, self.prog, t, &|id| self.structs[id as usize].into())
     }
 
     fn slice_ty(&self) -> StructType<'ctx> {
-        self.ctx.struct_type(&[self.ctx.ptr_type(AddressSpace::default()).into(), self.ctx.i64_type().into()], false)
+        slice_type(self.ctx)
     }
 
     fn fn_type(&self, params: &[Ty], ret: &Ty, variadic: Variadic) -> FunctionType<'ctx> {
@@ -158,14 +187,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     }
 
     fn size_of(&self, t: &Ty) -> u64 {
-        if matches!(t, Ty::Void) {
-            return 1;
-        }
-        self.td.get_abi_size(&self.ty(t))
+        self.layouts.size_of(t)
     }
 
     fn align_of(&self, t: &Ty) -> u32 {
-        self.td.get_abi_alignment(&self.ty(t))
+        self.layouts.align_of(t) as u32
     }
 
     fn i64c(&self, v: u64) -> IntValue<'ctx> {
@@ -187,13 +213,22 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.structs[i].set_body(&[self.ctx.i8_type().into()], false);
             }
         }
+        if cfg!(debug_assertions) {
+            self.check_layouts();
+        }
         for f in &self.prog.funcs {
             let params: Vec<Ty> = f.params.iter().map(|&p| f.locals[p as usize].ty.clone()).collect();
             let fty = self.fn_type(&params, &f.ret, f.variadic);
             let fv = if f.is_extern {
                 self.module.get_function(&f.symbol).unwrap_or_else(|| self.module.add_function(&f.symbol, fty, Some(Linkage::External)))
             } else {
-                self.module.add_function(&f.symbol, fty, Some(Linkage::Internal))
+                let fv = self.module.add_function(&f.symbol, fty, Some(Linkage::Internal));
+                if f.ret == Ty::Bool {
+                    // As C compilers do: the fast instruction selector cannot return a bare i1.
+                    let zext = self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("zeroext"), 0);
+                    fv.add_attribute(AttributeLoc::Return, zext);
+                }
+                fv
             };
             self.funcs.push(fv);
         }
@@ -284,47 +319,58 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
 
     // ---- functions -------------------------------------------------------------------------
 
-    fn function(&mut self, idx: usize, f: &'p Function, body: &'p Block) {
+    /// Debug builds: LLVM must lay every struct out as MIR's layouts say.
+    fn check_layouts(&self) {
+        for (i, st) in self.structs.iter().enumerate() {
+            let Some(l) = self.layouts.struct_layout(i as StructId) else { continue };
+            debug_assert_eq!(self.td.get_abi_size(st), l.size, "size of struct {}", self.prog.structs[i].name);
+            debug_assert_eq!(self.td.get_abi_alignment(st) as u64, l.align, "alignment of struct {}", self.prog.structs[i].name);
+            for (f, off) in l.offsets.iter().enumerate() {
+                debug_assert_eq!(self.td.offset_of_element(st, f as u32), Some(*off), "field {f} of struct {}", self.prog.structs[i].name);
+            }
+        }
+    }
+
+    // ---- functions -------------------------------------------------------------------------
+
+    fn function(&mut self, idx: usize, f: &'p Function, body: &'p mir::Body) {
         let fv = self.funcs[idx];
         self.cur_fn = Some(fv);
-        self.cur_idx = idx;
         self.ret_ty = f.ret.clone();
-        let entry = self.ctx.append_basic_block(fv, "entry");
+        self.blocks = (0..body.blocks.len()).map(|_| self.ctx.append_basic_block(fv, "")).collect();
+        let Some(&entry) = self.blocks.first() else { return };
         self.b.position_at_end(entry);
-        self.locals = vec![None; f.locals.len()];
-        for (i, &p) in f.params.iter().enumerate() {
-            if matches!(f.locals[p as usize].ty, Ty::Array(..)) {
-                self.locals[p as usize] = Some(fv.get_nth_param(i as u32).unwrap().into_pointer_value());
+        self.locals = vec![None; body.locals.len()];
+        for (i, &p) in body.params.iter().enumerate() {
+            let Some(param) = fv.get_nth_param(i as u32) else { continue };
+            let l = &body.locals[p as usize];
+            if matches!(l.ty, Ty::Array(..)) {
+                self.locals[p as usize] = Some(param.into_pointer_value());
                 continue;
             }
-            let slot = self.alloca(&f.locals[p as usize].ty, &f.locals[p as usize].name);
-            self.b.build_store(slot, fv.get_nth_param(i as u32).unwrap()).unwrap();
+            let slot = self.b.build_alloca(self.ty(&l.ty), &l.name).unwrap();
+            self.b.build_store(slot, param).unwrap();
             self.locals[p as usize] = Some(slot);
         }
-        for (i, l) in f.locals.iter().enumerate() {
+        for (i, l) in body.locals.iter().enumerate() {
             if self.locals[i].is_none() {
-                self.locals[i] = Some(self.alloca(&l.ty, &l.name));
+                self.locals[i] = Some(self.b.build_alloca(self.ty(&l.ty), &l.name).unwrap());
             }
         }
         self.va = None;
         if f.variadic == Variadic::Truk {
-            let base = fv.get_nth_param(f.params.len() as u32).unwrap().into_pointer_value();
-            let cursor = self.b.build_alloca(self.ctx.i64_type(), "va.cursor").unwrap();
-            self.b.build_store(cursor, self.i64c(0)).unwrap();
-            self.va = Some((base, cursor));
-        }
-        self.defers = vec![];
-        self.loops = vec![];
-        self.block(body);
-        if self.open() {
-            self.run_defers(0);
-            if f.ret.is_void() {
-                self.b.build_return(None).unwrap();
-            } else {
-                // Only `main` may fall off its end (the checker saw to that): return 0.
-                let z = self.ty(&f.ret).const_zero();
-                self.b.build_return(Some(&z)).unwrap();
+            if let Some(base) = fv.get_nth_param(f.params.len() as u32) {
+                let cursor = self.b.build_alloca(self.ctx.i64_type(), "va.cursor").unwrap();
+                self.b.build_store(cursor, self.i64c(0)).unwrap();
+                self.va = Some((base.into_pointer_value(), cursor));
             }
+        }
+        for (i, block) in body.blocks.iter().enumerate() {
+            self.b.position_at_end(self.blocks[i]);
+            for s in &block.stmts {
+                self.stmt(s, body);
+            }
+            self.terminator(&block.term);
         }
     }
 
@@ -338,82 +384,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.entry_b.build_alloca(self.ty(t), name).unwrap()
     }
 
-    /// Whether the current block still needs a terminator.
-    fn open(&self) -> bool {
-        self.b.get_insert_block().map(|bb| bb.get_terminator().is_none()).unwrap_or(false)
-    }
-
-    /// Branch to `bb` unless the current block already ended (in a return or a break).
-    fn jump(&self, bb: BasicBlock<'ctx>) {
-        if self.open() {
-            self.b.build_unconditional_branch(bb).unwrap();
-        }
-    }
-
-    /// After a terminator: continue in a fresh unreachable block so later code has a home.
-    fn dead_block(&self) {
-        let bb = self.ctx.append_basic_block(self.cur_fn.unwrap(), "dead");
-        self.b.position_at_end(bb);
-    }
-
-    fn block(&mut self, b: &'p Block) {
-        self.defers.push(vec![]);
-        for s in &b.stmts {
-            self.stmt(s);
-        }
-        let depth = self.defers.len() - 1;
-        if self.open() {
-            self.run_defers(depth);
-        }
-        self.defers.pop();
-    }
-
-    /// Emit the deferred statements of every scope deeper than `depth`, innermost first.
-    fn run_defers(&mut self, depth: usize) {
-        let pending: Vec<&'p Stmt> = self.defers[depth..].iter().rev().flat_map(|s| s.iter().rev().copied()).collect();
-        if pending.is_empty() {
-            return;
-        }
-        // A deferred statement runs with the defers of its own scope already popped.
-        let saved = std::mem::take(&mut self.defers);
-        for s in pending {
-            self.defers.push(vec![]);
-            self.stmt(s);
-            self.defers.pop();
-        }
-        self.defers = saved;
-    }
-
-    fn stmt(&mut self, s: &'p Stmt) {
-        if !self.open() {
-            self.dead_block();
-        }
-        match &s.kind {
-            StmtKind::Let(id, init) => {
-                let slot = self.locals[*id as usize].unwrap();
-                let ty = &self.prog_local_ty(*id);
-                match init {
-                    Some(e) => self.store_expr(slot, e),
-                    None => {
-                        let z = self.ty(ty).const_zero();
-                        self.b.build_store(slot, z).unwrap();
-                    }
-                }
-            }
-            StmtKind::LetTuple(ids, e) => {
-                let v = self.rvalue(e).unwrap();
-                let sv = v.into_struct_value();
-                for (i, id) in ids.iter().enumerate() {
-                    if let Some(id) = id {
-                        let x = self.b.build_extract_value(sv, i as u32, "").unwrap();
-                        self.b.build_store(self.locals[*id as usize].unwrap(), x).unwrap();
-                    }
-                }
-            }
-            StmtKind::Expr(e) => {
-                self.rvalue(e);
-            }
-            StmtKind::Assign { place, op, value } => {
+    fn stmt(&mut self, s: &'p mir::Stmt, body: &'p mir::Body) {
+        match s {
+            mir::Stmt::Assign { place, op, value } => {
                 let p = self.place(place);
                 match op {
                     None => self.store_expr(p, value),
@@ -425,164 +398,157 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     }
                 }
             }
-            StmtKind::If { cond, then, els } => {
-                let fv = self.cur_fn.unwrap();
+            mir::Stmt::LetTuple(ids, e) => {
+                let Some(BasicValueEnum::StructValue(sv)) = self.rvalue(e) else { return };
+                for (i, id) in ids.iter().enumerate() {
+                    if let Some(id) = id {
+                        let x = self.b.build_extract_value(sv, i as u32, "").unwrap();
+                        self.b.build_store(self.locals[*id as usize].unwrap(), x).unwrap();
+                    }
+                }
+            }
+            mir::Stmt::Eval(e) => {
+                self.rvalue(e);
+            }
+            mir::Stmt::MapNext { map, cursor, key, value } => {
+                let i64t = self.ctx.i64_type();
+                let ptr = self.ptr();
+                let m = self.rvalue(map).unwrap();
+                let cur_slot = self.locals[*cursor as usize].unwrap();
+                let cur = self.b.build_load(self.ty(&body.locals[*cursor as usize].ty), cur_slot, "").unwrap();
+                let (k, v) = (self.locals[*key as usize].unwrap(), self.locals[*value as usize].unwrap());
+                let f = self.rt("__truk_map_next", &[ptr.into(), i64t.into(), ptr.into(), ptr.into()], Some(i64t.into()));
+                let next = self.b.build_call(f, &[m.into(), cur.into(), k.into(), v.into()], "").unwrap().try_as_basic_value().basic().unwrap();
+                self.b.build_store(cur_slot, next).unwrap();
+            }
+        }
+    }
+
+    fn terminator(&mut self, t: &'p mir::Terminator) {
+        match t {
+            mir::Terminator::Goto(b) => {
+                self.b.build_unconditional_branch(self.blocks[*b as usize]).unwrap();
+            }
+            mir::Terminator::Branch { cond, then, els } => {
                 let c = self.rvalue(cond).unwrap().into_int_value();
-                let tb = self.ctx.append_basic_block(fv, "then");
-                let eb = self.ctx.append_basic_block(fv, "else");
-                let end = self.ctx.append_basic_block(fv, "endif");
-                self.b.build_conditional_branch(c, tb, eb).unwrap();
-                self.b.position_at_end(tb);
-                self.block(then);
-                self.jump(end);
-                self.b.position_at_end(eb);
-                if let Some(e) = els {
-                    self.stmt(e);
-                }
-                self.jump(end);
-                self.b.position_at_end(end);
+                self.b.build_conditional_branch(c, self.blocks[*then as usize], self.blocks[*els as usize]).unwrap();
             }
-            StmtKind::Loop { cond, body, step } => {
-                let fv = self.cur_fn.unwrap();
-                let head = self.ctx.append_basic_block(fv, "loop");
-                let bodyb = self.ctx.append_basic_block(fv, "body");
-                let stepb = self.ctx.append_basic_block(fv, "step");
-                let end = self.ctx.append_basic_block(fv, "endloop");
-                self.b.build_unconditional_branch(head).unwrap();
-                self.b.position_at_end(head);
-                match cond {
-                    Some(c) => {
-                        let cv = self.rvalue(c).unwrap().into_int_value();
-                        self.b.build_conditional_branch(cv, bodyb, end).unwrap();
-                    }
-                    None => {
-                        self.b.build_unconditional_branch(bodyb).unwrap();
-                    }
-                }
-                self.b.position_at_end(bodyb);
-                self.loops.push((stepb, end, self.defers.len()));
-                self.block(body);
-                self.loops.pop();
-                self.jump(stepb);
-                self.b.position_at_end(stepb);
-                if let Some(st) = step {
-                    self.stmt(st);
-                }
-                self.jump(head);
-                self.b.position_at_end(end);
-            }
-            StmtKind::Return(e) => {
-                // As in the original Truk: a return value that calls a function is computed
-                // before the deferred statements run; one that only reads variables is
-                // computed after them (so `defer x += 1; return x;` returns the new x).
-                let early = e.as_ref().filter(|e| contains_call(e)).map(|e| self.rvalue(e));
-                self.run_defers(0);
-                if !self.open() {
+            mir::Terminator::Switch { value, cases, default } => {
+                let v = self.rvalue(value).unwrap().into_int_value();
+                let it = v.get_type();
+                let cases: Vec<(IntValue, BasicBlock)> = cases.iter().map(|(x, b)| (it.const_int(*x as u64, false), self.blocks[*b as usize])).collect();
+                let default = self.blocks[*default as usize];
+                if cases.len() > SWITCH_CHAIN_MAX {
+                    self.b.build_switch(v, default, &cases).unwrap();
                     return;
                 }
-                let v = match early {
-                    Some(v) => v,
-                    None => e.as_ref().and_then(|e| self.rvalue(e)),
-                };
-                if self.open() {
-                    match v {
-                        Some(v) => self.b.build_return(Some(&v)).unwrap(),
-                        None => self.b.build_return(None).unwrap(),
-                    };
-                }
-            }
-            StmtKind::Break | StmtKind::Continue => {
-                if let Some(&(cont, brk, depth)) = self.loops.last() {
-                    // Scopes inside the loop body unwind; the body's own defers do not run.
-                    self.run_defers((depth + 1).min(self.defers.len()));
-                    if self.open() {
-                        let target = if matches!(s.kind, StmtKind::Break) { brk } else { cont };
-                        self.b.build_unconditional_branch(target).unwrap();
-                    }
-                }
-            }
-            StmtKind::Defer(inner) => {
-                self.defers.last_mut().unwrap().push(inner);
-            }
-            StmtKind::Block(b) => self.block(b),
-            StmtKind::Match { scrutinee, arms, default } => self.match_stmt(scrutinee, arms, default),
-        }
-    }
-
-    fn prog_local_ty(&self, id: LocalId) -> Ty {
-        self.prog.funcs[self.cur_idx].locals[id as usize].ty.clone()
-    }
-
-    fn match_stmt(&mut self, scr: &'p Expr, arms: &'p [(Vec<Expr>, Stmt)], default: &'p Stmt) {
-        let fv = self.cur_fn.unwrap();
-        let v = self.rvalue(scr).unwrap();
-        let end = self.ctx.append_basic_block(fv, "endmatch");
-        let defb = self.ctx.append_basic_block(fv, "default");
-        let arm_blocks: Vec<BasicBlock> = arms.iter().map(|_| self.ctx.append_basic_block(fv, "case")).collect();
-        if v.is_int_value() {
-            let mut cases = vec![];
-            let mut seen = std::collections::HashSet::new();
-            for (i, (pats, _)) in arms.iter().enumerate() {
-                for p in pats {
-                    if let ExprKind::Int(x) = p.kind {
-                        let c = v.get_type().into_int_type().const_int(x as u64, false);
-                        // A repeated value: the first arm wins, as in a chain of ifs.
-                        if seen.insert(x) {
-                            cases.push((c, arm_blocks[i]));
-                        }
-                    } else if let ExprKind::Bool(bv) = p.kind {
-                        if seen.insert(bv as i128) {
-                            cases.push((self.ctx.bool_type().const_int(bv as u64, false), arm_blocks[i]));
-                        }
-                    }
-                }
-            }
-            self.b.build_switch(v.into_int_value(), defb, &cases).unwrap();
-        } else {
-            // Pointers: a chain of comparisons.
-            for (i, (pats, _)) in arms.iter().enumerate() {
-                for p in pats {
-                    let pv = self.rvalue(p).unwrap().into_pointer_value();
-                    let c = self.b.build_int_compare(IntPredicate::EQ, v.into_pointer_value(), pv, "").unwrap();
-                    let next = self.ctx.append_basic_block(fv, "next");
-                    self.b.build_conditional_branch(c, arm_blocks[i], next).unwrap();
+                // A few cases: compares, which the fast instruction selector takes (it has no
+                // `switch`); optimized builds turn them back into a switch.
+                let fv = self.cur_fn.unwrap();
+                for (i, (c, bb)) in cases.iter().enumerate() {
+                    let eq = self.b.build_int_compare(IntPredicate::EQ, v, *c, "").unwrap();
+                    let next = if i + 1 == cases.len() { default } else { self.ctx.append_basic_block(fv, "") };
+                    self.b.build_conditional_branch(eq, *bb, next).unwrap();
                     self.b.position_at_end(next);
                 }
+                if cases.is_empty() {
+                    self.b.build_unconditional_branch(default).unwrap();
+                }
             }
-            self.b.build_unconditional_branch(defb).unwrap();
+            mir::Terminator::Return(e) => {
+                let v = e.as_ref().and_then(|e| self.rvalue(e));
+                match v {
+                    Some(v) if !self.ret_ty.is_void() => self.b.build_return(Some(&v)).unwrap(),
+                    _ => self.b.build_return(None).unwrap(),
+                };
+            }
+            mir::Terminator::Panic(msg) => {
+                self.panic(msg);
+                self.b.build_unreachable().unwrap();
+            }
+            mir::Terminator::Unreachable => {
+                self.b.build_unreachable().unwrap();
+            }
         }
-        for (i, (_, body)) in arms.iter().enumerate() {
-            self.b.position_at_end(arm_blocks[i]);
-            self.arm(body, end);
-        }
-        self.b.position_at_end(defb);
-        self.arm(default, end);
-        self.b.position_at_end(end);
     }
-
-    fn arm(&mut self, body: &'p Stmt, end: BasicBlock<'ctx>) {
-        self.defers.push(vec![]);
-        self.stmt(body);
-        let d = self.defers.len() - 1;
-        if self.open() {
-            self.run_defers(d);
-        }
-        self.defers.pop();
-        self.jump(end);
-    }
-
     // ---- expressions -----------------------------------------------------------------------
 
-    /// Store the value of `e` into `slot`, building aggregates in place.
+    /// Store the value of `e` into `slot`. Aggregates are stored field by field, zeroed with
+    /// memset and copied with memcpy: LLVM's fast instruction selector (debug builds) cannot
+    /// take whole-aggregate loads and stores and would fall back to the slow one.
     fn store_expr(&mut self, slot: PointerValue<'ctx>, e: &'p Expr) {
+        let lt = self.ty(&e.ty);
+        if !lt.is_struct_type() && !lt.is_array_type() {
+            match &e.kind {
+                ExprKind::Zero => self.b.build_store(slot, lt.const_zero()).unwrap(),
+                _ => match self.rvalue(e) {
+                    Some(v) => self.b.build_store(slot, v).unwrap(),
+                    None => return,
+                },
+            };
+            return;
+        }
         match &e.kind {
-            ExprKind::Zero => {
-                let z = self.ty(&e.ty).const_zero();
-                self.b.build_store(slot, z).unwrap();
+            ExprKind::Zero => self.zero_fill(slot, &e.ty),
+            ExprKind::Builtin(Builtin::MakeSlice(t), args) if args.len() == 1 => {
+                let (p, n) = self.alloc_slice(t, &args[0]);
+                let st = self.slice_ty();
+                let pp = self.b.build_struct_gep(st, slot, 0, "").unwrap();
+                self.b.build_store(pp, p).unwrap();
+                let lp = self.b.build_struct_gep(st, slot, 1, "").unwrap();
+                self.b.build_store(lp, n).unwrap();
+            }
+            ExprKind::StructLit(_) | ExprKind::TupleLit(_) | ExprKind::ArrayLit(_) => {
+                // Every element is computed before any is stored: the literal may read the slot.
+                let mut leaves = vec![];
+                let mut zero = false;
+                self.literal_leaves(e, &mut vec![self.ctx.i32_type().const_zero()], &mut leaves, &mut zero);
+                if zero {
+                    self.zero_fill(slot, &e.ty);
+                }
+                for (path, v) in leaves {
+                    let p = unsafe { self.b.build_in_bounds_gep(lt, slot, &path, "").unwrap() };
+                    self.b.build_store(p, v).unwrap();
+                }
+            }
+            _ if crate::hir::check::is_place(e) => {
+                let src = self.place(e);
+                let align = self.align_of(&e.ty);
+                let size = self.i64c(self.size_of(&e.ty));
+                // Source and destination are the same object or disjoint, as memcpy requires.
+                self.b.build_memcpy(slot, align, src, align, size).unwrap();
             }
             _ => {
                 if let Some(v) = self.rvalue(e) {
                     self.b.build_store(slot, v).unwrap();
+                }
+            }
+        }
+    }
+
+    fn zero_fill(&mut self, slot: PointerValue<'ctx>, t: &Ty) {
+        let size = self.i64c(self.size_of(t));
+        self.b.build_memset(slot, self.align_of(t), self.ctx.i8_type().const_zero(), size).unwrap();
+    }
+
+    /// The scalar (or non-literal) elements of a nested literal with their GEP index paths,
+    /// evaluated in order; `zero` is set when some element is implicitly zero.
+    fn literal_leaves(&mut self, e: &'p Expr, path: &mut Vec<IntValue<'ctx>>, out: &mut Vec<(Vec<IntValue<'ctx>>, BasicValueEnum<'ctx>)>, zero: &mut bool) {
+        match &e.kind {
+            ExprKind::StructLit(xs) | ExprKind::TupleLit(xs) | ExprKind::ArrayLit(xs) => {
+                if let Ty::Array(n, _) = &e.ty {
+                    *zero |= (xs.len() as u64) < *n;
+                }
+                for (i, x) in xs.iter().enumerate() {
+                    path.push(self.ctx.i32_type().const_int(i as u64, false));
+                    self.literal_leaves(x, path, out, zero);
+                    path.pop();
+                }
+            }
+            ExprKind::Zero => *zero = true,
+            _ => {
+                if let Some(v) = self.rvalue(e) {
+                    out.push((path.clone(), v));
                 }
             }
         }
@@ -627,10 +593,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 unsafe { self.b.build_in_bounds_gep(elt, base, &[idx], "").unwrap() }
             }
             Ty::Slice(el) => {
-                let s = self.rvalue(b).unwrap().into_struct_value();
+                let (ptr, len) = self.slice_parts(b);
                 let idx = self.rvalue(i).unwrap().into_int_value();
-                let ptr = self.b.build_extract_value(s, 0, "").unwrap().into_pointer_value();
-                let len = self.b.build_extract_value(s, 1, "").unwrap().into_int_value();
                 self.bounds_check(idx, len, span);
                 let elt = self.ty(el);
                 unsafe { self.b.build_in_bounds_gep(elt, ptr, &[idx], "").unwrap() }
@@ -643,6 +607,24 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             _ => unreachable!("index of a non-indexable type passed the checker"),
         }
+    }
+
+    /// The pointer and length of a slice. From a place, each is loaded on its own: a load of
+    /// the whole pair would send debug builds to LLVM's slow instruction selector.
+    fn slice_parts(&mut self, e: &'p Expr) -> (PointerValue<'ctx>, IntValue<'ctx>) {
+        if crate::hir::check::is_place(e) {
+            let p = self.place(e);
+            let st = self.slice_ty();
+            let pp = self.b.build_struct_gep(st, p, 0, "").unwrap();
+            let lp = self.b.build_struct_gep(st, p, 1, "").unwrap();
+            let ptr = self.b.build_load(self.ptr(), pp, "").unwrap().into_pointer_value();
+            let len = self.b.build_load(self.ctx.i64_type(), lp, "").unwrap().into_int_value();
+            return (ptr, len);
+        }
+        let s = self.rvalue(e).unwrap().into_struct_value();
+        let ptr = self.b.build_extract_value(s, 0, "").unwrap().into_pointer_value();
+        let len = self.b.build_extract_value(s, 1, "").unwrap().into_int_value();
+        (ptr, len)
     }
 
     fn bounds_check(&mut self, idx: IntValue<'ctx>, len: IntValue<'ctx>, span: Span) {
@@ -743,28 +725,6 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     }
 
     fn binary(&mut self, op: BinOp, a: &'p Expr, b: &'p Expr) -> BasicValueEnum<'ctx> {
-        if matches!(op, BinOp::And | BinOp::Or) {
-            // Short-circuit through a phi.
-            let fv = self.cur_fn.unwrap();
-            let l = self.rvalue(a).unwrap().into_int_value();
-            let lb = self.b.get_insert_block().unwrap();
-            let rhs = self.ctx.append_basic_block(fv, "rhs");
-            let end = self.ctx.append_basic_block(fv, "sc");
-            if op == BinOp::And {
-                self.b.build_conditional_branch(l, rhs, end).unwrap();
-            } else {
-                self.b.build_conditional_branch(l, end, rhs).unwrap();
-            }
-            self.b.position_at_end(rhs);
-            let r = self.rvalue(b).unwrap().into_int_value();
-            let rb = self.b.get_insert_block().unwrap();
-            self.b.build_unconditional_branch(end).unwrap();
-            self.b.position_at_end(end);
-            let phi = self.b.build_phi(self.ctx.bool_type(), "").unwrap();
-            let short = self.ctx.bool_type().const_int((op == BinOp::Or) as u64, false);
-            phi.add_incoming(&[(&short, lb), (&r, rb)]);
-            return phi.as_basic_value();
-        }
         let l = self.rvalue(a).unwrap();
         let r = self.rvalue(b).unwrap();
         if op.is_comparison() {
@@ -841,8 +801,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     (_, false) => b.build_int_unsigned_rem(x, y, ""),
                 }
             }
-            BinOp::BitAnd => b.build_and(x, y, ""),
-            BinOp::BitOr => b.build_or(x, y, ""),
+            // `&&` and `||` are branches in MIR; on plain bools they are these operators.
+            BinOp::BitAnd | BinOp::And => b.build_and(x, y, ""),
+            BinOp::BitOr | BinOp::Or => b.build_or(x, y, ""),
             BinOp::BitXor => b.build_xor(x, y, ""),
             BinOp::Shl => b.build_left_shift(x, y, ""),
             _ => b.build_right_shift(x, y, signed, ""),
@@ -870,14 +831,15 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     fn cast(&mut self, x: &'p Expr, to: &Ty) -> BasicValueEnum<'ctx> {
         let from = self.resolve_enum(&x.ty);
         let to_r = self.resolve_enum(to);
-        if let (Ty::Array(_, _), Ty::Ptr(_)) = (&from, &to_r) {
-            return self.place(x).into();
+        match (&from, &to_r) {
+            (Ty::Array(_, _), Ty::Ptr(_)) => return self.place(x).into(),
+            (Ty::Slice(_), Ty::Ptr(_)) => return self.slice_parts(x).0.into(),
+            _ => {}
         }
         let v = self.rvalue(x).unwrap();
         let tt = self.ty(&to_r);
         let b = &self.b;
         match (&from, &to_r) {
-            (Ty::Slice(_), Ty::Ptr(_)) => b.build_extract_value(v.into_struct_value(), 0, "").unwrap(),
             (Ty::Int { .. }, Ty::Int { .. }) => b.build_int_cast_sign_flag(v.into_int_value(), tt.into_int_type(), from.is_signed(), "").unwrap().into(),
             (Ty::Bool, Ty::Int { .. }) => b.build_int_z_extend(v.into_int_value(), tt.into_int_type(), "").unwrap().into(),
             (Ty::Int { .. }, Ty::Bool) => {
@@ -973,11 +935,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 Some(p.into())
             }
             Builtin::MakeSlice(t) => {
-                let n = self.rvalue(&args[0]).unwrap().into_int_value();
-                let f = self.rt("__truk_alloc_array", &[i64t.into(), i64t.into()], Some(ptr.into()));
-                let size = self.i64c(self.size_of(t));
-                let p = self.b.build_call(f, &[size.into(), n.into()], "").unwrap().try_as_basic_value().basic().unwrap();
-                Some(self.make_slice(p.into_pointer_value(), n))
+                let (p, n) = self.alloc_slice(t, &args[0]);
+                Some(self.make_slice(p, n))
             }
             Builtin::MakeMap(k, v) => {
                 let kind = match k {
@@ -991,8 +950,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.b.build_call(f, &args, "").unwrap().try_as_basic_value().basic()
             }
             Builtin::Free => {
-                let v = self.rvalue(&args[0]).unwrap();
-                let p = if v.is_struct_value() { self.b.build_extract_value(v.into_struct_value(), 0, "").unwrap() } else { v };
+                let p: BasicValueEnum = match args[0].ty {
+                    Ty::Slice(_) => self.slice_parts(&args[0]).0.into(),
+                    _ => self.rvalue(&args[0]).unwrap(),
+                };
                 let f = self.rt("__truk_free", &[ptr.into()], None);
                 self.b.build_call(f, &[p.into()], "").unwrap();
                 None
@@ -1010,30 +971,17 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.b.build_call(f, &[m.into(), k.into()], "").unwrap();
                 None
             }
-            Builtin::Len => {
-                let v = self.rvalue(&args[0]).unwrap().into_struct_value();
-                Some(self.b.build_extract_value(v, 1, "").unwrap())
-            }
+            Builtin::Len => Some(self.slice_parts(&args[0]).1.into()),
             Builtin::SizeOf(t) => Some(self.i64c(self.size_of(t)).into()),
             Builtin::Panic => {
-                let v = self.rvalue(&args[0]).unwrap();
-                if v.is_struct_value() {
-                    let s = v.into_struct_value();
-                    let p = self.b.build_extract_value(s, 0, "").unwrap();
-                    let n = self.b.build_extract_value(s, 1, "").unwrap();
-                    let f = self.rt("__truk_panic", &[ptr.into(), i64t.into()], None);
-                    self.b.build_call(f, &[p.into(), n.into()], "").unwrap();
-                } else {
-                    let f = self.rt("__truk_panic_cstr", &[ptr.into()], None);
-                    self.b.build_call(f, &[v.into()], "").unwrap();
+                // Only where a value was expected; as a statement it is a MIR terminator.
+                if let Some(msg) = args.first() {
+                    self.panic(msg);
                 }
-                self.b.build_unreachable().unwrap();
                 None
             }
-            Builtin::EachMap | Builtin::EachSlice | Builtin::EachStr => {
-                self.each(b, args);
-                None
-            }
+            // Lowered to loops in MIR.
+            Builtin::EachMap | Builtin::EachSlice | Builtin::EachStr => None,
             Builtin::Atomic(op) => self.atomic(*op, args),
             Builtin::Fleet(f) => self.fleet_call(*f, args),
             Builtin::VaArg(t) => {
@@ -1047,87 +995,34 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
     }
 
+    /// Call the runtime's panic with a string or a C string message.
+    fn panic(&mut self, msg: &'p Expr) {
+        let (ptr, i64t) = (self.ptr(), self.ctx.i64_type());
+        if let Ty::Slice(_) = msg.ty {
+            let (p, n) = self.slice_parts(msg);
+            let f = self.rt("__truk_panic", &[ptr.into(), i64t.into()], None);
+            self.b.build_call(f, &[p.into(), n.into()], "").unwrap();
+        } else if let Some(v) = self.rvalue(msg) {
+            let f = self.rt("__truk_panic_cstr", &[ptr.into()], None);
+            self.b.build_call(f, &[v.into()], "").unwrap();
+        }
+    }
+
+    /// `make(@T, n)`: the new elements and their count.
+    fn alloc_slice(&mut self, t: &Ty, n: &'p Expr) -> (PointerValue<'ctx>, IntValue<'ctx>) {
+        let (ptr, i64t) = (self.ptr(), self.ctx.i64_type());
+        let n = self.rvalue(n).unwrap().into_int_value();
+        let f = self.rt("__truk_alloc_array", &[i64t.into(), i64t.into()], Some(ptr.into()));
+        let size = self.i64c(self.size_of(t));
+        let p = self.b.build_call(f, &[size.into(), n.into()], "").unwrap().try_as_basic_value().basic().unwrap();
+        (p.into_pointer_value(), n)
+    }
+
     fn make_slice(&self, p: PointerValue<'ctx>, n: IntValue<'ctx>) -> BasicValueEnum<'ctx> {
         let st = self.slice_ty();
         let s = self.b.build_insert_value(st.get_undef(), p, 0, "").unwrap();
         self.b.build_insert_value(s, n, 1, "").unwrap().into_struct_value().into()
     }
-
-    /// `each(coll, ctx, cb)`: a loop that calls `cb` until it returns false.
-    fn each(&mut self, b: &Builtin, args: &'p [Expr]) {
-        let fv = self.cur_fn.unwrap();
-        let i64t = self.ctx.i64_type();
-        let coll = self.rvalue(&args[0]).unwrap();
-        let ctx = self.rvalue(&args[1]).unwrap();
-        let cb_ty = args[2].ty.clone();
-        let cbv = self.rvalue(&args[2]).unwrap().into_pointer_value();
-        let Ty::Fn { params, ret, .. } = &cb_ty else { unreachable!() };
-        let fty = self.fn_type(params, ret, Variadic::None);
-        let head = self.ctx.append_basic_block(fv, "each");
-        let body = self.ctx.append_basic_block(fv, "each.body");
-        let end = self.ctx.append_basic_block(fv, "each.end");
-        let cursor = self.b.build_alloca(i64t, "cursor").unwrap();
-        let start: BasicValueEnum = match b {
-            Builtin::EachStr => coll,
-            _ => self.i64c(0).into(),
-        };
-        let cursor = if matches!(b, Builtin::EachStr) { self.b.build_alloca(self.ptr(), "p").unwrap() } else { cursor };
-        self.b.build_store(cursor, start).unwrap();
-        self.b.build_unconditional_branch(head).unwrap();
-        self.b.position_at_end(head);
-        let call_args: Vec<BasicMetadataValueEnum> = match b {
-            Builtin::EachMap => {
-                let kslot = self.b.build_alloca(self.ptr(), "k").unwrap();
-                let vslot = self.b.build_alloca(self.ptr(), "v").unwrap();
-                let f = self.rt("__truk_map_next", &[self.ptr().into(), i64t.into(), self.ptr().into(), self.ptr().into()], Some(i64t.into()));
-                let cur = self.b.build_load(i64t, cursor, "").unwrap();
-                let next = self.b.build_call(f, &[coll.into(), cur.into(), kslot.into(), vslot.into()], "").unwrap().try_as_basic_value().basic().unwrap().into_int_value();
-                self.b.build_store(cursor, next).unwrap();
-                let done = self.b.build_int_compare(IntPredicate::EQ, next, i64t.const_zero(), "").unwrap();
-                self.b.build_conditional_branch(done, end, body).unwrap();
-                self.b.position_at_end(body);
-                let kp = self.b.build_load(self.ptr(), kslot, "").unwrap().into_pointer_value();
-                let vp = self.b.build_load(self.ptr(), vslot, "").unwrap();
-                let kty = self.ty(&params[0]);
-                let key = if params[0] == Ty::Bool {
-                    let byte = self.b.build_load(self.ctx.i8_type(), kp, "").unwrap().into_int_value();
-                    self.b.build_int_truncate(byte, self.ctx.bool_type(), "").unwrap().into()
-                } else {
-                    self.b.build_load(kty, kp, "").unwrap()
-                };
-                vec![key.into(), vp.into(), ctx.into()]
-            }
-            Builtin::EachSlice => {
-                let s = coll.into_struct_value();
-                let p = self.b.build_extract_value(s, 0, "").unwrap().into_pointer_value();
-                let n = self.b.build_extract_value(s, 1, "").unwrap().into_int_value();
-                let i = self.b.build_load(i64t, cursor, "").unwrap().into_int_value();
-                let more = self.b.build_int_compare(IntPredicate::ULT, i, n, "").unwrap();
-                self.b.build_conditional_branch(more, body, end).unwrap();
-                self.b.position_at_end(body);
-                let Ty::Ptr(el) = &params[0] else { unreachable!() };
-                let elt = self.ty(el);
-                let ep = unsafe { self.b.build_in_bounds_gep(elt, p, &[i], "").unwrap() };
-                let next = self.b.build_int_add(i, self.i64c(1), "").unwrap();
-                self.b.build_store(cursor, next).unwrap();
-                vec![ep.into(), ctx.into()]
-            }
-            _ => {
-                let p = self.b.build_load(self.ptr(), cursor, "").unwrap().into_pointer_value();
-                let c = self.b.build_load(self.ctx.i8_type(), p, "").unwrap().into_int_value();
-                let more = self.b.build_int_compare(IntPredicate::NE, c, self.ctx.i8_type().const_zero(), "").unwrap();
-                self.b.build_conditional_branch(more, body, end).unwrap();
-                self.b.position_at_end(body);
-                let next = unsafe { self.b.build_in_bounds_gep(self.ctx.i8_type(), p, &[self.i64c(1)], "").unwrap() };
-                self.b.build_store(cursor, next).unwrap();
-                vec![p.into(), ctx.into()]
-            }
-        };
-        let r = self.b.build_indirect_call(fty, cbv, &call_args, "").unwrap().try_as_basic_value().basic().unwrap().into_int_value();
-        self.b.build_conditional_branch(r, head, end).unwrap();
-        self.b.position_at_end(end);
-    }
-
     // ---- entry points ----------------------------------------------------------------------
 
     fn entry_fn(&mut self) -> FunctionValue<'ctx> {
@@ -1200,21 +1095,6 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         ];
         let r = self.b.build_call(run, &args, "").unwrap().try_as_basic_value().basic().unwrap();
         self.b.build_return(Some(&r)).unwrap();
-    }
-}
-
-/// Whether evaluating `e` calls a function.
-fn contains_call(e: &Expr) -> bool {
-    match &e.kind {
-        ExprKind::Call(..) => true,
-        // Side effects, like a call: `defer unlock(&m); return atomic_add(&n, 1);`.
-        ExprKind::Builtin(Builtin::Atomic(_) | Builtin::Fleet(_), _) => true,
-        ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) | ExprKind::MapIndex(a, b) | ExprKind::MapSlot(a, b) => {
-            contains_call(a) || contains_call(b)
-        }
-        ExprKind::Unary(_, x) | ExprKind::AddrOf(x) | ExprKind::Deref(x) | ExprKind::Field(x, _) | ExprKind::Cast(x) => contains_call(x),
-        ExprKind::StructLit(xs) | ExprKind::ArrayLit(xs) | ExprKind::TupleLit(xs) | ExprKind::Builtin(_, xs) => xs.iter().any(contains_call),
-        _ => false,
     }
 }
 

@@ -1,4 +1,4 @@
-//! The build pipeline: load the import closure, parse, check, emit LLVM IR, optimize,
+//! The build pipeline: load the import closure, parse, check, lower to MIR, emit LLVM IR, optimize,
 //! write an object, link it with the runtime.
 
 use std::collections::HashSet;
@@ -206,14 +206,14 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     if !opts.tests && prog.main.is_none() && opts.emit == Emit::Exe {
         return Err(format!("error: {}: no `main` function (a program needs `fn main() : i32`)\n", entry.display()));
     }
+    let prog = crate::mir::lower(prog, &opts.target);
     let tm = target_machine(&opts.target, opts.release)?;
     let ctx = Context::create();
     let entry_kind = if opts.tests { Entry::Tests } else { Entry::Main };
     let name = entry.file_stem().and_then(|s| s.to_str()).unwrap_or("main");
     let td = tm.get_target_data();
     let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind);
-    let shared = emit::fleet::shared_layout(&prog, &td);
-    let note = note_info(&loaded, opts, &td, &shared);
+    let note = note_info(&loaded, opts, &td, &prog);
     crate::codegen::note::emit_fingerprint_note(&ctx, &module, &note, &opts.target);
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&td.get_data_layout());
@@ -235,7 +235,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
             tm.write_to_file(&module, FileType::Object, &tmp).map_err(|e| format!("error: cannot write object: {e}"))?;
             let mut objs = crate::driver::runtime::runtime_objects(&opts.target, opts.release)?;
             objs.insert(0, tmp.clone());
-            if let Some(src) = crate::driver::cshim::shim_source(&prog, &loaded.system_headers, &loaded.local_headers) {
+            if let Some(src) = crate::driver::cshim::shim_source(&prog.hir, &loaded.system_headers, &loaded.local_headers) {
                 objs.push(crate::driver::cshim::shim_object(&src, &loaded.local_headers, &opts.target)?);
             }
             let r = crate::driver::link::link(&objs, &out, &opts.target, opts.release);
@@ -247,7 +247,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
 }
 
 /// The note that goes into the binary: both fingerprints and what the runtime needs.
-fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData, shared: &emit::fleet::SharedLayout) -> NoteInfo {
+fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData, prog: &crate::mir::Program) -> NoteInfo {
     let profile = if opts.release { "release" } else { "debug" };
     let mut files: Vec<(String, &[u8])> = loaded
         .sources
@@ -269,11 +269,11 @@ fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData,
     let data_layout = td.get_data_layout().as_str().to_string_lossy().into_owned();
     NoteInfo {
         build_fp: build_fingerprint(&inputs),
-        layout_fp: layout_fingerprint(&shared.fingerprint_vars(), &data_layout),
+        layout_fp: layout_fingerprint(&prog.shared.fingerprint_vars(), &data_layout),
         target: opts.target.clone(),
         profile: profile.into(),
         compiler_version: COMPILER_VERSION.into(),
-        region_size: shared.size,
+        region_size: prog.shared.size,
         fleet_capacity: opts.fleet_capacity,
     }
 }

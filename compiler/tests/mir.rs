@@ -1,0 +1,117 @@
+//! Snapshots of the MIR of small programs, pretty-printed: the shape of the lowering.
+
+use truk::diag::{render_all, SourceMap};
+
+/// The MIR of function `name` in `src`.
+fn mir_of(src: &str, name: &str) -> String {
+    let mut sources = SourceMap::default();
+    let file = sources.add("test.truk".into(), src.to_string());
+    let (module, mut diags) = truk::syntax::parser::parse_module(&sources.file(file).text, file);
+    let (prog, mut more) = truk::hir::check::check(&[module]);
+    diags.append(&mut more);
+    assert!(diags.is_empty(), "{}", render_all(&diags, &sources));
+    let prog = truk::mir::lower(prog, "x86_64-unknown-linux-gnu");
+    let id = prog.hir.funcs.iter().position(|f| f.name == name).expect("no such function");
+    truk::mir::pretty::function(&prog, id as u32, prog.bodies[id].as_ref().expect("no body"))
+}
+
+#[test]
+fn defer_with_return_break_and_continue() {
+    insta::assert_snapshot!(mir_of(
+        r#"
+fn g(v: i32) : i32 {
+    return v * 2;
+}
+
+fn f(n: i32) : i32 {
+    var x: i32 = 0;
+    defer x = x + 1;
+    for var i: i32 = 0; i < n; i += 1 {
+        defer x = x + 10;
+        if i == 3 {
+            break;
+        }
+        {
+            defer x = x + 100;
+            if i == 1 {
+                continue;
+            }
+        }
+    }
+    if n > 5 {
+        return g(x);
+    }
+    return x;
+}
+"#,
+        "f"
+    ));
+}
+
+#[test]
+fn match_on_int_and_enum() {
+    insta::assert_snapshot!(mir_of(
+        r#"
+enum Color : i32 { RED, GREEN, BLUE }
+
+fn f(c: Color, n: i32) : i32 {
+    var r: i32 = 0;
+    match n {
+        case 1 => r = 10,
+        case 2 => {
+            defer r += 1;
+            r = 20;
+        }
+        case 1 => r = 99,
+        _ => r = -1,
+    }
+    match c {
+        case Color.RED => return r,
+        case Color.BLUE => return r + 2,
+        _ => return 0,
+    }
+}
+"#,
+        "f"
+    ));
+}
+
+#[test]
+fn short_circuit_as_branch_and_as_value() {
+    insta::assert_snapshot!(mir_of(
+        r#"
+fn f(a: i32, c: bool, d: bool) : bool {
+    var b: bool = a > 0 && (c || d);
+    if a > 1 || !(b && c) {
+        return false;
+    }
+    return b;
+}
+"#,
+        "f"
+    ));
+}
+
+#[test]
+fn while_loop_with_each() {
+    insta::assert_snapshot!(mir_of(
+        r#"
+fn add(p: *i32, ctx: *i32) : bool {
+    *ctx = *ctx + *p;
+    return *ctx < 100;
+}
+
+fn f(xs: []i32) : i32 {
+    var total: i32 = 0;
+    var i: u64 = 0;
+    while i < len(xs) {
+        total += xs[i];
+        i += 1;
+    }
+    each(xs, &total, add);
+    return total;
+}
+"#,
+        "f"
+    ));
+}
