@@ -127,8 +127,17 @@ fn options(a: &BuildArgs) -> Options {
 
 fn main() -> ExitCode {
     // `-g0`, as C compilers spell it, is not a clap flag: a short flag cannot take an
-    // optional attached value without also swallowing the next argument.
-    let cli = Cli::parse_from(std::env::args_os().map(|a| if a == "-g0" { "--no-debug-info".into() } else { a }));
+    // optional attached value without also swallowing the next argument. After `--`, the
+    // arguments are the program's.
+    let mut ours = true;
+    let cli = Cli::parse_from(std::env::args_os().map(|a| {
+        ours &= a != "--";
+        if ours && a == "-g0" {
+            "--no-debug-info".into()
+        } else {
+            a
+        }
+    }));
     match cli.cmd {
         Cmd::Build { args, file, out, emit } => {
             let mut o = options(&args);

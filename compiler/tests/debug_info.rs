@@ -159,3 +159,12 @@ fn aarch64_executables_link_with_line_tables() {
     let Some(table) = line_table(&exe) else { return };
     assert!(table.contains("prog.truk"), "{table}");
 }
+
+#[test]
+fn g0_after_the_double_dash_is_the_programs_argument() {
+    let s = Scratch::new("args");
+    let src = s.0.join("args.truk");
+    std::fs::write(&src, "extern fn printf(fmt: *i8, ...args) : i32;\nfn main(argc: i32, argv: **i8) : i32 {\n    printf(\"%s\\n\", argv[1]);\n    return 0;\n}\n").unwrap();
+    let o = truk().args(["run", "-g0"]).arg(&src).args(["--", "-g0"]).output().unwrap();
+    assert_eq!(text(&o.stdout), "-g0\n", "{}", text(&o.stderr));
+}
