@@ -70,6 +70,7 @@ impl<'ctx> Dwarf<'ctx> {
             "",
             0,
             "",
+            // Not `LineTablesOnly`: that emits no subprograms, so gdb would know no `main`.
             DWARFEmissionKind::Full,
             0,
             false,
