@@ -40,12 +40,16 @@ void __truk_rt_exit(void) {
         __truk_rt_fleet_exit_hook();
 }
 
-int main(int argc, char **argv) {
+/* The C entry's debug info is not named `main`, and the linked executable's symbol `main`
+ * loses its name when the program has DWARF (driver/link.rs), so that gdb's `break main`
+ * finds only the Truk `main`. */
+static int truk_c_entry(int argc, char **argv) {
     __truk_rt_init(argc, argv);
     int32_t status = __truk_main((int32_t)argc, argv);
     __truk_rt_exit();
     return (int)status;
 }
+int main(int argc, char **argv) __attribute__((alias("truk_c_entry")));
 
 /* ---- panics ---- */
 

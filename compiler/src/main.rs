@@ -29,6 +29,12 @@ struct BuildArgs {
     /// Optimize (LLVM's O2 pipeline); bounds checks stay.
     #[arg(long)]
     release: bool,
+    /// DWARF line tables in a --release build too (debug builds have them).
+    #[arg(short = 'g')]
+    debug_info: bool,
+    /// No DWARF line tables, even in a debug build (also spelled -g0).
+    #[arg(long, conflicts_with = "debug_info")]
+    no_debug_info: bool,
     /// Target triple, e.g. aarch64-unknown-linux-gnu (`truk targets` lists them).
     #[arg(long)]
     target: Option<String>,
@@ -110,12 +116,28 @@ fn options(a: &BuildArgs) -> Options {
         target: a.target.clone().unwrap_or_else(host_target),
         include: a.include.clone(),
         fleet_capacity: a.fleet_capacity,
+        debug_info: if a.no_debug_info {
+            Some(false)
+        } else {
+            a.debug_info.then_some(true)
+        },
         ..Options::default()
     }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `-g0`, as C compilers spell it, is not a clap flag: a short flag cannot take an
+    // optional attached value without also swallowing the next argument. After `--`, the
+    // arguments are the program's.
+    let mut ours = true;
+    let cli = Cli::parse_from(std::env::args_os().map(|a| {
+        ours &= a != "--";
+        if ours && a == "-g0" {
+            "--no-debug-info".into()
+        } else {
+            a
+        }
+    }));
     match cli.cmd {
         Cmd::Build { args, file, out, emit } => {
             let mut o = options(&args);

@@ -24,6 +24,10 @@ use crate::syntax::ast::{BinOp, VarKind};
 
 #[path = "fleet.rs"]
 pub mod fleet;
+#[path = "debug.rs"]
+pub mod debug;
+
+pub use debug::DebugInfo;
 
 /// What kind of entry point to generate.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -60,6 +64,7 @@ pub struct Emitter<'ctx, 'p> {
     /// For Truk variadic functions: the slot array and the read cursor.
     va: Option<(PointerValue<'ctx>, PointerValue<'ctx>)>,
     ret_ty: Ty,
+    dwarf: Option<debug::Dwarf<'ctx>>,
 }
 
 pub fn emit<'ctx>(
@@ -69,8 +74,13 @@ pub fn emit<'ctx>(
     sources: &SourceMap,
     td: &TargetData,
     entry: Entry,
+    debug_info: DebugInfo,
 ) -> Module<'ctx> {
     let module = ctx.create_module(name);
+    let dwarf = match debug_info {
+        DebugInfo::None => None,
+        DebugInfo::Lines { optimized } => Some(debug::Dwarf::new(ctx, &module, sources, optimized)),
+    };
     let mut e = Emitter {
         ctx,
         module,
@@ -90,6 +100,7 @@ pub fn emit<'ctx>(
         blocks: vec![],
         va: None,
         ret_ty: Ty::Void,
+        dwarf,
     };
     e.declare_all();
     for (i, body) in prog.bodies.iter().enumerate() {
@@ -97,12 +108,37 @@ pub fn emit<'ctx>(
             e.function(i, &prog.hir.funcs[i], body);
         }
     }
+    if let Some(d) = &mut e.dwarf {
+        d.end_function(&e.b);
+    }
     match entry {
         Entry::Main => e.main_wrapper(),
         Entry::Tests => e.test_main(),
         Entry::None => {}
     }
+    if let Some(d) = &e.dwarf {
+        // Before verification: resolves the subprograms' deferred parts.
+        d.finalize();
+    }
     e.module
+}
+
+/// The source of a statement, for its debug location.
+fn stmt_span(s: &mir::Stmt) -> Span {
+    match s {
+        mir::Stmt::Assign { place, value, .. } => place.span.to(value.span),
+        mir::Stmt::LetTuple(_, e) | mir::Stmt::Eval(e) => e.span,
+        mir::Stmt::MapNext { map, .. } => map.span,
+    }
+}
+
+/// The source of a terminator; jumps keep the location of what came before them.
+fn term_span(t: &mir::Terminator) -> Option<Span> {
+    match t {
+        mir::Terminator::Branch { cond: e, .. } | mir::Terminator::Switch { value: e, .. } | mir::Terminator::Panic(e) => Some(e.span),
+        mir::Terminator::Return(e) => e.as_ref().map(|e| e.span),
+        mir::Terminator::Goto(_) | mir::Terminator::Unreachable => None,
+    }
 }
 
 /// Switches with at most this many cases are emitted as compare-and-branch chains.
@@ -340,6 +376,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.blocks = (0..body.blocks.len()).map(|_| self.ctx.append_basic_block(fv, "")).collect();
         let Some(&entry) = self.blocks.first() else { return };
         self.b.position_at_end(entry);
+        if let Some(d) = &mut self.dwarf {
+            d.begin_function(&self.b, fv, &f.name, &f.symbol, self.sources, f.span);
+        }
         self.locals = vec![None; body.locals.len()];
         for (i, &p) in body.params.iter().enumerate() {
             let Some(param) = fv.get_nth_param(i as u32) else { continue };
@@ -368,9 +407,20 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         for (i, block) in body.blocks.iter().enumerate() {
             self.b.position_at_end(self.blocks[i]);
             for s in &block.stmts {
+                self.at(stmt_span(s));
                 self.stmt(s, body);
             }
+            if let Some(span) = term_span(&block.term) {
+                self.at(span);
+            }
             self.terminator(&block.term);
+        }
+    }
+
+    /// Debug info: the instructions built next belong to `span`.
+    fn at(&mut self, span: Span) {
+        if let Some(d) = &mut self.dwarf {
+            d.at(&self.b, self.sources, span);
         }
     }
 
@@ -1031,6 +1081,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let f = self.module.add_function("__truk_main", fty, Some(Linkage::External));
         let bb = self.ctx.append_basic_block(f, "entry");
         self.b.position_at_end(bb);
+        if let Some(d) = &mut self.dwarf {
+            d.begin_generated(&self.b, f, "__truk_main");
+        }
         self.cur_fn = Some(f);
         if self.prog.joins_fleet() {
             self.join_fleet();

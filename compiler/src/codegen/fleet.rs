@@ -188,7 +188,7 @@ mod tests {
             assert_eq!(l.vars[2].layout, LayoutType::Mutex { size: 16, align: 8 }, "Mutex is 16 bytes, 8-aligned on {triple}");
             // The offsets agree with LLVM's layout of the types the emitter generates.
             let ctx = Context::create();
-            let module = super::super::emit(&ctx, "t", &prog, &sources, &td, super::super::Entry::Main);
+            let module = super::super::emit(&ctx, "t", &prog, &sources, &td, super::super::Entry::Main, super::super::DebugInfo::None);
             let st = module.get_struct_type("struct.Entry").unwrap();
             let LayoutType::Array { elem, .. } = &l.vars[1].layout else { panic!("table is an array") };
             let LayoutType::Struct { size, fields, .. } = &**elem else { panic!("of structs") };
@@ -204,7 +204,7 @@ mod tests {
         let ctx = Context::create();
         let (prog, sources) = program(src, X86);
         let td = tm.get_target_data();
-        let module = super::super::emit(&ctx, "t", &prog, &sources, &td, entry);
+        let module = super::super::emit(&ctx, "t", &prog, &sources, &td, entry, super::super::DebugInfo::None);
         module.print_to_string().to_string()
     }
 

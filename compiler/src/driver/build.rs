@@ -9,7 +9,7 @@ use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
 use inkwell::OptimizationLevel;
 
-use crate::codegen::emit::{self, Entry};
+use crate::codegen::emit::{self, DebugInfo, Entry};
 use crate::diag::{render_all, Diagnostic, SourceMap};
 use crate::driver::{stdlib, target};
 use crate::fingerprint::{build_fingerprint, layout_fingerprint, BuildInputs, NoteInfo};
@@ -42,11 +42,19 @@ pub struct Options {
     pub tests: bool,
     /// Members the fleet's attach table holds (1..=MAX_FLEET_CAPACITY).
     pub fleet_capacity: u32,
+    /// DWARF line tables (`-g`, `-g0`); `None`: in debug builds only.
+    pub debug_info: Option<bool>,
+}
+
+impl Options {
+    pub fn wants_debug_info(&self) -> bool {
+        self.debug_info.unwrap_or(!self.release)
+    }
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { release: false, target: host_target(), include: vec![], emit: Emit::Exe, out: None, tests: false, fleet_capacity: FLEET_CAPACITY }
+        Options { release: false, target: host_target(), include: vec![], emit: Emit::Exe, out: None, tests: false, fleet_capacity: FLEET_CAPACITY, debug_info: None }
     }
 }
 
@@ -212,7 +220,8 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     let entry_kind = if opts.tests { Entry::Tests } else { Entry::Main };
     let name = entry.file_stem().and_then(|s| s.to_str()).unwrap_or("main");
     let td = tm.get_target_data();
-    let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind);
+    let debug_info = if opts.wants_debug_info() { DebugInfo::Lines { optimized: opts.release } } else { DebugInfo::None };
+    let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind, debug_info);
     let note = note_info(&loaded, opts, &td, &prog);
     crate::codegen::note::emit_fingerprint_note(&ctx, &module, &note, &opts.target);
     module.set_triple(&tm.get_triple());
@@ -241,6 +250,9 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
             let r = crate::driver::link::link(&objs, &out, &opts.target, opts.release);
             let _ = std::fs::remove_file(&tmp);
             r?;
+            if opts.wants_debug_info() {
+                crate::driver::link::unname_c_main(&out)?;
+            }
         }
     }
     Ok((out, note))
@@ -264,6 +276,10 @@ fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData,
     let mut flags = vec![format!("fleet-capacity={}", opts.fleet_capacity)];
     if opts.tests {
         flags.push("entry=tests".into());
+    }
+    // Only a choice other than the profile's default changes the binary, and the key.
+    if opts.wants_debug_info() != !opts.release {
+        flags.push(format!("debug-info={}", opts.wants_debug_info()));
     }
     let inputs = BuildInputs { compiler_version: COMPILER_VERSION, target: &opts.target, profile, flags, files };
     let data_layout = td.get_data_layout().as_str().to_string_lossy().into_owned();

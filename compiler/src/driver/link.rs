@@ -67,3 +67,29 @@ pub fn link(objects: &[PathBuf], out: &Path, target: &str, release: bool) -> Res
             .join(", ")
     ))
 }
+
+/// Blank the name of the C runtime's entry symbol `main` in a linked ELF executable's symbol
+/// table. gdb sets a breakpoint on every function symbol named `main`, so with it `break
+/// main` would stop in the C entry first; without it, only the Truk `main` of the DWARF
+/// matches. The loader never reads `.symtab`, so the program is unchanged.
+pub fn unname_c_main(exe: &Path) -> Result<(), String> {
+    use object::elf::{FileHeader64, SHT_SYMTAB, STT_FUNC};
+    use object::read::elf::FileHeader;
+    let err = |e: &dyn std::fmt::Display| format!("cannot edit the symbol table of {}: {e}", exe.display());
+    let mut data = std::fs::read(exe).map_err(|e| err(&e))?;
+    let offset = {
+        let header = FileHeader64::<object::Endianness>::parse(&*data).map_err(|e| err(&e))?;
+        let endian = header.endian().map_err(|e| err(&e))?;
+        let sections = header.sections(endian, &*data).map_err(|e| err(&e))?;
+        let symbols = sections.symbols(endian, &*data, SHT_SYMTAB).map_err(|e| err(&e))?;
+        let Some(index) = symbols.iter().position(|s| s.st_type() == STT_FUNC && symbols.symbol_name(endian, s) == Ok(b"main")) else {
+            return Ok(());
+        };
+        let symtab = sections.section(symbols.section()).map_err(|e| err(&e))?;
+        // `st_name` is the first field of an Elf64_Sym (24 bytes).
+        symtab.sh_offset.get(endian) as usize + index * std::mem::size_of::<object::elf::Sym64<object::Endianness>>()
+    };
+    // Offset 0 of the string table is the empty name, in every ELF file.
+    data[offset..offset + 4].fill(0);
+    std::fs::write(exe, &data).map_err(|e| err(&e))
+}

@@ -32,7 +32,8 @@ pub fn lower_body(locals: &[hir::Local], params: &[LocalId], ret: &Ty, body: hir
         scopes: vec![],
         loops: vec![],
     };
-    let span = body.span;
+    // The implicit return at the end belongs to the closing brace (for debug line tables).
+    let span = Span { lo: body.span.hi.saturating_sub(1).max(body.span.lo), ..body.span };
     l.block(body);
     if l.is_open() {
         l.run_defers(0);
