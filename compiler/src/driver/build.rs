@@ -197,9 +197,34 @@ fn error_line(e: String) -> String {
     }
 }
 
+/// `TRUK_TIMINGS=1`: each stage's wall time on stderr, to see where a build spends it.
+struct Timings {
+    on: bool,
+    last: std::time::Instant,
+}
+
+impl Timings {
+    fn new() -> Timings {
+        let on = std::env::var_os("TRUK_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0");
+        Timings { on, last: std::time::Instant::now() }
+    }
+
+    /// Report the time since the previous stage ended.
+    fn stage(&mut self, name: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!("time: {name:<8} {:8.2} ms", (now - self.last).as_secs_f64() * 1e3);
+            self.last = now;
+        }
+    }
+}
+
 fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), String> {
+    let mut time = Timings::new();
     let loaded = load(entry, &opts.include).map_err(|(s, d)| render_all(&d, &s))?;
+    time.stage("parse");
     let (prog, diags) = hir::check::check(&loaded.modules);
+    time.stage("check");
     if !diags.is_empty() {
         return Err(render_all(&diags, &loaded.sources));
     }
@@ -207,6 +232,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
         return Err(format!("error: {}: no `main` function (a program needs `fn main() : i32`)\n", entry.display()));
     }
     let prog = crate::mir::lower(prog, &opts.target);
+    time.stage("mir");
     let tm = target_machine(&opts.target, opts.release)?;
     let ctx = Context::create();
     let entry_kind = if opts.tests { Entry::Tests } else { Entry::Main };
@@ -217,13 +243,20 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     crate::codegen::note::emit_fingerprint_note(&ctx, &module, &note, &opts.target);
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&td.get_data_layout());
-    if let Err(e) = module.verify() {
-        return Err(format!("error: internal compiler error: invalid LLVM IR generated\n{}\n", e.to_string()));
+    time.stage("llvm-ir");
+    // The verifier costs about a tenth of a debug build: debug builds of the compiler (the
+    // test suites) always run it, release ones when TRUK_VERIFY is set.
+    if cfg!(debug_assertions) || std::env::var_os("TRUK_VERIFY").is_some() {
+        if let Err(e) = module.verify() {
+            return Err(format!("error: internal compiler error: invalid LLVM IR generated\n{}\n", e.to_string()));
+        }
+        time.stage("verify");
     }
     if opts.release {
         module
             .run_passes("default<O2>", &tm, PassBuilderOptions::create())
             .map_err(|e| format!("error: LLVM optimization failed: {e}"))?;
+        time.stage("optimize");
     }
     let out = opts.out.clone().unwrap_or_else(|| default_output(entry, opts.emit));
     match opts.emit {
@@ -233,6 +266,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
         Emit::Exe => {
             let tmp = std::env::temp_dir().join(format!("truk-{}-{}.o", std::process::id(), unique()));
             tm.write_to_file(&module, FileType::Object, &tmp).map_err(|e| format!("error: cannot write object: {e}"))?;
+            time.stage("codegen");
             let mut objs = crate::driver::runtime::runtime_objects(&opts.target, opts.release)?;
             objs.insert(0, tmp.clone());
             if let Some(src) = crate::driver::cshim::shim_source(&prog.hir, &loaded.system_headers, &loaded.local_headers) {
@@ -241,7 +275,11 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
             let r = crate::driver::link::link(&objs, &out, &opts.target, opts.release);
             let _ = std::fs::remove_file(&tmp);
             r?;
+            time.stage("link");
         }
+    }
+    if opts.emit != Emit::Exe {
+        time.stage("codegen");
     }
     Ok((out, note))
 }
