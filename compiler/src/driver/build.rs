@@ -235,6 +235,11 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     time.stage("mir");
     let tm = target_machine(&opts.target, opts.release)?;
     let ctx = Context::create();
+    if opts.emit != Emit::LlvmIr {
+        // Names of values only help a reader of the IR; keeping them costs time in LLVM.
+        // SAFETY: `ctx` is a live context; the call only sets a flag on it.
+        unsafe { inkwell::llvm_sys::core::LLVMContextSetDiscardValueNames(ctx.raw(), 1) };
+    }
     let entry_kind = if opts.tests { Entry::Tests } else { Entry::Main };
     let name = entry.file_stem().and_then(|s| s.to_str()).unwrap_or("main");
     let td = tm.get_target_data();
