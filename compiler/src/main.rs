@@ -148,6 +148,7 @@ fn main() -> ExitCode {
                 EmitArg::Asm => Emit::Asm,
                 EmitArg::LlvmIr => Emit::LlvmIr,
             };
+            truk::driver::build::exit_after_build();
             match build_with_note(&file, &o) {
                 Ok((out, note)) => {
                     // stderr: stdout stays the program's (truk run) or the tool's (truk fp).

@@ -205,9 +205,42 @@ fn error_line(e: String) -> String {
     }
 }
 
+static EXIT_AFTER_BUILD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// For a process that exits after one build (`truk build`): the build leaves its memory to
+/// the OS instead of freeing it.
+pub fn exit_after_build() {
+    EXIT_AFTER_BUILD.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// `TRUK_TIMINGS=1`: each stage's wall time on stderr, to see where a build spends it.
+struct Timings {
+    on: bool,
+    last: std::time::Instant,
+}
+
+impl Timings {
+    fn new() -> Timings {
+        let on = std::env::var_os("TRUK_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0");
+        Timings { on, last: std::time::Instant::now() }
+    }
+
+    /// Report the time since the previous stage ended.
+    fn stage(&mut self, name: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!("time: {name:<8} {:8.2} ms", (now - self.last).as_secs_f64() * 1e3);
+            self.last = now;
+        }
+    }
+}
+
 fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), String> {
+    let mut time = Timings::new();
     let loaded = load(entry, &opts.include).map_err(|(s, d)| render_all(&d, &s))?;
+    time.stage("parse");
     let (prog, diags) = hir::check::check(&loaded.modules);
+    time.stage("check");
     if !diags.is_empty() {
         return Err(render_all(&diags, &loaded.sources));
     }
@@ -215,8 +248,14 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
         return Err(format!("error: {}: no `main` function (a program needs `fn main() : i32`)\n", entry.display()));
     }
     let prog = crate::mir::lower(prog, &opts.target);
+    time.stage("mir");
     let tm = target_machine(&opts.target, opts.release)?;
     let ctx = Context::create();
+    if opts.emit != Emit::LlvmIr {
+        // Names of values only help a reader of the IR; keeping them costs time in LLVM.
+        // SAFETY: `ctx` is a live context; the call only sets a flag on it.
+        unsafe { inkwell::llvm_sys::core::LLVMContextSetDiscardValueNames(ctx.raw(), 1) };
+    }
     let entry_kind = if opts.tests { Entry::Tests } else { Entry::Main };
     let name = entry.file_stem().and_then(|s| s.to_str()).unwrap_or("main");
     let td = tm.get_target_data();
@@ -226,13 +265,20 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     crate::codegen::note::emit_fingerprint_note(&ctx, &module, &note, &opts.target);
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&td.get_data_layout());
-    if let Err(e) = module.verify() {
-        return Err(format!("error: internal compiler error: invalid LLVM IR generated\n{}\n", e.to_string()));
+    time.stage("llvm-ir");
+    // The verifier costs about a tenth of a debug build: debug builds of the compiler (the
+    // test suites) always run it, release ones when TRUK_VERIFY is set.
+    if cfg!(debug_assertions) || std::env::var_os("TRUK_VERIFY").is_some() {
+        if let Err(e) = module.verify() {
+            return Err(format!("error: internal compiler error: invalid LLVM IR generated\n{}\n", e.to_string()));
+        }
+        time.stage("verify");
     }
     if opts.release {
         module
             .run_passes("default<O2>", &tm, PassBuilderOptions::create())
             .map_err(|e| format!("error: LLVM optimization failed: {e}"))?;
+        time.stage("optimize");
     }
     let out = opts.out.clone().unwrap_or_else(|| default_output(entry, opts.emit));
     match opts.emit {
@@ -242,6 +288,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
         Emit::Exe => {
             let tmp = std::env::temp_dir().join(format!("truk-{}-{}.o", std::process::id(), unique()));
             tm.write_to_file(&module, FileType::Object, &tmp).map_err(|e| format!("error: cannot write object: {e}"))?;
+            time.stage("codegen");
             let mut objs = crate::driver::runtime::runtime_objects(&opts.target, opts.release)?;
             objs.insert(0, tmp.clone());
             if let Some(src) = crate::driver::cshim::shim_source(&prog.hir, &loaded.system_headers, &loaded.local_headers) {
@@ -253,7 +300,17 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
             if opts.wants_debug_info() {
                 crate::driver::link::unname_c_main(&out)?;
             }
+            time.stage("link");
         }
+    }
+    if opts.emit != Emit::Exe {
+        time.stage("codegen");
+    }
+    if EXIT_AFTER_BUILD.load(std::sync::atomic::Ordering::Relaxed) {
+        // Freeing the LLVM module and the compiler's trees node by node costs about a tenth of
+        // a debug build; the process ends next and the OS takes the memory back at once.
+        std::mem::forget((module, prog, loaded));
+        std::mem::forget(ctx);
     }
     Ok((out, note))
 }
