@@ -116,7 +116,17 @@ fn release_with_g_keeps_line_tables_and_g0_drops_them() {
         assert_eq!(text(&run.stdout), "7\n", "{flags:?}");
         let Some(table) = line_table(&exe) else { return };
         assert_eq!(table.contains("prog.truk"), lines, "{flags:?}: {table}");
+        // Without debug info, the runtime's own DWARF is not shipped either.
+        let has_debug_section = object_sections(&exe).iter().any(|n| n.starts_with(".debug_"));
+        assert_eq!(has_debug_section, lines, "{flags:?}");
     }
+}
+
+fn object_sections(exe: &Path) -> Vec<String> {
+    use object::{Object, ObjectSection};
+    let data = std::fs::read(exe).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    file.sections().filter_map(|s| s.name().ok().map(str::to_string)).collect()
 }
 
 #[test]

@@ -53,7 +53,7 @@ fn build(dir: &Path, name: &str, src: &str, target: &str) -> PathBuf {
     let mut objects = vec![obj];
     objects.extend(runtime_objects_in(&shared_cache(), target, false).expect("runtime compiles"));
     let exe = dir.join(name);
-    link(&objects, &exe, target, false).expect("links");
+    link(&objects, &exe, target, false, true).expect("links");
     exe
 }
 
@@ -501,8 +501,8 @@ fn link_errors_are_reported_not_panicked() {
     let dir = scratch("link_error");
     let mut objects = runtime_objects_in(&shared_cache(), X86, false).unwrap();
     // No __truk_main anywhere.
-    let err = link(&objects, &dir.join("nope"), X86, false).unwrap_err();
+    let err = link(&objects, &dir.join("nope"), X86, false, true).unwrap_err();
     assert!(err.contains("__truk_main"), "{err}");
     objects.push(dir.join("missing.o"));
-    assert!(link(&objects, &dir.join("nope"), X86, false).is_err());
+    assert!(link(&objects, &dir.join("nope"), X86, false, true).is_err());
 }

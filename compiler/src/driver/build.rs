@@ -294,7 +294,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
             if let Some(src) = crate::driver::cshim::shim_source(&prog.hir, &loaded.system_headers, &loaded.local_headers) {
                 objs.push(crate::driver::cshim::shim_object(&src, &loaded.local_headers, &opts.target)?);
             }
-            let r = crate::driver::link::link(&objs, &out, &opts.target, opts.release);
+            let r = crate::driver::link::link(&objs, &out, &opts.target, opts.release, opts.wants_debug_info());
             let _ = std::fs::remove_file(&tmp);
             r?;
             if opts.wants_debug_info() {

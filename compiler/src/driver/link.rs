@@ -18,7 +18,15 @@ fn linker_candidates(arch: Arch) -> Vec<(&'static str, Vec<&'static str>)> {
 }
 
 /// Link `objects` (program and runtime objects) into the executable `out` for `target`.
-pub fn link(objects: &[PathBuf], out: &Path, target: &str, release: bool) -> Result<(), String> {
+/// Without `debug_info`, the runtime's own DWARF is dropped too: a build without debug
+/// info ships none (the fingerprint note is an allocated section and stays).
+pub fn link(
+    objects: &[PathBuf],
+    out: &Path,
+    target: &str,
+    release: bool,
+    debug_info: bool,
+) -> Result<(), String> {
     let arch = target_arch(target)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
@@ -34,6 +42,9 @@ pub fn link(objects: &[PathBuf], out: &Path, target: &str, release: bool) -> Res
             .arg("-Wl,--gc-sections");
         if release {
             cmd.arg("-Wl,-O1");
+        }
+        if !debug_info {
+            cmd.arg("-Wl,--strip-debug");
         }
         cmd.arg("-lm").stdin(Stdio::null());
         let output = match cmd.output() {

@@ -93,7 +93,7 @@ pub fn build_c(name: &str, src: &str, info: &NoteInfo) -> PathBuf {
     let mut objects = vec![obj];
     objects.extend(runtime_objects_in(&runtime_cache(), target, false).expect("runtime compiles"));
     let exe = dir.join(name);
-    link(&objects, &exe, target, false).expect("links");
+    link(&objects, &exe, target, false, true).expect("links");
     exe
 }
 
