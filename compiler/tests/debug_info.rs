@@ -5,35 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn truk() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_truk"))
-}
+mod common;
+use common::{text, truk, Scratch};
 
-/// A scratch folder removed when the test ends, even when it fails.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("truk-dwarf-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Scratch(d)
-    }
-    /// Writes `PROG` as `prog.truk` and builds it with `flags` into `out`.
-    fn build(&self, out: &str, flags: &[&str]) -> PathBuf {
-        let src = self.0.join("prog.truk");
-        std::fs::write(&src, PROG).unwrap();
-        let exe = self.0.join(out);
-        let o = truk().arg("build").args(flags).arg(&src).arg("-o").arg(&exe).output().unwrap();
-        assert!(o.status.success(), "build {flags:?} failed: {}", text(&o.stderr));
-        exe
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Writes `PROG` as `prog.truk` in `s` and builds it with `flags` into `out`.
+fn build(s: &Scratch, out: &str, flags: &[&str]) -> PathBuf {
+    let src = s.write("prog.truk", PROG);
+    let exe = s.0.join(out);
+    let o = truk().arg("build").args(flags).arg(&src).arg("-o").arg(&exe).output().unwrap();
+    assert!(o.status.success(), "build {flags:?} failed: {}", text(&o.stderr));
+    exe
 }
 
 /// The first statement of `add` is line 4, of `main` line 9; `add` is called on line 10.
@@ -50,10 +31,6 @@ fn main() : i32 {\n\
     printf(\"%d\\n\", y);\n\
     return 0;\n\
 }\n";
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn program_exists(p: &str) -> bool {
     Command::new(p).arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
@@ -87,7 +64,7 @@ fn line_table(exe: &Path) -> Option<String> {
 #[test]
 fn break_main_stops_on_the_first_line_of_the_truk_main() {
     let s = Scratch::new("main");
-    let exe = s.build("prog", &[]);
+    let exe = build(&s, "prog", &[]);
     let Some(out) = gdb(&exe, &["break main", "run", "info line", "bt"]) else { return };
     // One location: not the C runtime's entry, which runs first.
     assert!(out.contains("file prog.truk, line 9."), "{out}");
@@ -99,7 +76,7 @@ fn break_main_stops_on_the_first_line_of_the_truk_main() {
 #[test]
 fn a_breakpoint_on_another_function_stops_at_its_first_statement() {
     let s = Scratch::new("fn");
-    let exe = s.build("prog", &[]);
+    let exe = build(&s, "prog", &[]);
     let Some(out) = gdb(&exe, &["break add", "run", "bt"]) else { return };
     assert!(out.contains("file prog.truk, line 4."), "{out}");
     assert!(out.contains("add () at ") && out.contains("prog.truk:4"), "{out}");
@@ -111,7 +88,7 @@ fn release_with_g_keeps_line_tables_and_g0_drops_them() {
     let s = Scratch::new("release");
     let cases = [(&["--release", "-g"][..], true), (&["--release"][..], false), (&["-g0"][..], false), (&[][..], true)];
     for (i, (flags, lines)) in cases.into_iter().enumerate() {
-        let exe = s.build(&format!("prog{i}"), flags);
+        let exe = build(&s, &format!("prog{i}"), flags);
         let run = Command::new(&exe).output().unwrap();
         assert_eq!(text(&run.stdout), "7\n", "{flags:?}");
         let Some(table) = line_table(&exe) else { return };
@@ -133,7 +110,7 @@ fn object_sections(exe: &Path) -> Vec<String> {
 fn debug_info_is_in_the_fingerprint_only_when_it_departs_from_the_profile() {
     let s = Scratch::new("fp");
     let fp = |flags: &[&str]| {
-        let exe = s.build("prog", flags);
+        let exe = build(&s, "prog", flags);
         let o = truk().arg("fp").arg(&exe).output().unwrap();
         text(&o.stdout)
     };
@@ -145,7 +122,7 @@ fn debug_info_is_in_the_fingerprint_only_when_it_departs_from_the_profile() {
 #[test]
 fn the_ir_has_a_subprogram_per_function_and_the_module_flags() {
     let s = Scratch::new("ir");
-    let ll = s.build("prog.ll", &["--emit", "llvm-ir"]);
+    let ll = build(&s, "prog.ll", &["--emit", "llvm-ir"]);
     let ir = std::fs::read_to_string(ll).unwrap();
     assert!(ir.contains("!\"Dwarf Version\", i32 4"), "{ir}");
     assert!(ir.contains("!\"Debug Info Version\""), "{ir}");
@@ -165,7 +142,7 @@ fn aarch64_executables_link_with_line_tables() {
         return;
     }
     let s = Scratch::new("arm");
-    let exe = s.build("prog", &["--target", "aarch64-unknown-linux-gnu"]);
+    let exe = build(&s, "prog", &["--target", "aarch64-unknown-linux-gnu"]);
     let Some(table) = line_table(&exe) else { return };
     assert!(table.contains("prog.truk"), "{table}");
 }
