@@ -15,8 +15,10 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <link.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,7 +50,7 @@ enum proc_state { PROC_ALIVE, PROC_DEAD, PROC_UNKNOWN };
  * time is the process's, so natively both paths agree. */
 static enum proc_state proc_stat(uint32_t pid, uint64_t *start) {
     char path[64], buf[1024];
-    if (pid == 0 || pid > TRUK_MUTEX_PID_MASK)
+    if (pid == 0 || pid > TRUK_MUTEX_TID_MASK)
         return PROC_DEAD;
     snprintf(path, sizeof path, "/proc/%" PRIu32 "/task/%" PRIu32 "/stat", pid, pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -461,11 +463,14 @@ static void region_name(void) {
              (unsigned)geteuid(), (unsigned long long)st.st_ino, fp, ns);
 }
 
+static void mutex_abandon_region(void); /* in the Mutex section below */
+
 /* The exit hook (start.c calls it through __truk_rt_fleet_exit_hook). */
 static void fleet_leave(void) {
     if (!fl.joined)
         return;
     fl.joined = false;
+    mutex_abandon_region(); /* before the region is unmapped */
     table_deregister();
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     /* Converting SH to EX|NB drops our lock first: success means nobody else
@@ -591,21 +596,97 @@ uint32_t __truk_wake(uint32_t *p, uint32_t count) {
     return n < 0 ? 0 : (uint32_t)n;
 }
 
-/* ---- Mutex (layout: struct truk_mutex_layout in truk_fleet.h) --------------
- * word: 0 free, else holder pid | WAITERS. Lock: one CAS 0 -> pid when free.
- * Contended: set WAITERS, sleep on the word with a growing but bounded
- * time-out; after each time-out check whether the holder died, and if so take
- * the lock over by CAS on the exact word seen (one winner). Unlock: clear
- * owner, swap the word to 0 (release), wake one sleeper if WAITERS was set.
- * Acquiring CASes are acquire, the unlocking swap is release: the data the
- * Mutex guards is ordered as with any lock. */
+/* ---- Mutex (layout and protocol: struct truk_mutex_layout in truk_fleet.h) --
+ * word: 0 free, else holder tid | WAITERS, or OWNER_DIED (| WAITERS) once the
+ * kernel saw the holder die. Lock: one CAS 0 -> tid when free. Contended: set
+ * WAITERS and sleep on the word; a kernel wake-up after the holder's death
+ * finds OWNER_DIED, a time-out checks the holder's liveness; either way the
+ * waiter takes the lock over by CAS on the exact word seen (one winner).
+ * Unlock: clear owner, leave the robust list, swap the word to 0 (release),
+ * wake one sleeper if WAITERS was set. Acquiring CASes are acquire, the
+ * unlocking swap is release: the data the Mutex guards is ordered as with
+ * any lock. */
 
-static uint32_t *mutex_word(void *m) { return (uint32_t *)m; }
-static uint64_t *mutex_owner(void *m) { return (uint64_t *)((unsigned char *)m + 8); }
+#define MUTEX_POLL_ENV "TRUK_MUTEX_POLL"
+#define MUTEX_POLL_MAX_MS 64
 
-static uint64_t owner_value(void) {
-    self_ident();
-    return ((self_start_v & 0xffffffffu) << 32) | self_pid_v;
+/* Who this thread is, for the Mutex: read on first use, forgotten in a fork
+ * child (another tid, and glibc empties the child's robust list). */
+struct mutex_self {
+    uint32_t tid;                   /* 0: not read yet */
+    uint64_t owner;                 /* start time low 32 bits << 32 | tid */
+    struct robust_list_head *head;  /* glibc's list for this thread, NULL: poll */
+};
+static _Thread_local struct mutex_self mself __attribute__((tls_model("initial-exec")));
+
+static void mutex_self_forget(void) { memset(&mself, 0, sizeof mself); }
+
+/* This thread's robust list head, when its layout is the one our Mutex fits
+ * (glibc's, see truk_fleet.h); NULL otherwise (qemu-user: ENOSYS). */
+static struct robust_list_head *robust_head(void) {
+    const char *poll = getenv(MUTEX_POLL_ENV);
+    if (poll && *poll && strcmp(poll, "0") != 0)
+        return NULL;
+    struct robust_list_head *h = NULL;
+    size_t len = 0;
+    if (syscall(SYS_get_robust_list, 0, &h, &len) != 0 || !h || len != sizeof *h)
+        return NULL;
+    long want = (long)offsetof(struct truk_mutex_layout, word) -
+                (long)offsetof(struct truk_mutex_layout, next);
+    return h->futex_offset == want ? h : NULL;
+}
+
+static struct mutex_self *mutex_self(void) {
+    if (__builtin_expect(mself.tid != 0, 1))
+        return &mself;
+    static int atfork_set;
+    if (!__atomic_exchange_n(&atfork_set, 1, __ATOMIC_RELAXED))
+        pthread_atfork(NULL, NULL, mutex_self_forget);
+    uint32_t tid = (uint32_t)syscall(SYS_gettid);
+    uint64_t start = 0;
+    if (proc_stat(tid, &start) != PROC_ALIVE)
+        start = 0; /* no /proc: liveness checks degrade to "alive" */
+    mself.owner = ((start & 0xffffffffu) << 32) | tid;
+    mself.head = robust_head();
+    mself.tid = tid;
+    return &mself;
+}
+
+/* The robust list to put `m` on, or NULL: only a Mutex in the fleet's region
+ * (other processes cannot see one elsewhere, and a local one may vanish while
+ * held, which would leave a dangling entry in glibc's list). */
+static struct robust_list_head *mutex_list(struct mutex_self *s, struct truk_mutex_layout *m) {
+    if (!s->head || !fl.base || (uintptr_t)m - (uintptr_t)fl.base >= fl.size)
+        return NULL;
+    return s->head;
+}
+
+#define BARRIER() __asm__ volatile("" ::: "memory") /* the kernel reads the list at our death */
+
+/* The prev link of the list entry whose next link is at `next` (glibc's layout). */
+static uint64_t *link_prev(uint64_t next) { return (uint64_t *)((next & ~(uint64_t)1) - 8); }
+
+static void list_pending(struct robust_list_head *h, struct truk_mutex_layout *m) {
+    h->list_op_pending = m ? (struct robust_list *)&m->next : NULL;
+    BARRIER();
+}
+
+/* Puts m first on the list (glibc's ENQUEUE_MUTEX), and takes it off. */
+static void list_add(struct robust_list_head *h, struct truk_mutex_layout *m) {
+    uint64_t first = (uint64_t)(uintptr_t)h->list.next;
+    *link_prev(first) = (uint64_t)(uintptr_t)&m->next;
+    m->next = first;
+    m->prev = (uint64_t)(uintptr_t)&h->list;
+    BARRIER();
+    h->list.next = (struct robust_list *)&m->next;
+}
+
+static void list_del(struct truk_mutex_layout *m) {
+    *link_prev(m->next) = m->prev;
+    *(uint64_t *)(uintptr_t)(m->prev & ~(uint64_t)1) = m->next;
+    BARRIER();
+    m->prev = 0;
+    m->next = 0;
 }
 
 static bool word_cas(uint32_t *w, uint32_t expected, uint32_t desired) {
@@ -613,43 +694,65 @@ static bool word_cas(uint32_t *w, uint32_t expected, uint32_t desired) {
                                        __ATOMIC_RELAXED);
 }
 
-/* Did the holder named by `word` die? `owner` is trusted only when it names
- * the same pid (it is written just after the word). */
-static bool holder_dead(void *m, uint32_t word) {
-    uint32_t pid = word & TRUK_MUTEX_PID_MASK;
-    uint64_t owner = __atomic_load_n(mutex_owner(m), __ATOMIC_RELAXED);
-    if ((uint32_t)owner != pid)
-        return proc_dead(pid, 0, false);
+/* Just acquired (list_op_pending, if any, names m): record ourselves. */
+static void mutex_took(struct mutex_self *s, struct truk_mutex_layout *m, struct robust_list_head *h) {
+    if (h) {
+        list_add(h, m);
+        list_pending(h, NULL);
+    }
+    __atomic_store_n(&m->owner, s->owner, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->listed, h ? 1u : 0u, __ATOMIC_RELAXED);
+}
+
+static bool mutex_mine(struct mutex_self *s, struct truk_mutex_layout *m, uint32_t word) {
+    return (word & TRUK_MUTEX_TID_MASK) == s->tid &&
+           __atomic_load_n(&m->owner, __ATOMIC_RELAXED) == s->owner;
+}
+
+/* Did the holder named by `word` die? The kernel says so with OWNER_DIED;
+ * otherwise ask /proc. `owner` is trusted only when it names the same tid (it
+ * is written just after the word). */
+static bool holder_dead(struct truk_mutex_layout *m, uint32_t word) {
+    uint32_t tid = word & TRUK_MUTEX_TID_MASK;
+    if ((word & TRUK_MUTEX_OWNER_DIED) || tid == 0)
+        return true;
+    uint64_t owner = __atomic_load_n(&m->owner, __ATOMIC_RELAXED);
+    if ((uint32_t)owner != tid)
+        return proc_dead(tid, 0, false);
     uint64_t start = 0;
-    enum proc_state s = proc_stat(pid, &start);
+    enum proc_state s = proc_stat(tid, &start);
     return s == PROC_DEAD || (s == PROC_ALIVE && (start & 0xffffffffu) != owner >> 32);
 }
 
-static void mutex_took(void *m) {
-    __atomic_store_n(mutex_owner(m), owner_value(), __ATOMIC_RELAXED);
+/* Will the kernel wake us when the holder named by `word` dies? */
+static bool holder_listed(struct truk_mutex_layout *m, uint32_t word) {
+    return __atomic_load_n(&m->listed, __ATOMIC_RELAXED) &&
+           (uint32_t)__atomic_load_n(&m->owner, __ATOMIC_RELAXED) == (word & TRUK_MUTEX_TID_MASK);
 }
 
-static bool mutex_lock_slow(void *m) {
-    uint32_t *w = mutex_word(m);
-    uint32_t me = self_pid();
-    int64_t sleep_ms = 1;
-    bool check = false;
-    if ((__atomic_load_n(w, __ATOMIC_RELAXED) & TRUK_MUTEX_PID_MASK) == me &&
-        __atomic_load_n(mutex_owner(m), __ATOMIC_RELAXED) == owner_value())
+static bool mutex_lock_slow(struct mutex_self *s, struct truk_mutex_layout *m,
+                            struct robust_list_head *h) {
+    uint32_t *w = &m->word;
+    if (mutex_mine(s, m, __atomic_load_n(w, __ATOMIC_RELAXED))) {
+        if (h)
+            list_pending(h, NULL);
         __truk_panic_cstr("Mutex: lock by the process that already holds it (deadlock)");
+    }
+    int64_t poll_ms = 1;
+    bool check = false;
     for (;;) {
         uint32_t cur = __atomic_load_n(w, __ATOMIC_RELAXED);
+        uint32_t mine = s->tid | TRUK_MUTEX_WAITERS; /* after contention: others may sleep */
         if (cur == 0) {
-            /* Taken after contention: keep WAITERS, others may be asleep. */
-            if (word_cas(w, 0, me | TRUK_MUTEX_WAITERS)) {
-                mutex_took(m);
+            if (word_cas(w, 0, mine)) {
+                mutex_took(s, m, h);
                 return false;
             }
             continue;
         }
-        if (check && holder_dead(m, cur)) {
-            if (word_cas(w, cur, me | TRUK_MUTEX_WAITERS)) {
-                mutex_took(m);
+        if ((check || (cur & TRUK_MUTEX_OWNER_DIED)) && holder_dead(m, cur)) {
+            if (word_cas(w, cur, mine)) {
+                mutex_took(s, m, h);
                 return true;
             }
             continue;
@@ -659,46 +762,102 @@ static bool mutex_lock_slow(void *m) {
                 continue;
             cur |= TRUK_MUTEX_WAITERS;
         }
-        struct timespec d = deadline_in(sleep_ms);
+        bool listed = holder_listed(m, cur);
+        struct timespec d = deadline_in(listed ? TRUK_MUTEX_BACKSTOP_MS : poll_ms);
         check = futex_wait_until(w, cur, &d) == ETIMEDOUT;
-        if (check && sleep_ms < 64)
-            sleep_ms *= 2;
+        if (check && !listed && poll_ms < MUTEX_POLL_MAX_MS)
+            poll_ms *= 2;
     }
 }
 
-bool __truk_mutex_lock(void *m) {
-    if (word_cas(mutex_word(m), 0, self_pid())) {
-        mutex_took(m);
+bool __truk_mutex_lock(void *p) {
+    struct mutex_self *s = mutex_self();
+    struct truk_mutex_layout *m = p;
+    struct robust_list_head *h = mutex_list(s, m);
+    if (h)
+        list_pending(h, m); /* covers a death between the CAS and list_add */
+    if (word_cas(&m->word, 0, s->tid)) {
+        mutex_took(s, m, h);
         return false;
     }
-    return mutex_lock_slow(m);
+    return mutex_lock_slow(s, m, h);
 }
 
-bool __truk_mutex_try_lock(void *m) {
-    uint32_t *w = mutex_word(m);
-    uint32_t me = self_pid();
-    if (word_cas(w, 0, me)) {
-        mutex_took(m);
+bool __truk_mutex_try_lock(void *p) {
+    struct mutex_self *s = mutex_self();
+    struct truk_mutex_layout *m = p;
+    struct robust_list_head *h = mutex_list(s, m);
+    if (h)
+        list_pending(h, m);
+    if (word_cas(&m->word, 0, s->tid)) {
+        mutex_took(s, m, h);
         return true;
     }
-    uint32_t cur = __atomic_load_n(w, __ATOMIC_RELAXED);
-    if (cur != 0 && (cur & TRUK_MUTEX_PID_MASK) != me && holder_dead(m, cur) &&
-        word_cas(w, cur, me | (cur & TRUK_MUTEX_WAITERS))) {
-        mutex_took(m);
+    uint32_t cur = __atomic_load_n(&m->word, __ATOMIC_RELAXED);
+    if (cur != 0 && (cur & TRUK_MUTEX_TID_MASK) != s->tid && holder_dead(m, cur) &&
+        word_cas(&m->word, cur, s->tid | (cur & TRUK_MUTEX_WAITERS))) {
+        mutex_took(s, m, h);
         return true;
     }
+    if (h)
+        list_pending(h, NULL);
     return false;
 }
 
-void __truk_mutex_unlock(void *m) {
-    uint32_t *w = mutex_word(m);
-    uint32_t cur = __atomic_load_n(w, __ATOMIC_RELAXED);
-    if ((cur & TRUK_MUTEX_PID_MASK) != self_pid() ||
-        __atomic_load_n(mutex_owner(m), __ATOMIC_RELAXED) != owner_value())
+/* Releases m, which we hold: off our list, then the word; `died` marks it as
+ * a dead holder's instead (what the kernel does when we die), for leave. */
+static void mutex_release(struct mutex_self *s, struct truk_mutex_layout *m, bool died) {
+    struct robust_list_head *h = __atomic_load_n(&m->listed, __ATOMIC_RELAXED) ? s->head : NULL;
+    __atomic_store_n(&m->owner, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->listed, 0, __ATOMIC_RELAXED);
+    if (h) {
+        list_pending(h, m); /* a death from here on still wakes a waiter */
+        list_del(m);
+    }
+    uint32_t old;
+    if (died) { /* only WAITERS may change meanwhile */
+        old = __atomic_load_n(&m->word, __ATOMIC_RELAXED);
+        while (!__atomic_compare_exchange_n(&m->word, &old,
+                                            (old & TRUK_MUTEX_WAITERS) | TRUK_MUTEX_OWNER_DIED,
+                                            false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+            ;
+    } else {
+        old = __atomic_exchange_n(&m->word, 0, __ATOMIC_RELEASE);
+    }
+    if (old & TRUK_MUTEX_WAITERS)
+        futex(&m->word, FUTEX_WAKE, 1, NULL);
+    if (h) {
+        BARRIER();
+        list_pending(h, NULL);
+    }
+}
+
+void __truk_mutex_unlock(void *p) {
+    struct mutex_self *s = mutex_self();
+    struct truk_mutex_layout *m = p;
+    if (!mutex_mine(s, m, __atomic_load_n(&m->word, __ATOMIC_RELAXED)))
         __truk_panic_cstr("Mutex: unlock by a process that does not hold it");
-    __atomic_store_n(mutex_owner(m), 0, __ATOMIC_RELAXED);
-    if (__atomic_exchange_n(w, 0, __ATOMIC_RELEASE) & TRUK_MUTEX_WAITERS)
-        futex(w, FUTEX_WAKE, 1, NULL);
+    mutex_release(s, m, false);
+}
+
+/* Before the region is unmapped (leave): every Mutex in it that this thread
+ * holds is handed on as a dead holder's, so that no entry of glibc's list
+ * points into unmapped memory and the next lock() returns true. */
+static void mutex_abandon_region(void) {
+    struct mutex_self *s = &mself;
+    if (!s->tid || !s->head || !fl.base)
+        return;
+    struct robust_list_head *h = s->head;
+    uint64_t e = (uint64_t)(uintptr_t)h->list.next & ~(uint64_t)1;
+    for (int n = 0; e != (uint64_t)(uintptr_t)&h->list && n < 4096; n++) {
+        uint64_t next = *(uint64_t *)(uintptr_t)e & ~(uint64_t)1;
+        struct truk_mutex_layout *m =
+            (struct truk_mutex_layout *)(uintptr_t)(e - offsetof(struct truk_mutex_layout, next));
+        if ((uintptr_t)m - (uintptr_t)fl.base < fl.size &&
+            mutex_mine(s, m, __atomic_load_n(&m->word, __ATOMIC_RELAXED)))
+            mutex_release(s, m, true);
+        e = next;
+    }
 }
 
 /* ---- spawn ------------------------------------------------------------- */

@@ -76,15 +76,16 @@
  *
  * ---- Choices where the spec is silent ----------------------------------------
  *   - An empty TRUK_FLEET_NS means "default", like an unset one.
- *   - The Mutex is a futex word, not a robust pthread mutex: the same 16 bytes on
- *     every target, and owner death is found by the waiters (pid and start
- *     time), which also covers a holder killed between two instructions. A
- *     waiter checks after each time-out: 1 ms, doubling up to 64 ms.
- *   - Mutex ownership is per process (a Truk program is one thread); locking
- *     a Mutex this process already holds panics instead of deadlocking.
+ *   - The Mutex is a futex word with the kernel's robust-futex protocol (see
+ *     the Mutex section below), not a pthread mutex: the same 40 bytes on every
+ *     target, and a holder's death wakes a waiter at once (robust list), or,
+ *     where the robust list cannot be used, is found by the waiters polling
+ *     the holder's liveness (tid and start time).
+ *   - Mutex ownership is per thread (a Truk program is one thread); locking
+ *     a Mutex the caller already holds panics instead of deadlocking.
  *   - try_lock also takes over the lock of a dead holder (and says true).
- *   - Leaving while holding a Mutex leaves it held by a dead process: the next
- *     lock() takes it over and returns true.
+ *   - Leaving while holding a Mutex marks it as a dead holder's (as the kernel
+ *     would at exit): the next lock() takes it over and returns true.
  *   - A member that exec()s loses its lock (the descriptor is close-on-exec)
  *     but its slot stays live until the process ends; the region then stays
  *     until a later newcomer or `truk fleet gc` finds no live member.
@@ -173,21 +174,54 @@ static inline uint64_t truk_fleet_shared_offset(uint32_t capacity) {
 }
 
 /* ---- The Mutex of truk_rt.h (TRUK_MUTEX_SIZE bytes, zero = unlocked) --------
- *   word   0  uint32 futex word: 0 unlocked, else holder pid | WAITERS bit
- *   pad    4  uint32 zero
- *   owner  8  uint64 (low 32 bits of the holder's start time) << 32 | holder pid,
- *             written right after the lock is taken, cleared before unlock
- * A waiter sleeps on `word` (non-private futex: works across processes) with a
- * bounded time-out, then checks the holder: pid gone or zombie, or `owner`
- * names the same pid with another start time, means it died holding the lock;
- * the waiter takes it over by CAS on `word` (one winner) and lock returns true. */
+ *   word    0  uint32 futex word: 0 unlocked, else holder tid | WAITERS, or
+ *              OWNER_DIED (| WAITERS) after the kernel saw the holder die
+ *   listed  4  uint32 1 while the holder has it on its robust list (below)
+ *   owner   8  uint64 (low 32 bits of the holder thread's start time) << 32 |
+ *              holder tid, written right after the lock is taken, cleared
+ *              before unlock
+ *   spare  16  uint64 zero
+ *   prev   24  pointer } robust list links, meaningful only to the holder
+ *   next   32  pointer } (addresses in its own address space)
+ * Death is noticed by the kernel's robust futex list (Documentation/locking/
+ * robust-futexes.rst): every thread has one list head, which glibc registers
+ * for every thread it starts (struct pthread's robust_head, futex_offset -32
+ * on x86_64 and aarch64: the futex word sits 32 bytes before the list's next
+ * pointer, as in pthread_mutex_t). A holder joins that list, following
+ * glibc's conventions so that both glibc and the kernel keep seeing one
+ * consistent list: doubly linked, each entry's prev 8 bytes before its next,
+ * the head's prev (glibc's robust_prev) 8 bytes before the head, bit 0 never
+ * set (it marks PI mutexes); list_op_pending names the Mutex during lock and
+ * unlock. When a thread ends (SIGKILL, exit, exec), the kernel walks its
+ * list: a word whose TID bits name that thread becomes OWNER_DIED, WAITERS
+ * kept, and one waiter is woken (shared futex wake). That waiter takes the
+ * Mutex over by CAS and lock returns true: within a wake-up of the death.
+ * Waiters sleep on `word` (non-private futex: works across processes) with
+ * a one-second backstop time-out after which they check the holder's
+ * liveness as below (a holder whose list could not be walked, e.g. a region
+ * unmapped under it).
+ * Fallback: where the list cannot be joined (get_robust_list fails, as under
+ * qemu-user; another futex_offset; TRUK_MUTEX_POLL=1 in the environment; a
+ * Mutex outside the fleet's region, which only this process can see), the
+ * holder leaves `listed` 0 and its waiters poll: after time-outs of 1 ms,
+ * doubling up to 64 ms, they check the holder: tid gone or zombie, or `owner`
+ * names the same tid with another start time, means it died holding the lock;
+ * the waiter takes it over by CAS on `word` (one winner). A holder that execs
+ * is only seen dead in this mode once its process ends. */
 struct truk_mutex_layout {
     uint32_t word;
-    uint32_t pad;
+    uint32_t listed;
     uint64_t owner;
+    uint64_t spare;
+    uint64_t prev;
+    uint64_t next;
 };
-#define TRUK_MUTEX_WAITERS 0x80000000u
-#define TRUK_MUTEX_PID_MASK 0x7fffffffu
-_Static_assert(sizeof(struct truk_mutex_layout) == 16, "mutex size");
+#define TRUK_MUTEX_WAITERS 0x80000000u    /* FUTEX_WAITERS */
+#define TRUK_MUTEX_OWNER_DIED 0x40000000u /* FUTEX_OWNER_DIED */
+#define TRUK_MUTEX_TID_MASK 0x3fffffffu   /* FUTEX_TID_MASK */
+#define TRUK_MUTEX_BACKSTOP_MS 1000
+_Static_assert(sizeof(struct truk_mutex_layout) == 40, "mutex size");
+_Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_mutex_layout, prev) == 8,
+               "prev sits 8 bytes before next, as in glibc's __pthread_list_t");
 
 #endif /* TRUK_FLEET_H */

@@ -118,8 +118,8 @@ uint64_t __truk_fleet_generation(void);
  * unlocked. The same on every target (the layout fingerprint covers it). Works
  * in shared and private memory alike. lock returns true when the previous
  * holder died holding it (the caller holds it now); unlock panics when the
- * caller is not the holder. */
-#define TRUK_MUTEX_SIZE 16
+ * caller is not the holder. Layout and protocol: truk_fleet.h. */
+#define TRUK_MUTEX_SIZE 40
 #define TRUK_MUTEX_ALIGN 8
 bool __truk_mutex_lock(void *m);
 bool __truk_mutex_try_lock(void *m); /* true when acquired */

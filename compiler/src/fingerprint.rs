@@ -136,7 +136,7 @@ pub enum LayoutType {
         align: u64,
         fields: Vec<(u64, LayoutType)>,
     },
-    /// The builtin `Mutex` (a robust process-shared mutex; 16 bytes, 8-aligned today).
+    /// The builtin `Mutex` (a robust process-shared mutex; 40 bytes, 8-aligned today).
     Mutex { size: u64, align: u64 },
 }
 

@@ -222,7 +222,7 @@ fn main() : i32 {\n\
   if s.small != 4 { return 12; }\n\
   atomic_add(&arr[2], 7);\n\
   if arr[2] != 7 || arr[1] != 0 { return 13; }\n\
-  if sizeof(@Mutex) != 16 { return 14; }\n\
+  if sizeof(@Mutex) != 40 { return 14; }\n\
   return 42;\n}\n";
 
 #[test]

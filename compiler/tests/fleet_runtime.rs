@@ -275,8 +275,8 @@ fn sigkill_storm_under_a_mutex() {
     }
     for round in 0..60 {
         std::thread::sleep(std::time::Duration::from_millis(15 + next() % 20));
-        // Every third kill aims at the current holder (the Mutex word names its pid).
-        let holder = (watcher.get(1024 / 8) & 0x7fff_ffff) as u32;
+        // Every third kill aims at the current holder (the Mutex word names its tid, the pid).
+        let holder = (watcher.get(1024 / 8) & 0x3fff_ffff) as u32;
         let pick = match live.iter().position(|&i| f.child(i).id() == holder) {
             Some(p) if round % 3 == 0 => p,
             _ => (next() % live.len() as u64) as usize,
@@ -301,9 +301,9 @@ fn sigkill_storm_under_a_mutex() {
         assert_eq!(f.wait(i), Some(0), "{}", f.stderr_of(i));
     }
     let cell = |off: usize| (off / 8) as u32;
-    let a = watcher.get(cell(1040));
-    let b = watcher.get(cell(1048));
-    let died = watcher.get(cell(1056));
+    let a = watcher.get(cell(1064));
+    let b = watcher.get(cell(1072));
+    let died = watcher.get(cell(1080));
     let done: u64 = (0..128).map(|i| watcher.get(cell(1088) + i)).sum();
     assert_eq!(a, b, "a half-done critical section was not repaired");
     assert_eq!(a, done, "lost or doubled increments");

@@ -68,16 +68,25 @@ pub struct Slot {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MutexLayout {
+    /// Atomic: holder tid | WAITERS, or OWNER_DIED (| WAITERS).
     pub word: u32,
-    pub pad: u32,
+    /// 1 while the holder has it on its robust list.
+    pub listed: u32,
+    /// (holder thread's start time low 32 bits) << 32 | holder tid.
     pub owner: u64,
+    pub spare: u64,
+    /// Robust list links, in the holder's address space.
+    pub prev: u64,
+    pub next: u64,
 }
 pub const MUTEX_WAITERS: u32 = 0x8000_0000;
-pub const MUTEX_PID_MASK: u32 = 0x7fff_ffff;
+pub const MUTEX_OWNER_DIED: u32 = 0x4000_0000;
+pub const MUTEX_TID_MASK: u32 = 0x3fff_ffff;
+pub const MUTEX_BACKSTOP_MS: u64 = 1000;
 
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
 const _: () = assert!(std::mem::size_of::<Slot>() == SLOT_SIZE);
-const _: () = assert!(std::mem::size_of::<MutexLayout>() == 16);
+const _: () = assert!(std::mem::size_of::<MutexLayout>() == 40);
 
 /// Where the shared area starts for `capacity` slots.
 pub fn shared_offset(capacity: u32) -> u64 {

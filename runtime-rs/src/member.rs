@@ -493,6 +493,7 @@ impl Drop for Member {
         if self.base.is_null() {
             return;
         }
+        crate::sync::abandon_in(self.base, self.size); // before the region is unmapped
         self.deregister();
         fence(Ordering::SeqCst);
         // Converting SH to EX|NB drops our lock first: success means no other holder,

@@ -21,7 +21,7 @@ pub enum Proc {
 /// Reads /proc/PID/task/PID/stat, the main thread's stat: the path fleet.c reads, which
 /// qemu-user does not fake (see truk_fleet.h, "Attach table").
 pub fn proc_stat(pid: u32) -> Proc {
-    if pid == 0 || pid > MUTEX_PID_MASK {
+    if pid == 0 || pid > MUTEX_TID_MASK {
         return Proc::Dead;
     }
     let text = match std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/stat")) {

@@ -11,6 +11,7 @@ const PROGRAM: &str = r#"
 #include <stdio.h>
 #include <string.h>
 #include "truk_fleet.h"
+#include "truk_rt.h"
 #define F(s, f) printf(#s "." #f " %zu %zu\n", offsetof(struct s, f), sizeof(((struct s *)0)->f))
 #define C(n) printf(#n " %llu 0\n", (unsigned long long)(n))
 int main(void) {
@@ -23,12 +24,14 @@ int main(void) {
     F(truk_fleet_header, state); F(truk_fleet_header, creator_pid); F(truk_fleet_header, generation_time);
     F(truk_fleet_header, reserved);
     F(truk_fleet_slot, word); F(truk_fleet_slot, start_time);
-    F(truk_mutex_layout, word); F(truk_mutex_layout, pad); F(truk_mutex_layout, owner);
+    F(truk_mutex_layout, word); F(truk_mutex_layout, listed); F(truk_mutex_layout, owner);
+    F(truk_mutex_layout, spare); F(truk_mutex_layout, prev); F(truk_mutex_layout, next);
     C(TRUK_FLEET_PROTOCOL); C(TRUK_FLEET_HEADER_SIZE); C(TRUK_FLEET_SLOT_SIZE); C(TRUK_FLEET_SHARED_ALIGN);
     C(TRUK_FLEET_FP_SIZE); C(TRUK_FLEET_EXIT_STATUS); C(TRUK_FLEET_NS_MAX); C(TRUK_FLEET_STATE_INIT);
     C(TRUK_FLEET_STATE_READY); C(TRUK_SLOT_FREE); C(TRUK_SLOT_CLAIMED); C(TRUK_SLOT_ACTIVE);
     C(TRUK_SLOT_STATUS_MASK); C(TRUK_SLOT_COUNT_ONE); C(TRUK_SLOT_COUNT_MASK); C(TRUK_SLOT_PID_SHIFT);
-    C(TRUK_MUTEX_WAITERS); C(TRUK_MUTEX_PID_MASK);
+    C(TRUK_MUTEX_WAITERS); C(TRUK_MUTEX_OWNER_DIED); C(TRUK_MUTEX_TID_MASK);
+    C(TRUK_MUTEX_BACKSTOP_MS); C(TRUK_MUTEX_SIZE);
     C(truk_fleet_shared_offset(1)); C(truk_fleet_shared_offset(3)); C(truk_fleet_shared_offset(1024));
     printf("magic %d 0\n", memcmp(TRUK_FLEET_MAGIC, "TRUKFLT\0", 8) == 0);
     printf("strings %s %s %s %s 0\n", TRUK_FLEET_DIR, TRUK_FLEET_PREFIX, TRUK_FLEET_NS_ENV, TRUK_FLEET_NS_DEFAULT);
@@ -112,8 +115,11 @@ fn rust_layout_matches_truk_fleet_h() {
     field!("truk_fleet_slot", Slot, word);
     field!("truk_fleet_slot", Slot, start_time);
     field!("truk_mutex_layout", MutexLayout, word);
-    field!("truk_mutex_layout", MutexLayout, pad);
+    field!("truk_mutex_layout", MutexLayout, listed);
     field!("truk_mutex_layout", MutexLayout, owner);
+    field!("truk_mutex_layout", MutexLayout, spare);
+    field!("truk_mutex_layout", MutexLayout, prev);
+    field!("truk_mutex_layout", MutexLayout, next);
     for (k, v) in [
         ("TRUK_FLEET_PROTOCOL", PROTOCOL as u64),
         ("TRUK_FLEET_HEADER_SIZE", HEADER_SIZE as u64),
@@ -132,7 +138,10 @@ fn rust_layout_matches_truk_fleet_h() {
         ("TRUK_SLOT_COUNT_MASK", SLOT_COUNT_MASK),
         ("TRUK_SLOT_PID_SHIFT", SLOT_PID_SHIFT as u64),
         ("TRUK_MUTEX_WAITERS", MUTEX_WAITERS as u64),
-        ("TRUK_MUTEX_PID_MASK", MUTEX_PID_MASK as u64),
+        ("TRUK_MUTEX_OWNER_DIED", MUTEX_OWNER_DIED as u64),
+        ("TRUK_MUTEX_TID_MASK", MUTEX_TID_MASK as u64),
+        ("TRUK_MUTEX_BACKSTOP_MS", MUTEX_BACKSTOP_MS),
+        ("TRUK_MUTEX_SIZE", size_of::<MutexLayout>() as u64),
         ("truk_fleet_shared_offset(1)", shared_offset(1)),
         ("truk_fleet_shared_offset(3)", shared_offset(3)),
         ("truk_fleet_shared_offset(1024)", shared_offset(1024)),

@@ -12,7 +12,7 @@ use crate::hir::{GlobalId, Program, StructId, Ty};
 use crate::syntax::ast::VarKind;
 
 /// The builtin `Mutex`, as the runtime defines it (`TRUK_MUTEX_SIZE` in `runtime-c/truk_rt.h`).
-pub const MUTEX_SIZE: u64 = 16;
+pub const MUTEX_SIZE: u64 = 40;
 pub const MUTEX_ALIGN: u64 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,10 +5,13 @@
 #include "truk_rt.h"
 #include "fleet_note.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,11 +20,13 @@
 #define REGION_CELLS 512 /* get/set/add reach all 4096 bytes */
 #define OFF_TAG 512     /* random, new for every generation (init) */
 #define OFF_INIT 520    /* 0xC0FFEE, the "constant initializer" */
-#define OFF_MUTEX 1024
-#define OFF_A 1040      /* a and b: bumped one after the other under the Mutex */
-#define OFF_B 1048
-#define OFF_DIED 1056   /* lock() reported a dead holder */
+#define OFF_MUTEX 1024  /* Mutex 0 (TRUK_MUTEX_SIZE bytes) */
+#define OFF_A 1064      /* a and b: bumped one after the other under the Mutex */
+#define OFF_B 1072
+#define OFF_DIED 1080   /* lock() reported a dead holder */
 #define OFF_DONE 1088   /* 128 u64: completed critical sections per locker id */
+#define OFF_MUTEXES 3072 /* Mutex 1, 2, ...: every 64 bytes from here */
+#define OFF_PTHREAD 3584 /* a robust process-shared pthread mutex (init) */
 
 static unsigned char *base;
 #define U64(off) ((uint64_t *)(base + (off)))
@@ -39,6 +44,13 @@ static void init(void *b) {
     tag |= 1;
     memcpy((unsigned char *)b + OFF_TAG, &tag, 8);
     *(uint64_t *)((unsigned char *)b + OFF_INIT) = 0xC0FFEE;
+    /* C code of the same process using glibc's robust mutexes beside ours
+     * (no robust list under qemu-user: then it stays unused) */
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init((pthread_mutex_t *)((unsigned char *)b + OFF_PTHREAD), &a);
 }
 
 static uint64_t now_ns(void) {
@@ -84,6 +96,36 @@ static void locked_step(unsigned id, unsigned hold_us) {
     __truk_mutex_unlock(base + OFF_MUTEX);
 }
 
+/* Mutex i of the agent: 0 is the one locked_step uses. */
+static void *mutex_n(const char *s) {
+    unsigned i = (unsigned)atoi(s) % 8;
+    return i == 0 ? base + OFF_MUTEX : base + OFF_MUTEXES + 64 * (i - 1);
+}
+
+static const char *plock(void) {
+    int e = pthread_mutex_lock((pthread_mutex_t *)(base + OFF_PTHREAD));
+    if (e == EOWNERDEAD) {
+        pthread_mutex_consistent((pthread_mutex_t *)(base + OFF_PTHREAD));
+        return "plock owner-died";
+    }
+    return e ? strerror(e) : "plock 0";
+}
+
+/* A fork child of a holder must not release the parent's Mutex: it panics. The
+ * child is not a fleet member here, so it leaves nothing on its way out. */
+static int fork_unlock(void *m) {
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        __truk_rt_fleet_exit_hook = NULL;
+        __truk_mutex_unlock(m);
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(c, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 static int agent(void) {
     join();
     say_joined();
@@ -111,12 +153,22 @@ static int agent(void) {
         else if (!strcmp(c, "info"))
             say_joined();
         else if (!strcmp(c, "lock"))
-            printf("lock %d\n", (int)__truk_mutex_lock(base + OFF_MUTEX));
+            printf("lock %d\n", (int)__truk_mutex_lock(mutex_n(a1)));
         else if (!strcmp(c, "trylock"))
-            printf("trylock %d\n", (int)__truk_mutex_try_lock(base + OFF_MUTEX));
+            printf("trylock %d\n", (int)__truk_mutex_try_lock(mutex_n(a1)));
         else if (!strcmp(c, "unlock")) {
-            __truk_mutex_unlock(base + OFF_MUTEX);
+            __truk_mutex_unlock(mutex_n(a1));
             printf("ok\n");
+        } else if (!strcmp(c, "plock"))
+            printf("%s\n", plock());
+        else if (!strcmp(c, "punlock"))
+            printf("punlock %d\n", pthread_mutex_unlock((pthread_mutex_t *)(base + OFF_PTHREAD)));
+        else if (!strcmp(c, "forkunlock"))
+            printf("child %d\n", fork_unlock(mutex_n(a1)));
+        else if (!strcmp(c, "exec")) { /* becomes `sleep 60`: same pid, a new image */
+            fflush(stdout);
+            execlp("sleep", "sleep", "60", (char *)NULL);
+            printf("exec failed\n");
         } else if (!strcmp(c, "waiton"))
             printf("waiton %d\n", (int)__truk_wait_on((uint32_t *)U64(cell(a1)), (uint32_t)strtoul(a2, NULL, 10),
                                                       strtoll(a3, NULL, 10)));
