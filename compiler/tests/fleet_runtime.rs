@@ -704,13 +704,7 @@ fn programs_without_fleets_do_not_link_the_fleet_runtime() {
 
 /// The agent's note as the Rust runtime sees it.
 fn agent_build() -> truk_runtime::Build {
-    let n = note(1, 1024, REGION_SIZE);
-    truk_runtime::Build {
-        build_fp: n.build_fp,
-        layout_fp: n.layout_fp,
-        capacity: n.fleet_capacity,
-        region_size: n.region_size,
-    }
+    rust_build(&note(1, 1024, REGION_SIZE))
 }
 
 #[test]

@@ -160,7 +160,6 @@ pub fn wake(word: &AtomicU32, count: u32) -> u32 {
     r.max(0) as u32
 }
 
-
 impl<'a> Mutex<'a> {
     /// The Mutex at `p`.
     ///
@@ -195,7 +194,12 @@ impl<'a> Mutex<'a> {
         if me.head != 0 {
             let v = if on { self.next_link() } else { 0 };
             // SAFETY: list_op_pending of this thread's live list head.
-            unsafe { link_write(me.head + std::mem::offset_of!(RobustListHead, list_op_pending), v) };
+            unsafe {
+                link_write(
+                    me.head + std::mem::offset_of!(RobustListHead, list_op_pending),
+                    v,
+                )
+            };
         }
     }
 
@@ -231,7 +235,8 @@ impl<'a> Mutex<'a> {
             self.set_pending(me, false);
         }
         self.owner().store(me.owner, Ordering::Relaxed);
-        self.listed().store((me.head != 0) as u32, Ordering::Relaxed);
+        self.listed()
+            .store((me.head != 0) as u32, Ordering::Relaxed);
     }
 
     fn mine(&self, me: &Me, word: u32) -> bool {

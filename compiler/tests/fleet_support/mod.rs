@@ -38,6 +38,16 @@ pub fn note_for(target: &str, seed: u8, capacity: u32, region_size: u64) -> Note
     }
 }
 
+/// A test note as the Rust runtime sees a build.
+pub fn rust_build(n: &NoteInfo) -> truk_runtime::Build {
+    truk_runtime::Build {
+        build_fp: n.build_fp,
+        layout_fp: n.layout_fp,
+        capacity: n.fleet_capacity,
+        region_size: n.region_size,
+    }
+}
+
 fn scratch(name: &str) -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("fleet")
