@@ -5,9 +5,11 @@
 #include "truk_rt.h"
 #include "truk_note.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,25 @@ static double now(void) {
 static void row(const char *what, double ours, const char *base, double theirs, const char *unit) {
     printf("%-38s %10.1f %-3s | C %-34s %10.1f %-3s | ratio %.2f\n", what, ours, unit, base,
            theirs, unit, ours / theirs);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of v[0..n) (sorts v). */
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* A figure as median [min .. max] of n samples, beside its baseline's (sorts both). */
+static void row_spread(const char *what, double *ours, const char *base, double *theirs, int n,
+                       const char *unit) {
+    double mo = median(ours, n), mt = median(theirs, n);
+    printf("%-38s %8.1f [%.1f .. %.1f] %-3s | C %-30s %8.1f [%.1f .. %.1f] %-3s | ratio %.2f\n",
+           what, mo, ours[0], ours[n - 1], unit, base, mt, theirs[0], theirs[n - 1], unit, mo / mt);
 }
 
 enum { PING = 0, ADD = 64 }; /* byte offsets in the shared area */
@@ -102,9 +123,176 @@ static void *add_thread(void *p) {
 #define LOCKS 2000000
 #define ADDS 10000000ull
 
+/* ---- dead holder: SIGKILL of a Mutex's holder -> the waiter's lock returns ---- */
+
+#define KILLS 20
+enum lock_kind { TRUK_ROBUST, TRUK_POLL, PTHREAD_ROBUST };
+enum { LOCKS_AT = 256, LOCK_STRIDE = 48, READY_AT = 1280 }; /* shared-area offsets */
+_Static_assert(TRUK_MUTEX_SIZE <= LOCK_STRIDE && sizeof(pthread_mutex_t) <= LOCK_STRIDE, "stride");
+_Static_assert(LOCKS_AT + KILLS * LOCK_STRIDE <= READY_AT, "locks before the ready words");
+
+static unsigned char *shared;
+static void *lock_at(int i) { return shared + LOCKS_AT + LOCK_STRIDE * i; }
+static uint32_t *ready_at(int i) { return (uint32_t *)(shared + READY_AT) + i; }
+
+static bool take(enum lock_kind k, int i) {
+    if (k != PTHREAD_ROBUST)
+        return __truk_mutex_lock(lock_at(i));
+    pthread_mutex_t *p = lock_at(i);
+    if (pthread_mutex_lock(p) != EOWNERDEAD)
+        return false;
+    pthread_mutex_consistent(p);
+    return true;
+}
+
+static void release(enum lock_kind k, int i) {
+    if (k == PTHREAD_ROBUST)
+        pthread_mutex_unlock(lock_at(i));
+    else
+        __truk_mutex_unlock(lock_at(i));
+}
+
+/* `bench hold KIND I` (a spawned member): takes lock I, says so, waits to be killed. */
+static int hold(enum lock_kind k, int i) {
+    take(k, i);
+    __atomic_store_n(ready_at(i), 1, __ATOMIC_RELEASE);
+    __truk_wake(ready_at(i), 1);
+    for (;;)
+        pause();
+}
+
+struct waiter {
+    enum lock_kind kind;
+    int i;
+    bool died; /* lock said the holder died */
+    double returned;
+};
+
+static void *wait_thread(void *p) {
+    struct waiter *w = p;
+    w->died = take(w->kind, w->i);
+    w->returned = now();
+    release(w->kind, w->i);
+    return NULL;
+}
+
+/* KILLS rounds: holders take locks 0..KILLS, waiter threads block on them for
+ * `wait_ms`, then each holder is SIGKILLed in turn (the next only once the
+ * previous waiter returned). long_wait: all waiters start together (the run
+ * stays near wait_ms, later waiters wait a little longer); else each round
+ * starts its own waiter wait_ms before its kill. Fills lat[] (us). */
+static void dead_holders(enum lock_kind k, int wait_ms, bool long_wait, double *lat) {
+    if (k == TRUK_POLL)
+        setenv("TRUK_MUTEX_POLL", "1", 1); /* read by holders and new waiter threads */
+    else
+        unsetenv("TRUK_MUTEX_POLL");
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    int64_t pid[KILLS];
+    char kind[8], idx[8];
+    snprintf(kind, sizeof kind, "%d", (int)k);
+    for (int i = 0; i < KILLS; i++) {
+        memset(lock_at(i), 0, LOCK_STRIDE);
+        if (k == PTHREAD_ROBUST)
+            pthread_mutex_init(lock_at(i), &a);
+        *ready_at(i) = 0;
+        snprintf(idx, sizeof idx, "%d", i);
+        const char *args[] = {"hold", kind, idx};
+        pid[i] = __truk_spawn(args, 3);
+    }
+    for (int i = 0; i < KILLS; i++)
+        while (!__atomic_load_n(ready_at(i), __ATOMIC_ACQUIRE))
+            __truk_wait_on(ready_at(i), 0, 100);
+    struct waiter w[KILLS];
+    pthread_t th[KILLS];
+    for (int i = 0; i < KILLS; i++)
+        w[i] = (struct waiter){.kind = k, .i = i};
+    for (int i = 0; i < KILLS; i++) {
+        if (!long_wait || i == 0) {
+            for (int j = i; j < (long_wait ? KILLS : i + 1); j++)
+                pthread_create(&th[j], NULL, wait_thread, &w[j]);
+            usleep((useconds_t)wait_ms * 1000);
+        }
+        double t = now();
+        kill((pid_t)pid[i], SIGKILL);
+        pthread_join(th[i], NULL);
+        lat[i] = (w[i].returned - t) * 1e6;
+        __truk_wait_child(pid[i]);
+        if (!w[i].died)
+            printf("round %d: lock did not report the dead holder\n", i);
+    }
+    unsetenv("TRUK_MUTEX_POLL");
+}
+
+static void dead_holder_rows(void) {
+    static const struct { int ms; bool long_wait; const char *what; } waits[] = {
+        {10, false, "10 ms"}, {2000, true, "2 s"}};
+    for (int j = 0; j < 2; j++) {
+        double ours[KILLS], poll[KILLS], theirs[KILLS];
+        dead_holders(TRUK_ROBUST, waits[j].ms, waits[j].long_wait, ours);
+        dead_holders(TRUK_POLL, waits[j].ms, waits[j].long_wait, poll);
+        dead_holders(PTHREAD_ROBUST, waits[j].ms, waits[j].long_wait, theirs);
+        char what[80];
+        snprintf(what, sizeof what, "dead holder -> lock, %s wait", waits[j].what);
+        row_spread(what, ours, "robust pthread mutex", theirs, KILLS, "us");
+        snprintf(what, sizeof what, "  the same, TRUK_MUTEX_POLL=1");
+        row_spread(what, poll, "robust pthread mutex", theirs, KILLS, "us");
+    }
+}
+
+/* ---- uncontended lock+unlock: median of REPEATS runs of LOCKS pairs ---------- */
+
+#define REPEATS 7
+
+static double truk_pairs(void *m) {
+    double t0 = now();
+    for (int i = 0; i < LOCKS; i++) {
+        __truk_mutex_lock(m);
+        __truk_mutex_unlock(m);
+    }
+    return (now() - t0) / LOCKS * 1e9;
+}
+
+static double pthread_pairs(pthread_mutex_t *m) {
+    double t0 = now();
+    for (int i = 0; i < LOCKS; i++) {
+        pthread_mutex_lock(m);
+        pthread_mutex_unlock(m);
+    }
+    return (now() - t0) / LOCKS * 1e9;
+}
+
+static void uncontended_rows(unsigned char *b) {
+    static unsigned char private_mutex[TRUK_MUTEX_SIZE] __attribute__((aligned(8)));
+    pthread_mutex_t *robust = (pthread_mutex_t *)(b + LOCKS_AT);
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(robust, &a);
+    pthread_mutex_t plain = PTHREAD_MUTEX_INITIALIZER;
+    double ours[REPEATS], priv[REPEATS], rob[REPEATS], pl[REPEATS];
+    for (int r = 0; r < REPEATS; r++) { /* interleaved: load changes hit all alike */
+        ours[r] = truk_pairs(b + 128);
+        priv[r] = truk_pairs(private_mutex);
+        rob[r] = pthread_pairs(robust);
+        pl[r] = pthread_pairs(&plain);
+    }
+    row_spread("Mutex lock+unlock, in the region", ours, "robust pshared pthread_mutex", rob,
+               REPEATS, "ns");
+    row_spread("Mutex lock+unlock, in the region", ours, "plain pthread_mutex", pl, REPEATS, "ns");
+    row_spread("Mutex lock+unlock, private memory", priv, "plain pthread_mutex", pl, REPEATS, "ns");
+}
+
+
 int32_t __truk_main(int32_t argc, char **argv) {
     if (argc > 1) { /* the spawned second process */
         unsigned char *b = __truk_fleet_join(NULL);
+        shared = b;
+        if (!strcmp(argv[1], "hold") && argc > 3)
+            return hold((enum lock_kind)atoi(argv[2]), atoi(argv[3]));
         if (!strcmp(argv[1], "pong"))
             pong_truk(ping_word(b), ROUNDS);
         else if (!strcmp(argv[1], "add"))
@@ -169,22 +357,10 @@ int32_t __truk_main(int32_t argc, char **argv) {
     waitpid(c, NULL, 0);
     row("round trip wait_on/wake, 2 processes", ours, "futex ping-pong, 2 processes", raw, "ns");
 
-    /* uncontended lock/unlock */
-    void *m = b + 128;
-    t0 = now();
-    for (int i = 0; i < LOCKS; i++) {
-        __truk_mutex_lock(m);
-        __truk_mutex_unlock(m);
-    }
-    ours = (now() - t0) / LOCKS * 1e9;
-    pthread_mutex_t pm = PTHREAD_MUTEX_INITIALIZER;
-    t0 = now();
-    for (int i = 0; i < LOCKS; i++) {
-        pthread_mutex_lock(&pm);
-        pthread_mutex_unlock(&pm);
-    }
-    raw = (now() - t0) / LOCKS * 1e9;
-    row("Mutex lock+unlock, uncontended", ours, "pthread_mutex lock+unlock", raw, "ns");
+    /* uncontended lock/unlock, then a holder's death */
+    shared = b;
+    uncontended_rows(b);
+    dead_holder_rows();
 
     /* contended atomic add: 2 processes on the region against 2 threads */
     const char *add[] = {"add"};
