@@ -135,6 +135,15 @@ static unsigned char *shared;
 static void *lock_at(int i) { return shared + LOCKS_AT + LOCK_STRIDE * i; }
 static uint32_t *ready_at(int i) { return (uint32_t *)(shared + READY_AT) + i; }
 
+/* A robust process-shared pthread mutex at p, the C baseline. */
+static void robust_init(pthread_mutex_t *p) {
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(p, &a);
+}
+
 static bool take(enum lock_kind k, int i) {
     if (k != PTHREAD_ROBUST)
         return __truk_mutex_lock(lock_at(i));
@@ -186,17 +195,13 @@ static void dead_holders(enum lock_kind k, int wait_ms, bool long_wait, double *
         setenv("TRUK_MUTEX_POLL", "1", 1); /* read by holders and new waiter threads */
     else
         unsetenv("TRUK_MUTEX_POLL");
-    pthread_mutexattr_t a;
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
     int64_t pid[KILLS];
     char kind[8], idx[8];
     snprintf(kind, sizeof kind, "%d", (int)k);
     for (int i = 0; i < KILLS; i++) {
         memset(lock_at(i), 0, LOCK_STRIDE);
         if (k == PTHREAD_ROBUST)
-            pthread_mutex_init(lock_at(i), &a);
+            robust_init(lock_at(i));
         *ready_at(i) = 0;
         snprintf(idx, sizeof idx, "%d", i);
         const char *args[] = {"hold", kind, idx};
@@ -267,11 +272,7 @@ static double pthread_pairs(pthread_mutex_t *m) {
 static void uncontended_rows(unsigned char *b) {
     static unsigned char private_mutex[TRUK_MUTEX_SIZE] __attribute__((aligned(8)));
     pthread_mutex_t *robust = (pthread_mutex_t *)(b + LOCKS_AT);
-    pthread_mutexattr_t a;
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    pthread_mutex_init(robust, &a);
+    robust_init(robust);
     pthread_mutex_t plain = PTHREAD_MUTEX_INITIALIZER;
     double ours[REPEATS], priv[REPEATS], rob[REPEATS], pl[REPEATS];
     for (int r = 0; r < REPEATS; r++) { /* interleaved: load changes hit all alike */
