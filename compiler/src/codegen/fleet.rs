@@ -183,8 +183,8 @@ mod tests {
             let l = &prog.shared;
             let got: Vec<(&str, u64)> = l.vars.iter().map(|v| (v.name.as_str(), v.offset)).collect();
             // Entry: key 0, val 8, c 16, pair 18 (u8 at 0, u16 at 2): 24 bytes, 8-aligned.
-            assert_eq!(got, [("hits", 0), ("table", 8), ("m", 104), ("flag", 120), ("epoch", 128)], "{triple}");
-            assert_eq!(l.size, 136);
+            assert_eq!(got, [("hits", 0), ("table", 8), ("m", 104), ("flag", 144), ("epoch", 152)], "{triple}");
+            assert_eq!(l.size, 160);
             assert_eq!(l.vars[2].layout, LayoutType::Mutex { size: 40, align: 8 }, "Mutex is 40 bytes, 8-aligned on {triple}");
             // The offsets agree with LLVM's layout of the types the emitter generates.
             let ctx = Context::create();
