@@ -85,7 +85,8 @@
  *     a Mutex the caller already holds panics instead of deadlocking.
  *   - try_lock also takes over the lock of a dead holder (and says true).
  *   - Leaving while holding a Mutex marks it as a dead holder's (as the kernel
- *     would at exit): the next lock() takes it over and returns true.
+ *     would at exit; in the polling fallback it is one once the process ends):
+ *     the next lock() takes it over and returns true.
  *   - A member that exec()s loses its lock (the descriptor is close-on-exec)
  *     but its slot stays live until the process ends; the region then stays
  *     until a later newcomer or `truk fleet gc` finds no live member.
