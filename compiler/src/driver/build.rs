@@ -86,7 +86,7 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
     let mut seen: HashSet<PathBuf> = HashSet::new();
     let mut headers = vec![];
     let mut system_headers: Vec<String> = vec![];
-    let root = entry.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let root = entry_folder(entry);
     let mut queue: Vec<PathBuf> = vec![entry.to_path_buf()];
     while let Some(path) = queue.pop() {
         let canon = std::fs::canonicalize(&path).unwrap_or(path.clone());
@@ -136,6 +136,13 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
     } else {
         Err((sources, diags))
     }
+}
+
+/// The entry file's folder, absolute and without symlinks, however the entry is spelled: a
+/// bare `app.truk` has an empty parent, which would leave absolute paths in the file keys.
+fn entry_folder(entry: &Path) -> PathBuf {
+    let abs = std::fs::canonicalize(entry).or_else(|_| std::path::absolute(entry)).unwrap_or_else(|_| entry.to_path_buf());
+    abs.parent().map(Path::to_path_buf).unwrap_or(abs)
 }
 
 fn read_source(path: &Path) -> Result<String, String> {
@@ -366,8 +373,8 @@ fn fingerprint_key(root: &Path, path: &Path) -> String {
     if path.starts_with(stdlib::PREFIX) {
         return path.to_string_lossy().into_owned();
     }
-    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let (root, path) = (canon(root), canon(path));
+    // `root` is canonical already (`entry_folder`).
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let rel = match path.strip_prefix(&root) {
         Ok(r) => r.to_path_buf(),
         Err(_) => {
