@@ -103,3 +103,121 @@ fn output_path_and_emit_do_not_matter_flags_and_bytes_do() {
     std::fs::rename(&entry, proj.join("main.truk")).unwrap();
     differs(fp_of_build(&proj, "main.truk", &obj, &["--emit", "obj"]), "the entry renamed");
 }
+
+// ---- `truk fp` on what is not a healthy Truk binary ------------------------------------------
+
+/// `truk fp FILE` with a time-out and at most 1 GB of address space: a tool that blocks on a
+/// FIFO, or reads a huge file whole, fails here instead of hanging or eating the machine.
+fn fp_bounded(file: &Path) -> (Option<i32>, String, String) {
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "ulimit -v 1000000 && exec \"$@\"", "sh", env!("CARGO_BIN_EXE_truk"), "fp"])
+        .arg(file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`truk fp {}` still runs after a minute", file.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    (o.status.code(), text(&o.stdout), text(&o.stderr))
+}
+
+/// `truk fp` refuses `file` with one `error:` line that says `why`.
+fn fp_refuses(file: &Path, why: &str) {
+    let (code, out, err) = fp_bounded(file);
+    assert_eq!(code, Some(1), "{}: {out}{err}", file.display());
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: ") && err.contains(why), "{}: {err}", file.display());
+}
+
+#[test]
+fn fp_refuses_fifos_devices_folders_and_huge_files_quickly() {
+    let s = Scratch::new("fp-special");
+    let fifo = s.0.join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    fp_refuses(&fifo, "not a regular file but a FIFO");
+    fp_refuses(Path::new("/dev/zero"), "not a regular file but a device");
+    fp_refuses(&s.0, "not a regular file but a folder");
+    let huge = s.0.join("huge");
+    std::fs::File::create(&huge).unwrap().set_len(10 << 30).unwrap(); // sparse: no disk used
+    fp_refuses(&huge, "not an executable or object file");
+}
+
+/// A Truk executable of `s`, and its fingerprint.
+fn truk_exe(s: &Scratch) -> (PathBuf, String) {
+    let src = s.write("small.truk", "fn main() : i32 { return 0; }\n");
+    let exe = s.0.join("small");
+    let fp = fp_of_build(&s.0, src.to_str().unwrap(), &exe, &[]);
+    (exe, fp)
+}
+
+#[test]
+fn fp_reads_only_what_it_needs_of_a_huge_binary() {
+    let s = Scratch::new("fp-huge");
+    let (exe, fp) = truk_exe(&s);
+    // The same binary followed by 10 GB of holes: headers and note are where they were.
+    let f = std::fs::OpenOptions::new().write(true).open(&exe).unwrap();
+    f.set_len(10 << 30).unwrap();
+    drop(f);
+    let (code, out, err) = fp_bounded(&exe);
+    assert_eq!((code, out.trim()), (Some(0), fp.as_str()), "{err}");
+}
+
+#[test]
+fn fp_of_truncated_or_damaged_binaries_is_one_error_line() {
+    let s = Scratch::new("fp-damaged");
+    let (exe, fp) = truk_exe(&s);
+    let bytes = std::fs::read(&exe).unwrap();
+    let victim = s.0.join("victim");
+    for len in [0, 3, 16, 63, 64, 100, 200, 1000, 4096, bytes.len() / 2, bytes.len() - 1] {
+        std::fs::write(&victim, &bytes[..len]).unwrap();
+        let (code, out, err) = fp_bounded(&victim);
+        // The PT_NOTE segment near the start may survive the cut: then the answer is right.
+        if code == Some(0) {
+            assert_eq!(out.trim(), fp, "cut at {len}");
+        } else {
+            assert_eq!((code, err.lines().count()), (Some(1), 1), "cut at {len}: {err}");
+            assert!(err.starts_with("error: "), "{err}");
+        }
+    }
+    // The note's section and segment both point past the end of the file.
+    let mut x = bytes.clone();
+    point_notes_past_the_end(&mut x);
+    std::fs::write(&victim, &x).unwrap();
+    fp_refuses(&victim, "damaged Truk note: section .note.truk");
+}
+
+/// Moves the `.note.truk` section and every PT_NOTE segment of a little-endian ELF64 file
+/// beyond its end.
+fn point_notes_past_the_end(elf: &mut [u8]) {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let le = |b: &[u8]| u64::from_le_bytes(b[..8].try_into().unwrap());
+    let past = (elf.len() as u64 + 4096).to_le_bytes();
+    let header = object::elf::FileHeader64::<object::Endianness>::parse(&*elf).unwrap();
+    let endian = header.endian().unwrap();
+    let sections = header.sections(endian, &*elf).unwrap();
+    let (index, _) = sections.section_by_name(endian, b".note.truk").expect(".note.truk");
+    let phoff = header.e_phoff.get(endian) as usize;
+    let notes: Vec<usize> = header
+        .program_headers(endian, &*elf)
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.p_type(endian) == object::elf::PT_NOTE)
+        .map(|(i, _)| i)
+        .collect();
+    // Elf64_Shdr: sh_offset at 24, 64 bytes each; Elf64_Phdr: p_offset at 8, 56 bytes each.
+    let sh = le(&elf[0x28..]) as usize + index.0 * 64;
+    elf[sh + 24..sh + 32].copy_from_slice(&past);
+    for i in notes {
+        let ph = phoff + i * 56;
+        elf[ph + 8..ph + 16].copy_from_slice(&past);
+    }
+}
