@@ -11,13 +11,15 @@ const APP: &str = "import \"lib/util.truk\";\ncimport \"inc/local.h\";\nextern f
 fn main() : i32 { return twice(util()); }\n";
 const UTIL: &str = "import \"deep/more.truk\";\nfn util() : i32 { return more() + 1; }\n";
 const MORE: &str = "fn more() : i32 { return 20; }\n";
-const HEADER: &str = "static inline int twice(int x) { return 2 * x; }\n";
+const HEADER: &str = "#include \"detail/impl.h\"\n";
+const IMPL: &str = "static inline int twice(int x) { return 2 * x; }\n";
 
 /// Writes the project tree under `dir`; returns the entry file.
 fn project(s: &Scratch, dir: &str) -> PathBuf {
     s.write(&format!("{dir}/lib/util.truk"), UTIL);
     s.write(&format!("{dir}/lib/deep/more.truk"), MORE);
     s.write(&format!("{dir}/inc/local.h"), HEADER);
+    s.write(&format!("{dir}/inc/detail/impl.h"), IMPL);
     s.write(&format!("{dir}/app.truk"), APP)
 }
 
@@ -96,10 +98,16 @@ fn output_path_and_emit_do_not_matter_flags_and_bytes_do() {
     differs(fp_of_build(&proj, "app.truk", &obj, &["--emit", "obj"]), "a byte of an import");
     s.write("proj/lib/deep/more.truk", MORE);
     assert_eq!(fp_of_build(&proj, "app.truk", &obj, &["--emit", "obj"]), base, "the byte restored");
-    s.write("proj/inc/local.h", &HEADER.replace("2 * x", "3 * x"));
+    s.write("proj/inc/local.h", &format!("{HEADER}\n"));
     differs(fp_of_build(&proj, "app.truk", &obj, &["--emit", "obj"]), "a byte of the local header");
-    // The same tree with the entry file renamed is another program (its key changed).
     s.write("proj/inc/local.h", HEADER);
+    // A byte of the header that the local header includes: another fingerprint, and another
+    // program (not the shim object cached for the old header).
+    s.write("proj/inc/detail/impl.h", &IMPL.replace("2 * x", "3 * x"));
+    differs(fp_of_build(&proj, "app.truk", &exe, &[]), "a byte of a header the local header includes");
+    assert_eq!(std::process::Command::new(&exe).status().unwrap().code(), Some(63));
+    s.write("proj/inc/detail/impl.h", IMPL);
+    // The same tree with the entry file renamed is another program (its key changed).
     std::fs::rename(&entry, proj.join("main.truk")).unwrap();
     differs(fp_of_build(&proj, "main.truk", &obj, &["--emit", "obj"]), "the entry renamed");
 }

@@ -77,16 +77,6 @@ pub struct Loaded {
     pub cimports: Vec<CHeader>,
 }
 
-impl Loaded {
-    /// The local headers' canonical paths.
-    pub fn local_headers(&self) -> impl Iterator<Item = &PathBuf> {
-        self.cimports.iter().filter_map(|c| match &c.header {
-            Header::Local(p) => Some(p),
-            Header::System(_) => None,
-        })
-    }
-}
-
 /// Load `entry` and every file it imports (transitively, each once), parsing as we go.
 pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec<Diagnostic>)> {
     let mut sources = SourceMap::default();
@@ -346,8 +336,8 @@ fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData,
         .iter()
         .map(|f| (fingerprint_key(&loaded.root, &f.path), f.text.as_bytes()))
         .collect();
-    let headers: Vec<(String, Vec<u8>)> = loaded
-        .local_headers()
+    let headers: Vec<(String, Vec<u8>)> = cshim::local_header_closure(&loaded.cimports)
+        .iter()
         .map(|h| (fingerprint_key(&loaded.root, h), std::fs::read(h).unwrap_or_default()))
         .collect();
     files.extend(headers.iter().map(|(k, b)| (k.clone(), b.as_slice())));

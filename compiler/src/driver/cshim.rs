@@ -39,6 +39,48 @@ impl CHeader {
     }
 }
 
+fn local_paths(headers: &[CHeader]) -> impl Iterator<Item = &PathBuf> + Clone {
+    headers.iter().filter_map(|h| match &h.header {
+        Header::Local(p) => Some(p),
+        Header::System(_) => None,
+    })
+}
+
+/// The local headers and, transitively, the files they `#include "..."` that the C compiler
+/// finds beside the includer or the cimported headers: the C side of the program, for the
+/// build fingerprint and the shim's cache key.
+pub fn local_header_closure(headers: &[CHeader]) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = local_paths(headers).cloned().collect();
+    let dirs: Vec<PathBuf> = files.iter().filter_map(|p| p.parent().map(Path::to_path_buf)).collect();
+    let mut next = 0;
+    while next < files.len() {
+        let text = std::fs::read(&files[next]).unwrap_or_default();
+        let here = files[next].parent().map(Path::to_path_buf).unwrap_or_default();
+        next += 1;
+        for name in quoted_includes(&text) {
+            let found = std::iter::once(&here).chain(&dirs).map(|d| d.join(&name)).find(|p| p.is_file());
+            if let Some(p) = found.map(|p| std::fs::canonicalize(&p).unwrap_or(p)) {
+                if !files.contains(&p) {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    files
+}
+
+/// The names in the `#include "NAME"` lines of C text.
+fn quoted_includes(text: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim_start().strip_prefix('#')?.trim_start().strip_prefix("include")?.trim_start();
+            let name = rest.strip_prefix('"')?;
+            Some(name[..name.find('"')?].to_string())
+        })
+        .collect()
+}
+
 /// What a line of the shim comes from.
 #[derive(Clone, Copy, Debug)]
 enum Origin {
@@ -126,11 +168,9 @@ pub fn shim_object(shim: &Shim, headers: &[CHeader], target: &str) -> Result<Pat
     let mut h = blake3::Hasher::new();
     h.update(shim.text.as_bytes());
     h.update(target.as_bytes());
-    let local = headers.iter().filter_map(|h| match &h.header {
-        Header::Local(p) => Some(p),
-        Header::System(_) => None,
-    });
-    for p in local.clone() {
+    // Every local file the shim includes, however deep: a cached object of an older header
+    // would be another program.
+    for p in local_header_closure(headers) {
         h.update(&std::fs::read(p).unwrap_or_default());
     }
     let dir = crate::driver::runtime::cache_dir().join("shims");
@@ -141,7 +181,7 @@ pub fn shim_object(shim: &Shim, headers: &[CHeader], target: &str) -> Result<Pat
     }
     // Build under a private name, then rename: concurrent builds never see half an object.
     let tmp = dir.join(format!("tmp-{}-{}.o", std::process::id(), crate::driver::build::unique()));
-    let include: Vec<PathBuf> = local.filter_map(|p| p.parent().map(|d| d.to_path_buf())).collect();
+    let include: Vec<PathBuf> = local_paths(headers).filter_map(|p| p.parent().map(Path::to_path_buf)).collect();
     compile_c(target, &shim.text, &include, &tmp)?;
     std::fs::rename(&tmp, &out).map_err(|e| ShimFailure::Other(format!("cannot write {}: {e}", out.display())))?;
     Ok(out)
