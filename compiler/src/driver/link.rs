@@ -19,11 +19,22 @@ fn linker_candidates(arch: Arch) -> Vec<(&'static str, Vec<&'static str>)> {
 }
 
 /// Why a link failed.
+#[derive(Debug)]
 pub enum LinkFailure {
     /// The linker ran and failed: its name, exit status and output (in the C locale).
     Linker { program: String, status: String, output: String },
     /// Anything else, as one line.
     Other(String),
+}
+
+/// The raw form, for callers that are not `truk build` (tests, tools).
+impl std::fmt::Display for LinkFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            LinkFailure::Linker { program, status, output } => write!(f, "linking with `{program}` failed ({status}):\n{output}"),
+            LinkFailure::Other(e) => f.write_str(e),
+        }
+    }
 }
 
 /// Link `objects` (program and runtime objects) into the executable `out` for `target`.
