@@ -91,3 +91,11 @@ fn other_link_failures_are_one_line_and_verbose_shows_the_linker() {
     let o = truk().current_dir(&s.0).env("TRUK_VERBOSE", "1").args(["build", "ok.truk", "-o", "folder"]).output().unwrap();
     assert!(text(&o.stderr).contains("ld: cannot open output file folder"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn an_extern_a_local_header_declares_but_nothing_defines_is_reported_at_the_extern() {
+    let s = Scratch::new("declared");
+    s.write("decl.h", "int twice(int x);\nextern int counter;\n");
+    s.write("decl.truk", "cimport \"decl.h\";\nextern fn twice(x: i32) : i32;\nextern var counter: i32;\nfn main() : i32 {\n  return twice(counter);\n}\n");
+    insta::assert_snapshot!(failure(&s, "decl.truk", &[]));
+}

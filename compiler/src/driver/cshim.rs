@@ -292,3 +292,23 @@ pub fn failure_message(failure: ShimFailure, shim: &Shim, prog: &Program, loaded
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{error_line, quoted_includes};
+
+    #[test]
+    fn error_lines_of_clang_and_gcc() {
+        assert_eq!(error_line("<stdin>:4:10: fatal error: 'x.h' file not found"), Some(("<stdin>:4:10", "'x.h' file not found")));
+        assert_eq!(error_line("<stdin>:4:10: fatal error: x.h: No such file or directory"), Some(("<stdin>:4:10", "x.h: No such file or directory")));
+        assert_eq!(error_line("/a/b.h:1:12: error: expected ')'"), Some(("/a/b.h:1:12", "expected ')'")));
+        assert_eq!(error_line("/a/b.h:1:11: note: to match this '('"), None);
+        assert_eq!(error_line("2 errors generated."), None);
+    }
+
+    #[test]
+    fn quoted_includes_only() {
+        let text = b"#include \"a.h\"\n  #  include \"sub/b.h\" // why\n#include <stdio.h>\nint include;\n#define X \"c.h\"\n";
+        assert_eq!(quoted_includes(text), ["a.h", "sub/b.h"]);
+    }
+}

@@ -190,3 +190,19 @@ pub fn raw_output(tool: &str, output: &str) -> String {
         format!("\n  = help: TRUK_VERBOSE=1 shows the output of {tool}\n")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::undefined_symbols;
+
+    #[test]
+    fn undefined_symbols_of_gnu_ld_and_lld() {
+        let gnu = "/usr/bin/ld: /tmp/truk-1-2.o: in function `main':\n/x/u.truk:4: undefined reference to `alsonot'\n\
+/usr/bin/ld: /x/u.truk:5: undefined reference to `nothere'\n/usr/bin/ld: more: undefined reference to `alsonot'\n\
+ld: z.o: undefined reference to \u{2018}quoted\u{2019}\ncollect2: error: ld returned 1 exit status\n";
+        assert_eq!(undefined_symbols(gnu), ["alsonot", "nothere", "quoted"]);
+        let lld = "ld.lld: error: undefined symbol: nothere\n>>> referenced by u.truk:5\nld.lld: error: undefined symbol: gv\n";
+        assert_eq!(undefined_symbols(lld), ["nothere", "gv"]);
+        assert!(undefined_symbols("ld: cannot open output file x: Is a directory\n").is_empty());
+    }
+}
