@@ -2,8 +2,13 @@
 //! and relocatable objects of any architecture and byte order (sections `.note.truk`, or the
 //! PT_NOTE segments when section headers are gone), and Mach-O files (`__TEXT,__truk_fp`).
 //!
+//! Only the headers and notes are read, through bounded reads: a huge (or sparse) file costs
+//! no more than a small one, and a file that is not a regular file (a FIFO, a device, a
+//! folder) is refused before anything is read from it; opening never blocks.
+//!
 //! Every failure is one line starting with the file name:
 //! - `FILE: cannot read: <io error>`
+//! - `FILE: not a regular file but a FIFO` (a folder, a device, ...)
 //! - `FILE: not an executable or object file`
 //! - `FILE: not a Truk binary (no Truk fingerprint note)`
 //! - `FILE: damaged Truk note: <reason>`
@@ -12,7 +17,9 @@ use crate::fingerprint::{
     NoteInfo, NOTE_NAME, NOTE_SECTION_ELF, NOTE_SECTION_MACHO, NOTE_SEGMENT_MACHO, NOTE_TYPE,
 };
 use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
-use object::{elf, FileKind, Object, ObjectSection};
+use object::{elf, FileKind, Object, ObjectSection, ReadCache, ReadRef};
+use std::cell::Cell;
+use std::fs::File;
 use std::path::Path;
 
 /// Why no note came out of a file (the file name is added by [`read_note`]).
@@ -22,21 +29,84 @@ enum Failure {
     Damaged(String),
 }
 
+/// At most this many bytes are read from one file: headers, section and segment tables and
+/// notes take a few kilobytes in real binaries; a damaged header that names gigabytes fails
+/// to read instead of filling memory.
+const READ_BUDGET: u64 = 16 << 20;
+
+/// The file as `object` reads it: reads on demand (cached), within [`READ_BUDGET`].
+struct Bounded {
+    cache: ReadCache<File>,
+    used: Cell<u64>,
+}
+
+impl Bounded {
+    fn charge(&self, size: u64) -> Result<(), ()> {
+        let used = self.used.get().saturating_add(size);
+        if used > READ_BUDGET {
+            return Err(());
+        }
+        self.used.set(used);
+        Ok(())
+    }
+}
+
+impl<'a> ReadRef<'a> for &'a Bounded {
+    fn len(self) -> Result<u64, ()> {
+        (&self.cache).len()
+    }
+    fn read_bytes_at(self, offset: u64, size: u64) -> Result<&'a [u8], ()> {
+        self.charge(size)?;
+        (&self.cache).read_bytes_at(offset, size)
+    }
+    fn read_bytes_at_until(self, range: std::ops::Range<u64>, delimiter: u8) -> Result<&'a [u8], ()> {
+        self.charge(range.end.saturating_sub(range.start).min(4096))?;
+        (&self.cache).read_bytes_at_until(range, delimiter)
+    }
+}
+
+/// Opens `path` for reading without blocking (a FIFO with no writer would block `open`) and
+/// without making a terminal the controlling one; only a regular file is accepted.
+fn open_regular(path: &Path) -> Result<File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = path.display();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("{file}: cannot read: {e}"))?;
+    let meta = f.metadata().map_err(|e| format!("{file}: cannot read: {e}"))?;
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let what = if t.is_file() {
+        return Ok(f);
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "a socket or other special file"
+    };
+    Err(format!("{file}: not a regular file but {what}"))
+}
+
 /// Reads and decodes the Truk fingerprint note of the binary at `path`.
 pub fn read_note(path: &Path) -> Result<NoteInfo, String> {
     let file = path.display();
-    let data = std::fs::read(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
-    read_note_bytes(&data).map_err(|f| match f {
+    let data = Bounded { cache: ReadCache::new(open_regular(path)?), used: Cell::new(0) };
+    read_note_from(&data).map_err(|f| match f {
         Failure::NotObject => format!("{file}: not an executable or object file"),
         Failure::NoNote => format!("{file}: not a Truk binary (no Truk fingerprint note)"),
         Failure::Damaged(why) => format!("{file}: damaged Truk note: {why}"),
     })
 }
 
-fn read_note_bytes(data: &[u8]) -> Result<NoteInfo, Failure> {
+fn read_note_from<'a, R: ReadRef<'a>>(data: R) -> Result<NoteInfo, Failure> {
     match FileKind::parse(data) {
-        Ok(FileKind::Elf32) => elf_note::<elf::FileHeader32<object::Endianness>>(data),
-        Ok(FileKind::Elf64) => elf_note::<elf::FileHeader64<object::Endianness>>(data),
+        Ok(FileKind::Elf32) => elf_note::<elf::FileHeader32<object::Endianness>, R>(data),
+        Ok(FileKind::Elf64) => elf_note::<elf::FileHeader64<object::Endianness>, R>(data),
         Ok(FileKind::MachO32) | Ok(FileKind::MachO64) => macho_note(data),
         Ok(FileKind::MachOFat32) | Ok(FileKind::MachOFat64) => Err(Failure::Damaged(
             "universal (fat) Mach-O files are not supported: extract one architecture with `lipo -thin`".into(),
@@ -69,12 +139,12 @@ fn is_truk(name: &[u8], n_type: u32) -> bool {
     name == NOTE_NAME.as_bytes() && n_type == NOTE_TYPE
 }
 
-fn elf_note<H: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> Result<NoteInfo, Failure> {
+fn elf_note<'a, H: FileHeader<Endian = object::Endianness>, R: ReadRef<'a>>(data: R) -> Result<NoteInfo, Failure> {
     let header = H::parse(data).map_err(|_| Failure::NotObject)?;
     let endian = header.endian().map_err(|_| Failure::NotObject)?;
 
     // 1. Sections (objects, and executables that still have section headers).
-    let mut found: Vec<&[u8]> = Vec::new();
+    let mut found: Vec<&'a [u8]> = Vec::new();
     let mut truk_section_problem: Option<String> = None;
     if let Ok(sections) = header.sections(endian, data) {
         for section in sections.iter() {
@@ -186,7 +256,7 @@ fn parse_record(rec: &[u8]) -> Result<&[u8], String> {
         .ok_or_else(|| format!("descriptor ({descsz} bytes) runs past the end of the section"))
 }
 
-fn macho_note(data: &[u8]) -> Result<NoteInfo, Failure> {
+fn macho_note<'a, R: ReadRef<'a>>(data: R) -> Result<NoteInfo, Failure> {
     let file = object::File::parse(data).map_err(|_| Failure::NotObject)?;
     for section in file.sections() {
         let seg_ok = section
@@ -250,8 +320,8 @@ mod tests {
             format!("{}: not an executable or object file", empty.display())
         );
 
-        let e = read_note(&dir).unwrap_err(); // a directory
-        assert!(e.contains("cannot read"), "{e}");
+        let e = read_note(&dir).unwrap_err();
+        assert_eq!(e, format!("{}: not a regular file but a folder", dir.display()));
         assert_one_line(&e);
 
         // A real non-Truk executable.

@@ -501,7 +501,7 @@ fn link_errors_are_reported_not_panicked() {
     let dir = scratch("link_error");
     let mut objects = runtime_objects_in(&shared_cache(), X86, false).unwrap();
     // No __truk_main anywhere.
-    let err = link(&objects, &dir.join("nope"), X86, false, true).unwrap_err();
+    let err = link(&objects, &dir.join("nope"), X86, false, true).unwrap_err().to_string();
     assert!(err.contains("__truk_main"), "{err}");
     objects.push(dir.join("missing.o"));
     assert!(link(&objects, &dir.join("nope"), X86, false, true).is_err());

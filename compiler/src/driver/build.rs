@@ -11,7 +11,8 @@ use inkwell::OptimizationLevel;
 
 use crate::codegen::emit::{self, DebugInfo, Entry};
 use crate::diag::{render_all, Diagnostic, SourceMap};
-use crate::driver::{stdlib, target};
+use crate::driver::cshim::{self, CHeader, Header};
+use crate::driver::{link, stdlib, target};
 use crate::fingerprint::{build_fingerprint, layout_fingerprint, BuildInputs, NoteInfo};
 use crate::hir;
 use crate::syntax::{ast, parser};
@@ -72,10 +73,8 @@ pub struct Loaded {
     pub modules: Vec<ast::Module>,
     /// Folder of the entry file: file keys in the fingerprint are relative to it.
     pub root: PathBuf,
-    /// Local C headers named by `cimport "x.h"`, resolved.
-    pub local_headers: Vec<PathBuf>,
-    /// System headers named by `cimport <x.h>`.
-    pub system_headers: Vec<String>,
+    /// The C headers named by `cimport`, each once (local ones resolved).
+    pub cimports: Vec<CHeader>,
 }
 
 /// Load `entry` and every file it imports (transitively, each once), parsing as we go.
@@ -84,9 +83,8 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
     let mut diags = vec![];
     let mut modules = vec![];
     let mut seen: HashSet<PathBuf> = HashSet::new();
-    let mut headers = vec![];
-    let mut system_headers: Vec<String> = vec![];
-    let root = entry.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let mut cimports: Vec<CHeader> = vec![];
+    let root = entry_folder(entry);
     let mut queue: Vec<PathBuf> = vec![entry.to_path_buf()];
     while let Some(path) = queue.pop() {
         let canon = std::fs::canonicalize(&path).unwrap_or(path.clone());
@@ -110,19 +108,14 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
                     Some(p) => queue.push(p),
                     None => diags.push(Diagnostic::error(*span, format!("cannot find imported file `{rel}`"))),
                 },
-                ast::Item::CImport { header, system: true, .. } => {
-                    if !system_headers.contains(header) {
-                        system_headers.push(header.clone());
-                    }
-                }
+                ast::Item::CImport { header, system: true, span } => add_header(&mut cimports, Header::System(header.clone()), *span),
                 ast::Item::CImport { header, system: false, span } => {
                     let p = dir.join(header);
                     let found = if p.is_file() { Some(p) } else { include.iter().map(|d| d.join(header)).find(|p| p.is_file()) };
                     // Absolute: the shim that includes it is compiled in another folder.
                     let found = found.map(|p| std::fs::canonicalize(&p).unwrap_or(p));
                     match found {
-                        Some(p) if headers.contains(&p) => {}
-                        Some(p) => headers.push(p),
+                        Some(p) => add_header(&mut cimports, Header::Local(p), *span),
                         None => diags.push(Diagnostic::error(*span, format!("cannot find C header `{header}`"))),
                     }
                 }
@@ -132,10 +125,23 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
         modules.push(module);
     }
     if diags.is_empty() {
-        Ok(Loaded { sources, modules, root, local_headers: headers, system_headers })
+        Ok(Loaded { sources, modules, root, cimports })
     } else {
         Err((sources, diags))
     }
+}
+
+fn add_header(cimports: &mut Vec<CHeader>, header: Header, span: crate::diag::Span) {
+    if !cimports.iter().any(|c| c.header == header) {
+        cimports.push(CHeader { header, span });
+    }
+}
+
+/// The entry file's folder, absolute and without symlinks, however the entry is spelled: a
+/// bare `app.truk` has an empty parent, which would leave absolute paths in the file keys.
+fn entry_folder(entry: &Path) -> PathBuf {
+    let abs = std::fs::canonicalize(entry).or_else(|_| std::path::absolute(entry)).unwrap_or_else(|_| entry.to_path_buf());
+    abs.parent().map(Path::to_path_buf).unwrap_or(abs)
 }
 
 fn read_source(path: &Path) -> Result<String, String> {
@@ -291,12 +297,18 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
             time.stage("codegen");
             let mut objs = crate::driver::runtime::runtime_objects(&opts.target, opts.release)?;
             objs.insert(0, tmp.clone());
-            if let Some(src) = crate::driver::cshim::shim_source(&prog.hir, &loaded.system_headers, &loaded.local_headers) {
-                objs.push(crate::driver::cshim::shim_object(&src, &loaded.local_headers, &opts.target)?);
+            if let Some(shim) = cshim::shim_source(&prog.hir, &loaded.cimports) {
+                match cshim::shim_object(&shim, &loaded.cimports, &opts.target) {
+                    Ok(obj) => objs.push(obj),
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&tmp);
+                        return Err(cshim::failure_message(e, &shim, &prog.hir, &loaded));
+                    }
+                }
             }
-            let r = crate::driver::link::link(&objs, &out, &opts.target, opts.release, opts.wants_debug_info());
+            let r = link::link(&objs, &out, &opts.target, opts.release, opts.wants_debug_info());
             let _ = std::fs::remove_file(&tmp);
-            r?;
+            r.map_err(|e| link::failure_message(e, &prog.hir, &loaded.sources))?;
             if opts.wants_debug_info() {
                 crate::driver::link::unname_c_main(&out)?;
             }
@@ -324,8 +336,7 @@ fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData,
         .iter()
         .map(|f| (fingerprint_key(&loaded.root, &f.path), f.text.as_bytes()))
         .collect();
-    let headers: Vec<(String, Vec<u8>)> = loaded
-        .local_headers
+    let headers: Vec<(String, Vec<u8>)> = cshim::local_header_closure(&loaded.cimports)
         .iter()
         .map(|h| (fingerprint_key(&loaded.root, h), std::fs::read(h).unwrap_or_default()))
         .collect();
@@ -366,8 +377,8 @@ fn fingerprint_key(root: &Path, path: &Path) -> String {
     if path.starts_with(stdlib::PREFIX) {
         return path.to_string_lossy().into_owned();
     }
-    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let (root, path) = (canon(root), canon(path));
+    // `root` is canonical already (`entry_folder`).
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let rel = match path.strip_prefix(&root) {
         Ok(r) => r.to_path_buf(),
         Err(_) => {

@@ -322,26 +322,3 @@ fn compile_into(
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
-
-/// Compile one generated C file for `target` into `out` (used for the `cimport` shims).
-pub fn compile_c(target: &str, src: &str, include: &[PathBuf], out: &Path) -> Result<(), String> {
-    let cc = find_c_compiler(target_arch(target)?)?;
-    let dir = out.parent().unwrap_or(Path::new("."));
-    let c_path = out.with_extension("c");
-    std::fs::write(&c_path, src).map_err(|e| format!("cannot write {}: {e}", c_path.display()))?;
-    let mut cmd = Command::new(&cc.program);
-    cmd.args(&cc.args).args(["-O2", "-fPIC", "-w", "-c"]).current_dir(dir);
-    for i in include {
-        cmd.arg("-I").arg(i);
-    }
-    let o = cmd.arg(&c_path).arg("-o").arg(out).stdin(Stdio::null()).output();
-    let _ = std::fs::remove_file(&c_path);
-    let o = o.map_err(|e| format!("cannot run the C compiler `{}`: {e}", cc.program))?;
-    if !o.status.success() {
-        return Err(format!(
-            "error: compiling the C headers named by `cimport` failed:\n{}",
-            String::from_utf8_lossy(&o.stderr)
-        ));
-    }
-    Ok(())
-}

@@ -1,0 +1,101 @@
+//! What the C toolchain finds wrong with a program is reported about the program: an extern
+//! nothing defines at its declaration, a missing or broken C header at its `cimport`, an
+//! extern a cimported header does not declare at the extern; never the linker's or the C
+//! compiler's raw output about truk's temporary files.
+
+use std::path::Path;
+use std::process::Output;
+
+mod common;
+use common::{text, truk, Scratch};
+
+/// `truk build FILE` in the folder of `s` (so diagnostics name the file as `FILE`).
+fn build_in(s: &Scratch, file: &str, extra: &[&str]) -> Output {
+    truk().current_dir(&s.0).arg("build").args(extra).arg(file).output().unwrap()
+}
+
+/// The error output of a build that must fail, with the scratch folder spelled `[DIR]`.
+fn failure(s: &Scratch, file: &str, extra: &[&str]) -> String {
+    let o = build_in(s, file, extra);
+    assert!(!o.status.success(), "{file} built");
+    let err = text(&o.stderr).replace(s.0.to_str().unwrap(), "[DIR]");
+    for raw in ["collect2", "/tmp/truk-", "<stdin>", "undefined reference", ".c:"] {
+        assert!(!err.contains(raw), "raw toolchain output ({raw}): {err}");
+    }
+    assert!(!Path::new(&s.0).join(file.trim_end_matches(".truk")).exists(), "no binary after a failed build");
+    err
+}
+
+const UNDEFINED: &str = "extern fn nothere(x: i32) : i32;\nextern fn also_missing() : void;\nextern var missing_var: i64;\n\
+extern fn unused_and_undefined() : void;\nextern fn abs(x: i32) : i32;\n\
+fn main() : i32 {\n  also_missing();\n  return nothere(abs(-1)) + missing_var as i32;\n}\n";
+
+#[test]
+fn an_extern_nothing_defines_is_reported_at_its_declaration() {
+    let s = Scratch::new("undefined");
+    s.write("undef.truk", UNDEFINED);
+    insta::assert_snapshot!(failure(&s, "undef.truk", &[]));
+    // An object needs no definitions yet.
+    let o = build_in(&s, "undef.truk", &["--emit", "obj"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
+
+#[test]
+fn the_aarch64_cross_link_reports_the_same() {
+    let s = Scratch::new("undefined-arm");
+    s.write("undef.truk", UNDEFINED);
+    if std::process::Command::new("aarch64-linux-gnu-gcc").arg("--version").output().is_err() {
+        eprintln!("skipping: no aarch64-linux-gnu-gcc (ci/setup installs it)");
+        return;
+    }
+    assert_eq!(failure(&s, "undef.truk", &["--target", "aarch64-unknown-linux-gnu"]), failure(&s, "undef.truk", &[]));
+}
+
+#[test]
+fn an_extern_the_cimported_header_does_not_declare_is_reported_at_the_extern() {
+    let s = Scratch::new("shim");
+    s.write("inc/cube.h", "static inline int cube(int x) { return x * x * x; }\nstatic int hits;\nint twice(int x);\n");
+    s.write(
+        "shim.truk",
+        "cimport \"inc/cube.h\";\nextern fn cube(x: i32) : i32;\nextern fn square(x: i32) : i32;\n\
+extern var hits: i32;\nextern var misses: i32;\nextern fn twice(x: i32, y: i32) : i32;\n\
+fn main() : i32 {\n  return cube(2) + square(3) + hits + misses;\n}\n",
+    );
+    insta::assert_snapshot!(failure(&s, "shim.truk", &[]));
+}
+
+#[test]
+fn a_cimport_of_a_missing_or_broken_header_is_reported_at_the_cimport() {
+    let s = Scratch::new("headers");
+    s.write("system.truk", "cimport <stdio.h>;\ncimport <no_such_header.h>;\nfn main() : i32 {\n  return 0;\n}\n");
+    s.write("local.truk", "cimport \"no_such_header.h\";\nfn main() : i32 {\n  return 0;\n}\n");
+    s.write("broken.h", "int broken(;\n");
+    s.write("nested.h", "#include \"no_such_include.h\"\n");
+    s.write("broken.truk", "cimport <stdlib.h>;\ncimport \"broken.h\";\nfn main() : i32 {\n  return 0;\n}\n");
+    s.write("nested.truk", "cimport \"nested.h\";\nfn main() : i32 {\n  return 0;\n}\n");
+    let all: Vec<String> = ["system.truk", "local.truk", "broken.truk", "nested.truk"].iter().map(|f| failure(&s, f, &[])).collect();
+    insta::assert_snapshot!(all.join("\n"));
+}
+
+#[test]
+fn other_link_failures_are_one_line_and_verbose_shows_the_linker() {
+    let s = Scratch::new("other");
+    s.write("ok.truk", "fn main() : i32 {\n  return 0;\n}\n");
+    std::fs::create_dir(s.0.join("folder")).unwrap();
+    let o = build_in(&s, "ok.truk", &["-o", "folder"]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(err.starts_with("error: linking with `"), "{err}");
+    assert!(err.lines().next().unwrap().ends_with("cannot open output file folder: Is a directory"), "{err}");
+    assert!(err.contains("TRUK_VERBOSE=1") && !err.contains("collect2"), "{err}");
+    let o = truk().current_dir(&s.0).env("TRUK_VERBOSE", "1").args(["build", "ok.truk", "-o", "folder"]).output().unwrap();
+    assert!(text(&o.stderr).contains("ld: cannot open output file folder"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn an_extern_a_local_header_declares_but_nothing_defines_is_reported_at_the_extern() {
+    let s = Scratch::new("declared");
+    s.write("decl.h", "int twice(int x);\nextern int counter;\n");
+    s.write("decl.truk", "cimport \"decl.h\";\nextern fn twice(x: i32) : i32;\nextern var counter: i32;\nfn main() : i32 {\n  return twice(counter);\n}\n");
+    insta::assert_snapshot!(failure(&s, "decl.truk", &[]));
+}
