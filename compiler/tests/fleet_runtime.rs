@@ -10,12 +10,6 @@ use std::sync::OnceLock;
 
 use fleet_support::*;
 
-/// The agent with the default test note (fingerprint seed 1, 1024 slots), built once.
-fn agent_exe() -> PathBuf {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| build_agent("agent", &note(1, 1024, REGION_SIZE)))
-        .clone()
-}
 
 /// The agent built for aarch64 (same note, another target), and the runner for it; None
 /// (the test is skipped, with a message) without the cross toolchain or qemu.
@@ -463,11 +457,6 @@ fn write_slot(region: &std::path::Path, slot: u64, pid: u32, start_time: u64) {
     file.write_all_at(&bytes, 256 + 16 * slot).unwrap();
 }
 
-fn start_time_of(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let rest = &s[s.rfind(')').unwrap() + 2..];
-    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
-}
 
 #[test]
 fn dead_zombie_and_reused_pids_are_reaped() {
@@ -501,21 +490,6 @@ fn dead_zombie_and_reused_pids_are_reaped() {
     assert!(f.regions().is_empty());
 }
 
-/// Runs the agent once in `f`'s namespace, expecting it to refuse to join.
-fn refused(f: &Fleet, exe: &std::path::Path) -> String {
-    let o = f
-        .command(exe, &["agent"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(70), "{o:?}");
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(
-        err.starts_with("fleet: ") && err.ends_with('\n') && err.lines().count() == 1,
-        "{err:?}"
-    );
-    err
-}
 
 #[test]
 fn foreign_or_damaged_files_are_refused_and_left_untouched() {
@@ -702,16 +676,6 @@ fn programs_without_fleets_do_not_link_the_fleet_runtime() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
 }
 
-/// The agent's note as the Rust runtime sees it.
-fn agent_build() -> truk_runtime::Build {
-    let n = note(1, 1024, REGION_SIZE);
-    truk_runtime::Build {
-        build_fp: n.build_fp,
-        layout_fp: n.layout_fp,
-        capacity: n.fleet_capacity,
-        region_size: n.region_size,
-    }
-}
 
 #[test]
 fn rust_and_c_members_share_one_region() {
@@ -799,17 +763,6 @@ fn rust_and_c_members_share_one_region() {
     assert_eq!(std::fs::read(&path).unwrap(), vec![7u8; 5000]);
 }
 
-fn truk(args: &[&str]) -> (i32, String, String) {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_truk"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn truk_fleet_ls_and_gc_on_real_regions() {
