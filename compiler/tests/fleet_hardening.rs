@@ -205,7 +205,18 @@ fn a_pid_namespace_without_its_own_proc_is_refused() {
 
 #[test]
 fn a_forked_child_is_a_member_of_its_own() {
-    let mut f = Fleet::new("fork", &agent_exe());
+    forked_child(Fleet::new("fork", &agent_exe()));
+}
+
+#[test]
+fn aarch64_forked_child_under_qemu() {
+    if let Some(f) = arm_fleet("armfork") {
+        forked_child(f);
+    }
+}
+
+/// Own slot, own Mutex identity, outlives the parent, a grandchild; the last removes.
+fn forked_child(mut f: Fleet) {
     let mut a = f.agent();
     assert_eq!(a.cmd("lock"), "lock 0");
     let mut c = f.fork_agent(&mut a, "");
@@ -282,6 +293,7 @@ cimport <string.h>;
 extern fn printf(fmt: *i8, ...args) : i32;
 extern fn strcmp(a: *i8, b: *i8) : i32;
 extern fn fork() : i32;
+extern fn getpid() : i32;
 extern fn getppid() : i32;
 extern fn usleep(us: u32) : i32;
 extern fn fflush(f: *u8) : i32;
@@ -295,7 +307,7 @@ fn main(argc: i32, argv: **i8) : i32 {
     return 0;
   }
   atomic_add(&n, 1);
-  var parent: i32 = getppid();
+  var parent: i32 = getpid();
   var pid: i32 = fork();
   if pid == 0 {
     // Until the parent has exited (we are reparented); 10 s at most.
@@ -363,7 +375,18 @@ fn send(pid: u32, sig: i32) {
 
 #[test]
 fn sigint_sigterm_sighup_make_a_member_leave_then_die_of_it() {
-    let mut f = Fleet::new("signals", &agent_exe());
+    leave_signals(Fleet::new("signals", &agent_exe()));
+}
+
+#[test]
+fn aarch64_leave_signals_under_qemu() {
+    if let Some(f) = arm_fleet("armsignals") {
+        leave_signals(f);
+    }
+}
+
+/// Each leave signal on a member that is not the last, then on the last.
+fn leave_signals(mut f: Fleet) {
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         let what = signal_name(sig);
         // Not the last: its slot is freed at once, by itself.

@@ -490,3 +490,12 @@ pub fn agent_build() -> truk_runtime::Build {
         region_size: n.region_size,
     }
 }
+
+/// The agent built for aarch64 (same note, another target), and the runner for it; None
+/// (the test is skipped, with a message) without the cross toolchain or qemu.
+pub fn arm_fleet(test: &str) -> Option<Fleet> {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    let runner = arm_runner()?;
+    let exe = EXE.get_or_init(|| build_agent("agent_arm", &note_for(ARM, 1, 1024, REGION_SIZE)));
+    Some(Fleet::under(test, exe, runner))
+}
