@@ -39,7 +39,7 @@ extern char **environ;
 enum proc_state { PROC_ALIVE, PROC_DEAD, PROC_UNKNOWN };
 
 /* Appends the decimal digits of v at p; returns the end. No stdio: this runs
- * in signal handlers and in the child of fork too (see fleet_leave). */
+ * in signal handlers and in the child of fork too (see leave). */
 static char *put_uint(char *p, uint32_t v) {
     char digits[10];
     int n = 0;
@@ -559,11 +559,13 @@ static bool fork_pending(void) {
     return false;
 }
 
-/* The exit hook (start.c calls it through __truk_rt_fleet_exit_hook), also
- * run by the signal handler: async-signal-safe (no stdio, no malloc, no
- * fleet_fail, which would exit() inside the exit hook). The leave signals are
- * blocked meanwhile, so their handler never leaves a second time half-way. */
-static void fleet_leave(void) {
+/* Leaves the fleet: the exit hook and, with `dying`, the signal handler.
+ * Async-signal-safe (no stdio, no malloc, no fleet_fail, which would exit()
+ * inside the exit hook). The leave signals are blocked meanwhile, so their
+ * handler never leaves a second time half-way. A dying process keeps the
+ * region mapped: it ends a moment later, and the kernel's processing of its
+ * death may still need the mapping. */
+static void leave(bool dying) {
     sigset_t old;
     signals_block(&old);
     if (__atomic_load_n(&fl.joined, __ATOMIC_ACQUIRE)) {
@@ -579,17 +581,23 @@ static void fleet_leave(void) {
         if (!keep_lock && flock(fl.fd, LOCK_EX | LOCK_NB) == 0 && fstat(fl.fd, &st) == 0 &&
             st.st_nlink > 0 && table_sweep() == 0)
             unlink(fl.path);
-        region_drop(fl.fd);
+        if (dying)
+            close(fl.fd);
+        else
+            region_drop(fl.fd);
         fl.fd = -1;
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* The exit hook (start.c calls it through __truk_rt_fleet_exit_hook). */
+static void fleet_leave(void) { leave(false); }
+
 /* SIGINT, SIGTERM, SIGHUP when the program left them at SIG_DFL: leave, then
  * die of the same signal (the status a shell sees is unchanged). */
 static void fleet_on_signal(int sig) {
     int saved = errno;
-    fleet_leave();
+    leave(true);
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;

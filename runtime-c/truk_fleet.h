@@ -101,7 +101,8 @@
  * ---- Signals -------------------------------------------------------------------
  * After joining, SIGINT, SIGTERM and SIGHUP whose disposition is SIG_DFL get a
  * handler (mask: all three) that leaves (async-signal-safe: atomics and system
- * calls only; /proc is read with open/read) and then dies of the same signal
+ * calls only; /proc is read with open/read; the region stays mapped, for the
+ * kernel's processing of our death) and then dies of the same signal
  * (SIG_DFL, raise, unblock). SIG_IGN and the program's own handlers stay; a
  * handler installed later replaces ours. A signal during join finds no
  * membership and kills as SIGKILL would (the protocol survives that); leave

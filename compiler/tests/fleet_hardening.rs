@@ -108,8 +108,7 @@ fn ls_and_gc_act_on_the_callers_regions_unless_all_users() {
     let theirs = region.with_file_name(name.replacen("truk-0-", "truk-4242-", 1));
     std::fs::rename(&region, &theirs).unwrap();
     std::os::unix::fs::chown(&theirs, Some(4242), None).unwrap();
-    std::fs::write(&region, &bytes).unwrap();
-    std::fs::set_permissions(&region, PermissionsExt::from_mode(0o600)).unwrap();
+    write_private(&region, &bytes);
     std::os::unix::fs::chown(&region, Some(4243), None).unwrap();
     let (code, out, err) = truk(&["fleet", "ls", "--ns", &f.ns]);
     assert_eq!(code, 0, "{err}");

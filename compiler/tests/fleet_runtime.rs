@@ -6,7 +6,6 @@ mod fleet_support;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::OnceLock;
 
 use fleet_support::*;
 
@@ -517,9 +516,7 @@ fn foreign_or_damaged_files_are_refused_and_left_untouched() {
         ("truncated", good[..good.len() - 8].to_vec()),
     ];
     for (what, bytes) in cases {
-        std::fs::write(&region, &bytes).unwrap();
-        std::fs::set_permissions(&region, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .unwrap();
+        write_private(&region, &bytes);
         let before = std::fs::metadata(&region).unwrap().modified().unwrap();
         let err = refused(&f, &exe);
         assert!(err.contains("left untouched"), "{what}: {err}");
@@ -743,7 +740,7 @@ fn rust_and_c_members_share_one_region() {
     assert!(f.regions().is_empty());
     // A damaged file under the name: Rust refuses it too, untouched.
     let path = truk_runtime::member::region_path(&agent_build(), Some(&f.ns)).unwrap();
-    std::fs::write(&path, vec![7u8; 5000]).unwrap();
+    write_private(&path, &[7u8; 5000]);
     let err = truk_runtime::Member::join(&agent_build(), Some(&f.ns), |_| {})
         .err()
         .unwrap();
@@ -816,7 +813,7 @@ fn truk_fleet_ls_and_gc_on_real_regions() {
     }
     assert_eq!(f.regions().len(), 2);
     let damaged = f.regions()[0].with_file_name(format!("truk-0-0-{}-{}", "ee".repeat(16), f.ns));
-    std::fs::write(&damaged, b"not a region").unwrap();
+    write_private(&damaged, b"not a region");
     let (code, out, _) = truk(&["fleet", "ls", "--ns", &f.ns]);
     assert_eq!(code, 0);
     assert!(

@@ -499,3 +499,9 @@ pub fn arm_fleet(test: &str) -> Option<Fleet> {
     let exe = EXE.get_or_init(|| build_agent("agent_arm", &note_for(ARM, 1, 1024, REGION_SIZE)));
     Some(Fleet::under(test, exe, runner))
 }
+
+/// Writes a file only its owner can reach (mode 0600), as regions are.
+pub fn write_private(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+}
