@@ -440,6 +440,7 @@ impl Member {
     }
 
     /// Refuses a file others could reach (see [`access_problem`]).
+    #[allow(clippy::useless_conversion)] // nlink_t is u32 on aarch64
     fn check_access(&self, st: &libc::stat) -> Result<(), String> {
         match access_problem(st.st_mode, u64::from(st.st_nlink)) {
             Some(why) => Err(format!(
