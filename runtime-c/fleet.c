@@ -17,8 +17,9 @@
 #include <limits.h>
 #include <stddef.h>
 #include <link.h>
-#include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
+#include <linux/futex.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,10 +39,35 @@ extern char **environ;
 
 enum proc_state { PROC_ALIVE, PROC_DEAD, PROC_UNKNOWN };
 
+/* Appends the decimal digits of v at p; returns the end. No stdio: this runs
+ * in signal handlers and in the child of fork too (see leave). */
+static char *put_uint(char *p, uint32_t v) {
+    char digits[10];
+    int n = 0;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0)
+        *p++ = digits[--n];
+    return p;
+}
+
+static char *put_str(char *p, const char *s) {
+    while (*s)
+        *p++ = *s++;
+    return p;
+}
+
+/* "/proc/<pid>/task/<pid>/stat" into buf (64 bytes). */
+static void stat_path(char *buf, uint32_t pid) {
+    char *p = put_str(put_uint(put_str(put_uint(put_str(buf, "/proc/"), pid), "/task/"), pid), "/stat");
+    *p = 0;
+}
+
 /* Reads the stat file of `pid`'s main thread: dead when absent, zombie or
  * dead; *start gets field 22 (start time in clock ticks since boot). UNKNOWN
  * when it cannot be read for another reason (e.g. hidepid): callers then
- * assume the process lives.
+ * assume the process lives. Async-signal-safe.
  * The path is /proc/<pid>/task/<pid>/stat, for ourselves as for others:
  * qemu-user fakes /proc/self/stat and /proc/<own pid>/stat for the program it
  * emulates (another start time than the one other processes read there), so a
@@ -52,7 +78,7 @@ static enum proc_state proc_stat(uint32_t pid, uint64_t *start) {
     char path[64], buf[1024];
     if (pid == 0 || pid > TRUK_MUTEX_TID_MASK)
         return PROC_DEAD;
-    snprintf(path, sizeof path, "/proc/%" PRIu32 "/task/%" PRIu32 "/stat", pid, pid);
+    stat_path(path, pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return (errno == ENOENT || errno == ESRCH) ? PROC_DEAD : PROC_UNKNOWN;
@@ -74,12 +100,15 @@ static enum proc_state proc_stat(uint32_t pid, uint64_t *start) {
             return PROC_UNKNOWN;
         p++;
     }
-    *start = strtoull(p, NULL, 10);
+    uint64_t v = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    *start = v;
     return PROC_ALIVE;
 }
 
-/* Our own pid and start time, read once (Truk programs do not fork; spawn
- * execs a fresh image). */
+/* Our own pid and start time, read once; a forked child reads its own again
+ * (fleet_fork_child). */
 static uint32_t self_pid_v;
 static uint64_t self_start_v;
 
@@ -206,11 +235,11 @@ static uint32_t table_sweep(void) {
     return live;
 }
 
-/* Claims a free slot for this process: CAS FREE -> CLAIMED(pid), then the
- * start time, then ACTIVE with a release store. Reaps the dead and tries
- * again once when the table looks full. */
-static bool table_register(void) {
-    self_ident();
+/* Claims a free slot for `pid`: CAS FREE -> CLAIMED(pid), then `start`, then
+ * `status` (ACTIVE; CLAIMED for a fork reservation) with a release store.
+ * Reaps the dead and tries again once when the table looks full. */
+static bool slot_claim(uint32_t pid, uint64_t start, uint64_t status, uint32_t *index,
+                       uint64_t *word) {
     for (int pass = 0; pass < 2; pass++) {
         for (uint32_t i = 0; i < fl.note.fleet_capacity; i++) {
             struct truk_fleet_slot *s = &fl.table[i];
@@ -218,20 +247,26 @@ static bool table_register(void) {
             if ((w & TRUK_SLOT_STATUS_MASK) != TRUK_SLOT_FREE)
                 continue;
             uint64_t count = ((w & TRUK_SLOT_COUNT_MASK) + TRUK_SLOT_COUNT_ONE) & TRUK_SLOT_COUNT_MASK;
-            uint64_t claimed = ((uint64_t)self_pid_v << TRUK_SLOT_PID_SHIFT) | count | TRUK_SLOT_CLAIMED;
+            uint64_t claimed = ((uint64_t)pid << TRUK_SLOT_PID_SHIFT) | count | TRUK_SLOT_CLAIMED;
             if (!cas64(&s->word, w, claimed))
                 continue;
-            __atomic_store_n(&s->start_time, self_start_v, __ATOMIC_RELAXED);
-            uint64_t active = (claimed & ~(uint64_t)TRUK_SLOT_STATUS_MASK) | TRUK_SLOT_ACTIVE;
-            __atomic_store_n(&s->word, active, __ATOMIC_RELEASE);
-            fl.self = i;
-            fl.self_word = active;
+            __atomic_store_n(&s->start_time, start, __ATOMIC_RELAXED);
+            uint64_t done = (claimed & ~(uint64_t)TRUK_SLOT_STATUS_MASK) | status;
+            __atomic_store_n(&s->word, done, __ATOMIC_RELEASE);
+            *index = i;
+            *word = done;
             return true;
         }
         if (pass == 0)
             table_sweep();
     }
     return false;
+}
+
+/* Claims a slot for this process. */
+static bool table_register(void) {
+    self_ident();
+    return slot_claim(self_pid_v, self_start_v, TRUK_SLOT_ACTIVE, &fl.self, &fl.self_word);
 }
 
 static void table_deregister(void) {
@@ -313,6 +348,26 @@ static void generation_start(void (*init)(void *)) {
 
 enum attempt { JOINED, RETRY, ABSENT };
 
+/* Refuses a file under the region's name that others could reach: not a
+ * regular file, not ours, group/other permission bits, or a second name (a
+ * hard link planted elsewhere would let its owner read and write the fleet).
+ * nlink 0 (a leaver unlinked it) is not refused: the caller starts over. */
+static void file_check(const struct stat *st) {
+    if (!S_ISREG(st->st_mode))
+        fleet_fail("%s is not a regular file; refusing to use it", fl.path);
+    if (st->st_uid != geteuid())
+        fleet_fail("%s belongs to uid %u, not to us; refusing to use it", fl.path,
+                   (unsigned)st->st_uid);
+    if (st->st_mode & 077)
+        fleet_fail("%s has mode %04o: other users could read or write the fleet's memory; "
+                   "refusing to use it (left untouched)",
+                   fl.path, (unsigned)(st->st_mode & 07777));
+    if (st->st_nlink > 1)
+        fleet_fail("%s has %llu links: another name reaches the fleet's memory; refusing to "
+                   "use it (left untouched)",
+                   fl.path, (unsigned long long)st->st_nlink);
+}
+
 static bool still_linked(int fd) {
     struct stat st;
     if (fstat(fd, &st) != 0)
@@ -379,11 +434,7 @@ static enum attempt region_attach(void (*init)(void *)) {
     struct stat st;
     if (fstat(fd, &st) != 0)
         fleet_fail("cannot stat %s: %s", fl.path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        fleet_fail("%s is not a regular file; refusing to use it", fl.path);
-    if (st.st_uid != geteuid())
-        fleet_fail("%s belongs to uid %u, not to us; refusing to use it", fl.path,
-                   (unsigned)st.st_uid);
+    file_check(&st);
     bool excl = flock(fd, LOCK_EX | LOCK_NB) == 0;
     if (excl)
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -397,6 +448,7 @@ static enum attempt region_attach(void (*init)(void *)) {
         close(fd);
         return RETRY;
     }
+    file_check(&st); /* again: a link or chmod while we waited for the lock */
     /* Validate from a copy read with pread: nothing is mapped writable before. */
     struct truk_fleet_header h;
     if (st.st_size < (off_t)sizeof h || pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
@@ -439,6 +491,28 @@ static enum attempt region_attach(void (*init)(void *)) {
     return JOINED;
 }
 
+/* Liveness reads /proc/<pid>: that /proc must be our PID namespace's. In a
+ * namespace made without its own /proc (`unshare --pid --fork`), /proc/self
+ * names our pid in the outer namespace and every pid we look up there is
+ * someone else: refuse rather than judge the wrong processes. */
+static void proc_check(void) {
+    char self[32];
+    ssize_t n = readlink("/proc/self", self, sizeof self - 1);
+    long pid = -1;
+    if (n > 0) {
+        self[n] = 0;
+        char *end;
+        pid = strtol(self, &end, 10);
+        if (*end)
+            pid = -1;
+    }
+    if (pid != (long)getpid())
+        fleet_fail("/proc is not this PID namespace's own (/proc/self is %s, getpid() is %ld): "
+                   "members' liveness cannot be checked here; give the namespace its own /proc "
+                   "(e.g. unshare --pid --fork --mount-proc)",
+                   n > 0 ? self : "unreadable", (long)getpid());
+}
+
 static void region_name(void) {
     const char *ns = getenv(TRUK_FLEET_NS_ENV);
     if (!ns || !*ns)
@@ -456,6 +530,7 @@ static void region_name(void) {
     struct stat st;
     if (stat("/proc/self/ns/pid", &st) != 0)
         fleet_fail("cannot read /proc/self/ns/pid (is /proc mounted?): %s", strerror(errno));
+    proc_check();
     char fp[33];
     for (int i = 0; i < 16; i++)
         snprintf(fp + 2 * i, 3, "%02x", fl.note.build_fp[i]);
@@ -465,22 +540,171 @@ static void region_name(void) {
 
 static void mutex_abandon_region(void); /* in the Mutex section below */
 
+static const int leave_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void signals_block(sigset_t *old) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof leave_signals / sizeof *leave_signals; i++)
+        sigaddset(&set, leave_signals[i]);
+    sigprocmask(SIG_BLOCK, &set, old);
+}
+
+/* A slot this process reserved for a forked child that has not taken it over
+ * yet (see truk_fleet.h, "fork"). */
+static bool fork_pending(void) {
+    for (uint32_t i = 0; i < fl.note.fleet_capacity; i++) {
+        uint64_t w = load64(&fl.table[i].word);
+        if (i != fl.self && (w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_CLAIMED &&
+            (uint32_t)(w >> TRUK_SLOT_PID_SHIFT) == self_pid_v)
+            return true;
+    }
+    return false;
+}
+
+/* Leaves the fleet: the exit hook and, with `dying`, the signal handler.
+ * Async-signal-safe (no stdio, no malloc, no fleet_fail, which would exit()
+ * inside the exit hook). The leave signals are blocked meanwhile, so their
+ * handler never leaves a second time half-way. A dying process keeps the
+ * region mapped: it ends a moment later, and the kernel's processing of its
+ * death may still need the mapping. */
+static void leave(bool dying) {
+    sigset_t old;
+    signals_block(&old);
+    if (__atomic_load_n(&fl.joined, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&fl.joined, false, __ATOMIC_RELAXED);
+        /* A child not yet in its slot relies on the lock we share with it:
+         * converting that lock could drop it (truk_fleet.h, "fork"). */
+        bool keep_lock = fork_pending();
+        /* Before the region is unmapped; not from a signal handler, where
+         * walking glibc's robust list is unsafe: the kernel does it at our
+         * death a moment later, the region still mapped. */
+        if (!dying)
+            mutex_abandon_region();
+        table_deregister();
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        /* Converting SH to EX|NB drops our lock first: success means nobody else
+         * holds one, and no live slot means nobody is between locks either. */
+        struct stat st;
+        if (!keep_lock && flock(fl.fd, LOCK_EX | LOCK_NB) == 0 && fstat(fl.fd, &st) == 0 &&
+            st.st_nlink > 0 && table_sweep() == 0)
+            unlink(fl.path);
+        if (dying)
+            close(fl.fd);
+        else
+            region_drop(fl.fd);
+        fl.fd = -1;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 /* The exit hook (start.c calls it through __truk_rt_fleet_exit_hook). */
-static void fleet_leave(void) {
-    if (!fl.joined)
-        return;
-    fl.joined = false;
-    mutex_abandon_region(); /* before the region is unmapped */
-    table_deregister();
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    /* Converting SH to EX|NB drops our lock first: success means nobody else
-     * holds one, and no live slot means nobody is between locks either. */
-    struct stat st; /* no fleet_fail here: exit() must not run inside the exit hook */
-    if (flock(fl.fd, LOCK_EX | LOCK_NB) == 0 && fstat(fl.fd, &st) == 0 && st.st_nlink > 0 &&
-        table_sweep() == 0)
-        unlink(fl.path);
-    region_drop(fl.fd);
-    fl.fd = -1;
+static void fleet_leave(void) { leave(false); }
+
+/* SIGINT, SIGTERM, SIGHUP when the program left them at SIG_DFL: leave, then
+ * die of the same signal (the status a shell sees is unchanged). */
+static void fleet_on_signal(int sig) {
+    int saved = errno;
+    leave(true);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+    raise(sig); /* pending: `sig` is blocked while its handler runs */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, NULL); /* delivered here: the default action */
+    errno = saved;
+}
+
+/* Installs fleet_on_signal for the leave signals still at SIG_DFL (SIG_IGN,
+ * e.g. under nohup, and the program's own handlers stay; a handler the
+ * program installs later replaces ours). */
+static void signals_install(void) {
+    for (size_t i = 0; i < sizeof leave_signals / sizeof *leave_signals; i++) {
+        struct sigaction old;
+        if (sigaction(leave_signals[i], NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
+            old.sa_handler != SIG_DFL)
+            continue;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = fleet_on_signal;
+        sigemptyset(&sa.sa_mask);
+        for (size_t j = 0; j < sizeof leave_signals / sizeof *leave_signals; j++)
+            sigaddset(&sa.sa_mask, leave_signals[j]);
+        sa.sa_flags = SA_RESTART;
+        sigaction(leave_signals[i], &sa, NULL);
+    }
+}
+
+/* ---- fork (protocol: truk_fleet.h, "fork") ------------------------------- */
+
+static struct {
+    bool reserved;  /* prepare claimed `slot` for the child */
+    uint32_t slot;
+    uint64_t word;  /* the reservation's word: CLAIMED, our pid */
+    sigset_t mask;  /* the signal mask to restore after fork */
+} fk;
+
+/* A child that cannot become a member: one line, status 70, as at join. */
+static _Noreturn void fork_fail(const char *line) {
+    ssize_t ignored = write(2, line, strlen(line));
+    (void)ignored;
+    _exit(TRUK_FLEET_EXIT_STATUS);
+}
+
+/* Before fork: reserve a slot for the child under our own pid (alive while we
+ * are), with the leave signals blocked until fork has returned. */
+static void fleet_fork_prepare(void) {
+    signals_block(&fk.mask);
+    fk.reserved = false;
+    if (fl.joined) {
+        self_ident();
+        fk.reserved = slot_claim(self_pid_v, self_start_v, TRUK_SLOT_CLAIMED, &fk.slot, &fk.word);
+    }
+}
+
+static void fleet_fork_parent(void) { sigprocmask(SIG_SETMASK, &fk.mask, NULL); }
+
+/* In the child: our own identity, the reserved slot (or a new one when a
+ * reaper freed it), our own open file description, mapped, and LOCK_SH on it;
+ * the inherited descriptor and mapping are dropped, never unlocked (the lock
+ * is the parent's). */
+static void fleet_fork_child(void) {
+    if (fl.joined) {
+        self_pid_v = 0;
+        self_ident();
+        uint64_t mine = ((uint64_t)self_pid_v << TRUK_SLOT_PID_SHIFT) |
+                        (fk.word & TRUK_SLOT_COUNT_MASK) | TRUK_SLOT_CLAIMED;
+        if (fk.reserved && cas64(&fl.table[fk.slot].word, fk.word, mine)) {
+            __atomic_store_n(&fl.table[fk.slot].start_time, self_start_v, __ATOMIC_RELAXED);
+            fl.self = fk.slot;
+            fl.self_word = (mine & ~(uint64_t)TRUK_SLOT_STATUS_MASK) | TRUK_SLOT_ACTIVE;
+            __atomic_store_n(&fl.table[fk.slot].word, fl.self_word, __ATOMIC_RELEASE);
+        } else if (!table_register()) {
+            fork_fail("fleet: the child of fork finds the attach table full\n");
+        }
+        fl.first = false;
+        char path[64];
+        *put_uint(put_str(path, "/proc/self/fd/"), (uint32_t)fl.fd) = 0;
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            fork_fail("fleet: the child of fork cannot open its own descriptor of the region\n");
+        /* The inherited mapping holds the parent's description (and its lock)
+         * too: map ours over it, at the same address. */
+        if (mmap(fl.base, fl.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) !=
+            fl.base)
+            fork_fail("fleet: the child of fork cannot map the region again\n");
+        close(fl.fd);
+        while (flock(fd, LOCK_SH) != 0)
+            if (errno != EINTR)
+                fork_fail("fleet: the child of fork cannot lock the region\n");
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        fl.fd = fd;
+    }
+    sigprocmask(SIG_SETMASK, &fk.mask, NULL);
 }
 
 /* Reads the note and computes the region's name and sizes. */
@@ -515,8 +739,12 @@ void *__truk_fleet_join(void (*init)(void *shared_base)) {
         if (a == JOINED)
             break;
     }
-    fl.joined = true;
+    __atomic_store_n(&fl.joined, true, __ATOMIC_RELEASE);
     __truk_rt_fleet_exit_hook = fleet_leave;
+    static bool hooked;
+    if (!hooked && pthread_atfork(fleet_fork_prepare, fleet_fork_parent, fleet_fork_child) == 0)
+        hooked = true;
+    signals_install();
     return fl.base + fl.shared_offset;
 }
 

@@ -11,8 +11,8 @@
  *     fp32   the first 32 hex digits of the build fingerprint
  *     ns     $TRUK_FLEET_NS, or "default": 1 to TRUK_FLEET_NS_MAX characters
  *            of [A-Za-z0-9_.-], not starting with '.'; anything else is an error
- *   The file is mode 0600, owned by that user. The full fingerprints are in the
- *   header; the name only finds the file.
+ *   The file is mode 0600, owned by that user, with one link. The full
+ *   fingerprints are in the header; the name only finds the file.
  *
  * ---- Layout (host byte order: a region never leaves its machine) ----------
  *   [0, TRUK_FLEET_HEADER_SIZE)            struct truk_fleet_header
@@ -30,7 +30,10 @@
  *        (LOCK_SH taken first, posix_fallocate, header, init, register self,
  *        state READY), then linkat it to the name. EEXIST: someone else won,
  *        drop ours and go to 1. Nobody ever sees a half-built region.
- *     2. Check it is a regular file of ours, then try LOCK_EX|LOCK_NB.
+ *     2. Check it is a regular file of ours, mode without group/other bits,
+ *        at most one link (else refuse, file untouched: a hard link planted by
+ *        another user reads and writes the fleet through its other name), then
+ *        try LOCK_EX|LOCK_NB.
  *        a. Got it: nobody holds LOCK_SH, so no member lives. If st_nlink == 0
  *           (a leaver unlinked it) go to 1. Validate the header (below; a
  *           failure is fatal and the file is left untouched). If the state is
@@ -40,7 +43,8 @@
  *           zero table and shared area, init, generation + 1, register self,
  *           state READY. Then convert to LOCK_SH.
  *        b. Not got: take LOCK_SH (blocks while a leaver or a re-initializer
- *           holds LOCK_EX). If st_nlink == 0, go to 1. Validate. If the state
+ *           holds LOCK_EX). If st_nlink == 0, go to 1. Check the file again
+ *           (mode, links) and validate. If the state
  *           is not READY (a re-initializer died), go to 1. Register.
  *     3. After holding LOCK_SH, re-check st_nlink > 0 (else deregister, go to
  *        1): flock conversions are not promised atomic, so a leaver may have
@@ -49,13 +53,65 @@
  *   leave: free own slot, then convert LOCK_SH to LOCK_EX|LOCK_NB. Got it and
  *     the table shows no live member: unlink the name (we hold EX, so the name
  *     still points at our file: only EX holders unlink, and a new file cannot
- *     be linked over an existing name). Close.
- *   gc (`truk fleet gc`): open, validate (damaged: report, leave), take
- *     LOCK_EX|LOCK_NB, no live slot: unlink.
+ *     be linked over an existing name). Close. Skip the conversion while a
+ *     forked child has not taken its slot yet (see fork). The leave signals
+ *     are blocked meanwhile.
+ *   gc (`truk fleet gc`): open, check and validate (damaged: report, leave),
+ *     take LOCK_EX|LOCK_NB, check again, no live slot: unlink.
+ *   Before joining, readlink(/proc/self) must be getpid(): in a PID namespace
+ *     made without its own /proc, /proc/<pid> is another process (liveness
+ *     would judge the wrong ones), so joining is refused there, saying so.
+ *
+ * ---- fork ---------------------------------------------------------------------
+ * The child of a member is a member from the moment fork returns (handlers of
+ * pthread_atfork; posix_spawn, which spawn uses, runs none and execs anyway):
+ *   prepare  block the leave signals; claim a slot for the child: CLAIMED,
+ *            the parent's pid and start time (alive while the parent is).
+ *   child    own pid and start time; CAS the reservation's exact word to
+ *            CLAIMED(own pid), store start time, ACTIVE (if a reaper freed it
+ *            meanwhile, claim a new slot); open a new open file description
+ *            via /proc/self/fd/N, mmap it MAP_FIXED over the inherited mapping,
+ *            close the inherited descriptor, take LOCK_SH on the new one;
+ *            restore the signal mask.
+ *   parent   restore the signal mask.
+ * Why this is safe: a flock belongs to the open file description (OFD), which
+ * lives while any descriptor or mapping refers to it, so until the child has
+ * dropped both, the parent's lock is also the child's. Cases:
+ *   - The parent dies (any way) before the child took over: death converts
+ *     nothing; the shared OFD keeps its LOCK_SH through the child's references,
+ *     so no leaver or gc gets LOCK_EX; a reaper may free the reservation (dead
+ *     pid), and the child then claims a new slot.
+ *   - The parent leaves before the child took over: it sees its pid in a
+ *     CLAIMED slot not its own and skips the EX conversion (a failed EX|NB
+ *     conversion removes the OFD's lock, a successful one would hold out the
+ *     child's LOCK_SH): the shared OFD keeps LOCK_SH as above. If the fork
+ *     failed, the reservation makes a last parent leave the region behind, to
+ *     be reused or removed like a killed member's.
+ *   - The parent leaves after the child took over: it converts the shared OFD.
+ *     Got EX: its sweep sees the child's live slot, so no unlink; the EX lasts
+ *     until the child drops the inherited references, which it does before
+ *     its blocking LOCK_SH. Failed: the OFD has no lock; the child's live slot
+ *     keeps any other leaver from unlinking.
+ *   - Between dropping the inherited OFD and LOCK_SH on its own, the child is
+ *     a live slot without a lock: the "between EX and SH" state of join step
+ *     2a, which leavers and newcomers already respect.
+ * A Mutex held by the parent at fork stays the parent's (it names the
+ * parent); the child's own identity keeps its Mutexes its own.
+ *
+ * ---- Signals -------------------------------------------------------------------
+ * After joining, SIGINT, SIGTERM and SIGHUP whose disposition is SIG_DFL get a
+ * handler (mask: all three) that leaves (async-signal-safe: atomics and system
+ * calls only; /proc is read with open/read; the region stays mapped, for the
+ * kernel's processing of our death) and then dies of the same signal
+ * (SIG_DFL, raise, unblock). SIG_IGN and the program's own handlers stay; a
+ * handler installed later replaces ours. A signal during join finds no
+ * membership and kills as SIGKILL would (the protocol survives that); leave
+ * runs with the three blocked, so a signal then waits for it to finish.
  *
  * ---- Validation -------------------------------------------------------------
  * Before anything is written, and before anything read is trusted: a regular
- * file owned by this user whose size is at least the header; magic, protocol,
+ * file owned by this user, with no group/other permission bits and one link,
+ * whose size is at least the header; magic, protocol,
  * header_size, slot_size, both fingerprints, region_size, capacity, offsets and
  * file_size equal to what this binary expects, and file_size == st_size.
  *
@@ -95,8 +151,10 @@
  *     exec /proc/self/exe without binfmt_misc) it runs the wrapper's words,
  *     then readlink(/proc/self/exe) (qemu answers with the emulated program),
  *     then the arguments.
- *   - Regions are only read by `truk fleet ls`; gc acts only on regions of this
- *     user and this PID namespace, and never on a file that fails validation.
+ *   - Regions are only read by `truk fleet ls`; ls and gc show and act only on
+ *     this user's regions unless --all-users (and say what they skipped), gc
+ *     only on this PID namespace's, never on a file that fails validation or
+ *     whose owner is not the user its name says.
  *
  * ---- Memory ordering --------------------------------------------------------
  * flock and linkat are system calls whose kernel locks order everything the

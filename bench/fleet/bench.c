@@ -122,6 +122,7 @@ static void *add_thread(void *p) {
 #define ATTACHES 2000
 #define LOCKS 2000000
 #define ADDS 10000000ull
+#define FORKS 300
 
 /* ---- dead holder: SIGKILL of a Mutex's holder -> the waiter's lock returns ---- */
 
@@ -381,6 +382,26 @@ int32_t __truk_main(int32_t argc, char **argv) {
     pthread_join(th, NULL);
     raw = (now() - t0) * 1e3;
     row("atomic add x1e7 each, 2 processes", ours, "2 threads", raw, "ms");
+
+    /* fork: a member's child becomes a member and leaves at exit, against the same
+     * fork + exit + wait in a process that is not a member */
+    fflush(stdout); /* the children exit(): no buffered output to repeat */
+    double fork_us[2];
+    for (int member = 1; member >= 0; member--) {
+        if (!member)
+            __truk_rt_fleet_exit_hook();
+        t0 = now();
+        for (int i = 0; i < FORKS; i++) {
+            pid_t p = fork();
+            if (p == 0)
+                exit(0);
+            waitpid(p, NULL, 0);
+        }
+        fork_us[member] = (now() - t0) / FORKS * 1e6;
+    }
+    b = __truk_fleet_join(NULL);
+    row("fork + exit + wait (child is a member)", fork_us[1], "fork + exit + wait, no fleet",
+        fork_us[0], "us");
     if (total != 2 * ADDS || counter != 2 * ADDS) {
         printf("lost increments: %llu %llu\n", (unsigned long long)total, (unsigned long long)counter);
         return 1;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use truk_runtime::layout::{check_ns, hex, DIR, STATE_INIT, STATE_READY};
-use truk_runtime::{Entry, GcOutcome, RegionInfo};
+use truk_runtime::{Entry, GcOutcome, Owner, RegionInfo};
 
 /// A JSON string literal.
 fn json_str(s: &str) -> String {
@@ -49,15 +49,37 @@ fn check_ns_arg(ns: Option<&str>) -> Result<(), String> {
     }
 }
 
-fn entries(ns: Option<&str>) -> Result<Vec<Entry>, String> {
+/// The regions `ls` shows (foreign files among them, as damaged), and how many other
+/// users' regions it leaves out.
+fn entries(ns: Option<&str>, all_users: bool) -> Result<(Vec<Entry>, usize), String> {
     check_ns_arg(ns)?;
-    Ok(truk_runtime::list(Path::new(DIR))?
-        .into_iter()
-        .filter(|e| match e {
-            Entry::Region(r) => in_ns(&r.path, ns),
-            Entry::Damaged(p, _) => in_ns(p, ns),
-        })
-        .collect())
+    let (uid, _) = truk_runtime::region::identity()?;
+    let mut shown = Vec::new();
+    let mut skipped = 0;
+    for e in truk_runtime::list(Path::new(DIR))? {
+        let path = match &e {
+            Entry::Region(r) => r.path.clone(),
+            Entry::Damaged(p, _) => p.clone(),
+        };
+        if !in_ns(&path, ns) {
+            continue;
+        }
+        match truk_runtime::owner(&path, uid) {
+            Owner::Foreign(why) => shown.push(Entry::Damaged(path, why)),
+            Owner::Other(_) if !all_users => skipped += 1,
+            _ => shown.push(e),
+        }
+    }
+    Ok((shown, skipped))
+}
+
+/// "N regions of other users not shown ..." (empty when none).
+fn skipped_line(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => "1 region of other users not shown (--all-users shows them)\n".into(),
+        n => format!("{n} regions of other users not shown (--all-users shows them)\n"),
+    }
 }
 
 fn region_json(r: &RegionInfo) -> String {
@@ -89,9 +111,9 @@ fn region_json(r: &RegionInfo) -> String {
     )
 }
 
-/// `truk fleet ls [--json] [--ns NS]`.
-pub fn ls(json: bool, ns: Option<&str>) -> Result<String, String> {
-    let entries = entries(ns)?;
+/// `truk fleet ls [--json] [--ns NS] [--all-users]`.
+pub fn ls(json: bool, ns: Option<&str>, all_users: bool) -> Result<String, String> {
+    let (entries, skipped) = entries(ns, all_users)?;
     let mut out = String::new();
     if json {
         let mut regions = Vec::new();
@@ -108,7 +130,7 @@ pub fn ls(json: bool, ns: Option<&str>) -> Result<String, String> {
         }
         let _ = writeln!(
             out,
-            "{{\"regions\":[{}],\"damaged\":[{}]}}",
+            "{{\"regions\":[{}],\"other_users_skipped\":{skipped},\"damaged\":[{}]}}",
             regions.join(","),
             damaged.join(",")
         );
@@ -140,20 +162,24 @@ pub fn ls(json: bool, ns: Option<&str>) -> Result<String, String> {
                     );
                 }
             }
+            Entry::Damaged(p, why) if why.ends_with("left alone)") => {
+                let _ = writeln!(out, "{}: {why}", p.display());
+            }
             Entry::Damaged(p, why) => {
                 let _ = writeln!(out, "{}: {} (not a usable region)", p.display(), why);
             }
         }
     }
+    out.push_str(&skipped_line(skipped));
     Ok(out)
 }
 
-/// `truk fleet gc [--ns NS]`.
-pub fn gc(ns: Option<&str>) -> Result<String, String> {
+/// `truk fleet gc [--ns NS] [--all-users]`.
+pub fn gc(ns: Option<&str>, all_users: bool) -> Result<String, String> {
     check_ns_arg(ns)?;
-    let outcomes = truk_runtime::gc(Path::new(DIR), ns)?;
+    let outcomes = truk_runtime::gc(Path::new(DIR), ns, all_users)?;
     let mut out = String::new();
-    let (mut removed, mut in_use, mut damaged) = (0, 0, 0);
+    let (mut removed, mut in_use, mut damaged, mut skipped) = (0, 0, 0, 0);
     for o in &outcomes {
         match o {
             GcOutcome::Removed(p) => {
@@ -161,15 +187,27 @@ pub fn gc(ns: Option<&str>) -> Result<String, String> {
                 let _ = writeln!(out, "removed {}", p.display());
             }
             GcOutcome::InUse(_) | GcOutcome::NotOurs(_) => in_use += 1,
+            GcOutcome::Skipped(p, uid) => {
+                skipped += 1;
+                let _ = writeln!(
+                    out,
+                    "skipped {} (uid {uid}'s; --all-users to include it)",
+                    p.display()
+                );
+            }
             GcOutcome::Damaged(p, why) => {
                 damaged += 1;
                 let _ = writeln!(out, "left untouched {}: {why}", p.display());
             }
         }
     }
-    let _ = writeln!(
+    let _ = write!(
         out,
         "gc: {removed} removed, {in_use} in use, {damaged} damaged left untouched"
     );
+    if skipped > 0 {
+        let _ = write!(out, ", {skipped} of other users skipped");
+    }
+    out.push('\n');
     Ok(out)
 }

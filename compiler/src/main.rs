@@ -101,12 +101,18 @@ enum FleetCmd {
         /// Only regions of this fleet namespace (TRUK_FLEET_NS).
         #[arg(long)]
         ns: Option<String>,
+        /// Also other users' regions (by default only the caller's are listed).
+        #[arg(long)]
+        all_users: bool,
     },
     /// Remove the regions that have no live member (damaged files are reported, not touched).
     Gc {
         /// Only regions of this fleet namespace (TRUK_FLEET_NS).
         #[arg(long)]
         ns: Option<String>,
+        /// Also other users' regions (by default only the caller's are removed).
+        #[arg(long)]
+        all_users: bool,
     },
 }
 
@@ -177,8 +183,10 @@ fn main() -> ExitCode {
         Cmd::Fp { json, binary } => fp(&binary, json),
         Cmd::Fleet { cmd } => {
             let r = match cmd {
-                FleetCmd::Ls { json, ns } => truk::fleet_cli::ls(json, ns.as_deref()),
-                FleetCmd::Gc { ns } => truk::fleet_cli::gc(ns.as_deref()),
+                FleetCmd::Ls { json, ns, all_users } => {
+                    truk::fleet_cli::ls(json, ns.as_deref(), all_users)
+                }
+                FleetCmd::Gc { ns, all_users } => truk::fleet_cli::gc(ns.as_deref(), all_users),
             };
             match r {
                 Ok(text) => {

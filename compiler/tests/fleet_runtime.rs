@@ -6,25 +6,9 @@ mod fleet_support;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::OnceLock;
 
 use fleet_support::*;
 
-/// The agent with the default test note (fingerprint seed 1, 1024 slots), built once.
-fn agent_exe() -> PathBuf {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| build_agent("agent", &note(1, 1024, REGION_SIZE)))
-        .clone()
-}
-
-/// The agent built for aarch64 (same note, another target), and the runner for it; None
-/// (the test is skipped, with a message) without the cross toolchain or qemu.
-fn arm_fleet(test: &str) -> Option<Fleet> {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    let runner = arm_runner()?;
-    let exe = EXE.get_or_init(|| build_agent("agent_arm", &note_for(ARM, 1, 1024, REGION_SIZE)));
-    Some(Fleet::under(test, exe, runner))
-}
 
 #[test]
 fn seed_lifecycle_t0_to_t5() {
@@ -463,11 +447,6 @@ fn write_slot(region: &std::path::Path, slot: u64, pid: u32, start_time: u64) {
     file.write_all_at(&bytes, 256 + 16 * slot).unwrap();
 }
 
-fn start_time_of(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let rest = &s[s.rfind(')').unwrap() + 2..];
-    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
-}
 
 #[test]
 fn dead_zombie_and_reused_pids_are_reaped() {
@@ -501,21 +480,6 @@ fn dead_zombie_and_reused_pids_are_reaped() {
     assert!(f.regions().is_empty());
 }
 
-/// Runs the agent once in `f`'s namespace, expecting it to refuse to join.
-fn refused(f: &Fleet, exe: &std::path::Path) -> String {
-    let o = f
-        .command(exe, &["agent"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(70), "{o:?}");
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(
-        err.starts_with("fleet: ") && err.ends_with('\n') && err.lines().count() == 1,
-        "{err:?}"
-    );
-    err
-}
 
 #[test]
 fn foreign_or_damaged_files_are_refused_and_left_untouched() {
@@ -552,9 +516,7 @@ fn foreign_or_damaged_files_are_refused_and_left_untouched() {
         ("truncated", good[..good.len() - 8].to_vec()),
     ];
     for (what, bytes) in cases {
-        std::fs::write(&region, &bytes).unwrap();
-        std::fs::set_permissions(&region, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .unwrap();
+        write_private(&region, &bytes);
         let before = std::fs::metadata(&region).unwrap().modified().unwrap();
         let err = refused(&f, &exe);
         assert!(err.contains("left untouched"), "{what}: {err}");
@@ -702,11 +664,6 @@ fn programs_without_fleets_do_not_link_the_fleet_runtime() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
 }
 
-/// The agent's note as the Rust runtime sees it.
-fn agent_build() -> truk_runtime::Build {
-    rust_build(&note(1, 1024, REGION_SIZE))
-}
-
 #[test]
 fn rust_and_c_members_share_one_region() {
     use std::sync::atomic::Ordering::SeqCst;
@@ -782,7 +739,7 @@ fn rust_and_c_members_share_one_region() {
     assert!(f.regions().is_empty());
     // A damaged file under the name: Rust refuses it too, untouched.
     let path = truk_runtime::member::region_path(&agent_build(), Some(&f.ns)).unwrap();
-    std::fs::write(&path, vec![7u8; 5000]).unwrap();
+    write_private(&path, &[7u8; 5000]);
     let err = truk_runtime::Member::join(&agent_build(), Some(&f.ns), |_| {})
         .err()
         .unwrap();
@@ -793,17 +750,6 @@ fn rust_and_c_members_share_one_region() {
     assert_eq!(std::fs::read(&path).unwrap(), vec![7u8; 5000]);
 }
 
-fn truk(args: &[&str]) -> (i32, String, String) {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_truk"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn truk_fleet_ls_and_gc_on_real_regions() {
@@ -866,7 +812,7 @@ fn truk_fleet_ls_and_gc_on_real_regions() {
     }
     assert_eq!(f.regions().len(), 2);
     let damaged = f.regions()[0].with_file_name(format!("truk-0-0-{}-{}", "ee".repeat(16), f.ns));
-    std::fs::write(&damaged, b"not a region").unwrap();
+    write_private(&damaged, b"not a region");
     let (code, out, _) = truk(&["fleet", "ls", "--ns", &f.ns]);
     assert_eq!(code, 0);
     assert!(

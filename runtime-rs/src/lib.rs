@@ -9,4 +9,4 @@ pub mod sync;
 
 pub use layout::{Build, Header, RegionName, Slot};
 pub use member::Member;
-pub use region::{gc, list, read_region, Entry, GcOutcome, MemberInfo, RegionInfo};
+pub use region::{gc, list, owner, read_region, Entry, GcOutcome, MemberInfo, Owner, RegionInfo};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 use crate::layout::*;
-use crate::region::{identity, self_ident, slot_dead};
+use crate::region::{access_problem, identity, self_ident, slot_dead};
 
 /// A joined member. Dropping it leaves the fleet (and removes the region when it was
 /// the last member).
@@ -383,6 +383,7 @@ impl Member {
                 st.st_uid
             ));
         }
+        self.check_access(&st)?;
         // SAFETY: flock on our descriptor.
         let excl = unsafe { libc::flock(self.fd, libc::LOCK_EX | libc::LOCK_NB) } == 0;
         if excl {
@@ -394,6 +395,7 @@ impl Member {
         if st.st_nlink == 0 {
             return Ok(false);
         }
+        self.check_access(&st)?; // again: a link or chmod while we waited for the lock
         let mut bytes = [0u8; HEADER_SIZE];
         let n = unsafe {
             libc::pread(
@@ -435,6 +437,18 @@ impl Member {
             return Ok(false);
         }
         Ok(true)
+    }
+
+    /// Refuses a file others could reach (see [`access_problem`]).
+    #[allow(clippy::useless_conversion)] // nlink_t is u32 on aarch64
+    fn check_access(&self, st: &libc::stat) -> Result<(), String> {
+        match access_problem(st.st_mode, u64::from(st.st_nlink)) {
+            Some(why) => Err(format!(
+                "{} {why}; refusing to use it (left untouched)",
+                self.path.display()
+            )),
+            None => Ok(()),
+        }
     }
 
     fn deregister(&self) {

@@ -120,7 +120,58 @@ fn live_members(slots: &[Slot]) -> Vec<MemberInfo> {
         .collect()
 }
 
-/// Opens a region file for reading or writing: a regular file (no symlink followed).
+/// Why a region file others could reach must not be used: group or other permission
+/// bits, or a second name (a hard link planted by someone else reads and writes the fleet
+/// through it). None when it is private. A link count of 0 (a leaver unlinked it) is not
+/// a problem here: callers see that the file is gone.
+pub fn access_problem(mode: u32, nlink: u64) -> Option<String> {
+    if mode & 0o077 != 0 {
+        return Some(format!(
+            "has mode {:04o}: other users could read or write the fleet's memory",
+            mode & 0o7777
+        ));
+    }
+    if nlink > 1 {
+        return Some(format!(
+            "has {nlink} links: another name reaches the fleet's memory"
+        ));
+    }
+    None
+}
+
+/// Whose a file named like a region is, judged from its name and its owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// The caller's (or unreadable: then reading it reports why).
+    Caller,
+    /// Another user's, named for that user.
+    Other(u32),
+    /// Owned by someone other than the user its name says: the one-line reason.
+    Foreign(String),
+}
+
+/// Classifies `path` for a caller with effective uid `euid` (no symlink followed).
+pub fn owner(path: &Path, euid: u32) -> Owner {
+    let Ok(m) = std::fs::symlink_metadata(path) else {
+        return Owner::Caller;
+    };
+    let named = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(RegionName::parse)
+        .map(|n| n.uid);
+    match named {
+        Some(uid) if uid != m.uid() => Owner::Foreign(format!(
+            "owned by uid {}, not by uid {uid} as its name says (a foreign file; left alone)",
+            m.uid()
+        )),
+        _ if m.uid() == euid => Owner::Caller,
+        _ => Owner::Other(m.uid()),
+    }
+}
+
+/// Opens a region file for reading or writing: a regular file (no symlink followed) that
+/// only its owner can reach.
 fn open_region(path: &Path, write: bool) -> Result<File, String> {
     let f = std::fs::OpenOptions::new()
         .read(true)
@@ -131,6 +182,9 @@ fn open_region(path: &Path, write: bool) -> Result<File, String> {
     let m = f.metadata().map_err(|e| format!("cannot stat: {e}"))?;
     if !m.file_type().is_file() {
         return Err("not a regular file".into());
+    }
+    if let Some(why) = access_problem(m.mode(), m.nlink()) {
+        return Err(why);
     }
     Ok(f)
 }
@@ -176,6 +230,11 @@ pub fn read_region(path: &Path) -> Entry {
 
 /// Every `truk-*` file of `dir` (normally [`DIR`]), sorted by name.
 pub fn list(dir: &Path) -> Result<Vec<Entry>, String> {
+    Ok(paths(dir)?.iter().map(|p| read_region(p)).collect())
+}
+
+/// The paths of the `truk-*` files of `dir`, sorted.
+pub fn paths(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let rd = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut paths: Vec<PathBuf> = rd
         .flatten()
@@ -187,7 +246,7 @@ pub fn list(dir: &Path) -> Result<Vec<Entry>, String> {
         .map(|e| e.path())
         .collect();
     paths.sort();
-    Ok(paths.iter().map(|p| read_region(p)).collect())
+    Ok(paths)
 }
 
 /// What gc did with one file.
@@ -195,26 +254,46 @@ pub fn list(dir: &Path) -> Result<Vec<Entry>, String> {
 pub enum GcOutcome {
     Removed(PathBuf),
     InUse(PathBuf),
-    /// Another user's or another PID namespace's: liveness cannot be judged from here.
+    /// Another PID namespace's: liveness cannot be judged from here.
     NotOurs(PathBuf),
+    /// Another user's (that uid), left alone without `all_users`.
+    Skipped(PathBuf, u32),
     /// Left untouched, with the reason.
     Damaged(PathBuf, String),
 }
 
-/// The effective uid and the PID namespace of this process.
+/// The effective uid and the PID namespace of this process. Fails, saying why, where
+/// /proc is not this PID namespace's own: liveness would be judged by other processes.
 pub fn identity() -> Result<(u32, u64), String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let uid = unsafe { libc::geteuid() };
     let ns = std::fs::metadata("/proc/self/ns/pid")
         .map_err(|e| format!("cannot read /proc/self/ns/pid (is /proc mounted?): {e}"))?;
+    proc_check()?;
     Ok((uid, ns.ino()))
 }
 
+/// The pid /proc/self names must be ours (see fleet.c, proc_check).
+fn proc_check() -> Result<(), String> {
+    let me = std::process::id();
+    let link = std::fs::read_link("/proc/self").ok();
+    let seen = link.as_ref().and_then(|l| l.to_str());
+    if seen.and_then(|s| s.parse::<u32>().ok()) == Some(me) {
+        return Ok(());
+    }
+    Err(format!(
+        "/proc is not this PID namespace's own (/proc/self is {}, getpid() is {me}): members' \
+         liveness cannot be checked here; give the namespace its own /proc (e.g. unshare \
+         --pid --fork --mount-proc)",
+        seen.unwrap_or("unreadable")
+    ))
+}
+
 /// Removes the regions of `dir` that have no live member, the way a leaving member
-/// would: under an exclusive lock, after checking the table. Damaged files are reported
-/// and left alone. Only this user's regions of this PID namespace are considered;
-/// `only_ns` restricts gc to one fleet namespace.
-pub fn gc(dir: &Path, only_ns: Option<&str>) -> Result<Vec<GcOutcome>, String> {
+/// would: under an exclusive lock, after checking the table. Damaged and foreign files
+/// are reported and left alone. Only regions of this PID namespace are considered, and
+/// only this user's unless `all_users`; `only_ns` restricts gc to one fleet namespace.
+pub fn gc(dir: &Path, only_ns: Option<&str>, all_users: bool) -> Result<Vec<GcOutcome>, String> {
     let (uid, pidns) = identity()?;
     let mut out = Vec::new();
     let in_ns = |p: &Path| {
@@ -224,26 +303,23 @@ pub fn gc(dir: &Path, only_ns: Option<&str>) -> Result<Vec<GcOutcome>, String> {
                 .is_some_and(|n| n.ends_with(&format!("-{ns}")))
         })
     };
-    for e in list(dir)? {
-        let path = match &e {
-            Entry::Region(r) => r.path.clone(),
-            Entry::Damaged(p, _) if !in_ns(p) => continue,
-            Entry::Damaged(p, why) => {
-                out.push(GcOutcome::Damaged(p.clone(), why.clone()));
+    for path in paths(dir)?.into_iter().filter(|p| in_ns(p)) {
+        match owner(&path, uid) {
+            Owner::Foreign(why) => {
+                out.push(GcOutcome::Damaged(path, why));
                 continue;
             }
-        };
-        let Entry::Region(info) = e else {
-            unreachable!()
-        };
-        if !in_ns(&path) {
-            continue;
+            Owner::Other(u) if !all_users => {
+                out.push(GcOutcome::Skipped(path, u));
+                continue;
+            }
+            _ => {}
         }
-        if info.name.uid != uid || info.name.pidns != pidns {
-            out.push(GcOutcome::NotOurs(path));
-            continue;
-        }
-        out.push(gc_one(&path));
+        out.push(match read_region(&path) {
+            Entry::Damaged(p, why) => GcOutcome::Damaged(p, why),
+            Entry::Region(info) if info.name.pidns != pidns => GcOutcome::NotOurs(path),
+            Entry::Region(_) => gc_one(&path),
+        });
     }
     Ok(out)
 }
@@ -263,7 +339,14 @@ fn gc_one(path: &Path) -> GcOutcome {
         Ok((_, h)) => h,
         Err(e) => return damaged(e),
     };
-    let linked = f.metadata().map(|m| m.nlink() > 0).unwrap_or(false);
+    let m = match f.metadata() {
+        Ok(m) => m,
+        Err(e) => return damaged(format!("cannot stat: {e}")),
+    };
+    if let Some(why) = access_problem(m.mode(), m.nlink()) {
+        return damaged(why); // linked or opened up while we waited
+    }
+    let linked = m.nlink() > 0;
     let live = match read_table(&f, &header) {
         Ok(slots) => live_members(&slots).len(),
         Err(e) => return damaged(format!("cannot read: {e}")),

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +128,12 @@ static int fork_unlock(void *m) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+static volatile sig_atomic_t trapped;
+static void on_trap(int sig) {
+    (void)sig;
+    trapped++;
+}
+
 static int agent(void) {
     join();
     say_joined();
@@ -181,6 +189,34 @@ static int agent(void) {
             printf("%lld\n", (long long)__truk_spawn(args, (uint64_t)(n - 1)));
         } else if (!strcmp(c, "waitchild"))
             printf("%d\n", __truk_wait_child(strtoll(a1, NULL, 10)));
+        else if (!strcmp(c, "fork")) {
+            /* fork IN OUT [exit|kill]: the child obeys the FIFO IN and answers on
+             * OUT; the parent answers the child's pid, or at once leaves (exit 0)
+             * or dies (SIGKILL) */
+            fflush(stdout);
+            pid_t p = fork();
+            if (p == 0) {
+                int out = open(a2, O_WRONLY), in = open(a1, O_RDONLY); /* the test waits for in */
+                if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0)
+                    _exit(12);
+                close(in);
+                close(out);
+                say_joined();
+                continue;
+            }
+            if (!strcmp(a3, "exit"))
+                exit(0);
+            if (!strcmp(a3, "kill"))
+                raise(SIGKILL);
+            printf("%d\n", (int)p);
+        } else if (!strcmp(c, "pid"))
+            printf("%d\n", (int)getpid());
+        else if (!strcmp(c, "trap")) {
+            /* trap SIG: the program's own handler, which only counts */
+            signal(atoi(a1), on_trap);
+            printf("ok\n");
+        } else if (!strcmp(c, "trapped"))
+            printf("%d\n", (int)trapped);
         else if (!strcmp(c, "exit"))
             exit(atoi(a1));
         else if (!strcmp(c, "panic"))

@@ -3,9 +3,10 @@
 #![allow(dead_code)]
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 
 use truk::driver::link::link;
 use truk::driver::runtime::{runtime_objects_in, RUNTIME_HEADERS};
@@ -121,6 +122,8 @@ pub struct Fleet {
     /// The emulator (qemu-user) that members run under; empty for native members.
     pub runner: Vec<OsString>,
     children: Vec<Child>,
+    /// Members that are not our children (forked by an agent): SIGKILLed on drop.
+    others: Vec<u32>,
 }
 
 /// The command prefix that runs aarch64 programs here (qemu-user when the host is not
@@ -152,6 +155,7 @@ impl Fleet {
             exe: exe.to_path_buf(),
             runner,
             children: Vec::new(),
+            others: Vec::new(),
         };
         f.cleanup_files();
         f
@@ -199,24 +203,84 @@ impl Fleet {
     /// Start an interactive agent (with extra environment) without waiting for it to join.
     pub fn agent_started(&mut self, exe: &Path, env: &[(&str, &str)]) -> Agent {
         let mut cmd = self.command(exe, &["agent"]);
-        cmd.envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        self.children.push(cmd.spawn().expect("spawn agent"));
-        let i = self.children.len() - 1;
-        let child = &mut self.children[i];
-        Agent {
-            index: i,
-            pid: child.id(),
-            stdin: child.stdin.take(),
-            stdout: BufReader::new(child.stdout.take().unwrap()),
-            joined: Joined::default(),
+        cmd.envs(env.iter().copied());
+        let i = self.start_command(cmd);
+        Agent::of_child(self, i)
+    }
+
+    /// Makes `parent` fork (agent command `fork IN OUT MODE`) and returns the child as an
+    /// agent talking through two FIFOs; the guard SIGKILLs it on drop. With MODE "" the
+    /// parent then answers the child's pid (left for the caller to read).
+    pub fn fork_agent(&mut self, parent: &mut Agent, mode: &str) -> Agent {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = scratch(&format!("fifo-{}-{}", self.ns, self.others.len()));
+        let (inp, out) = (dir.join("in"), dir.join("out"));
+        for p in [&inp, &out] {
+            assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
         }
+        // Open our ends without blocking, so that a child that never comes fails the
+        // test instead of hanging it: the read end now, the write end once the child
+        // has opened its read end (ENXIO until then), which it opens last.
+        let reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&out)
+            .unwrap();
+        parent.send(&format!("fork {} {} {mode}", inp.display(), out.display()));
+        let t = std::time::Instant::now();
+        let writer = loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&inp)
+            {
+                Ok(w) => break w,
+                Err(e) if t.elapsed().as_secs() < 20 => {
+                    assert_eq!(e.raw_os_error(), Some(libc::ENXIO), "{e}");
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err(e) => panic!("the forked child never opened its FIFO: {e}"),
+            }
+        };
+        for f in [&reader as &std::fs::File, &writer] {
+            // SAFETY: fcntl on descriptors we own: back to blocking I/O.
+            unsafe { libc::fcntl(std::os::unix::io::AsRawFd::as_raw_fd(f), libc::F_SETFL, 0) };
+        }
+        let mut a = Agent {
+            index: usize::MAX,
+            pid: 0,
+            stdin: Some(Box::new(writer)),
+            stdout: BufReader::new(Box::new(reader)),
+            joined: Joined::default(),
+        };
+        let line = a.line();
+        a.joined = Joined::parse(&line).unwrap_or_else(|| panic!("forked child: {line:?}"));
+        a.pid = a.cmd("pid").parse().unwrap();
+        self.others.push(a.pid);
+        a
     }
 }
 
 impl Agent {
+    /// The agent run by the guard's child `i` (started with `start_command`).
+    pub fn of_child(f: &mut Fleet, i: usize) -> Agent {
+        let child = &mut f.children[i];
+        Agent {
+            index: i,
+            pid: child.id(),
+            stdin: child.stdin.take().map(|w| Box::new(w) as Box<dyn Write + Send>),
+            stdout: BufReader::new(Box::new(child.stdout.take().unwrap())),
+            joined: Joined::default(),
+        }
+    }
+
+    /// The agent run by the guard's child `i`, once it has joined.
+    pub fn from_child(f: &mut Fleet, i: usize) -> Agent {
+        let mut a = Agent::of_child(f, i);
+        a.wait_joined(f);
+        a
+    }
+
     /// Read the agent's `joined` line.
     pub fn wait_joined(&mut self, f: &mut Fleet) {
         let i = self.index;
@@ -295,6 +359,10 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
+        for &pid in &self.others {
+            // SAFETY: kill has no memory preconditions; the pid was a member we started.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
@@ -335,8 +403,8 @@ impl Joined {
 pub struct Agent {
     index: usize,
     pub pid: u32,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
+    stdin: Option<Box<dyn Write + Send>>,
+    stdout: BufReader<Box<dyn Read + Send>>,
     pub joined: Joined,
 }
 
@@ -369,4 +437,74 @@ impl Agent {
     pub fn index(&self) -> usize {
         self.index
     }
+
+    /// Reads until the agent's output ends (it has exited: its exit hook has run).
+    pub fn wait_eof(&mut self) -> String {
+        let mut rest = String::new();
+        let _ = self.stdout.read_to_string(&mut rest);
+        rest
+    }
+}
+
+/// The agent with the default test note (fingerprint seed 1, 1024 slots), built once.
+pub fn agent_exe() -> PathBuf {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| build_agent("agent", &note(1, 1024, REGION_SIZE)))
+        .clone()
+}
+
+/// Runs the `truk` binary: exit code, stdout, stderr.
+pub fn truk(args: &[&str]) -> (i32, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_truk"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Runs the agent once in `f`'s namespace, expecting it to refuse to join.
+pub fn refused(f: &Fleet, exe: &std::path::Path) -> String {
+    let o = f
+        .command(exe, &["agent"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(70), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.starts_with("fleet: ") && err.ends_with('\n') && err.lines().count() == 1,
+        "{err:?}"
+    );
+    err
+}
+
+/// Field 22 of /proc/PID/stat.
+pub fn start_time_of(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+/// The agent's note as the Rust runtime sees it.
+pub fn agent_build() -> truk_runtime::Build {
+    rust_build(&note(1, 1024, REGION_SIZE))
+}
+
+/// The agent built for aarch64 (same note, another target), and the runner for it; None
+/// (the test is skipped, with a message) without the cross toolchain or qemu.
+pub fn arm_fleet(test: &str) -> Option<Fleet> {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    let runner = arm_runner()?;
+    let exe = EXE.get_or_init(|| build_agent("agent_arm", &note_for(ARM, 1, 1024, REGION_SIZE)));
+    Some(Fleet::under(test, exe, runner))
+}
+
+/// Writes a file only its owner can reach (mode 0600), as regions are.
+pub fn write_private(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
 }
