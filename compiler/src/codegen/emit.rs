@@ -64,6 +64,8 @@ pub struct Emitter<'ctx, 'p> {
     /// For Truk variadic functions: the slot array and the read cursor.
     va: Option<(PointerValue<'ctx>, PointerValue<'ctx>)>,
     ret_ty: Ty,
+    /// The caller's slot for the result, when the function returns an aggregate.
+    sret: Option<PointerValue<'ctx>>,
     dwarf: Option<debug::Dwarf<'ctx>>,
 }
 
@@ -100,6 +102,7 @@ pub fn emit<'ctx>(
         blocks: vec![],
         va: None,
         ret_ty: Ty::Void,
+        sret: None,
         dwarf,
     };
     e.declare_all();
@@ -140,6 +143,19 @@ fn term_span(t: &mir::Terminator) -> Option<Span> {
         mir::Terminator::Goto(_) | mir::Terminator::Unreachable => None,
     }
 }
+
+/// Whether values of `t` live only in memory. Truk functions return them through a hidden
+/// first parameter (the caller's slot) and take them as pointers to copies the caller made
+/// (sized arrays: to the caller's array, as in C); they are copied with memcpy. No
+/// whole-aggregate loads, stores or returns: LLVM's cost for those grows with the type's size
+/// (a 256 KB struct took minutes or crashed it) and its fast instruction selector rejects them.
+/// Slices stay {ptr, len} values. `extern fn`s keep C's by-value convention.
+fn in_memory(t: &Ty) -> bool {
+    matches!(t, Ty::Struct(_) | Ty::Tuple(_) | Ty::Array(..) | Ty::Mutex)
+}
+
+/// An element of a literal: its GEP path and its value, or (with its type) a pointer to it.
+type Leaf<'ctx, 'p> = (Vec<IntValue<'ctx>>, BasicValueEnum<'ctx>, Option<&'p Ty>);
 
 /// Switches with at most this many cases are emitted as compare-and-branch chains.
 const SWITCH_CHAIN_MAX: usize = 8;
@@ -203,15 +219,20 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         slice_type(self.ctx)
     }
 
-    fn fn_type(&self, params: &[Ty], ret: &Ty, variadic: Variadic) -> FunctionType<'ctx> {
-        // Sized arrays are passed by reference, as in C: the callee sees the caller's array.
-        let mut ps: Vec<BasicMetadataTypeEnum> =
-            params.iter().map(|p| if matches!(p, Ty::Array(..)) { self.ptr().into() } else { self.ty(p).into() }).collect();
+    /// `c_abi`: the convention of `extern fn`s, aggregates by value (sized arrays by
+    /// reference, as in C). Otherwise Truk's (see [`in_memory`]).
+    fn fn_type(&self, params: &[Ty], ret: &Ty, variadic: Variadic, c_abi: bool) -> FunctionType<'ctx> {
+        let sret = !c_abi && in_memory(ret);
+        let mut ps: Vec<BasicMetadataTypeEnum> = if sret { vec![self.ptr().into()] } else { vec![] };
+        for p in params {
+            let by_ptr = matches!(p, Ty::Array(..)) || (!c_abi && in_memory(p));
+            ps.push(if by_ptr { self.ptr().into() } else { self.ty(p).into() });
+        }
         if variadic == Variadic::Truk {
             ps.push(self.ptr().into());
         }
         let c_var = variadic == Variadic::C;
-        if ret.is_void() {
+        if ret.is_void() || sret {
             self.ctx.void_type().fn_type(&ps, c_var)
         } else {
             self.ty(ret).fn_type(&ps, c_var)
@@ -254,7 +275,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
         for f in &self.prog.funcs {
             let params: Vec<Ty> = f.params.iter().map(|&p| f.locals[p as usize].ty.clone()).collect();
-            let fty = self.fn_type(&params, &f.ret, f.variadic);
+            let fty = self.fn_type(&params, &f.ret, f.variadic, f.is_extern);
             let fv = if f.is_extern {
                 self.module.get_function(&f.symbol).unwrap_or_else(|| self.module.add_function(&f.symbol, fty, Some(Linkage::External)))
             } else {
@@ -305,7 +326,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             (Const::Float(v), _) if lt.is_float_type() => lt.into_float_type().const_float(*v).into(),
             (Const::Bool(b), _) => self.ctx.bool_type().const_int(*b as u64, false).into(),
             (Const::Str(s), _) => self.string(s).into(),
-            (Const::Func(f), _) => self.funcs[*f as usize].as_global_value().as_pointer_value().into(),
+            (Const::Func(f), _) => self.func_value(*f).into(),
             (Const::Aggregate(items), Ty::Struct(id)) => {
                 let fields = self.prog.structs[*id as usize].fields.clone().unwrap_or_default();
                 let vals: Vec<BasicValueEnum> = items.iter().zip(&fields).map(|(c, (_, t))| self.const_value(c, t)).collect();
@@ -339,6 +360,42 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let p = g.as_pointer_value();
         self.strings.insert(s.to_vec(), p);
         p
+    }
+
+    /// The address of function `f` as a value: function values have Truk's convention, so
+    /// an `extern fn` that takes or returns aggregates is reached through a thunk.
+    fn func_value(&mut self, f: FuncId) -> PointerValue<'ctx> {
+        let fd = &self.prog.funcs[f as usize];
+        let target = self.funcs[f as usize];
+        let params: Vec<Ty> = fd.params.iter().map(|&p| fd.locals[p as usize].ty.clone()).collect();
+        let differs = in_memory(&fd.ret) || params.iter().any(|p| in_memory(p) && !matches!(p, Ty::Array(..)));
+        if !fd.is_extern || !differs || fd.variadic != Variadic::None {
+            return target.as_global_value().as_pointer_value();
+        }
+        let name = format!("__truk_thunk.{}", fd.symbol);
+        if let Some(t) = self.module.get_function(&name) {
+            return t.as_global_value().as_pointer_value();
+        }
+        let thunk = self.module.add_function(&name, self.fn_type(&params, &fd.ret, Variadic::None, false), Some(Linkage::Internal));
+        let b = self.ctx.create_builder();
+        b.position_at_end(self.ctx.append_basic_block(thunk, "entry"));
+        let sret = in_memory(&fd.ret).then(|| thunk.get_nth_param(0).unwrap().into_pointer_value());
+        let mut args: Vec<BasicMetadataValueEnum> = vec![];
+        for (i, p) in params.iter().enumerate() {
+            let v = thunk.get_nth_param(sret.is_some() as u32 + i as u32).unwrap();
+            let by_value = in_memory(p) && !matches!(p, Ty::Array(..));
+            args.push(if by_value { b.build_load(self.ty(p), v.into_pointer_value(), "").unwrap().into() } else { v.into() });
+        }
+        let r = b.build_call(target, &args, "").unwrap().try_as_basic_value().basic();
+        match (sret, r) {
+            (Some(slot), Some(v)) => {
+                b.build_store(slot, v).unwrap();
+                b.build_return(None).unwrap()
+            }
+            (None, Some(v)) => b.build_return(Some(&v)).unwrap(),
+            _ => b.build_return(None).unwrap(),
+        };
+        thunk.as_global_value().as_pointer_value()
     }
 
     /// Declare (once) a runtime function.
@@ -380,10 +437,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             d.begin_function(&self.b, fv, &f.name, &f.symbol, self.sources, f.span);
         }
         self.locals = vec![None; body.locals.len()];
+        self.sret = if in_memory(&f.ret) { fv.get_nth_param(0).map(|p| p.into_pointer_value()) } else { None };
+        let first = self.sret.is_some() as u32;
         for (i, &p) in body.params.iter().enumerate() {
-            let Some(param) = fv.get_nth_param(i as u32) else { continue };
+            let Some(param) = fv.get_nth_param(first + i as u32) else { continue };
             let l = &body.locals[p as usize];
-            if matches!(l.ty, Ty::Array(..)) {
+            if in_memory(&l.ty) {
+                // The caller's copy (or, for a sized array, the caller's array).
                 self.locals[p as usize] = Some(param.into_pointer_value());
                 continue;
             }
@@ -398,7 +458,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
         self.va = None;
         if f.variadic == Variadic::Truk {
-            if let Some(base) = fv.get_nth_param(f.params.len() as u32) {
+            if let Some(base) = fv.get_nth_param(first + f.params.len() as u32) {
                 let cursor = self.b.build_alloca(self.ctx.i64_type(), "va.cursor").unwrap();
                 self.b.build_store(cursor, self.i64c(0)).unwrap();
                 self.va = Some((base.into_pointer_value(), cursor));
@@ -449,13 +509,18 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 }
             }
             mir::Stmt::LetTuple(ids, e) => {
-                let Some(BasicValueEnum::StructValue(sv)) = self.rvalue(e) else { return };
+                let Ty::Tuple(ts) = &e.ty else { return };
+                let src = self.place(e);
+                let tt = self.ty(&e.ty);
                 for (i, id) in ids.iter().enumerate() {
                     if let Some(id) = id {
-                        let x = self.b.build_extract_value(sv, i as u32, "").unwrap();
-                        self.b.build_store(self.locals[*id as usize].unwrap(), x).unwrap();
+                        let field = self.b.build_struct_gep(tt, src, i as u32, "").unwrap();
+                        self.copy(self.locals[*id as usize].unwrap(), field, &ts[i]);
                     }
                 }
+            }
+            mir::Stmt::Eval(e) if in_memory(&e.ty) => {
+                self.place(e);
             }
             mir::Stmt::Eval(e) => {
                 self.rvalue(e);
@@ -506,6 +571,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 }
             }
             mir::Terminator::Return(e) => {
+                if let Some(slot) = self.sret {
+                    if let Some(e) = e {
+                        self.store_expr(slot, e);
+                    }
+                    self.b.build_return(None).unwrap();
+                    return;
+                }
                 let v = e.as_ref().and_then(|e| self.rvalue(e));
                 match v {
                     Some(v) if !self.ret_ty.is_void() => self.b.build_return(Some(&v)).unwrap(),
@@ -556,17 +628,23 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 if zero {
                     self.zero_fill(slot, &e.ty);
                 }
-                for (path, v) in leaves {
+                for (path, v, t) in leaves {
                     let p = unsafe { self.b.build_in_bounds_gep(lt, slot, &path, "").unwrap() };
-                    self.b.build_store(p, v).unwrap();
+                    match t {
+                        Some(t) => self.copy(p, v.into_pointer_value(), t),
+                        None => _ = self.b.build_store(p, v).unwrap(),
+                    }
                 }
             }
-            _ if crate::hir::check::is_place(e) => {
+            // The callee writes the slot only when it returns (see `terminator`), after it
+            // has read all it reads: the slot may be what it reads.
+            ExprKind::Call(callee, args) if in_memory(&e.ty) => {
+                self.call(callee, args, Some(slot));
+            }
+            _ if in_memory(&e.ty) || crate::hir::check::is_place(e) => {
                 let src = self.place(e);
-                let align = self.align_of(&e.ty);
-                let size = self.i64c(self.size_of(&e.ty));
                 // Source and destination are the same object or disjoint, as memcpy requires.
-                self.b.build_memcpy(slot, align, src, align, size).unwrap();
+                self.copy(slot, src, &e.ty);
             }
             _ => {
                 if let Some(v) = self.rvalue(e) {
@@ -576,14 +654,28 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
     }
 
+    /// `*dst = *src` for a value of type `t`.
+    fn copy(&mut self, dst: PointerValue<'ctx>, src: PointerValue<'ctx>, t: &Ty) {
+        let lt = self.ty(t);
+        if lt.is_struct_type() || lt.is_array_type() {
+            let align = self.align_of(t);
+            let size = self.i64c(self.size_of(t));
+            self.b.build_memcpy(dst, align, src, align, size).unwrap();
+        } else {
+            let v = self.b.build_load(lt, src, "").unwrap();
+            self.b.build_store(dst, v).unwrap();
+        }
+    }
+
     fn zero_fill(&mut self, slot: PointerValue<'ctx>, t: &Ty) {
         let size = self.i64c(self.size_of(t));
         self.b.build_memset(slot, self.align_of(t), self.ctx.i8_type().const_zero(), size).unwrap();
     }
 
     /// The scalar (or non-literal) elements of a nested literal with their GEP index paths,
-    /// evaluated in order; `zero` is set when some element is implicitly zero.
-    fn literal_leaves(&mut self, e: &'p Expr, path: &mut Vec<IntValue<'ctx>>, out: &mut Vec<(Vec<IntValue<'ctx>>, BasicValueEnum<'ctx>)>, zero: &mut bool) {
+    /// evaluated in order; `zero` is set when some element is implicitly zero. An aggregate
+    /// element is evaluated into a temporary, given with its type.
+    fn literal_leaves(&mut self, e: &'p Expr, path: &mut Vec<IntValue<'ctx>>, out: &mut Vec<Leaf<'ctx, 'p>>, zero: &mut bool) {
         match &e.kind {
             ExprKind::StructLit(xs) | ExprKind::TupleLit(xs) | ExprKind::ArrayLit(xs) => {
                 if let Ty::Array(n, _) = &e.ty {
@@ -596,9 +688,14 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 }
             }
             ExprKind::Zero => *zero = true,
+            _ if in_memory(&e.ty) => {
+                let tmp = self.alloca(&e.ty, "elem");
+                self.store_expr(tmp, e);
+                out.push((path.clone(), tmp.into(), Some(&e.ty)));
+            }
             _ => {
                 if let Some(v) = self.rvalue(e) {
-                    out.push((path.clone(), v));
+                    out.push((path.clone(), v, None));
                 }
             }
         }
@@ -625,9 +722,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             ExprKind::Index(b, i) => self.index_place(b, i, e.span),
             _ => {
-                let v = self.rvalue(e).unwrap();
                 let slot = self.alloca(&e.ty, "tmp");
-                self.b.build_store(slot, v).unwrap();
+                self.store_expr(slot, e);
                 slot
             }
         }
@@ -709,20 +805,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             ExprKind::Bool(b) => self.ctx.bool_type().const_int(*b as u64, false).into(),
             ExprKind::Str(s) => self.string(s).into(),
             ExprKind::Nil | ExprKind::Zero => self.ty(&e.ty).const_zero(),
-            ExprKind::Local(_) | ExprKind::Global(_) | ExprKind::Deref(_) | ExprKind::Index(..) => {
+            // A field of a value that is not a place reads it from a temporary.
+            ExprKind::Local(_) | ExprKind::Global(_) | ExprKind::Deref(_) | ExprKind::Index(..) | ExprKind::Field(..) => {
                 let p = self.place(e);
                 self.b.build_load(self.ty(&e.ty), p, "").unwrap()
             }
-            ExprKind::Field(b, i) => {
-                if crate::hir::check::is_place(b) {
-                    let p = self.place(e);
-                    self.b.build_load(self.ty(&e.ty), p, "").unwrap()
-                } else {
-                    let v = self.rvalue(b).unwrap().into_struct_value();
-                    self.b.build_extract_value(v, *i, "").unwrap()
-                }
-            }
-            ExprKind::Func(f) => self.funcs[*f as usize].as_global_value().as_pointer_value().into(),
+            ExprKind::Func(f) => self.func_value(*f).into(),
             ExprKind::Binary(op, a, b) => return Some(self.binary(*op, a, b)),
             ExprKind::Unary(op, x) => {
                 let v = self.rvalue(x).unwrap();
@@ -733,7 +821,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 }
             }
             ExprKind::AddrOf(p) => self.place(p).into(),
-            ExprKind::Call(callee, args) => return self.call(callee, args),
+            ExprKind::Call(callee, args) => {
+                let v = self.call(callee, args, None);
+                if !in_memory(&e.ty) {
+                    return v;
+                }
+                self.b.build_load(self.ty(&e.ty), v.unwrap().into_pointer_value(), "").unwrap()
+            }
             ExprKind::MapIndex(m, k) | ExprKind::MapSlot(m, k) => {
                 let mv = self.rvalue(m).unwrap();
                 let kp = self.key_ptr(k);
@@ -919,7 +1013,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
     }
 
-    fn call(&mut self, callee: &'p Expr, args: &'p [Expr]) -> Option<BasicValueEnum<'ctx>> {
+    /// A call. A result that lives in memory (see [`in_memory`]) goes to `dest`, or to a
+    /// temporary whose pointer is returned.
+    fn call(&mut self, callee: &'p Expr, args: &'p [Expr], dest: Option<PointerValue<'ctx>>) -> Option<BasicValueEnum<'ctx>> {
         let (params, ret, c_variadic) = match &callee.ty {
             Ty::Fn { params, ret, c_variadic } => (params.clone(), (**ret).clone(), *c_variadic),
             _ => unreachable!("call of a non-function passed the checker"),
@@ -929,10 +1025,20 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             _ => None,
         };
         let truk_var = direct.map(|f| self.prog.funcs[f as usize].variadic == Variadic::Truk).unwrap_or(false);
+        let c_abi = direct.is_some_and(|f| self.prog.funcs[f as usize].is_extern);
+        let result = in_memory(&ret).then(|| dest.unwrap_or_else(|| self.alloca(&ret, "ret")));
         let mut vals: Vec<BasicMetadataValueEnum> = vec![];
+        if let (Some(slot), false) = (result, c_abi) {
+            vals.push(slot.into());
+        }
         for a in &args[..params.len().min(args.len())] {
             if matches!(a.ty, Ty::Array(..)) {
                 vals.push(self.place(a).into());
+            } else if in_memory(&a.ty) && !c_abi {
+                // The callee may change its parameter: it gets a copy.
+                let copy = self.alloca(&a.ty, "arg");
+                self.store_expr(copy, a);
+                vals.push(copy.into());
             } else {
                 vals.push(self.rvalue(a).unwrap().into());
             }
@@ -966,11 +1072,21 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             Some(f) => self.b.build_call(self.funcs[f as usize], &vals, "").unwrap(),
             None => {
                 let fp = self.rvalue(callee).unwrap().into_pointer_value();
-                let fty = self.fn_type(&params, &ret, if c_variadic { Variadic::C } else { Variadic::None });
+                let fty = self.fn_type(&params, &ret, if c_variadic { Variadic::C } else { Variadic::None }, false);
                 self.b.build_indirect_call(fty, fp, &vals, "").unwrap()
             }
         };
-        call.try_as_basic_value().basic()
+        let v = call.try_as_basic_value().basic();
+        match result {
+            Some(slot) => {
+                if let Some(v) = v {
+                    // A C function's aggregate result, by value.
+                    self.b.build_store(slot, v).unwrap();
+                }
+                Some(slot.into())
+            }
+            None => v,
+        }
     }
 
     fn builtin(&mut self, b: &'p Builtin, args: &'p [Expr]) -> Option<BasicValueEnum<'ctx>> {
