@@ -14,7 +14,7 @@ use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::module::{Linkage, Module};
 use inkwell::targets::TargetData;
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FunctionType, StructType};
-use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue};
+use inkwell::values::{InstructionOpcode, BasicMetadataValueEnum, BasicValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
 
 use crate::diag::{SourceMap, Span};
@@ -64,6 +64,8 @@ pub struct Emitter<'ctx, 'p> {
     /// For Truk variadic functions: the slot array and the read cursor.
     va: Option<(PointerValue<'ctx>, PointerValue<'ctx>)>,
     ret_ty: Ty,
+    /// Locals and temporaries of the function being emitted that live on the heap.
+    heap_locals: Vec<PointerValue<'ctx>>,
     /// The caller's slot for the result, when the function returns an aggregate.
     sret: Option<PointerValue<'ctx>>,
     dwarf: Option<debug::Dwarf<'ctx>>,
@@ -102,6 +104,7 @@ pub fn emit<'ctx>(
         blocks: vec![],
         va: None,
         ret_ty: Ty::Void,
+        heap_locals: vec![],
         sret: None,
         dwarf,
     };
@@ -156,6 +159,9 @@ fn in_memory(t: &Ty) -> bool {
 
 /// An element of a literal: its GEP path and its value, or (with its type) a pointer to it.
 type Leaf<'ctx, 'p> = (Vec<IntValue<'ctx>>, BasicValueEnum<'ctx>, Option<&'p Ty>);
+
+/// Locals and temporaries of at least this many bytes live on the heap.
+const HEAP_LOCAL_MIN: u64 = 1 << 20;
 
 /// Switches with at most this many cases are emitted as compare-and-branch chains.
 const SWITCH_CHAIN_MAX: usize = 8;
@@ -447,13 +453,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.locals[p as usize] = Some(param.into_pointer_value());
                 continue;
             }
-            let slot = self.b.build_alloca(self.ty(&l.ty), &l.name).unwrap();
+            let slot = self.alloca(&l.ty, &l.name);
             self.b.build_store(slot, param).unwrap();
             self.locals[p as usize] = Some(slot);
         }
         for (i, l) in body.locals.iter().enumerate() {
             if self.locals[i].is_none() {
-                self.locals[i] = Some(self.b.build_alloca(self.ty(&l.ty), &l.name).unwrap());
+                self.locals[i] = Some(self.alloca(&l.ty, &l.name));
             }
         }
         self.va = None;
@@ -475,6 +481,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             self.terminator(&block.term);
         }
+        self.free_heap_locals();
     }
 
     /// Debug info: the instructions built next belong to `span`.
@@ -484,14 +491,42 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
     }
 
-    fn alloca(&self, t: &Ty, name: &str) -> PointerValue<'ctx> {
+    /// A local or temporary of type `t`, for the whole call of the function.
+    fn alloca(&mut self, t: &Ty, name: &str) -> PointerValue<'ctx> {
         // Allocas go first in the entry block, where mem2reg can promote them.
         let entry = self.cur_fn.unwrap().get_first_basic_block().unwrap();
         match entry.get_first_instruction() {
             Some(i) => self.entry_b.position_before(&i),
             None => self.entry_b.position_at_end(entry),
         }
-        self.entry_b.build_alloca(self.ty(t), name).unwrap()
+        let size = self.size_of(t);
+        if size < HEAP_LOCAL_MIN {
+            return self.entry_b.build_alloca(self.ty(t), name).unwrap();
+        }
+        // The stack (8 MB by default) would overflow: the heap, zeroed, freed on return.
+        let (ptr, i64t) = (self.ptr(), self.ctx.i64_type());
+        let alloc = self.rt("__truk_alloc", &[i64t.into()], Some(ptr.into()));
+        let p = self.entry_b.build_call(alloc, &[self.i64c(size).into()], name).unwrap();
+        let p = p.try_as_basic_value().basic().unwrap().into_pointer_value();
+        self.heap_locals.push(p);
+        p
+    }
+
+    /// Free the heap locals before every return of the function being emitted.
+    fn free_heap_locals(&mut self) {
+        if self.heap_locals.is_empty() {
+            return;
+        }
+        let free = self.rt("__truk_free", &[self.ptr().into()], None);
+        let b = self.ctx.create_builder();
+        for bb in self.cur_fn.unwrap().get_basic_blocks() {
+            let Some(ret) = bb.get_terminator().filter(|t| t.get_opcode() == InstructionOpcode::Return) else { continue };
+            b.position_before(&ret);
+            for p in &self.heap_locals {
+                b.build_call(free, &[(*p).into()], "").unwrap();
+            }
+        }
+        self.heap_locals.clear();
     }
 
     fn stmt(&mut self, s: &'p mir::Stmt, body: &'p mir::Body) {
@@ -1047,8 +1082,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         if truk_var {
             // Truk varargs: 8-byte slots in a caller-owned array, passed as a hidden argument.
             let n = extra.len().max(1) as u32;
-            let arr_ty = self.ctx.i64_type().array_type(n);
-            let arr = self.b.build_alloca(arr_ty, "va").unwrap();
+            let arr = self.alloca(&Ty::Array(n as u64, Box::new(Ty::Int { signed: true, bits: 64 })), "va");
             for (i, a) in extra.iter().enumerate() {
                 let v = self.rvalue(a).unwrap();
                 // Widen to the full slot so any __TRUK_VA_ARG_* width reads a sound value.
