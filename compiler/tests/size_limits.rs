@@ -51,3 +51,10 @@ fn large_types_within_the_limits_are_accepted() {
     let src = "struct Big { a: [1 << 30]u64 }\nvar g: [1 << 30]u8;\nshared var s: [1 << 31][4]u64;\nfn f(p: *Big) : u64 {\n  var local: [1 << 24]u8;\n  return p->a[5] + local[3] as u64;\n}\nfn main() : i32 {\n  return 0;\n}\n";
     assert_eq!(check(src), "");
 }
+
+#[test]
+fn shared_variables_past_the_address_space() {
+    insta::assert_snapshot!(check(
+        "shared var a: [1 << 31][1 << 15]u8;\nshared var b: [1 << 31][1 << 15]u8;\nshared var c: u8;\nfn main() : i32 {\n  return 0;\n}\n"
+    ));
+}
