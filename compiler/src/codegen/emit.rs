@@ -232,7 +232,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let mut ps: Vec<BasicMetadataTypeEnum> = if sret { vec![self.ptr().into()] } else { vec![] };
         for p in params {
             let by_ptr = matches!(p, Ty::Array(..)) || (!c_abi && in_memory(p));
-            ps.push(if by_ptr { self.ptr().into() } else { self.ty(p).into() });
+            let c_ty = if c_abi { self.c_int_pair(p) } else { None };
+            ps.push(if by_ptr { self.ptr().into() } else { c_ty.unwrap_or_else(|| self.ty(p)).into() });
         }
         if variadic == Variadic::Truk {
             ps.push(self.ptr().into());
@@ -241,8 +242,49 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         if ret.is_void() || sret {
             self.ctx.void_type().fn_type(&ps, c_var)
         } else {
-            self.ty(ret).fn_type(&ps, c_var)
+            let c_ty = if c_abi { self.c_int_pair(ret) } else { None };
+            c_ty.unwrap_or_else(|| self.ty(ret)).fn_type(&ps, c_var)
         }
+    }
+
+    /// C passes and returns a struct of at most 16 bytes without floats in one or two
+    /// integer registers, its bytes packed (x86_64 and aarch64 agree): the LLVM type that
+    /// says so, `i64` or `{i64, i64}`. LLVM would give each field a register of its own.
+    /// Structs with floats or of more bytes keep LLVM's by-value lowering (see the docs).
+    fn c_int_pair(&self, t: &Ty) -> Option<BasicTypeEnum<'ctx>> {
+        fn has_float(p: &Program, t: &Ty) -> bool {
+            match t {
+                Ty::Float { .. } => true,
+                Ty::Array(_, el) => has_float(p, el),
+                Ty::Tuple(ts) => ts.iter().any(|t| has_float(p, t)),
+                Ty::Struct(id) => p.structs[*id as usize].fields.iter().flatten().any(|(_, t)| has_float(p, t)),
+                _ => false,
+            }
+        }
+        let size = self.size_of(t);
+        if !matches!(t, Ty::Struct(_) | Ty::Tuple(_)) || size == 0 || size > 16 || has_float(self.prog, t) {
+            return None;
+        }
+        let i64t = self.ctx.i64_type();
+        Some(if size <= 8 { i64t.into() } else { self.ctx.struct_type(&[i64t.into(), i64t.into()], false).into() })
+    }
+
+    /// The bytes of the aggregate at `src`, as `c_ty` (from [`Self::c_int_pair`]), through
+    /// `tmp`, a slot of that type.
+    fn to_c_int_pair(&self, b: &Builder<'ctx>, src: PointerValue<'ctx>, t: &Ty, c_ty: BasicTypeEnum<'ctx>, tmp: PointerValue<'ctx>) -> BasicValueEnum<'ctx> {
+        b.build_memcpy(tmp, 8, src, self.align_of(t), self.i64c(self.size_of(t))).unwrap();
+        b.build_load(c_ty, tmp, "").unwrap()
+    }
+
+    /// Store `v`, a C result of a type from [`Self::c_int_pair`], as the aggregate at `dst`.
+    fn from_c_int_pair(&self, b: &Builder<'ctx>, v: BasicValueEnum<'ctx>, dst: PointerValue<'ctx>, t: &Ty, tmp: PointerValue<'ctx>) {
+        b.build_store(tmp, v).unwrap();
+        b.build_memcpy(dst, self.align_of(t), tmp, 8, self.i64c(self.size_of(t))).unwrap();
+    }
+
+    /// A slot for a value of a type from [`Self::c_int_pair`] in the function being emitted.
+    fn c_pair_slot(&mut self) -> PointerValue<'ctx> {
+        self.alloca(&Ty::Array(2, Box::new(Ty::Int { signed: false, bits: 64 })), "c")
     }
 
     fn ptr(&self) -> inkwell::types::PointerType<'ctx> {
@@ -387,15 +429,24 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         b.position_at_end(self.ctx.append_basic_block(thunk, "entry"));
         let sret = in_memory(&fd.ret).then(|| thunk.get_nth_param(0).unwrap().into_pointer_value());
         let mut args: Vec<BasicMetadataValueEnum> = vec![];
+        let tmp = b.build_alloca(self.ctx.i64_type().array_type(2), "c").unwrap();
         for (i, p) in params.iter().enumerate() {
             let v = thunk.get_nth_param(sret.is_some() as u32 + i as u32).unwrap();
             let by_value = in_memory(p) && !matches!(p, Ty::Array(..));
-            args.push(if by_value { b.build_load(self.ty(p), v.into_pointer_value(), "").unwrap().into() } else { v.into() });
+            args.push(match self.c_int_pair(p) {
+                Some(c_ty) if by_value => self.to_c_int_pair(&b, v.into_pointer_value(), p, c_ty, tmp).into(),
+                _ if by_value => b.build_load(self.ty(p), v.into_pointer_value(), "").unwrap().into(),
+                _ => v.into(),
+            });
         }
         let r = b.build_call(target, &args, "").unwrap().try_as_basic_value().basic();
         match (sret, r) {
             (Some(slot), Some(v)) => {
-                b.build_store(slot, v).unwrap();
+                if self.c_int_pair(&fd.ret).is_some() {
+                    self.from_c_int_pair(&b, v, slot, &fd.ret, tmp);
+                } else {
+                    b.build_store(slot, v).unwrap();
+                }
                 b.build_return(None).unwrap()
             }
             (None, Some(v)) => b.build_return(Some(&v)).unwrap(),
@@ -1074,6 +1125,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let copy = self.alloca(&a.ty, "arg");
                 self.store_expr(copy, a);
                 vals.push(copy.into());
+            } else if let (Some(c_ty), true) = (self.c_int_pair(&a.ty), c_abi) {
+                let src = self.place(a);
+                let tmp = self.c_pair_slot();
+                vals.push(self.to_c_int_pair(&self.b, src, &a.ty, c_ty, tmp).into());
             } else {
                 vals.push(self.rvalue(a).unwrap().into());
             }
@@ -1113,9 +1168,14 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let v = call.try_as_basic_value().basic();
         match result {
             Some(slot) => {
-                if let Some(v) = v {
+                match v {
                     // A C function's aggregate result, by value.
-                    self.b.build_store(slot, v).unwrap();
+                    Some(v) if self.c_int_pair(&ret).is_some() => {
+                        let tmp = self.c_pair_slot();
+                        self.from_c_int_pair(&self.b, v, slot, &ret, tmp);
+                    }
+                    Some(v) => _ = self.b.build_store(slot, v).unwrap(),
+                    None => {}
                 }
                 Some(slot.into())
             }
