@@ -1,6 +1,9 @@
 /* start.c: process entry, exit hook, panics and allocation. */
+#define _GNU_SOURCE /* REG_RSP */
 #include "truk_rt.h"
 
+#include <signal.h>
+#include <ucontext.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,45 @@ char **__truk_rt_argv(void) { return rt_argv; }
 
 static void rt_atexit(void) { __truk_rt_exit(); }
 
+/* ---- stack overflow ----
+ * A fault close to the stack pointer is the stack running into its guard: it becomes the
+ * panic "stack overflow" (exit status 101, like every panic), handled on an alternate
+ * stack since the thread's own is exhausted. Any other SIGSEGV keeps its default action:
+ * the handler resets it and the faulting instruction runs again. */
+
+static char rt_alt_stack[64 * 1024];
+
+static uintptr_t fault_sp(void *uc) {
+#if defined(__x86_64__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.sp;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
+static void rt_on_segv(int sig, siginfo_t *info, void *uc) {
+    uintptr_t addr = (uintptr_t)info->si_addr, sp = fault_sp(uc);
+    /* Below the stack pointer (a call or a push), or within the frame: locals of 1 MiB or
+     * more live on the heap, so frames are smaller than that. */
+    if (sp && addr + 64 * 1024 >= sp && addr <= sp + (1u << 20))
+        __truk_panic_cstr("stack overflow");
+    signal(sig, SIG_DFL);
+}
+
+static void rt_catch_stack_overflow(void) {
+    stack_t ss = {.ss_sp = rt_alt_stack, .ss_size = sizeof rt_alt_stack};
+    if (sigaltstack(&ss, NULL) != 0)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = rt_on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigaction(SIGSEGV, &sa, NULL);
+}
+
 void __truk_rt_init(int argc, char **argv) {
     rt_argc = argc;
     rt_argv = argv;
@@ -29,6 +71,7 @@ void __truk_rt_init(int argc, char **argv) {
      * panics (which call exit). Fleets attach in generated code
      * (__truk_fleet_join) and detach through the exit hook. */
     atexit(rt_atexit);
+    rt_catch_stack_overflow();
 }
 
 void __truk_rt_exit(void) {

@@ -14,7 +14,7 @@ use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::module::{Linkage, Module};
 use inkwell::targets::TargetData;
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FunctionType, StructType};
-use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue};
+use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue, GlobalValue, InstructionOpcode, IntValue, PointerValue};
 use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
 
 use crate::diag::{SourceMap, Span};
@@ -64,6 +64,10 @@ pub struct Emitter<'ctx, 'p> {
     /// For Truk variadic functions: the slot array and the read cursor.
     va: Option<(PointerValue<'ctx>, PointerValue<'ctx>)>,
     ret_ty: Ty,
+    /// Locals and temporaries of the function being emitted that live on the heap.
+    heap_locals: Vec<PointerValue<'ctx>>,
+    /// The caller's slot for the result, when the function returns an aggregate.
+    sret: Option<PointerValue<'ctx>>,
     dwarf: Option<debug::Dwarf<'ctx>>,
 }
 
@@ -100,6 +104,8 @@ pub fn emit<'ctx>(
         blocks: vec![],
         va: None,
         ret_ty: Ty::Void,
+        heap_locals: vec![],
+        sret: None,
         dwarf,
     };
     e.declare_all();
@@ -140,6 +146,22 @@ fn term_span(t: &mir::Terminator) -> Option<Span> {
         mir::Terminator::Goto(_) | mir::Terminator::Unreachable => None,
     }
 }
+
+/// Whether values of `t` live only in memory. Truk functions return them through a hidden
+/// first parameter (the caller's slot) and take them as pointers to copies the caller made
+/// (sized arrays: to the caller's array, as in C); they are copied with memcpy. No
+/// whole-aggregate loads, stores or returns: LLVM's cost for those grows with the type's size
+/// (a 256 KB struct took minutes or crashed it) and its fast instruction selector rejects them.
+/// Slices stay {ptr, len} values. `extern fn`s keep C's by-value convention.
+fn in_memory(t: &Ty) -> bool {
+    matches!(t, Ty::Struct(_) | Ty::Tuple(_) | Ty::Array(..) | Ty::Mutex)
+}
+
+/// An element of a literal: its GEP path and its value, or (with its type) a pointer to it.
+type Leaf<'ctx, 'p> = (Vec<IntValue<'ctx>>, BasicValueEnum<'ctx>, Option<&'p Ty>);
+
+/// Locals and temporaries of at least this many bytes live on the heap.
+const HEAP_LOCAL_MIN: u64 = 1 << 20;
 
 /// Switches with at most this many cases are emitted as compare-and-branch chains.
 const SWITCH_CHAIN_MAX: usize = 8;
@@ -203,19 +225,66 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         slice_type(self.ctx)
     }
 
-    fn fn_type(&self, params: &[Ty], ret: &Ty, variadic: Variadic) -> FunctionType<'ctx> {
-        // Sized arrays are passed by reference, as in C: the callee sees the caller's array.
-        let mut ps: Vec<BasicMetadataTypeEnum> =
-            params.iter().map(|p| if matches!(p, Ty::Array(..)) { self.ptr().into() } else { self.ty(p).into() }).collect();
+    /// `c_abi`: the convention of `extern fn`s, aggregates by value (sized arrays by
+    /// reference, as in C). Otherwise Truk's (see [`in_memory`]).
+    fn fn_type(&self, params: &[Ty], ret: &Ty, variadic: Variadic, c_abi: bool) -> FunctionType<'ctx> {
+        let sret = !c_abi && in_memory(ret);
+        let mut ps: Vec<BasicMetadataTypeEnum> = if sret { vec![self.ptr().into()] } else { vec![] };
+        for p in params {
+            let by_ptr = matches!(p, Ty::Array(..)) || (!c_abi && in_memory(p));
+            let c_ty = if c_abi { self.c_int_pair(p) } else { None };
+            ps.push(if by_ptr { self.ptr().into() } else { c_ty.unwrap_or_else(|| self.ty(p)).into() });
+        }
         if variadic == Variadic::Truk {
             ps.push(self.ptr().into());
         }
         let c_var = variadic == Variadic::C;
-        if ret.is_void() {
+        if ret.is_void() || sret {
             self.ctx.void_type().fn_type(&ps, c_var)
         } else {
-            self.ty(ret).fn_type(&ps, c_var)
+            let c_ty = if c_abi { self.c_int_pair(ret) } else { None };
+            c_ty.unwrap_or_else(|| self.ty(ret)).fn_type(&ps, c_var)
         }
+    }
+
+    /// C passes and returns a struct of at most 16 bytes without floats in one or two
+    /// integer registers, its bytes packed (x86_64 and aarch64 agree): the LLVM type that
+    /// says so, `i64` or `{i64, i64}`. LLVM would give each field a register of its own.
+    /// Structs with floats or of more bytes keep LLVM's by-value lowering (see the docs).
+    fn c_int_pair(&self, t: &Ty) -> Option<BasicTypeEnum<'ctx>> {
+        fn has_float(p: &Program, t: &Ty) -> bool {
+            match t {
+                Ty::Float { .. } => true,
+                Ty::Array(_, el) => has_float(p, el),
+                Ty::Tuple(ts) => ts.iter().any(|t| has_float(p, t)),
+                Ty::Struct(id) => p.structs[*id as usize].fields.iter().flatten().any(|(_, t)| has_float(p, t)),
+                _ => false,
+            }
+        }
+        let size = self.size_of(t);
+        if !matches!(t, Ty::Struct(_) | Ty::Tuple(_)) || size == 0 || size > 16 || has_float(self.prog, t) {
+            return None;
+        }
+        let i64t = self.ctx.i64_type();
+        Some(if size <= 8 { i64t.into() } else { self.ctx.struct_type(&[i64t.into(), i64t.into()], false).into() })
+    }
+
+    /// The bytes of the aggregate at `src`, as `c_ty` (from [`Self::c_int_pair`]), through
+    /// `tmp`, a slot of that type.
+    fn to_c_int_pair(&self, b: &Builder<'ctx>, src: PointerValue<'ctx>, t: &Ty, c_ty: BasicTypeEnum<'ctx>, tmp: PointerValue<'ctx>) -> BasicValueEnum<'ctx> {
+        b.build_memcpy(tmp, 8, src, self.align_of(t), self.i64c(self.size_of(t))).unwrap();
+        b.build_load(c_ty, tmp, "").unwrap()
+    }
+
+    /// Store `v`, a C result of a type from [`Self::c_int_pair`], as the aggregate at `dst`.
+    fn from_c_int_pair(&self, b: &Builder<'ctx>, v: BasicValueEnum<'ctx>, dst: PointerValue<'ctx>, t: &Ty, tmp: PointerValue<'ctx>) {
+        b.build_store(tmp, v).unwrap();
+        b.build_memcpy(dst, self.align_of(t), tmp, 8, self.i64c(self.size_of(t))).unwrap();
+    }
+
+    /// A slot for a value of a type from [`Self::c_int_pair`] in the function being emitted.
+    fn c_pair_slot(&mut self) -> PointerValue<'ctx> {
+        self.alloca(&Ty::Array(2, Box::new(Ty::Int { signed: false, bits: 64 })), "c")
     }
 
     fn ptr(&self) -> inkwell::types::PointerType<'ctx> {
@@ -254,7 +323,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
         for f in &self.prog.funcs {
             let params: Vec<Ty> = f.params.iter().map(|&p| f.locals[p as usize].ty.clone()).collect();
-            let fty = self.fn_type(&params, &f.ret, f.variadic);
+            let fty = self.fn_type(&params, &f.ret, f.variadic, f.is_extern);
             let fv = if f.is_extern {
                 self.module.get_function(&f.symbol).unwrap_or_else(|| self.module.add_function(&f.symbol, fty, Some(Linkage::External)))
             } else {
@@ -305,7 +374,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             (Const::Float(v), _) if lt.is_float_type() => lt.into_float_type().const_float(*v).into(),
             (Const::Bool(b), _) => self.ctx.bool_type().const_int(*b as u64, false).into(),
             (Const::Str(s), _) => self.string(s).into(),
-            (Const::Func(f), _) => self.funcs[*f as usize].as_global_value().as_pointer_value().into(),
+            (Const::Func(f), _) => self.func_value(*f).into(),
             (Const::Aggregate(items), Ty::Struct(id)) => {
                 let fields = self.prog.structs[*id as usize].fields.clone().unwrap_or_default();
                 let vals: Vec<BasicValueEnum> = items.iter().zip(&fields).map(|(c, (_, t))| self.const_value(c, t)).collect();
@@ -339,6 +408,51 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let p = g.as_pointer_value();
         self.strings.insert(s.to_vec(), p);
         p
+    }
+
+    /// The address of function `f` as a value: function values have Truk's convention, so
+    /// an `extern fn` that takes or returns aggregates is reached through a thunk.
+    fn func_value(&mut self, f: FuncId) -> PointerValue<'ctx> {
+        let fd = &self.prog.funcs[f as usize];
+        let target = self.funcs[f as usize];
+        let params: Vec<Ty> = fd.params.iter().map(|&p| fd.locals[p as usize].ty.clone()).collect();
+        let differs = in_memory(&fd.ret) || params.iter().any(|p| in_memory(p) && !matches!(p, Ty::Array(..)));
+        if !fd.is_extern || !differs || fd.variadic != Variadic::None {
+            return target.as_global_value().as_pointer_value();
+        }
+        let name = format!("__truk_thunk.{}", fd.symbol);
+        if let Some(t) = self.module.get_function(&name) {
+            return t.as_global_value().as_pointer_value();
+        }
+        let thunk = self.module.add_function(&name, self.fn_type(&params, &fd.ret, Variadic::None, false), Some(Linkage::Internal));
+        let b = self.ctx.create_builder();
+        b.position_at_end(self.ctx.append_basic_block(thunk, "entry"));
+        let sret = in_memory(&fd.ret).then(|| thunk.get_nth_param(0).unwrap().into_pointer_value());
+        let mut args: Vec<BasicMetadataValueEnum> = vec![];
+        let tmp = b.build_alloca(self.ctx.i64_type().array_type(2), "c").unwrap();
+        for (i, p) in params.iter().enumerate() {
+            let v = thunk.get_nth_param(sret.is_some() as u32 + i as u32).unwrap();
+            let by_value = in_memory(p) && !matches!(p, Ty::Array(..));
+            args.push(match self.c_int_pair(p) {
+                Some(c_ty) if by_value => self.to_c_int_pair(&b, v.into_pointer_value(), p, c_ty, tmp).into(),
+                _ if by_value => b.build_load(self.ty(p), v.into_pointer_value(), "").unwrap().into(),
+                _ => v.into(),
+            });
+        }
+        let r = b.build_call(target, &args, "").unwrap().try_as_basic_value().basic();
+        match (sret, r) {
+            (Some(slot), Some(v)) => {
+                if self.c_int_pair(&fd.ret).is_some() {
+                    self.from_c_int_pair(&b, v, slot, &fd.ret, tmp);
+                } else {
+                    b.build_store(slot, v).unwrap();
+                }
+                b.build_return(None).unwrap()
+            }
+            (None, Some(v)) => b.build_return(Some(&v)).unwrap(),
+            _ => b.build_return(None).unwrap(),
+        };
+        thunk.as_global_value().as_pointer_value()
     }
 
     /// Declare (once) a runtime function.
@@ -380,25 +494,28 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             d.begin_function(&self.b, fv, &f.name, &f.symbol, self.sources, f.span);
         }
         self.locals = vec![None; body.locals.len()];
+        self.sret = if in_memory(&f.ret) { fv.get_nth_param(0).map(|p| p.into_pointer_value()) } else { None };
+        let first = self.sret.is_some() as u32;
         for (i, &p) in body.params.iter().enumerate() {
-            let Some(param) = fv.get_nth_param(i as u32) else { continue };
+            let Some(param) = fv.get_nth_param(first + i as u32) else { continue };
             let l = &body.locals[p as usize];
-            if matches!(l.ty, Ty::Array(..)) {
+            if in_memory(&l.ty) {
+                // The caller's copy (or, for a sized array, the caller's array).
                 self.locals[p as usize] = Some(param.into_pointer_value());
                 continue;
             }
-            let slot = self.b.build_alloca(self.ty(&l.ty), &l.name).unwrap();
+            let slot = self.alloca(&l.ty, &l.name);
             self.b.build_store(slot, param).unwrap();
             self.locals[p as usize] = Some(slot);
         }
         for (i, l) in body.locals.iter().enumerate() {
             if self.locals[i].is_none() {
-                self.locals[i] = Some(self.b.build_alloca(self.ty(&l.ty), &l.name).unwrap());
+                self.locals[i] = Some(self.alloca(&l.ty, &l.name));
             }
         }
         self.va = None;
         if f.variadic == Variadic::Truk {
-            if let Some(base) = fv.get_nth_param(f.params.len() as u32) {
+            if let Some(base) = fv.get_nth_param(first + f.params.len() as u32) {
                 let cursor = self.b.build_alloca(self.ctx.i64_type(), "va.cursor").unwrap();
                 self.b.build_store(cursor, self.i64c(0)).unwrap();
                 self.va = Some((base.into_pointer_value(), cursor));
@@ -415,6 +532,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             self.terminator(&block.term);
         }
+        self.free_heap_locals();
     }
 
     /// Debug info: the instructions built next belong to `span`.
@@ -424,14 +542,42 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
     }
 
-    fn alloca(&self, t: &Ty, name: &str) -> PointerValue<'ctx> {
+    /// A local or temporary of type `t`, for the whole call of the function.
+    fn alloca(&mut self, t: &Ty, name: &str) -> PointerValue<'ctx> {
         // Allocas go first in the entry block, where mem2reg can promote them.
         let entry = self.cur_fn.unwrap().get_first_basic_block().unwrap();
         match entry.get_first_instruction() {
             Some(i) => self.entry_b.position_before(&i),
             None => self.entry_b.position_at_end(entry),
         }
-        self.entry_b.build_alloca(self.ty(t), name).unwrap()
+        let size = self.size_of(t);
+        if size < HEAP_LOCAL_MIN {
+            return self.entry_b.build_alloca(self.ty(t), name).unwrap();
+        }
+        // The stack (8 MB by default) would overflow: the heap, zeroed, freed on return.
+        let (ptr, i64t) = (self.ptr(), self.ctx.i64_type());
+        let alloc = self.rt("__truk_alloc", &[i64t.into()], Some(ptr.into()));
+        let p = self.entry_b.build_call(alloc, &[self.i64c(size).into()], name).unwrap();
+        let p = p.try_as_basic_value().basic().unwrap().into_pointer_value();
+        self.heap_locals.push(p);
+        p
+    }
+
+    /// Free the heap locals before every return of the function being emitted.
+    fn free_heap_locals(&mut self) {
+        if self.heap_locals.is_empty() {
+            return;
+        }
+        let free = self.rt("__truk_free", &[self.ptr().into()], None);
+        let b = self.ctx.create_builder();
+        for bb in self.cur_fn.unwrap().get_basic_blocks() {
+            let Some(ret) = bb.get_terminator().filter(|t| t.get_opcode() == InstructionOpcode::Return) else { continue };
+            b.position_before(&ret);
+            for p in &self.heap_locals {
+                b.build_call(free, &[(*p).into()], "").unwrap();
+            }
+        }
+        self.heap_locals.clear();
     }
 
     fn stmt(&mut self, s: &'p mir::Stmt, body: &'p mir::Body) {
@@ -449,13 +595,18 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 }
             }
             mir::Stmt::LetTuple(ids, e) => {
-                let Some(BasicValueEnum::StructValue(sv)) = self.rvalue(e) else { return };
+                let Ty::Tuple(ts) = &e.ty else { return };
+                let src = self.place(e);
+                let tt = self.ty(&e.ty);
                 for (i, id) in ids.iter().enumerate() {
                     if let Some(id) = id {
-                        let x = self.b.build_extract_value(sv, i as u32, "").unwrap();
-                        self.b.build_store(self.locals[*id as usize].unwrap(), x).unwrap();
+                        let field = self.b.build_struct_gep(tt, src, i as u32, "").unwrap();
+                        self.copy(self.locals[*id as usize].unwrap(), field, &ts[i]);
                     }
                 }
+            }
+            mir::Stmt::Eval(e) if in_memory(&e.ty) => {
+                self.place(e);
             }
             mir::Stmt::Eval(e) => {
                 self.rvalue(e);
@@ -506,6 +657,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 }
             }
             mir::Terminator::Return(e) => {
+                if let Some(slot) = self.sret {
+                    if let Some(e) = e {
+                        self.store_expr(slot, e);
+                    }
+                    self.b.build_return(None).unwrap();
+                    return;
+                }
                 let v = e.as_ref().and_then(|e| self.rvalue(e));
                 match v {
                     Some(v) if !self.ret_ty.is_void() => self.b.build_return(Some(&v)).unwrap(),
@@ -556,17 +714,23 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 if zero {
                     self.zero_fill(slot, &e.ty);
                 }
-                for (path, v) in leaves {
+                for (path, v, t) in leaves {
                     let p = unsafe { self.b.build_in_bounds_gep(lt, slot, &path, "").unwrap() };
-                    self.b.build_store(p, v).unwrap();
+                    match t {
+                        Some(t) => self.copy(p, v.into_pointer_value(), t),
+                        None => _ = self.b.build_store(p, v).unwrap(),
+                    }
                 }
             }
-            _ if crate::hir::check::is_place(e) => {
+            // The callee writes the slot only when it returns (see `terminator`), after it
+            // has read all it reads: the slot may be what it reads.
+            ExprKind::Call(callee, args) if in_memory(&e.ty) => {
+                self.call(callee, args, Some(slot));
+            }
+            _ if in_memory(&e.ty) || crate::hir::check::is_place(e) => {
                 let src = self.place(e);
-                let align = self.align_of(&e.ty);
-                let size = self.i64c(self.size_of(&e.ty));
                 // Source and destination are the same object or disjoint, as memcpy requires.
-                self.b.build_memcpy(slot, align, src, align, size).unwrap();
+                self.copy(slot, src, &e.ty);
             }
             _ => {
                 if let Some(v) = self.rvalue(e) {
@@ -576,14 +740,28 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
     }
 
+    /// `*dst = *src` for a value of type `t`.
+    fn copy(&mut self, dst: PointerValue<'ctx>, src: PointerValue<'ctx>, t: &Ty) {
+        let lt = self.ty(t);
+        if lt.is_struct_type() || lt.is_array_type() {
+            let align = self.align_of(t);
+            let size = self.i64c(self.size_of(t));
+            self.b.build_memcpy(dst, align, src, align, size).unwrap();
+        } else {
+            let v = self.b.build_load(lt, src, "").unwrap();
+            self.b.build_store(dst, v).unwrap();
+        }
+    }
+
     fn zero_fill(&mut self, slot: PointerValue<'ctx>, t: &Ty) {
         let size = self.i64c(self.size_of(t));
         self.b.build_memset(slot, self.align_of(t), self.ctx.i8_type().const_zero(), size).unwrap();
     }
 
     /// The scalar (or non-literal) elements of a nested literal with their GEP index paths,
-    /// evaluated in order; `zero` is set when some element is implicitly zero.
-    fn literal_leaves(&mut self, e: &'p Expr, path: &mut Vec<IntValue<'ctx>>, out: &mut Vec<(Vec<IntValue<'ctx>>, BasicValueEnum<'ctx>)>, zero: &mut bool) {
+    /// evaluated in order; `zero` is set when some element is implicitly zero. An aggregate
+    /// element is evaluated into a temporary, given with its type.
+    fn literal_leaves(&mut self, e: &'p Expr, path: &mut Vec<IntValue<'ctx>>, out: &mut Vec<Leaf<'ctx, 'p>>, zero: &mut bool) {
         match &e.kind {
             ExprKind::StructLit(xs) | ExprKind::TupleLit(xs) | ExprKind::ArrayLit(xs) => {
                 if let Ty::Array(n, _) = &e.ty {
@@ -596,9 +774,14 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 }
             }
             ExprKind::Zero => *zero = true,
+            _ if in_memory(&e.ty) => {
+                let tmp = self.alloca(&e.ty, "elem");
+                self.store_expr(tmp, e);
+                out.push((path.clone(), tmp.into(), Some(&e.ty)));
+            }
             _ => {
                 if let Some(v) = self.rvalue(e) {
-                    out.push((path.clone(), v));
+                    out.push((path.clone(), v, None));
                 }
             }
         }
@@ -625,9 +808,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             ExprKind::Index(b, i) => self.index_place(b, i, e.span),
             _ => {
-                let v = self.rvalue(e).unwrap();
                 let slot = self.alloca(&e.ty, "tmp");
-                self.b.build_store(slot, v).unwrap();
+                self.store_expr(slot, e);
                 slot
             }
         }
@@ -709,20 +891,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             ExprKind::Bool(b) => self.ctx.bool_type().const_int(*b as u64, false).into(),
             ExprKind::Str(s) => self.string(s).into(),
             ExprKind::Nil | ExprKind::Zero => self.ty(&e.ty).const_zero(),
-            ExprKind::Local(_) | ExprKind::Global(_) | ExprKind::Deref(_) | ExprKind::Index(..) => {
+            // A field of a value that is not a place reads it from a temporary.
+            ExprKind::Local(_) | ExprKind::Global(_) | ExprKind::Deref(_) | ExprKind::Index(..) | ExprKind::Field(..) => {
                 let p = self.place(e);
                 self.b.build_load(self.ty(&e.ty), p, "").unwrap()
             }
-            ExprKind::Field(b, i) => {
-                if crate::hir::check::is_place(b) {
-                    let p = self.place(e);
-                    self.b.build_load(self.ty(&e.ty), p, "").unwrap()
-                } else {
-                    let v = self.rvalue(b).unwrap().into_struct_value();
-                    self.b.build_extract_value(v, *i, "").unwrap()
-                }
-            }
-            ExprKind::Func(f) => self.funcs[*f as usize].as_global_value().as_pointer_value().into(),
+            ExprKind::Func(f) => self.func_value(*f).into(),
             ExprKind::Binary(op, a, b) => return Some(self.binary(*op, a, b)),
             ExprKind::Unary(op, x) => {
                 let v = self.rvalue(x).unwrap();
@@ -733,7 +907,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 }
             }
             ExprKind::AddrOf(p) => self.place(p).into(),
-            ExprKind::Call(callee, args) => return self.call(callee, args),
+            ExprKind::Call(callee, args) => {
+                let v = self.call(callee, args, None);
+                if !in_memory(&e.ty) {
+                    return v;
+                }
+                self.b.build_load(self.ty(&e.ty), v.unwrap().into_pointer_value(), "").unwrap()
+            }
             ExprKind::MapIndex(m, k) | ExprKind::MapSlot(m, k) => {
                 let mv = self.rvalue(m).unwrap();
                 let kp = self.key_ptr(k);
@@ -919,7 +1099,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
     }
 
-    fn call(&mut self, callee: &'p Expr, args: &'p [Expr]) -> Option<BasicValueEnum<'ctx>> {
+    /// A call. A result that lives in memory (see [`in_memory`]) goes to `dest`, or to a
+    /// temporary whose pointer is returned.
+    fn call(&mut self, callee: &'p Expr, args: &'p [Expr], dest: Option<PointerValue<'ctx>>) -> Option<BasicValueEnum<'ctx>> {
         let (params, ret, c_variadic) = match &callee.ty {
             Ty::Fn { params, ret, c_variadic } => (params.clone(), (**ret).clone(), *c_variadic),
             _ => unreachable!("call of a non-function passed the checker"),
@@ -929,10 +1111,24 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             _ => None,
         };
         let truk_var = direct.map(|f| self.prog.funcs[f as usize].variadic == Variadic::Truk).unwrap_or(false);
+        let c_abi = direct.is_some_and(|f| self.prog.funcs[f as usize].is_extern);
+        let result = in_memory(&ret).then(|| dest.unwrap_or_else(|| self.alloca(&ret, "ret")));
         let mut vals: Vec<BasicMetadataValueEnum> = vec![];
+        if let (Some(slot), false) = (result, c_abi) {
+            vals.push(slot.into());
+        }
         for a in &args[..params.len().min(args.len())] {
             if matches!(a.ty, Ty::Array(..)) {
                 vals.push(self.place(a).into());
+            } else if in_memory(&a.ty) && !c_abi {
+                // The callee may change its parameter: it gets a copy.
+                let copy = self.alloca(&a.ty, "arg");
+                self.store_expr(copy, a);
+                vals.push(copy.into());
+            } else if let (Some(c_ty), true) = (self.c_int_pair(&a.ty), c_abi) {
+                let src = self.place(a);
+                let tmp = self.c_pair_slot();
+                vals.push(self.to_c_int_pair(&self.b, src, &a.ty, c_ty, tmp).into());
             } else {
                 vals.push(self.rvalue(a).unwrap().into());
             }
@@ -941,8 +1137,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         if truk_var {
             // Truk varargs: 8-byte slots in a caller-owned array, passed as a hidden argument.
             let n = extra.len().max(1) as u32;
-            let arr_ty = self.ctx.i64_type().array_type(n);
-            let arr = self.b.build_alloca(arr_ty, "va").unwrap();
+            let arr = self.alloca(&Ty::Array(n as u64, Box::new(Ty::Int { signed: true, bits: 64 })), "va");
             for (i, a) in extra.iter().enumerate() {
                 let v = self.rvalue(a).unwrap();
                 // Widen to the full slot so any __TRUK_VA_ARG_* width reads a sound value.
@@ -966,11 +1161,26 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             Some(f) => self.b.build_call(self.funcs[f as usize], &vals, "").unwrap(),
             None => {
                 let fp = self.rvalue(callee).unwrap().into_pointer_value();
-                let fty = self.fn_type(&params, &ret, if c_variadic { Variadic::C } else { Variadic::None });
+                let fty = self.fn_type(&params, &ret, if c_variadic { Variadic::C } else { Variadic::None }, false);
                 self.b.build_indirect_call(fty, fp, &vals, "").unwrap()
             }
         };
-        call.try_as_basic_value().basic()
+        let v = call.try_as_basic_value().basic();
+        match result {
+            Some(slot) => {
+                match v {
+                    // A C function's aggregate result, by value.
+                    Some(v) if self.c_int_pair(&ret).is_some() => {
+                        let tmp = self.c_pair_slot();
+                        self.from_c_int_pair(&self.b, v, slot, &ret, tmp);
+                    }
+                    Some(v) => _ = self.b.build_store(slot, v).unwrap(),
+                    None => {}
+                }
+                Some(slot.into())
+            }
+            None => v,
+        }
     }
 
     fn builtin(&mut self, b: &'p Builtin, args: &'p [Expr]) -> Option<BasicValueEnum<'ctx>> {

@@ -254,6 +254,10 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
         return Err(format!("error: {}: no `main` function (a program needs `fn main() : i32`)\n", entry.display()));
     }
     let prog = crate::mir::lower(prog, &opts.target);
+    let diags = crate::mir::limits::check(&prog, &opts.target);
+    if !diags.is_empty() {
+        return Err(render_all(&diags, &loaded.sources));
+    }
     time.stage("mir");
     let tm = target_machine(&opts.target, opts.release)?;
     let ctx = Context::create();

@@ -304,7 +304,11 @@ impl<'a> Checker<'a> {
             ast::TypeKind::Array(n, inner) => {
                 let elem = self.resolve_type(inner);
                 match self.const_int(n) {
-                    Some(v) if v >= 0 && v <= u32::MAX as i128 => Ty::Array(v as u64, Box::new(elem)),
+                    Some(v) if v >= 0 && v <= u32::MAX as i128 => {
+                        let ty = Ty::Array(v as u64, Box::new(elem));
+                        self.prog.written_types.push((ty.clone(), t.span));
+                        ty
+                    }
                     Some(_) => {
                         self.err(n.span, "array size must be between 0 and 4294967295");
                         Ty::Error
@@ -325,7 +329,11 @@ impl<'a> Checker<'a> {
                 }
                 Ty::Map(Box::new(kt), Box::new(vt))
             }
-            ast::TypeKind::Tuple(ts) => Ty::Tuple(ts.iter().map(|t| self.resolve_type(t)).collect()),
+            ast::TypeKind::Tuple(ts) => {
+                let ty = Ty::Tuple(ts.iter().map(|t| self.resolve_type(t)).collect());
+                self.prog.written_types.push((ty.clone(), t.span));
+                ty
+            }
             ast::TypeKind::Fn(ps, r) => Ty::Fn {
                 params: ps.iter().map(|t| self.resolve_type(t)).collect(),
                 ret: Box::new(r.as_ref().map(|r| self.resolve_type(r)).unwrap_or(Ty::Void)),

@@ -30,6 +30,9 @@ pub struct Program {
     pub test_teardown: Option<FuncId>,
     /// Some code calls a fleet builtin (not an atomic): the program joins its fleet.
     pub uses_fleet: bool,
+    /// The array and tuple types written in the source, where: for the size limits
+    /// (`mir/limits.rs`).
+    pub written_types: Vec<(Ty, Span)>,
 }
 
 impl Program {

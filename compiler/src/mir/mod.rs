@@ -8,6 +8,7 @@
 //! that needs them, as in C). Type layouts are finalized here (`layout.rs`).
 
 pub mod layout;
+pub mod limits;
 pub mod lower;
 pub mod pretty;
 
