@@ -1730,6 +1730,8 @@ pub fn fold_const(e: &Expr) -> Option<Const> {
                     Add => x.checked_add(y)?,
                     Sub => x.checked_sub(y)?,
                     Mul => x.checked_mul(y)?,
+                    // Not folded where the program would panic: the minimum over -1 overflows.
+                    Div | Rem if y == -1 && matches!(e.ty, Ty::Int { signed: true, bits } if wrap_int(-x, true, bits) != -x) => return None,
                     Div => x.checked_div(y)?,
                     Rem => x.checked_rem(y)?,
                     BitAnd => x & y,
