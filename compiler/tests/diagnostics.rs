@@ -82,3 +82,8 @@ fn control_characters_in_source_are_escaped_and_the_caret_lines_up() {
     assert!(!out.chars().any(|c| c.is_control() && c != '\n' && c != '\t') && !out.contains('\u{202e}'), "{out:?}");
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn enum_values_that_do_not_fit_their_base_type() {
+    insta::assert_snapshot!(check("enum A : u8 { X = 256 }\nenum B : u32 { Y = -1 }\nenum C : i16 { P = 32766, Q, R }\nenum D : i8 { LOW = -128, HIGH = 127 }\n"));
+}

@@ -236,6 +236,11 @@ impl<'a> Checker<'a> {
                             if vals.iter().any(|(n, _): &(String, i128)| *n == v.name.name) {
                                 self.err(v.name.span, format!("duplicate enum variant `{}`", v.name.name));
                             }
+                            if let Some((lo, hi)) = base.int_range().filter(|(lo, hi)| !(*lo..=*hi).contains(&next)) {
+                                let at = v.value.as_ref().map_or(v.name.span, |x| x.span);
+                                let b = self.show(&base);
+                                self.err(at, format!("enum value {next} of `{}` does not fit in {b} ({lo}..={hi})", v.name.name));
+                            }
                             vals.push((v.name.name.clone(), next));
                             next += 1;
                         }
