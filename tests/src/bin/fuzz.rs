@@ -58,14 +58,25 @@ const NESTINGS: [(&str, &str); 16] = [
     ("fn() : i32 { return ", "; }"),
 ];
 
+/// Values at the edges of the integer types, and some that are past them.
+const EDGE_VALUES: [&str; 14] = [
+    "0", "1", "255", "256", "-1", "127", "-128", "2147483647", "-2147483648", "4294967295", "9223372036854775807",
+    "-9223372036854775808", "18446744073709551615", "18446744073709551616",
+];
+
 /// Bytes that are not text: control characters, bidi overrides, invalid UTF-8.
 const HOSTILE: [&[u8]; 9] = [b"\x1b[2J", b"\x00", b"\x07", "\u{202e}".as_bytes(), "\u{2066}".as_bytes(), b"\xc2\x9b", b"\xff", b"\xc3", b"\x80\x80"];
 
 fn mutate(rng: &mut Rng, corpus: &[(PathBuf, Vec<u8>)], src: &[u8]) -> Vec<u8> {
     let mut s = src.to_vec();
-    for _ in 0..1 + rng.below(3) {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    for _ in 0..1 + rng.below(3) * rng.below(2) {
         let at = rng.below(s.len() + 1);
-        match rng.below(8) {
+        // The word (name, keyword or number) at or after `at`: the well-formed mutations
+        // replace or wrap one.
+        let start = (at..s.len()).find(|&i| word(&s[i]) && (i == 0 || !word(&s[i - 1]))).unwrap_or(at);
+        let end = (start..s.len()).find(|&i| !word(&s[i])).unwrap_or(s.len());
+        match rng.below(10) {
             0 if !s.is_empty() => {
                 let i = rng.below(s.len());
                 s[i] = match rng.below(3) {
@@ -95,17 +106,32 @@ fn mutate(rng: &mut Rng, corpus: &[(PathBuf, Vec<u8>)], src: &[u8]) -> Vec<u8> {
                 s.splice(at..at, other[from..from + n].iter().copied());
             }
             4 => {
+                // Around a word (a name or a number), where the program stays well formed
+                // more often and the nesting reaches the later stages.
                 let (open, close) = *rng.pick(&NESTINGS);
                 let depth = *rng.pick(&DEPTHS);
-                let end = (at + rng.below(60)).min(s.len());
-                s.splice(end..end, close.repeat(depth).into_bytes());
-                s.splice(at..at, open.repeat(depth).into_bytes());
+                // Suffix-only nestings (`[0]`, `.x`, ` as i32`) go after the word.
+                let (open_at, close_at) = if close.is_empty() && !matches!(open, "-" | "!" | "*" | "&") { (end, end) } else { (start, end) };
+                s.splice(close_at..close_at, close.repeat(depth).into_bytes());
+                s.splice(open_at..open_at, open.repeat(depth).into_bytes());
             }
             5 => {
                 let bytes = rng.pick(&HOSTILE);
                 s.splice(at..at, bytes.iter().copied());
             }
             6 => s.truncate(at),
+            7 => {
+                // Another word of the same file in its place (names, types, keywords).
+                let other = rng.below(s.len() + 1);
+                let o_start = (other..s.len()).find(|&i| word(&s[i]) && (i == 0 || !word(&s[i - 1]))).unwrap_or(other);
+                let o_end = (o_start..s.len()).find(|&i| !word(&s[i])).unwrap_or(s.len());
+                let w = s[o_start..o_end].to_vec();
+                s.splice(start..end, w);
+            }
+            8 => {
+                let edge = rng.pick(&EDGE_VALUES);
+                s.splice(start..end, edge.bytes());
+            }
             _ => {
                 // Swap two lines.
                 let lines: Vec<&[u8]> = s.split(|&b| b == b'\n').collect();
@@ -199,12 +225,13 @@ fn main() {
     std::fs::create_dir_all(&scratch).unwrap();
     let started = Instant::now();
     let next = AtomicUsize::new(0);
+    let compiled = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let failures: Mutex<Vec<String>> = Mutex::new(vec![]);
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     std::thread::scope(|s| {
         for w in 0..workers {
-            let (corpus, next, stop, failures, truk, scratch, failures_dir) = (&corpus, &next, &stop, &failures, &truk, &scratch, &failures_dir);
+            let (corpus, next, compiled, stop, failures, truk, scratch, failures_dir) = (&corpus, &next, &compiled, &stop, &failures, &truk, &scratch, &failures_dir);
             s.spawn(move || loop {
                 if stop.load(Ordering::Relaxed) || started.elapsed() >= budget {
                     break;
@@ -223,6 +250,9 @@ fn main() {
                 let mut cmd = Command::new(truk);
                 cmd.args(["build", "--emit", "obj", "-I"]).arg(folder).arg(&file).arg("-o").arg(scratch.join(format!("m{w}.o")));
                 let o = run(&mut cmd, timeout);
+                if o.code == Some(0) {
+                    compiled.fetch_add(1, Ordering::Relaxed);
+                }
                 if let Some(why) = verdict(&o) {
                     let _ = std::fs::create_dir_all(failures_dir);
                     let keep = failures_dir.join(format!("seed{seed}-mutant{i}.truk"));
@@ -241,7 +271,8 @@ fn main() {
     let _ = std::fs::remove_dir_all(&scratch);
     let ran = next.load(Ordering::Relaxed).min(max);
     let failed = failures.lock().unwrap().len();
-    println!("fuzz: {ran} mutants in {:.1}s, seed {seed}, {failed} failed", started.elapsed().as_secs_f64());
+    let ok = compiled.load(Ordering::Relaxed);
+    println!("fuzz: {ran} mutants ({ok} compiled, the rest rejected) in {:.1}s, seed {seed}, {failed} failed", started.elapsed().as_secs_f64());
     if failed > 0 {
         std::process::exit(1);
     }
