@@ -48,7 +48,10 @@ pub fn parse_module(src: &str, file: u32) -> (Module, Vec<Diagnostic>) {
                 if let Some(it) = b.item(item) {
                     // Chains (`a + b + ...`, `x.f.g...`, `else if`) are built without recursion:
                     // measure what was built (nesting past the limit was not).
-                    if !b.too_deep {
+                    if b.too_deep {
+                        // It may hold long chains too: not dropped, as in `check_item`.
+                        std::mem::forget(it);
+                    } else {
                         items.extend(depth::check_item(it, &mut b.diags));
                     }
                 }
