@@ -43,8 +43,12 @@ impl SourceFile {
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line] as usize;
-        let end = (offset as usize).min(self.text.len());
-        let col = self.text.get(start..end).map(|s| s.chars().count()).unwrap_or(end - start);
+        // An offset inside a character (the last byte of a span) is that character's column.
+        let mut end = (offset as usize).min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let col = self.text[start..end].chars().count();
         (line + 1, col + 1)
     }
 
@@ -104,27 +108,81 @@ impl Diagnostic {
             Severity::Error => "error",
             Severity::Note => "note",
         };
-        let _ = writeln!(out, "{head}: {}", self.message);
+        let _ = writeln!(out, "{head}: {}", escape_controls(&self.message));
         if let Some(span) = self.span {
             if let Some(file) = sources.files.get(span.file as usize) {
                 let (line, col) = file.line_col(span.lo);
-                let text = file.line_text(line);
                 let gutter = line.to_string().len();
-                let _ = writeln!(out, "{:gutter$}--> {}:{}:{}", "", file.path.display(), line, col);
+                let _ = writeln!(out, "{:gutter$}--> {}:{}:{}", "", escape_controls(&file.path.display().to_string()), line, col);
                 let _ = writeln!(out, "{:gutter$} |", "");
-                let _ = writeln!(out, "{line} | {text}");
                 // Underline to the end of the span, or of the line when it spans several.
                 let (end_line, end_col) = file.line_col(span.hi.max(span.lo + 1) - 1);
                 let width = if end_line == line { (end_col + 1).saturating_sub(col).max(1) } else { 1 };
-                let pad: String = text.chars().take(col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                let (text, pad, width) = snippet(file.line_text(line), col - 1, width);
+                let _ = writeln!(out, "{line} | {text}");
                 let _ = writeln!(out, "{:gutter$} | {pad}{}", "", "^".repeat(width));
             }
         }
         for note in &self.notes {
-            let _ = writeln!(out, "  = {note}");
+            let _ = writeln!(out, "  = {}", escape_controls(note));
         }
         out
     }
+}
+
+/// Characters that could move the cursor, recolour or reorder the terminal's text: C0 and C1
+/// controls but tab, DEL, and the bidirectional embeddings, overrides and isolates.
+fn is_control(c: char) -> bool {
+    (c.is_control() && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// How a character of the source shows in a diagnostic: controls as `\u{1b}`.
+fn shown(c: char) -> std::borrow::Cow<'static, str> {
+    if is_control(c) {
+        format!("\\u{{{:x}}}", c as u32).into()
+    } else {
+        let mut buf = [0u8; 4];
+        c.encode_utf8(&mut buf).to_string().into()
+    }
+}
+
+/// `s` with its control characters escaped, so a diagnostic cannot rewrite the terminal.
+pub fn escape_controls(s: &str) -> String {
+    s.chars().map(shown).collect()
+}
+
+/// Longest source line a snippet shows whole; longer ones show a window around the caret.
+const SNIPPET_CHARS: usize = 160;
+
+/// The snippet of a source line for a caret at character `col` (0-based) `width` characters
+/// wide: the line escaped (and cut to a window around the caret when long), the caret's
+/// indentation, and its width, in the escaped text's columns.
+fn snippet(line: &str, col: usize, width: usize) -> (String, String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    let (start, end) = if chars.len() <= SNIPPET_CHARS {
+        (0, chars.len())
+    } else {
+        let start = col.saturating_sub(SNIPPET_CHARS / 3).min(chars.len());
+        (start, (start + SNIPPET_CHARS).min(chars.len()))
+    };
+    let mut text = String::from(if start > 0 { "..." } else { "" });
+    let mut pad = " ".repeat(text.len());
+    let mut caret = 0;
+    for (i, &c) in chars[start..end].iter().enumerate() {
+        let s = shown(c);
+        let at = start + i;
+        if at < col {
+            // Tabs stay tabs so that the caret lines up whatever the tab width.
+            pad.extend(s.chars().map(|c| if c == '\t' { '\t' } else { ' ' }));
+        } else if at < col + width {
+            caret += s.chars().count();
+        }
+        text.push_str(&s);
+    }
+    if end < chars.len() {
+        text.push_str("...");
+    }
+    (text, pad, caret.max(1))
 }
 
 /// Render a list of diagnostics, followed by a count line when there are several errors.

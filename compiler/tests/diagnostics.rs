@@ -74,3 +74,16 @@ fn user_definitions_shadow_fleet_builtins() {
     let src = "fn lock(x: i32) : i32 { return x; }\nfn main() : i32 {\n    var spawn: i32 = 2;\n    return lock(spawn);\n}\n";
     assert_eq!(check(src), "");
 }
+
+#[test]
+fn control_characters_in_source_are_escaped_and_the_caret_lines_up() {
+    // ESC, NUL, a right-to-left override and a C1 control, inside and outside a string.
+    let out = check("fn main() : i32 {\n\tvar s: *u8 = \"\u{1b}[2J\u{202e}\u{0}\";  s = \u{9b}1;\n    return 0;\n}\n");
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n' && c != '\t') && !out.contains('\u{202e}'), "{out:?}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn enum_values_that_do_not_fit_their_base_type() {
+    insta::assert_snapshot!(check("enum A : u8 { X = 256 }\nenum B : u32 { Y = -1 }\nenum C : i16 { P = 32766, Q, R }\nenum D : i8 { LOW = -128, HIGH = 127 }\n"));
+}

@@ -589,7 +589,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     Some(op) => {
                         let cur = self.b.build_load(self.ty(&place.ty), p, "").unwrap();
                         let v = self.rvalue(value).unwrap();
-                        let r = self.arith(*op, cur, v, &place.ty);
+                        let r = self.arith(*op, cur, v, &place.ty, place.span.to(value.span));
                         self.b.build_store(p, r).unwrap();
                     }
                 }
@@ -874,10 +874,14 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     }
 
     fn location(&mut self, span: Span) -> PointerValue<'ctx> {
+        let s = self.location_text(span);
+        self.string(s.as_bytes())
+    }
+
+    fn location_text(&self, span: Span) -> String {
         let file = self.sources.file(span.file);
         let (line, col) = file.line_col(span.lo);
-        let s = format!("{}:{}:{}", file.path.display(), line, col);
-        self.string(s.as_bytes())
+        format!("{}:{}:{}", file.path.display(), line, col)
     }
 
     fn rvalue(&mut self, e: &'p Expr) -> Option<BasicValueEnum<'ctx>> {
@@ -897,7 +901,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.b.build_load(self.ty(&e.ty), p, "").unwrap()
             }
             ExprKind::Func(f) => self.func_value(*f).into(),
-            ExprKind::Binary(op, a, b) => return Some(self.binary(*op, a, b)),
+            ExprKind::Binary(op, a, b) => return Some(self.binary(*op, a, b, e.span)),
             ExprKind::Unary(op, x) => {
                 let v = self.rvalue(x).unwrap();
                 match op {
@@ -954,13 +958,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         slot
     }
 
-    fn binary(&mut self, op: BinOp, a: &'p Expr, b: &'p Expr) -> BasicValueEnum<'ctx> {
+    fn binary(&mut self, op: BinOp, a: &'p Expr, b: &'p Expr, span: Span) -> BasicValueEnum<'ctx> {
         let l = self.rvalue(a).unwrap();
         let r = self.rvalue(b).unwrap();
         if op.is_comparison() {
             return self.compare(op, l, r, &a.ty).into();
         }
-        self.arith(op, l, r, &a.ty)
+        self.arith(op, l, r, &a.ty, span)
     }
 
     fn compare(&mut self, op: BinOp, l: BasicValueEnum<'ctx>, r: BasicValueEnum<'ctx>, ty: &Ty) -> IntValue<'ctx> {
@@ -1001,7 +1005,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.b.build_int_compare(p, l.into_int_value(), r.into_int_value(), "").unwrap()
     }
 
-    fn arith(&mut self, op: BinOp, l: BasicValueEnum<'ctx>, r: BasicValueEnum<'ctx>, ty: &Ty) -> BasicValueEnum<'ctx> {
+    /// `l op r`; `span` is where a division's panic points.
+    fn arith(&mut self, op: BinOp, l: BasicValueEnum<'ctx>, r: BasicValueEnum<'ctx>, ty: &Ty, span: Span) -> BasicValueEnum<'ctx> {
         let b = &self.b;
         if l.is_float_value() {
             let (x, y) = (l.into_float_value(), r.into_float_value());
@@ -1022,7 +1027,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             BinOp::Sub => b.build_int_sub(x, y, ""),
             BinOp::Mul => b.build_int_mul(x, y, ""),
             BinOp::Div | BinOp::Rem => {
-                self.div_check(y);
+                self.div_check(op, x, y, signed, span);
                 let b = &self.b;
                 match (op, signed) {
                     (BinOp::Div, true) => b.build_int_signed_div(x, y, ""),
@@ -1042,16 +1047,32 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         .into()
     }
 
-    /// Integer division by zero is a panic, not undefined behaviour.
-    fn div_check(&mut self, y: IntValue<'ctx>) {
+    /// Integer division by zero, and signed division of the type's minimum by -1 (the
+    /// quotient does not fit; x86 traps), are panics, not undefined behaviour.
+    fn div_check(&mut self, op: BinOp, x: IntValue<'ctx>, y: IntValue<'ctx>, signed: bool, span: Span) {
+        let at = self.location_text(span);
+        let t = y.get_type();
+        let by_zero = self.b.build_int_compare(IntPredicate::EQ, y, t.const_zero(), "").unwrap();
+        self.panic_if(by_zero, &format!("integer division by zero (at {at})"));
+        if signed {
+            let bits = t.get_bit_width();
+            let min = t.const_int(1u64 << (bits - 1), false);
+            let is_min = self.b.build_int_compare(IntPredicate::EQ, x, min, "").unwrap();
+            let by_minus_one = self.b.build_int_compare(IntPredicate::EQ, y, t.const_all_ones(), "").unwrap();
+            let overflow = self.b.build_and(is_min, by_minus_one, "").unwrap();
+            let min = -(1i128 << (bits - 1));
+            self.panic_if(overflow, &format!("integer overflow: {min} {} -1: the quotient does not fit in i{bits} (at {at})", op.symbol()));
+        }
+    }
+
+    /// Branch to a panic saying `msg` when `bad` holds.
+    fn panic_if(&mut self, bad: IntValue<'ctx>, msg: &str) {
         let fv = self.cur_fn.unwrap();
-        let zero = y.get_type().const_zero();
-        let bad = self.b.build_int_compare(IntPredicate::EQ, y, zero, "").unwrap();
-        let fail = self.ctx.append_basic_block(fv, "divzero");
-        let cont = self.ctx.append_basic_block(fv, "divok");
+        let fail = self.ctx.append_basic_block(fv, "panic");
+        let cont = self.ctx.append_basic_block(fv, "ok");
         self.b.build_conditional_branch(bad, fail, cont).unwrap();
         self.b.position_at_end(fail);
-        let msg = self.string(b"integer division by zero");
+        let msg = self.string(msg.as_bytes());
         let f = self.rt("__truk_panic_cstr", &[self.ptr().into()], None);
         self.b.build_call(f, &[msg.into()], "").unwrap();
         self.b.build_unreachable().unwrap();

@@ -91,7 +91,7 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
         if !seen.insert(canon) {
             continue;
         }
-        let text = match read_source(&path) {
+        let (text, bad_byte) = match read_source(&path) {
             Ok(t) => t,
             Err(e) => {
                 diags.push(Diagnostic::global(e));
@@ -99,6 +99,11 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
             }
         };
         let file = sources.add(path.clone(), text);
+        if let Some((at, byte)) = bad_byte {
+            let msg = format!("invalid UTF-8 (byte 0x{byte:02x}): source files must be UTF-8 text");
+            diags.push(Diagnostic::error(crate::diag::Span::new(file, at, at + 1), msg));
+            continue;
+        }
         let (module, mut errs) = parser::parse_module(&sources.file(file).text, file);
         diags.append(&mut errs);
         let dir = path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
@@ -144,12 +149,22 @@ fn entry_folder(entry: &Path) -> PathBuf {
     abs.parent().map(Path::to_path_buf).unwrap_or(abs)
 }
 
-fn read_source(path: &Path) -> Result<String, String> {
+/// The text of a source file; when it is not UTF-8, the text with the bad bytes replaced and
+/// the offset and value of the first one.
+fn read_source(path: &Path) -> Result<(String, Option<(usize, u8)>), String> {
     if let Some(text) = stdlib::source(path) {
-        return Ok(text.to_string());
+        return Ok((text.to_string(), None));
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text", path.display()))
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((text, None)),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let byte = e.as_bytes()[at];
+            // The valid prefix is unchanged, so `at` is the bad byte's offset in the text too.
+            Ok((String::from_utf8_lossy(e.as_bytes()).into_owned(), Some((at, byte))))
+        }
+    }
 }
 
 /// `import "x"`: relative to the importing file, then each `-I` folder (a folder means its
@@ -189,6 +204,33 @@ pub fn build(entry: &Path, opts: &Options) -> Result<PathBuf, String> {
 /// [`build`], also returning the note written into the output (its fingerprints).
 /// Errors that are not diagnostics are one line starting with `error:`.
 pub fn build_with_note(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), String> {
+    on_compiler_stack(|| build_with_note_here(entry, opts))
+}
+
+/// Stack of the thread the stages run on. Every stage recurses over the trees; the parser's
+/// nesting limit (`syntax::depth`) keeps them shallow enough: at the limit, every construct
+/// builds within 4 MiB (debug build of truk), so this leaves a wide margin.
+pub const COMPILER_STACK: usize = 256 << 20;
+
+/// Run `f` on a thread with [`COMPILER_STACK`] bytes of stack (untouched pages cost nothing);
+/// on the current thread if no such thread can be made.
+pub fn on_compiler_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    // Taken by whichever runs it: the thread, or this one when the thread cannot start.
+    let f = std::sync::Mutex::new(Some(f));
+    let run = || f.lock().unwrap_or_else(|e| e.into_inner()).take().map(|f| f());
+    std::thread::scope(|s| {
+        match std::thread::Builder::new().name("truk".into()).stack_size(COMPILER_STACK).spawn_scoped(s, run) {
+            Ok(h) => match h.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Err(_) => run(),
+        }
+        .expect("the stages run once")
+    })
+}
+
+fn build_with_note_here(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), String> {
     check_fleet_capacity(opts.fleet_capacity)?;
     let spec = target::parse(&opts.target).map_err(error_line)?;
     // The canonical triple: aliases of one target build the same fingerprint.

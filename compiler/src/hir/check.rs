@@ -236,6 +236,11 @@ impl<'a> Checker<'a> {
                             if vals.iter().any(|(n, _): &(String, i128)| *n == v.name.name) {
                                 self.err(v.name.span, format!("duplicate enum variant `{}`", v.name.name));
                             }
+                            if let Some((lo, hi)) = base.int_range().filter(|(lo, hi)| !(*lo..=*hi).contains(&next)) {
+                                let at = v.value.as_ref().map_or(v.name.span, |x| x.span);
+                                let b = self.show(&base);
+                                self.err(at, format!("enum value {next} of `{}` does not fit in {b} ({lo}..={hi})", v.name.name));
+                            }
                             vals.push((v.name.name.clone(), next));
                             next += 1;
                         }
@@ -1738,6 +1743,8 @@ pub fn fold_const(e: &Expr) -> Option<Const> {
                     Add => x.checked_add(y)?,
                     Sub => x.checked_sub(y)?,
                     Mul => x.checked_mul(y)?,
+                    // Not folded where the program would panic: the minimum over -1 overflows.
+                    Div | Rem if y == -1 && matches!(e.ty, Ty::Int { signed: true, bits } if wrap_int(-x, true, bits) != -x) => return None,
                     Div => x.checked_div(y)?,
                     Rem => x.checked_rem(y)?,
                     BitAnd => x & y,

@@ -58,6 +58,14 @@ impl Ty {
     pub fn is_signed(&self) -> bool {
         matches!(self, Ty::Int { signed: true, .. })
     }
+    /// The smallest and largest value of an integer type.
+    pub fn int_range(&self) -> Option<(i128, i128)> {
+        match *self {
+            Ty::Int { signed: true, bits } => Some((-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)),
+            Ty::Int { signed: false, bits } => Some((0, (1i128 << bits) - 1)),
+            _ => None,
+        }
+    }
     pub fn is_ptr(&self) -> bool {
         matches!(self, Ty::Ptr(_))
     }
