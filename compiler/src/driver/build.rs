@@ -293,7 +293,9 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
         return Err(render_all(&diags, &loaded.sources));
     }
     if !opts.tests && prog.main.is_none() && opts.emit == Emit::Exe {
-        return Err(format!("error: {}: no `main` function (a program needs `fn main() : i32`)\n", entry.display()));
+        // At the entry file's start: the error is the file's, and every diagnostic has a place.
+        let d = Diagnostic::error(crate::diag::Span::new(0, 0, 0), "no `main` function: a program needs `fn main() : i32`");
+        return Err(render_all(&[d], &loaded.sources));
     }
     let prog = crate::mir::lower(prog, &opts.target);
     let diags = crate::mir::limits::check(&prog, &opts.target);
