@@ -727,6 +727,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             ExprKind::Call(callee, args) if in_memory(&e.ty) => {
                 self.call(callee, args, Some(slot));
             }
+            ExprKind::Builtin(Builtin::Fleet(f), args) if in_memory(&e.ty) => self.fleet_call_into(*f, args, slot),
             _ if in_memory(&e.ty) || crate::hir::check::is_place(e) => {
                 let src = self.place(e);
                 // Source and destination are the same object or disjoint, as memcpy requires.

@@ -38,6 +38,10 @@ pub enum FleetFn {
     FleetGeneration,
     Spawn,
     WaitChild,
+    // Supervision (`runtime-c/supervise.c`).
+    WaitAnyChild,
+    SpawnLinked,
+    FleetWaitExit,
 }
 
 impl FleetFn {
@@ -54,6 +58,8 @@ impl FleetFn {
             "fleet_generation" => FleetFn::FleetGeneration,
             "spawn" => FleetFn::Spawn,
             "wait_child" => FleetFn::WaitChild,
+            "wait_any_child" => FleetFn::WaitAnyChild,
+            "spawn_linked" => FleetFn::SpawnLinked,
             _ => return None,
         })
     }
@@ -72,6 +78,9 @@ impl FleetFn {
             FleetFn::FleetGeneration => "__truk_fleet_generation",
             FleetFn::Spawn => "__truk_spawn",
             FleetFn::WaitChild => "__truk_wait_child",
+            FleetFn::WaitAnyChild => "__truk_wait_any_child",
+            FleetFn::SpawnLinked => "__truk_spawn_linked",
+            FleetFn::FleetWaitExit => "__truk_fleet_wait_exit",
         }
     }
 
@@ -88,6 +97,9 @@ impl FleetFn {
             FleetFn::FleetGeneration => (vec![], U64),
             FleetFn::Spawn => (vec![("args", Ty::Slice(Box::new(Ty::ptr(U8))))], I64),
             FleetFn::WaitChild => (vec![("pid", I64)], I32),
+            FleetFn::WaitAnyChild => (vec![("timeout_ms", I64)], Ty::Tuple(vec![I64, I32])),
+            FleetFn::SpawnLinked => (vec![("args", Ty::Slice(Box::new(Ty::ptr(U8))))], I64),
+            FleetFn::FleetWaitExit => (vec![("timeout_ms", I64)], I64),
         }
     }
 }

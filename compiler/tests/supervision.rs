@@ -1,0 +1,142 @@
+//! Supervision with real processes: wait_any_child, spawn_linked, fleet_wait_exit and the
+//! `supervisor` module. Each test runs in its own fleet namespace; the guard kills every
+//! process the test learned of and removes the namespace's regions, even on failure.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{truk, Scratch};
+
+/// The grace period of a linked child (TRUK_LINK_GRACE_MS in runtime-c/truk_rt.h).
+const GRACE: Duration = Duration::from_millis(1000);
+
+struct Guard {
+    ns: String,
+    children: Vec<Child>,
+    pids: Vec<i32>,
+}
+
+impl Guard {
+    fn new(name: &str) -> Guard {
+        Guard { ns: format!("sup-{name}-{}", std::process::id()), children: vec![], pids: vec![] }
+    }
+
+    fn command(&self, exe: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(exe);
+        c.args(args).env("TRUK_FLEET_NS", &self.ns).env_remove("TRUK_LINKED_PARENT");
+        c
+    }
+
+    /// Starts `exe args` with its stdout piped; the guard owns it.
+    fn start(&mut self, exe: &Path, args: &[&str]) -> usize {
+        let c = self.command(exe, args).stdin(Stdio::null()).stdout(Stdio::piped()).spawn().unwrap();
+        self.pids.push(c.id() as i32);
+        self.children.push(c);
+        self.children.len() - 1
+    }
+
+    /// Reads `n` pids, one a line, from child `i`'s stdout; the guard kills them at the end.
+    fn read_pids(&mut self, i: usize, n: usize) -> Vec<i32> {
+        let out = self.children[i].stdout.take().unwrap();
+        let mut r = BufReader::new(out);
+        let mut pids = vec![];
+        for _ in 0..n {
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            let pid: i32 = line.trim().parse().unwrap_or_else(|_| panic!("a pid, found {line:?}"));
+            assert!(pid > 0, "spawn failed");
+            self.pids.push(pid);
+            pids.push(pid);
+        }
+        self.children[i].stdout = None;
+        pids
+    }
+
+    fn regions(&self) -> Vec<PathBuf> {
+        let suffix = format!("-{}", self.ns);
+        std::fs::read_dir("/dev/shm")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.file_name().unwrap().to_string_lossy().ends_with(&suffix))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for &p in &self.pids {
+            // SAFETY: kill has no memory preconditions; the pids are processes this test started.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+        }
+        for c in &mut self.children {
+            let _ = c.wait();
+        }
+        for p in self.regions() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Whether `pid` runs: not gone, not a zombie (the container's init may never reap).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Waits until none of `pids` runs, at most `limit`; the ones still running.
+fn wait_gone(pids: &[i32], limit: Duration) -> Vec<i32> {
+    let end = Instant::now() + limit;
+    loop {
+        let left: Vec<i32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+        if left.is_empty() || Instant::now() > end {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn build(s: &Scratch, name: &str, src: &str) -> PathBuf {
+    let file = s.write(&format!("{name}.truk"), src);
+    let exe = s.0.join(name);
+    let o = truk().arg("build").arg(&file).arg("-o").arg(&exe).output().unwrap();
+    assert!(o.status.success(), "{}", common::text(&o.stderr));
+    exe
+}
+
+#[test]
+fn linked_children_die_with_a_killed_parent_after_at_most_the_grace_period() {
+    let s = Scratch::new("linked-kill");
+    let exe = build(&s, "linked", include_str!("supervision/linked.truk"));
+    let mut g = Guard::new("linked-kill");
+    let leader = g.start(&exe, &[]);
+    let pids = g.read_pids(leader, 2);
+    assert!(pids.iter().all(|&p| alive(p)));
+    g.children[leader].kill().unwrap();
+    g.children[leader].wait().unwrap();
+    // The sleeper dies of the SIGTERM at once, the stubborn one of SIGKILL after the grace.
+    let left = wait_gone(&pids, GRACE + Duration::from_secs(3));
+    assert!(left.is_empty(), "still running after the parent's SIGKILL: {left:?}");
+}
+
+#[test]
+fn linked_children_of_a_parent_gone_before_they_start_stop_too() {
+    let s = Scratch::new("linked-race");
+    let exe = build(&s, "linked", include_str!("supervision/linked.truk"));
+    let mut g = Guard::new("linked-race");
+    let mut all = vec![];
+    for _ in 0..10 {
+        let leader = g.start(&exe, &["quick"]);
+        all.extend(g.read_pids(leader, 2));
+        g.children[leader].wait().unwrap();
+    }
+    let left = wait_gone(&all, GRACE + Duration::from_secs(3));
+    assert!(left.is_empty(), "still running after their parent returned: {left:?}");
+}
