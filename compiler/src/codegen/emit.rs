@@ -1065,6 +1065,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         match (&from, &to_r) {
             (Ty::Array(_, _), Ty::Ptr(_)) => return self.place(x).into(),
             (Ty::Slice(_), Ty::Ptr(_)) => return self.slice_parts(x).0.into(),
+            // An array literal passed for a slice: a temporary of the statement (see check).
+            (Ty::Array(n, _), Ty::Slice(_)) => {
+                let p = self.place(x);
+                let s = self.slice_ty().get_undef();
+                let s = self.b.build_insert_value(s, p, 0, "").unwrap();
+                return self.b.build_insert_value(s, self.i64c(*n), 1, "").unwrap().into_struct_value().into();
+            }
             _ => {}
         }
         let v = self.rvalue(x).unwrap();

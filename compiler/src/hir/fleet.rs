@@ -179,7 +179,7 @@ impl Checker<'_> {
         }
         let mut out = vec![];
         for (a, (_, p)) in args.iter().zip(&params) {
-            let x = self.expr(a, Some(p));
+            let x = self.arg_expr(a, p);
             if *p == Ty::ptr(Ty::Mutex) && !x.ty.is_error() && x.ty != *p {
                 let shown = self.show(&x.ty);
                 self.err(a.span, format!("`{name}` needs a pointer to a `Mutex` (`{name}(&m)`), found `{shown}`"));
