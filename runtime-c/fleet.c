@@ -227,7 +227,7 @@ static uint32_t table_sweep(void) {
         if ((w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_FREE)
             continue;
         if (!(fl.joined && i == fl.self) && slot_dead(s, w)) {
-            cas64(&s->word, w, w & TRUK_SLOT_COUNT_MASK); /* a lost race: someone else freed it */
+            cas64(&s->word, w, w & ~(uint64_t)TRUK_SLOT_STATUS_MASK); /* a lost race: someone else freed it */
             continue;
         }
         live++;
@@ -270,7 +270,7 @@ static bool table_register(void) {
 }
 
 static void table_deregister(void) {
-    cas64(&fl.table[fl.self].word, fl.self_word, fl.self_word & TRUK_SLOT_COUNT_MASK);
+    cas64(&fl.table[fl.self].word, fl.self_word, fl.self_word & ~(uint64_t)TRUK_SLOT_STATUS_MASK);
 }
 
 /* Checks an existing file's header against this build, before anything in it
@@ -746,7 +746,23 @@ void *__truk_fleet_join(void (*init)(void *shared_base)) {
     if (!hooked && pthread_atfork(fleet_fork_prepare, fleet_fork_parent, fleet_fork_child) == 0)
         hooked = true;
     signals_install();
+    __truk_watch_start(); /* fleet_wait_exit reports the exits from here on */
     return fl.base + fl.shared_offset;
+}
+
+/* For supervise.c: the attach table and its size (NULL before joining). */
+struct truk_fleet_slot *__truk_fleet_slots(uint32_t *capacity) {
+    *capacity = fl.note.fleet_capacity;
+    return fl.joined ? fl.table : NULL;
+}
+
+/* For supervise.c: whether the member in slot s, whose word was w, is dead;
+ * frees the slot when it is (a lost race: someone else freed it). */
+bool __truk_fleet_slot_reap(struct truk_fleet_slot *s, uint64_t w) {
+    if (!slot_dead(s, w))
+        return false;
+    cas64(&s->word, w, w & ~(uint64_t)TRUK_SLOT_STATUS_MASK);
+    return true;
 }
 
 static void require_joined(const char *what) {

@@ -144,3 +144,187 @@ void __truk_linked_start(void) {
     pthread_attr_destroy(&a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
+
+/* ---- fleet_wait_exit ----------------------------------------------------- */
+
+/* Each process keeps its own view of the attach table: per slot the
+ * occupant it knows (claim count and pid) and a pidfd of it. A slot whose
+ * occupant changed, or whose pidfd says the process ended, is an exit; each
+ * is queued once. The view starts when the process joins (__truk_watch_start),
+ * so every exit from then on is reported, once a watcher's view has seen the
+ * member: the table is looked at again at least every WATCH_REFRESH_MS (shared
+ * memory, not /proc), and a process's end wakes poll() on its pidfd at once.
+ * Where pidfd_open is missing (old kernels, qemu-user) or out of descriptors,
+ * that member's liveness is read from /proc at each refresh instead. */
+#include "truk_fleet.h"
+
+#define WATCH_REFRESH_MS 100
+
+struct watched {
+    uint64_t word; /* the slot's word as last seen */
+    int fd;        /* its pidfd, -1 without, -2 not opened yet */
+    bool done;     /* its end is queued: not again until the slot changes */
+};
+
+bool __truk_fleet_slot_reap(struct truk_fleet_slot *s, uint64_t w);
+struct truk_fleet_slot *__truk_fleet_slots(uint32_t *capacity);
+
+static struct watched *watch;
+static uint32_t watch_n;
+static int64_t *exits; /* pids found ended, not yet returned */
+static size_t exits_n, exits_cap;
+
+static uint32_t word_pid(uint64_t w) { return (uint32_t)(w >> TRUK_SLOT_PID_SHIFT); }
+static bool occupied(uint64_t w) { return (w & TRUK_SLOT_STATUS_MASK) != TRUK_SLOT_FREE; }
+
+static void exit_push(uint64_t w) {
+    if (exits_n == exits_cap) {
+        size_t cap = exits_cap ? exits_cap * 2 : 64;
+        int64_t *e = realloc(exits, cap * sizeof *e);
+        if (!e)
+            return;
+        exits = e;
+        exits_cap = cap;
+    }
+    exits[exits_n++] = word_pid(w);
+}
+
+static void watch_forget(struct watched *x) {
+    if (x->fd >= 0)
+        close(x->fd);
+    x->fd = -1;
+    x->word = 0;
+    x->done = false;
+}
+
+/* The occupant ended: queue it once; the slot stays in the view until it changes. */
+static void watch_ended(struct watched *x) {
+    if (!x->done)
+        exit_push(x->word);
+    if (x->fd >= 0)
+        close(x->fd);
+    x->fd = -1;
+    x->done = true;
+}
+
+/* Takes the current occupant of slot i into the view. */
+static void watch_take(struct truk_fleet_slot *s, struct watched *x, uint64_t w) {
+    x->word = w;
+    x->done = false;
+    x->fd = -1;
+    if (word_pid(w) == (uint32_t)getpid())
+        return;
+    int fd = (int)syscall(SYS_pidfd_open, (pid_t)word_pid(w), 0);
+    /* The pid may have been reused before the open: the pidfd counts only
+     * while the slot still names a live member afterwards. */
+    if (fd >= 0 && (__atomic_load_n(&s->word, __ATOMIC_ACQUIRE) != w || __truk_fleet_slot_reap(s, w))) {
+        close(fd);
+        fd = -1;
+    }
+    x->fd = fd;
+}
+
+void __truk_watch_start(void) {
+    uint32_t cap;
+    struct truk_fleet_slot *t = __truk_fleet_slots(&cap);
+    if (!t || watch)
+        return;
+    watch = calloc(cap, sizeof *watch);
+    if (!watch)
+        return;
+    watch_n = cap;
+    /* Who is there now; pidfds are opened at the first fleet_wait_exit. */
+    for (uint32_t i = 0; i < cap; i++) {
+        watch[i].word = __atomic_load_n(&t[i].word, __ATOMIC_ACQUIRE);
+        watch[i].fd = -2;
+    }
+}
+
+/* Compares the view with the table: queues the exits, takes in newcomers.
+ * A freed slot keeps its last occupant's pid (truk_fleet.h), so a member
+ * that came and went between two looks is reported too, unless its slot was
+ * taken again meanwhile (the claim count then moved by two or more). */
+static void watch_refresh(struct truk_fleet_slot *t) {
+    uint32_t self = (uint32_t)getpid();
+    for (uint32_t i = 0; i < watch_n; i++) {
+        struct watched *x = &watch[i];
+        uint64_t w = __atomic_load_n(&t[i].word, __ATOMIC_ACQUIRE);
+        uint64_t count = w & TRUK_SLOT_COUNT_MASK, was = x->word & TRUK_SLOT_COUNT_MASK;
+        if (occupied(w) && occupied(x->word) && count == was) {
+            if (word_pid(w) != word_pid(x->word)) { /* a fork reservation handed on */
+                watch_forget(x);
+                watch_take(&t[i], x, w);
+                continue;
+            }
+            x->word = w; /* CLAIMED -> ACTIVE */
+            if (x->done || word_pid(w) == self)
+                continue;
+            if (x->fd == -2)
+                watch_take(&t[i], x, w);
+            /* Without a pidfd, liveness from /proc (bounded by the refresh). */
+            if (x->fd < 0 && __truk_fleet_slot_reap(&t[i], w))
+                watch_ended(x);
+            continue;
+        }
+        if (w == x->word)
+            continue;
+        if (occupied(x->word))
+            watch_ended(x); /* it left, or someone freed its slot */
+        if (!occupied(w) && count != was && word_pid(w) && word_pid(w) != self)
+            exit_push(w); /* came and went unseen */
+        watch_forget(x);
+        x->word = w;
+        if (occupied(w))
+            watch_take(&t[i], x, w);
+    }
+}
+
+int64_t __truk_fleet_wait_exit(int64_t timeout_ms) {
+    uint32_t cap;
+    struct truk_fleet_slot *t = __truk_fleet_slots(&cap);
+    if (!t || !watch)
+        __truk_panic_cstr("fleet_wait_exit: this process has not joined its fleet");
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    struct pollfd *fds = NULL;
+    uint32_t *slot_of = NULL;
+    for (;;) {
+        watch_refresh(t);
+        if (exits_n) {
+            int64_t pid = exits[0];
+            memmove(exits, exits + 1, --exits_n * sizeof *exits);
+            free(fds);
+            free(slot_of);
+            return pid;
+        }
+        int64_t left = deadline < 0 ? WATCH_REFRESH_MS : deadline - now_ms();
+        if (left <= 0)
+            break;
+        if (left > WATCH_REFRESH_MS)
+            left = WATCH_REFRESH_MS;
+        if (!fds) {
+            fds = calloc(watch_n, sizeof *fds);
+            slot_of = calloc(watch_n, sizeof *slot_of);
+            if (!fds || !slot_of) {
+                sleep_ms(left);
+                continue;
+            }
+        }
+        nfds_t n = 0;
+        for (uint32_t i = 0; i < watch_n; i++)
+            if (occupied(watch[i].word) && watch[i].fd >= 0) {
+                fds[n] = (struct pollfd){watch[i].fd, POLLIN, 0};
+                slot_of[n++] = i;
+            }
+        int r = poll(fds, n, (int)left);
+        for (nfds_t k = 0; r > 0 && k < n; k++) {
+            if (!fds[k].revents)
+                continue;
+            struct watched *x = &watch[slot_of[k]];
+            __truk_fleet_slot_reap(&t[slot_of[k]], x->word); /* free it for fleet_size */
+            watch_ended(x);
+        }
+    }
+    free(fds);
+    free(slot_of);
+    return -1;
+}

@@ -155,6 +155,7 @@ struct truk_child_exit {
 void __truk_wait_any_child(int64_t timeout_ms, struct truk_child_exit *out);
 int64_t __truk_spawn_linked(const char *const *args, uint64_t len);
 void __truk_linked_start(void);
+void __truk_watch_start(void); /* after joining */
 int64_t __truk_fleet_wait_exit(int64_t timeout_ms);
 
 #endif

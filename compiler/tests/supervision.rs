@@ -140,3 +140,61 @@ fn linked_children_of_a_parent_gone_before_they_start_stop_too() {
     let left = wait_gone(&all, GRACE + Duration::from_secs(3));
     assert!(left.is_empty(), "still running after their parent returned: {left:?}");
 }
+
+/// Reads lines from child `i` until `end` (included) or its end of output.
+fn lines_until(g: &mut Guard, i: usize, end: &str) -> Vec<String> {
+    let out = g.children[i].stdout.take().unwrap();
+    let mut r = BufReader::new(out);
+    let mut v = vec![];
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        let line = line.trim().to_string();
+        let stop = line == end;
+        v.push(line);
+        if stop {
+            break;
+        }
+    }
+    g.children[i].stdout = Some(r.into_inner());
+    v
+}
+
+#[test]
+fn fleet_wait_exit_reports_each_of_50_killed_members_once_to_each_of_3_watchers() {
+    let s = Scratch::new("watch");
+    let exe = build(&s, "watch", include_str!("supervision/watch.truk"));
+    let mut g = Guard::new("watch");
+    let watchers: Vec<usize> = (0..3).map(|_| g.start(&exe, &["watch"])).collect();
+    for &w in &watchers {
+        assert_eq!(lines_until(&mut g, w, "ready"), ["ready"]);
+    }
+    let mut members = vec![];
+    for _ in 0..50 {
+        let m = g.start(&exe, &["member"]);
+        members.push(g.read_pids(m, 1)[0]);
+    }
+    // Killed in an order that is not the order they started in.
+    let mut order = members.clone();
+    order.sort_by_key(|p| (p * 7919) % 101);
+    for &p in &order {
+        // SAFETY: kill has no memory preconditions; p is a member this test started.
+        unsafe { libc::kill(p, libc::SIGKILL) };
+    }
+    let watcher_pids: Vec<String> = watchers.iter().map(|&w| g.children[w].id().to_string()).collect();
+    for &w in &watchers {
+        let got = lines_until(&mut g, w, "done");
+        assert_eq!(got.last().map(String::as_str), Some("done"), "{got:?}");
+        let mut reported: Vec<i32> = got[..got.len() - 1]
+            .iter()
+            .filter(|l| !watcher_pids.contains(l)) // a watcher that finished first left
+            .map(|l| l.parse().unwrap())
+            .collect();
+        reported.sort();
+        let mut want = members.clone();
+        want.sort();
+        assert_eq!(reported, want, "watcher {w}: each killed member exactly once");
+    }
+}

@@ -60,6 +60,7 @@ impl FleetFn {
             "wait_child" => FleetFn::WaitChild,
             "wait_any_child" => FleetFn::WaitAnyChild,
             "spawn_linked" => FleetFn::SpawnLinked,
+            "fleet_wait_exit" => FleetFn::FleetWaitExit,
             _ => return None,
         })
     }
