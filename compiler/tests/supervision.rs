@@ -198,3 +198,106 @@ fn fleet_wait_exit_reports_each_of_50_killed_members_once_to_each_of_3_watchers(
         assert_eq!(reported, want, "watcher {w}: each killed member exactly once");
     }
 }
+
+/// Reads "start K PID" lines from the supervisor (its workers share its stdout) until
+/// `n` were read; the pids go to the guard. Returns (K, PID) in order.
+fn starts(g: &mut Guard, r: &mut BufReader<std::process::ChildStdout>, n: usize) -> Vec<(i64, i32)> {
+    let mut v = vec![];
+    while v.len() < n {
+        let mut line = String::new();
+        assert!(r.read_line(&mut line).unwrap() > 0, "the supervisor ended early after {v:?}");
+        let w: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(w.first(), Some(&"start"), "{line:?}");
+        let (k, pid) = (w[1].parse().unwrap(), w[2].parse().unwrap());
+        g.pids.push(pid);
+        v.push((k, pid));
+    }
+    v
+}
+
+fn rest_of(r: &mut BufReader<std::process::ChildStdout>) -> String {
+    let mut s = String::new();
+    std::io::Read::read_to_string(r, &mut s).unwrap();
+    s
+}
+
+/// A victim of the three workers, different from run to run.
+fn random_victim() -> usize {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    (nanos % 3) as usize
+}
+
+fn restart_under(strategy: &str, expect: impl Fn(usize, usize) -> u32) {
+    let s = Scratch::new(strategy);
+    let exe = build(&s, "sup", include_str!("supervision/sup.truk"));
+    let mut g = Guard::new(strategy);
+    let sup = g.start(&exe, &[strategy]);
+    let mut r = BufReader::new(g.children[sup].stdout.take().unwrap());
+    let first = starts(&mut g, &mut r, 3);
+    let victim = random_victim();
+    let pid = first.iter().find(|(k, _)| *k == victim as i64).unwrap().1;
+    // SAFETY: kill has no memory preconditions; pid is a worker of this test.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let again: u32 = (0..3).map(|k| expect(k, victim) - 1).sum();
+    let restarted = starts(&mut g, &mut r, again as usize);
+    let st = g.command(&exe, &["release"]).status().unwrap();
+    assert!(st.success());
+    let out = rest_of(&mut r);
+    let status = g.children[sup].wait().unwrap();
+    let want: Vec<String> = (0..3).map(|k| expect(k, victim).to_string()).collect();
+    assert_eq!(out.trim(), format!("code 0 starts {}", want.join(" ")), "{strategy}, victim {victim}, restarted {restarted:?}");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn one_for_one_restarts_only_the_killed_worker() {
+    restart_under("one_for_one", |k, v| if k == v { 2 } else { 1 });
+}
+
+#[test]
+fn one_for_all_restarts_every_worker() {
+    restart_under("one_for_all", |_, _| 2);
+}
+
+#[test]
+fn rest_for_one_restarts_the_killed_worker_and_those_after_it() {
+    restart_under("rest_for_one", |k, v| if k >= v { 2 } else { 1 });
+}
+
+#[test]
+fn a_child_that_always_crashes_makes_the_supervisor_give_up_leaving_no_process() {
+    let s = Scratch::new("crash");
+    let exe = build(&s, "sup", include_str!("supervision/sup.truk"));
+    let mut g = Guard::new("crash");
+    let t0 = Instant::now();
+    let out = g.command(&exe, &["crash"]).stdin(Stdio::null()).output().unwrap();
+    let took = t0.elapsed();
+    let text = common::text(&out.stdout);
+    let pids: Vec<i32> = text.lines().filter_map(|l| l.strip_prefix("start ")).map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap()).collect();
+    g.pids.extend(&pids);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.ends_with("code 1\n"), "{text}");
+    let err = common::text(&out.stderr);
+    assert!(err.contains("supervisor: child 2 [\"crasher\"] died (exit 3), restart 1 of 1"), "{err}");
+    assert!(err.contains("supervisor: child 2 [\"crasher\"] died (exit 3), 2 restarts in 5000 ms: giving up"), "{err}");
+    // Within the period plus the grace time (and a margin for a loaded machine).
+    assert!(took < Duration::from_millis(5000) + GRACE + Duration::from_secs(5), "{took:?}");
+    assert!(pids.len() >= 3, "{text}");
+    // The stubborn sleeper (SIGTERM ignored) was SIGKILLed after the grace: nothing runs.
+    let left = wait_gone(&pids, Duration::from_millis(500));
+    assert!(left.is_empty(), "still running after supervisor_run returned: {left:?}");
+}
+
+#[test]
+fn a_supervisor_killed_leaves_no_child_after_the_grace_period() {
+    let s = Scratch::new("supkill");
+    let exe = build(&s, "sup", include_str!("supervision/sup.truk"));
+    let mut g = Guard::new("supkill");
+    let sup = g.start(&exe, &["stubborn"]);
+    let mut r = BufReader::new(g.children[sup].stdout.take().unwrap());
+    let pids: Vec<i32> = starts(&mut g, &mut r, 2).into_iter().map(|(_, p)| p).collect();
+    g.children[sup].kill().unwrap();
+    g.children[sup].wait().unwrap();
+    let left = wait_gone(&pids, GRACE + Duration::from_secs(3));
+    assert!(left.is_empty(), "children alive after their supervisor's SIGKILL: {left:?}");
+}
