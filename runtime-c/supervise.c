@@ -5,6 +5,8 @@
 #include "truk_rt.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -327,4 +329,37 @@ int64_t __truk_fleet_wait_exit(int64_t timeout_ms) {
     free(fds);
     free(slot_of);
     return -1;
+}
+
+/* ---- for std/supervisor.truk ---------------------------------------------- */
+
+/* Under their own names, so that a program may declare kill, snprintf, ...
+ * itself beside `import "supervisor"`. */
+int64_t __truk_now_ms(void) { return now_ms(); }
+
+int32_t __truk_kill(int64_t pid, int32_t sig) {
+    if (pid <= 0 || pid > INT32_MAX)
+        return -1;
+    return kill((pid_t)pid, sig);
+}
+
+int32_t __truk_format(char *buf, uint64_t size, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+/* One line on stderr in one write: lines of several processes do not mix. */
+void __truk_eprint_line(const char *s) {
+    char line[1024];
+    int n = snprintf(line, sizeof line, "%s\n", s);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line)
+        n = sizeof line - 1, line[n - 1] = '\n';
+    fflush(stderr);
+    ssize_t w = write(2, line, (size_t)n);
+    (void)w;
 }

@@ -157,5 +157,10 @@ int64_t __truk_spawn_linked(const char *const *args, uint64_t len);
 void __truk_linked_start(void);
 void __truk_watch_start(void); /* after joining */
 int64_t __truk_fleet_wait_exit(int64_t timeout_ms);
+/* What std/supervisor.truk needs from C, under names of the runtime's own. */
+int64_t __truk_now_ms(void); /* CLOCK_MONOTONIC */
+int32_t __truk_kill(int64_t pid, int32_t sig);
+int32_t __truk_format(char *buf, uint64_t size, const char *fmt, ...); /* vsnprintf */
+void __truk_eprint_line(const char *s);
 
 #endif
