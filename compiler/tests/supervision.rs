@@ -288,16 +288,29 @@ fn a_child_that_always_crashes_makes_the_supervisor_give_up_leaving_no_process()
     assert!(left.is_empty(), "still running after supervisor_run returned: {left:?}");
 }
 
-#[test]
-fn a_supervisor_killed_leaves_no_child_after_the_grace_period() {
-    let s = Scratch::new("supkill");
+/// Starts `mode`, reads `n` start lines, SIGKILLs the top supervisor: after the grace
+/// period (per level) nothing it started runs.
+fn kill_supervisor(mode: &str, n: usize) {
+    let s = Scratch::new(mode);
     let exe = build(&s, "sup", include_str!("supervision/sup.truk"));
-    let mut g = Guard::new("supkill");
-    let sup = g.start(&exe, &["stubborn"]);
+    let mut g = Guard::new(mode);
+    let sup = g.start(&exe, &[mode]);
     let mut r = BufReader::new(g.children[sup].stdout.take().unwrap());
-    let pids: Vec<i32> = starts(&mut g, &mut r, 2).into_iter().map(|(_, p)| p).collect();
+    let pids: Vec<i32> = starts(&mut g, &mut r, n).into_iter().map(|(_, p)| p).collect();
     g.children[sup].kill().unwrap();
     g.children[sup].wait().unwrap();
-    let left = wait_gone(&pids, GRACE + Duration::from_secs(3));
-    assert!(left.is_empty(), "children alive after their supervisor's SIGKILL: {left:?}");
+    let left = wait_gone(&pids, 2 * GRACE + Duration::from_secs(3));
+    assert!(left.is_empty(), "{mode}: alive after the supervisor's SIGKILL: {left:?}");
+}
+
+#[test]
+fn a_supervisor_killed_leaves_no_child_after_the_grace_period() {
+    // Two sleepers that ignore SIGTERM (and the stubborn supervisor's own start line).
+    kill_supervisor("stubborn", 3);
+}
+
+#[test]
+fn a_supervision_tree_killed_at_the_top_leaves_no_process() {
+    // The sub-supervisor, its two sleepers, and the top's own sleeper.
+    kill_supervisor("tree", 4);
 }
