@@ -8,7 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
+mod fleet_support;
 use common::{truk, Scratch};
+use fleet_support::{arm_runner, ARM};
 
 /// The grace period of a linked child (TRUK_LINK_GRACE_MS in runtime-c/truk_rt.h).
 const GRACE: Duration = Duration::from_millis(1000);
@@ -17,15 +19,17 @@ struct Guard {
     ns: String,
     children: Vec<Child>,
     pids: Vec<i32>,
+    /// The emulator (qemu-user) the programs run under; empty for native ones.
+    runner: Vec<std::ffi::OsString>,
 }
 
 impl Guard {
     fn new(name: &str) -> Guard {
-        Guard { ns: format!("sup-{name}-{}", std::process::id()), children: vec![], pids: vec![] }
+        Guard { ns: format!("sup-{name}-{}", std::process::id()), children: vec![], pids: vec![], runner: vec![] }
     }
 
     fn command(&self, exe: &Path, args: &[&str]) -> Command {
-        let mut c = Command::new(exe);
+        let mut c = truk::driver::target::command_under(&self.runner, exe);
         c.args(args).env("TRUK_FLEET_NS", &self.ns).env_remove("TRUK_LINKED_PARENT");
         c
     }
@@ -104,9 +108,13 @@ fn wait_gone(pids: &[i32], limit: Duration) -> Vec<i32> {
 }
 
 fn build(s: &Scratch, name: &str, src: &str) -> PathBuf {
+    build_for(s, name, src, &[])
+}
+
+fn build_for(s: &Scratch, name: &str, src: &str, flags: &[&str]) -> PathBuf {
     let file = s.write(&format!("{name}.truk"), src);
     let exe = s.0.join(name);
-    let o = truk().arg("build").arg(&file).arg("-o").arg(&exe).output().unwrap();
+    let o = truk().arg("build").args(flags).arg(&file).arg("-o").arg(&exe).output().unwrap();
     assert!(o.status.success(), "{}", common::text(&o.stderr));
     exe
 }
@@ -227,10 +235,25 @@ fn random_victim() -> usize {
     (nanos % 3) as usize
 }
 
+/// supervision/sup.truk built (for aarch64 when there is a runner) in a scratch folder,
+/// and a guard; each of its own beside the native test of the same name.
+fn sup_program(name: &str, runner: Option<Vec<std::ffi::OsString>>) -> (Scratch, PathBuf, Guard) {
+    let name = format!("{}{name}", if runner.is_some() { "arm-" } else { "" });
+    let s = Scratch::new(&name);
+    let flags: &[&str] = if runner.is_some() { &["--target", ARM] } else { &[] };
+    let exe = build_for(&s, "sup", include_str!("supervision/sup.truk"), flags);
+    let mut g = Guard::new(&name);
+    g.runner = runner.unwrap_or_default();
+    (s, exe, g)
+}
+
 fn restart_under(strategy: &str, expect: impl Fn(usize, usize) -> u32) {
-    let s = Scratch::new(strategy);
-    let exe = build(&s, "sup", include_str!("supervision/sup.truk"));
-    let mut g = Guard::new(strategy);
+    restart_with(strategy, expect, None);
+}
+
+/// `runner`: build for aarch64 and run under it.
+fn restart_with(strategy: &str, expect: impl Fn(usize, usize) -> u32, runner: Option<Vec<std::ffi::OsString>>) {
+    let (_s, exe, mut g) = sup_program(strategy, runner);
     let sup = g.start(&exe, &[strategy]);
     let mut r = BufReader::new(g.children[sup].stdout.take().unwrap());
     let first = starts(&mut g, &mut r, 3);
@@ -291,9 +314,11 @@ fn a_child_that_always_crashes_makes_the_supervisor_give_up_leaving_no_process()
 /// Starts `mode`, reads `n` start lines, SIGKILLs the top supervisor: after the grace
 /// period (per level) nothing it started runs.
 fn kill_supervisor(mode: &str, n: usize) {
-    let s = Scratch::new(mode);
-    let exe = build(&s, "sup", include_str!("supervision/sup.truk"));
-    let mut g = Guard::new(mode);
+    kill_supervisor_with(mode, n, None);
+}
+
+fn kill_supervisor_with(mode: &str, n: usize, runner: Option<Vec<std::ffi::OsString>>) {
+    let (_s, exe, mut g) = sup_program(mode, runner);
     let sup = g.start(&exe, &[mode]);
     let mut r = BufReader::new(g.children[sup].stdout.take().unwrap());
     let pids: Vec<i32> = starts(&mut g, &mut r, n).into_iter().map(|(_, p)| p).collect();
@@ -313,4 +338,11 @@ fn a_supervisor_killed_leaves_no_child_after_the_grace_period() {
 fn a_supervision_tree_killed_at_the_top_leaves_no_process() {
     // The sub-supervisor, its two sleepers, and the top's own sleeper.
     kill_supervisor("tree", 4);
+}
+
+#[test]
+fn aarch64_under_qemu_a_killed_worker_is_restarted_and_a_killed_supervisor_leaves_nothing() {
+    let Some(runner) = arm_runner() else { return };
+    restart_with("one_for_one", |k, v| if k == v { 2 } else { 1 }, Some(runner.clone()));
+    kill_supervisor_with("stubborn", 3, Some(runner));
 }
