@@ -156,11 +156,15 @@ void __truk_linked_start(void) {
  * so every exit from then on is reported, once a watcher's view has seen the
  * member: the table is looked at again at least every WATCH_REFRESH_MS (shared
  * memory, not /proc), and a process's end wakes poll() on its pidfd at once.
- * Where pidfd_open is missing (old kernels, qemu-user) or out of descriptors,
- * that member's liveness is read from /proc at each refresh instead. */
+ * Where pidfd_open is missing (old kernels, qemu-user), for members beyond
+ * WATCH_MAX_FDS, or out of descriptors, that member's liveness is read from
+ * /proc at each refresh instead. */
 #include "truk_fleet.h"
 
 #define WATCH_REFRESH_MS 100
+/* pidfds a watcher holds at most, to leave the program its descriptors; the
+ * members beyond are watched through /proc at each refresh. */
+#define WATCH_MAX_FDS 256
 
 struct watched {
     uint64_t word; /* the slot's word as last seen */
@@ -173,6 +177,7 @@ struct truk_fleet_slot *__truk_fleet_slots(uint32_t *capacity);
 
 static struct watched *watch;
 static uint32_t watch_n;
+static int watch_fds; /* pidfds open */
 static int64_t *exits; /* pids found ended, not yet returned */
 static size_t exits_n, exits_cap;
 
@@ -191,9 +196,16 @@ static void exit_push(uint64_t w) {
     exits[exits_n++] = word_pid(w);
 }
 
-static void watch_forget(struct watched *x) {
-    if (x->fd >= 0)
+static void watch_close(struct watched *x) {
+    if (x->fd >= 0) {
         close(x->fd);
+        watch_fds--;
+    }
+    x->fd = -1;
+}
+
+static void watch_forget(struct watched *x) {
+    watch_close(x);
     x->fd = -1;
     x->word = 0;
     x->done = false;
@@ -203,9 +215,7 @@ static void watch_forget(struct watched *x) {
 static void watch_ended(struct watched *x) {
     if (!x->done)
         exit_push(x->word);
-    if (x->fd >= 0)
-        close(x->fd);
-    x->fd = -1;
+    watch_close(x);
     x->done = true;
 }
 
@@ -216,6 +226,8 @@ static void watch_take(struct truk_fleet_slot *s, struct watched *x, uint64_t w)
     x->fd = -1;
     if (word_pid(w) == (uint32_t)getpid())
         return;
+    if (watch_fds >= WATCH_MAX_FDS)
+        return;
     int fd = (int)syscall(SYS_pidfd_open, (pid_t)word_pid(w), 0);
     /* The pid may have been reused before the open: the pidfd counts only
      * while the slot still names a live member afterwards. */
@@ -224,6 +236,8 @@ static void watch_take(struct truk_fleet_slot *s, struct watched *x, uint64_t w)
         fd = -1;
     }
     x->fd = fd;
+    if (fd >= 0)
+        watch_fds++;
 }
 
 void __truk_watch_start(void) {
