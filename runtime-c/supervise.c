@@ -184,7 +184,18 @@ static size_t exits_n, exits_cap;
 static uint32_t word_pid(uint64_t w) { return (uint32_t)(w >> TRUK_SLOT_PID_SHIFT); }
 static bool occupied(uint64_t w) { return (w & TRUK_SLOT_STATUS_MASK) != TRUK_SLOT_FREE; }
 
+/* The pids reported last: a fork reservation (truk_fleet.h) names the parent's
+ * pid in a second slot, so one process's end may free two slots. */
+#define WATCH_RECENT 64
+static int64_t recent[WATCH_RECENT];
+static unsigned recent_next;
+
 static void exit_push(uint64_t w) {
+    int64_t pid = word_pid(w);
+    for (unsigned i = 0; i < WATCH_RECENT; i++)
+        if (recent[i] == pid)
+            return;
+    recent[recent_next++ % WATCH_RECENT] = pid;
     if (exits_n == exits_cap) {
         size_t cap = exits_cap ? exits_cap * 2 : 64;
         int64_t *e = realloc(exits, cap * sizeof *e);
@@ -193,7 +204,7 @@ static void exit_push(uint64_t w) {
         exits = e;
         exits_cap = cap;
     }
-    exits[exits_n++] = word_pid(w);
+    exits[exits_n++] = pid;
 }
 
 static void watch_close(struct watched *x) {
