@@ -25,18 +25,30 @@ struct Guard {
 
 impl Guard {
     fn new(name: &str) -> Guard {
-        Guard { ns: format!("sup-{name}-{}", std::process::id()), children: vec![], pids: vec![], runner: vec![] }
+        Guard {
+            ns: format!("sup-{name}-{}", std::process::id()),
+            children: vec![],
+            pids: vec![],
+            runner: vec![],
+        }
     }
 
     fn command(&self, exe: &Path, args: &[&str]) -> Command {
         let mut c = truk::driver::target::command_under(&self.runner, exe);
-        c.args(args).env("TRUK_FLEET_NS", &self.ns).env_remove("TRUK_LINKED_PARENT");
+        c.args(args)
+            .env("TRUK_FLEET_NS", &self.ns)
+            .env_remove("TRUK_LINKED_PARENT");
         c
     }
 
     /// Starts `exe args` with its stdout piped; the guard owns it.
     fn start(&mut self, exe: &Path, args: &[&str]) -> usize {
-        let c = self.command(exe, args).stdin(Stdio::null()).stdout(Stdio::piped()).spawn().unwrap();
+        let c = self
+            .command(exe, args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         self.pids.push(c.id() as i32);
         self.children.push(c);
         self.children.len() - 1
@@ -50,7 +62,10 @@ impl Guard {
         for _ in 0..n {
             let mut line = String::new();
             r.read_line(&mut line).unwrap();
-            let pid: i32 = line.trim().parse().unwrap_or_else(|_| panic!("a pid, found {line:?}"));
+            let pid: i32 = line
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("a pid, found {line:?}"));
             assert!(pid > 0, "spawn failed");
             self.pids.push(pid);
             pids.push(pid);
@@ -90,7 +105,9 @@ impl Drop for Guard {
 /// Whether `pid` runs: not gone, not a zombie (the container's init may never reap).
 fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Ok(s) => !s
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
         Err(_) => false,
     }
 }
@@ -114,7 +131,14 @@ fn build(s: &Scratch, name: &str, src: &str) -> PathBuf {
 fn build_for(s: &Scratch, name: &str, src: &str, flags: &[&str]) -> PathBuf {
     let file = s.write(&format!("{name}.truk"), src);
     let exe = s.0.join(name);
-    let o = truk().arg("build").args(flags).arg(&file).arg("-o").arg(&exe).output().unwrap();
+    let o = truk()
+        .arg("build")
+        .args(flags)
+        .arg(&file)
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", common::text(&o.stderr));
     exe
 }
@@ -131,7 +155,10 @@ fn linked_children_die_with_a_killed_parent_after_at_most_the_grace_period() {
     g.children[leader].wait().unwrap();
     // The sleeper dies of the SIGTERM at once, the stubborn one of SIGKILL after the grace.
     let left = wait_gone(&pids, GRACE + Duration::from_secs(3));
-    assert!(left.is_empty(), "still running after the parent's SIGKILL: {left:?}");
+    assert!(
+        left.is_empty(),
+        "still running after the parent's SIGKILL: {left:?}"
+    );
 }
 
 #[test]
@@ -146,7 +173,10 @@ fn linked_children_of_a_parent_gone_before_they_start_stop_too() {
         g.children[leader].wait().unwrap();
     }
     let left = wait_gone(&all, GRACE + Duration::from_secs(3));
-    assert!(left.is_empty(), "still running after their parent returned: {left:?}");
+    assert!(
+        left.is_empty(),
+        "still running after their parent returned: {left:?}"
+    );
 }
 
 /// Reads lines from child `i` until `end` (included) or its end of output.
@@ -191,7 +221,10 @@ fn fleet_wait_exit_reports_each_of_50_killed_members_once_to_each_of_3_watchers(
         // SAFETY: kill has no memory preconditions; p is a member this test started.
         unsafe { libc::kill(p, libc::SIGKILL) };
     }
-    let watcher_pids: Vec<String> = watchers.iter().map(|&w| g.children[w].id().to_string()).collect();
+    let watcher_pids: Vec<String> = watchers
+        .iter()
+        .map(|&w| g.children[w].id().to_string())
+        .collect();
     for &w in &watchers {
         let got = lines_until(&mut g, w, "done");
         assert_eq!(got.last().map(String::as_str), Some("done"), "{got:?}");
@@ -203,17 +236,27 @@ fn fleet_wait_exit_reports_each_of_50_killed_members_once_to_each_of_3_watchers(
         reported.sort();
         let mut want = members.clone();
         want.sort();
-        assert_eq!(reported, want, "watcher {w}: each killed member exactly once");
+        assert_eq!(
+            reported, want,
+            "watcher {w}: each killed member exactly once"
+        );
     }
 }
 
 /// Reads "start K PID" lines from the supervisor (its workers share its stdout) until
 /// `n` were read; the pids go to the guard. Returns (K, PID) in order.
-fn starts(g: &mut Guard, r: &mut BufReader<std::process::ChildStdout>, n: usize) -> Vec<(i64, i32)> {
+fn starts(
+    g: &mut Guard,
+    r: &mut BufReader<std::process::ChildStdout>,
+    n: usize,
+) -> Vec<(i64, i32)> {
     let mut v = vec![];
     while v.len() < n {
         let mut line = String::new();
-        assert!(r.read_line(&mut line).unwrap() > 0, "the supervisor ended early after {v:?}");
+        assert!(
+            r.read_line(&mut line).unwrap() > 0,
+            "the supervisor ended early after {v:?}"
+        );
         let w: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(w.first(), Some(&"start"), "{line:?}");
         let (k, pid) = (w[1].parse().unwrap(), w[2].parse().unwrap());
@@ -231,7 +274,10 @@ fn rest_of(r: &mut BufReader<std::process::ChildStdout>) -> String {
 
 /// A victim of the three workers, different from run to run.
 fn random_victim() -> usize {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     (nanos % 3) as usize
 }
 
@@ -240,7 +286,11 @@ fn random_victim() -> usize {
 fn sup_program(name: &str, runner: Option<Vec<std::ffi::OsString>>) -> (Scratch, PathBuf, Guard) {
     let name = format!("{}{name}", if runner.is_some() { "arm-" } else { "" });
     let s = Scratch::new(&name);
-    let flags: &[&str] = if runner.is_some() { &["--target", ARM] } else { &[] };
+    let flags: &[&str] = if runner.is_some() {
+        &["--target", ARM]
+    } else {
+        &[]
+    };
     let exe = build_for(&s, "sup", include_str!("supervision/sup.truk"), flags);
     let mut g = Guard::new(&name);
     g.runner = runner.unwrap_or_default();
@@ -252,7 +302,11 @@ fn restart_under(strategy: &str, expect: impl Fn(usize, usize) -> u32) {
 }
 
 /// `runner`: build for aarch64 and run under it.
-fn restart_with(strategy: &str, expect: impl Fn(usize, usize) -> u32, runner: Option<Vec<std::ffi::OsString>>) {
+fn restart_with(
+    strategy: &str,
+    expect: impl Fn(usize, usize) -> u32,
+    runner: Option<Vec<std::ffi::OsString>>,
+) {
     let (_s, exe, mut g) = sup_program(strategy, runner);
     let sup = g.start(&exe, &[strategy]);
     let mut r = BufReader::new(g.children[sup].stdout.take().unwrap());
@@ -268,7 +322,11 @@ fn restart_with(strategy: &str, expect: impl Fn(usize, usize) -> u32, runner: Op
     let out = rest_of(&mut r);
     let status = g.children[sup].wait().unwrap();
     let want: Vec<String> = (0..3).map(|k| expect(k, victim).to_string()).collect();
-    assert_eq!(out.trim(), format!("code 0 starts {}", want.join(" ")), "{strategy}, victim {victim}, restarted {restarted:?}");
+    assert_eq!(
+        out.trim(),
+        format!("code 0 starts {}", want.join(" ")),
+        "{strategy}, victim {victim}, restarted {restarted:?}"
+    );
     assert_eq!(status.code(), Some(0));
 }
 
@@ -293,22 +351,44 @@ fn a_child_that_always_crashes_makes_the_supervisor_give_up_leaving_no_process()
     let exe = build(&s, "sup", include_str!("supervision/sup.truk"));
     let mut g = Guard::new("crash");
     let t0 = Instant::now();
-    let out = g.command(&exe, &["crash"]).stdin(Stdio::null()).output().unwrap();
+    let out = g
+        .command(&exe, &["crash"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     let took = t0.elapsed();
     let text = common::text(&out.stdout);
-    let pids: Vec<i32> = text.lines().filter_map(|l| l.strip_prefix("start ")).map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap()).collect();
+    let pids: Vec<i32> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("start "))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect();
     g.pids.extend(&pids);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.ends_with("code 1\n"), "{text}");
     let err = common::text(&out.stderr);
-    assert!(err.contains("supervisor: child 2 [\"crasher\"] died (exit 3), restart 1 of 1"), "{err}");
-    assert!(err.contains("supervisor: child 2 [\"crasher\"] died (exit 3), 2 restarts in 5000 ms: giving up"), "{err}");
+    assert!(
+        err.contains("supervisor: child 2 [\"crasher\"] died (exit 3), restart 1 of 1"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "supervisor: child 2 [\"crasher\"] died (exit 3), 2 restarts in 5000 ms: giving up"
+        ),
+        "{err}"
+    );
     // Within the period plus the grace time (and a margin for a loaded machine).
-    assert!(took < Duration::from_millis(5000) + GRACE + Duration::from_secs(5), "{took:?}");
+    assert!(
+        took < Duration::from_millis(5000) + GRACE + Duration::from_secs(5),
+        "{took:?}"
+    );
     assert!(pids.len() >= 3, "{text}");
     // The stubborn sleeper (SIGTERM ignored) was SIGKILLed after the grace: nothing runs.
     let left = wait_gone(&pids, Duration::from_millis(500));
-    assert!(left.is_empty(), "still running after supervisor_run returned: {left:?}");
+    assert!(
+        left.is_empty(),
+        "still running after supervisor_run returned: {left:?}"
+    );
 }
 
 /// Starts `mode`, reads `n` start lines, SIGKILLs the top supervisor: after the grace
@@ -321,11 +401,17 @@ fn kill_supervisor_with(mode: &str, n: usize, runner: Option<Vec<std::ffi::OsStr
     let (_s, exe, mut g) = sup_program(mode, runner);
     let sup = g.start(&exe, &[mode]);
     let mut r = BufReader::new(g.children[sup].stdout.take().unwrap());
-    let pids: Vec<i32> = starts(&mut g, &mut r, n).into_iter().map(|(_, p)| p).collect();
+    let pids: Vec<i32> = starts(&mut g, &mut r, n)
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
     g.children[sup].kill().unwrap();
     g.children[sup].wait().unwrap();
     let left = wait_gone(&pids, 2 * GRACE + Duration::from_secs(3));
-    assert!(left.is_empty(), "{mode}: alive after the supervisor's SIGKILL: {left:?}");
+    assert!(
+        left.is_empty(),
+        "{mode}: alive after the supervisor's SIGKILL: {left:?}"
+    );
 }
 
 #[test]
@@ -343,6 +429,10 @@ fn a_supervision_tree_killed_at_the_top_leaves_no_process() {
 #[test]
 fn aarch64_under_qemu_a_killed_worker_is_restarted_and_a_killed_supervisor_leaves_nothing() {
     let Some(runner) = arm_runner() else { return };
-    restart_with("one_for_one", |k, v| if k == v { 2 } else { 1 }, Some(runner.clone()));
+    restart_with(
+        "one_for_one",
+        |k, v| if k == v { 2 } else { 1 },
+        Some(runner.clone()),
+    );
     kill_supervisor_with("stubborn", 3, Some(runner));
 }
