@@ -227,7 +227,7 @@ static uint32_t table_sweep(void) {
         if ((w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_FREE)
             continue;
         if (!(fl.joined && i == fl.self) && slot_dead(s, w)) {
-            cas64(&s->word, w, w & TRUK_SLOT_COUNT_MASK); /* a lost race: someone else freed it */
+            cas64(&s->word, w, w & ~(uint64_t)TRUK_SLOT_STATUS_MASK); /* a lost race: someone else freed it */
             continue;
         }
         live++;
@@ -270,7 +270,7 @@ static bool table_register(void) {
 }
 
 static void table_deregister(void) {
-    cas64(&fl.table[fl.self].word, fl.self_word, fl.self_word & TRUK_SLOT_COUNT_MASK);
+    cas64(&fl.table[fl.self].word, fl.self_word, fl.self_word & ~(uint64_t)TRUK_SLOT_STATUS_MASK);
 }
 
 /* Checks an existing file's header against this build, before anything in it
@@ -727,6 +727,7 @@ static void fleet_locate(void) {
 void *__truk_fleet_join(void (*init)(void *shared_base)) {
     if (fl.joined)
         return fl.base + fl.shared_offset;
+    __truk_linked_start(); /* a spawn_linked child: tie its life to its parent's first */
     if (!fl.path[0])
         fleet_locate(); /* once per process: joining again after leaving reuses it */
     fl.first = false;
@@ -745,7 +746,23 @@ void *__truk_fleet_join(void (*init)(void *shared_base)) {
     if (!hooked && pthread_atfork(fleet_fork_prepare, fleet_fork_parent, fleet_fork_child) == 0)
         hooked = true;
     signals_install();
+    __truk_watch_start(); /* fleet_wait_exit reports the exits from here on */
     return fl.base + fl.shared_offset;
+}
+
+/* For supervise.c: the attach table and its size (NULL before joining). */
+struct truk_fleet_slot *__truk_fleet_slots(uint32_t *capacity) {
+    *capacity = fl.note.fleet_capacity;
+    return fl.joined ? fl.table : NULL;
+}
+
+/* For supervise.c: whether the member in slot s, whose word was w, is dead;
+ * frees the slot when it is (a lost race: someone else freed it). */
+bool __truk_fleet_slot_reap(struct truk_fleet_slot *s, uint64_t w) {
+    if (!slot_dead(s, w))
+        return false;
+    cas64(&s->word, w, w & ~(uint64_t)TRUK_SLOT_STATUS_MASK);
+    return true;
 }
 
 static void require_joined(const char *what) {
@@ -1102,7 +1119,7 @@ static void mutex_abandon_region(void) {
 /* Spawns through the wrapper `wrap`. all[room] is argv[0], followed by the
  * arguments and a NULL (n entries from all[room] on, the NULL included);
  * all[0..room) is free for the wrapper's words. */
-static int spawn_wrapped(pid_t *pid, const char *wrap, char **all, size_t room, size_t n) {
+static int spawn_wrapped(pid_t *pid, const char *wrap, char **all, size_t room, size_t n, char **envp) {
     /* Our own executable: qemu answers this readlink with the program it emulates. */
     static char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -1126,13 +1143,17 @@ static int spawn_wrapped(pid_t *pid, const char *wrap, char **all, size_t room, 
         /* wrapper words, then our executable (in argv[0]'s place), the arguments, NULL */
         all[room] = exe;
         memmove(all + k, all + room, n * sizeof *all);
-        err = posix_spawnp(pid, all[0], NULL, NULL, all, environ);
+        err = posix_spawnp(pid, all[0], NULL, NULL, all, envp);
     }
     free(copy);
     return err;
 }
 
 int64_t __truk_spawn(const char *const *args, uint64_t len) {
+    return __truk_spawn_env(args, len, environ);
+}
+
+int64_t __truk_spawn_env(const char *const *args, uint64_t len, char **envp) {
     if (len > 1u << 20 || (len && !args))
         return -1;
     const char *wrap = getenv(TRUK_SPAWN_WRAPPER_ENV);
@@ -1148,8 +1169,8 @@ int64_t __truk_spawn(const char *const *args, uint64_t len) {
         argv[i + 1] = (char *)args[i];
     fflush(NULL); /* keep our output ahead of the child's */
     pid_t pid;
-    int err = room ? spawn_wrapped(&pid, wrap, all, room, (size_t)len + 2)
-                   : posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
+    int err = room ? spawn_wrapped(&pid, wrap, all, room, (size_t)len + 2, envp)
+                   : posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, envp);
     free(all);
     return err ? -1 : (int64_t)pid;
 }

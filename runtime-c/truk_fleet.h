@@ -123,7 +123,9 @@
  *   bits 32..63 pid
  * Claim: CAS FREE -> CLAIMED(pid), store start_time, store ACTIVE (release).
  * Free (own slot or a dead member's): CAS the exact word seen -> FREE(same
- * count, pid 0). A member is dead when /proc/<pid>/task/<pid>/stat (its main
+ * count, same pid): a free slot names its last occupant, so that
+ * fleet_wait_exit (supervise.c) learns of a member that came and went between
+ * two of its looks. Older code wrote pid 0, which readers also accept. A member is dead when /proc/<pid>/task/<pid>/stat (its main
  * thread's stat) is gone, says zombie or dead, or its field 22 (start time,
  * clock ticks since boot) differs from start_time (pid reuse). A CLAIMED slot
  * has no start time yet: only the pid is checked. Every reader, a member

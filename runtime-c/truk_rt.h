@@ -138,5 +138,29 @@ uint32_t __truk_wake(uint32_t *p, uint32_t count);
  * exit status, 128 + signal number when killed, -1 on error. */
 int64_t __truk_spawn(const char *const *args, uint64_t len);
 int32_t __truk_wait_child(int64_t pid);
+/* spawn with the environment envp (spawn_linked adds its variable). */
+int64_t __truk_spawn_env(const char *const *args, uint64_t len, char **envp);
+
+/* Supervision (supervise.c). wait_any_child writes (pid, status) of any
+ * ended child to *out, or (-1, 0) on time-out or without children
+ * (timeout_ms < 0: forever; 0: poll). spawn_linked is spawn whose child is
+ * stopped when this process dies (see TRUK_LINK_GRACE_MS). fleet_wait_exit
+ * returns the pid of a member that left or died since the last call, or -1
+ * on time-out. __truk_linked_start runs first in every joining process. */
+#define TRUK_LINK_GRACE_MS 1000
+struct truk_child_exit {
+    int64_t pid;
+    int32_t status;
+};
+void __truk_wait_any_child(int64_t timeout_ms, struct truk_child_exit *out);
+int64_t __truk_spawn_linked(const char *const *args, uint64_t len);
+void __truk_linked_start(void);
+void __truk_watch_start(void); /* after joining */
+int64_t __truk_fleet_wait_exit(int64_t timeout_ms);
+/* What std/supervisor.truk needs from C, under names of the runtime's own. */
+int64_t __truk_now_ms(void); /* CLOCK_MONOTONIC */
+int32_t __truk_kill(int64_t pid, int32_t sig);
+int32_t __truk_format(char *buf, uint64_t size, const char *fmt, ...); /* vsnprintf */
+void __truk_eprint_line(const char *s);
 
 #endif

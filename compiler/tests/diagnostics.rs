@@ -69,6 +69,13 @@ fn mutex_and_fleet_builtins_check_their_arguments() {
 }
 
 #[test]
+fn supervision_builtins_check_their_arguments() {
+    insta::assert_snapshot!(check(
+        "fn main() : i32 {\n    let p, s = wait_any_child();\n    var q: i64 = wait_any_child(0);\n    spawn_linked([1, 2]);\n    fleet_wait_exit(\"x\");\n    var a: []*u8 = [\"w\"];\n    return 0;\n}\n"
+    ));
+}
+
+#[test]
 fn user_definitions_shadow_fleet_builtins() {
     // Builtins are predeclared, not reserved, as `len` and `make` are.
     let src = "fn lock(x: i32) : i32 { return x; }\nfn main() : i32 {\n    var spawn: i32 = 2;\n    return lock(spawn);\n}\n";

@@ -357,8 +357,9 @@ fn tests_of_a_program_with_shared_vars_run_in_a_fleet() {
 }
 
 /// The README's example fleet: a worker is SIGKILLed holding a chunk of the shared table,
-/// the leader hands the chunk back, the total matches a single process's count (the program
-/// checks that itself), and the last member out removes the region.
+/// the leader's supervisor restarts it, the replacement hands the chunk back, the total
+/// matches a single process's count (the program checks that itself), and the last member
+/// out removes the region.
 #[test]
 fn example_fleet_survives_a_killed_worker() {
     let s = Scratch::new("example");
@@ -370,7 +371,9 @@ fn example_fleet_survives_a_killed_worker() {
     let r = Command::new(&exe).env("TRUK_FLEET_NS", &ns.0).output().unwrap();
     let out = String::from_utf8_lossy(&r.stdout);
     assert_eq!(r.status.code(), Some(0), "{out}{}", stderr(&r));
-    assert!(out.contains("died (status 137); 1 chunk(s) handed back"), "{out}");
+    let err = stderr(&r);
+    assert!(err.contains("supervisor: child 1 [\"work\",\"0\"] died (signal 9), restart 1 of 3"), "{err}");
+    assert!(out.contains(": 1 chunk(s) handed back"), "{out}");
     assert!(out.contains("primes below 2560000:"), "{out}");
     assert!(ns.regions().is_empty(), "the fleet left its region behind");
 }

@@ -979,10 +979,7 @@ fn aarch64_example_fleet_under_qemu() {
     let t = std::time::Instant::now();
     let leader = f.start_with(&exe, &[]);
     let out = output_of(&mut f, leader);
-    assert!(
-        out.contains(" died (status 137); "),
-        "the killed worker: {out}"
-    );
+    assert!(out.contains(": 1 chunk(s) handed back"), "the killed worker's replacement: {out}");
     assert!(out.contains("primes below 2560000: 187134 ("), "{out}");
     assert!(f.regions().is_empty(), "{:?}", f.regions());
     eprintln!("example fleet under qemu: {:?}", t.elapsed());

@@ -154,7 +154,7 @@ impl Member {
             {
                 let _ = self.slot_word(i).compare_exchange(
                     w,
-                    w & SLOT_COUNT_MASK,
+                    w & !SLOT_STATUS_MASK, // a free slot keeps its last pid (truk_fleet.h)
                     Ordering::SeqCst,
                     Ordering::SeqCst,
                 );
@@ -454,7 +454,7 @@ impl Member {
     fn deregister(&self) {
         let _ = self.slot_word(self.slot).compare_exchange(
             self.slot_word,
-            self.slot_word & SLOT_COUNT_MASK,
+            self.slot_word & !SLOT_STATUS_MASK,
             Ordering::SeqCst,
             Ordering::SeqCst,
         );

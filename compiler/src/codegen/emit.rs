@@ -727,6 +727,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             ExprKind::Call(callee, args) if in_memory(&e.ty) => {
                 self.call(callee, args, Some(slot));
             }
+            ExprKind::Builtin(Builtin::Fleet(f), args) if in_memory(&e.ty) => self.fleet_call_into(*f, args, slot),
             _ if in_memory(&e.ty) || crate::hir::check::is_place(e) => {
                 let src = self.place(e);
                 // Source and destination are the same object or disjoint, as memcpy requires.
@@ -1085,6 +1086,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         match (&from, &to_r) {
             (Ty::Array(_, _), Ty::Ptr(_)) => return self.place(x).into(),
             (Ty::Slice(_), Ty::Ptr(_)) => return self.slice_parts(x).0.into(),
+            // An array literal passed for a slice: a temporary of the statement (see check).
+            (Ty::Array(n, _), Ty::Slice(_)) => {
+                let p = self.place(x);
+                let s = self.slice_ty().get_undef();
+                let s = self.b.build_insert_value(s, p, 0, "").unwrap();
+                return self.b.build_insert_value(s, self.i64c(*n), 1, "").unwrap().into_struct_value().into();
+            }
             _ => {}
         }
         let v = self.rvalue(x).unwrap();

@@ -123,6 +123,22 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// A fleet builtin: a call of its runtime function; a slice argument becomes pointer and
     /// length.
     pub(super) fn fleet_call(&mut self, f: FleetFn, args: &'p [Expr]) -> Option<BasicValueEnum<'ctx>> {
+        let (_, ret) = f.signature();
+        if super::in_memory(&ret) {
+            let tmp = self.alloca(&ret, "fleet.ret");
+            self.fleet_call_into(f, args, tmp);
+            return Some(self.b.build_load(self.ty(&ret), tmp, "").unwrap());
+        }
+        self.fleet_call_with(f, args, None)
+    }
+
+    /// A fleet builtin whose result lives in memory (a tuple): the runtime writes it
+    /// through a pointer passed last.
+    pub(super) fn fleet_call_into(&mut self, f: FleetFn, args: &'p [Expr], slot: PointerValue<'ctx>) {
+        self.fleet_call_with(f, args, Some(slot));
+    }
+
+    fn fleet_call_with(&mut self, f: FleetFn, args: &'p [Expr], out: Option<PointerValue<'ctx>>) -> Option<BasicValueEnum<'ctx>> {
         let mut vals: Vec<BasicMetadataValueEnum> = vec![];
         let mut params: Vec<BasicMetadataTypeEnum> = vec![];
         for a in args {
@@ -137,8 +153,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 vals.push(x.into());
             }
         }
+        if let Some(p) = out {
+            params.push(self.ptr().into());
+            vals.push(p.into());
+        }
         let (_, ret) = f.signature();
-        let ret = if ret.is_void() { None } else { Some(self.ty(&ret)) };
+        let ret = if ret.is_void() || out.is_some() { None } else { Some(self.ty(&ret)) };
         let func = self.rt(f.symbol(), &params, ret);
         self.b.build_call(func, &vals, "").unwrap().try_as_basic_value().basic()
     }

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 /// Loaded std files get paths under this pseudo-folder, which names no real folder.
 pub const PREFIX: &str = "<std>";
 
-const FILES: &[(&str, &str)] = &[("testing.truk", include_str!("../../../std/testing.truk"))];
+const FILES: &[(&str, &str)] = &[
+    ("testing.truk", include_str!("../../../std/testing.truk")),
+    ("supervisor.truk", include_str!("../../../std/supervisor.truk")),
+];
 
 /// The path of the std module an import names, if there is one.
 pub fn resolve(rel: &str) -> Option<PathBuf> {

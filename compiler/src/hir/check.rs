@@ -1375,7 +1375,7 @@ impl<'a> Checker<'a> {
         for (i, a) in args.iter().enumerate() {
             match params.get(i) {
                 Some(p) => {
-                    let x = self.expr(a, Some(p));
+                    let x = self.arg_expr(a, p);
                     let x = self.coerce(x, p, "Argument type mismatch", a.span);
                     out.push(x);
                 }
@@ -1578,9 +1578,28 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A call argument for a parameter of type `p`. An array literal where a slice is
+    /// expected (`f([1, 2, 3])`, `spawn(["worker", "3"])`) becomes a slice of a temporary
+    /// array that lives until the end of the statement: only call arguments convert so, as
+    /// the callee is done with it when the statement ends (unless it keeps the slice).
+    pub(super) fn arg_expr(&mut self, a: &ast::Expr, p: &Ty) -> Expr {
+        if let (ast::ExprKind::ArrayLit(elems), Ty::Slice(t)) = (&a.kind, p) {
+            let arr = Ty::Array(elems.len() as u64, t.clone());
+            let x = self.expr(a, Some(&arr));
+            let x = self.coerce(x, &arr, "array element type mismatch", a.span);
+            return Expr { kind: ExprKind::Cast(Box::new(x)), ty: p.clone(), span: a.span };
+        }
+        self.expr(a, Some(p))
+    }
+
     pub(super) fn coerce(&mut self, e: Expr, target: &Ty, msg: &str, span: Span) -> Expr {
         if e.ty.is_error() || target.is_error() {
             return e;
+        }
+        if let (ExprKind::ArrayLit(_), Ty::Slice(_)) = (&e.kind, target) {
+            let want = self.show(target);
+            self.err(span, format!("{msg}: an array literal becomes a slice (`{want}`) only as a call argument, where it lives until the end of the statement; declare an array for a longer life"));
+            return err_expr(span);
         }
         if e.ty.is_void() {
             self.err(span, format!("{msg}: the expression has no value (void)"));

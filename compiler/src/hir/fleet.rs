@@ -38,6 +38,10 @@ pub enum FleetFn {
     FleetGeneration,
     Spawn,
     WaitChild,
+    // Supervision (`runtime-c/supervise.c`).
+    WaitAnyChild,
+    SpawnLinked,
+    FleetWaitExit,
 }
 
 impl FleetFn {
@@ -54,6 +58,9 @@ impl FleetFn {
             "fleet_generation" => FleetFn::FleetGeneration,
             "spawn" => FleetFn::Spawn,
             "wait_child" => FleetFn::WaitChild,
+            "wait_any_child" => FleetFn::WaitAnyChild,
+            "spawn_linked" => FleetFn::SpawnLinked,
+            "fleet_wait_exit" => FleetFn::FleetWaitExit,
             _ => return None,
         })
     }
@@ -72,6 +79,9 @@ impl FleetFn {
             FleetFn::FleetGeneration => "__truk_fleet_generation",
             FleetFn::Spawn => "__truk_spawn",
             FleetFn::WaitChild => "__truk_wait_child",
+            FleetFn::WaitAnyChild => "__truk_wait_any_child",
+            FleetFn::SpawnLinked => "__truk_spawn_linked",
+            FleetFn::FleetWaitExit => "__truk_fleet_wait_exit",
         }
     }
 
@@ -88,6 +98,9 @@ impl FleetFn {
             FleetFn::FleetGeneration => (vec![], U64),
             FleetFn::Spawn => (vec![("args", Ty::Slice(Box::new(Ty::ptr(U8))))], I64),
             FleetFn::WaitChild => (vec![("pid", I64)], I32),
+            FleetFn::WaitAnyChild => (vec![("timeout_ms", I64)], Ty::Tuple(vec![I64, I32])),
+            FleetFn::SpawnLinked => (vec![("args", Ty::Slice(Box::new(Ty::ptr(U8))))], I64),
+            FleetFn::FleetWaitExit => (vec![("timeout_ms", I64)], I64),
         }
     }
 }
@@ -167,7 +180,7 @@ impl Checker<'_> {
         }
         let mut out = vec![];
         for (a, (_, p)) in args.iter().zip(&params) {
-            let x = self.expr(a, Some(p));
+            let x = self.arg_expr(a, p);
             if *p == Ty::ptr(Ty::Mutex) && !x.ty.is_error() && x.ty != *p {
                 let shown = self.show(&x.ty);
                 self.err(a.span, format!("`{name}` needs a pointer to a `Mutex` (`{name}(&m)`), found `{shown}`"));
