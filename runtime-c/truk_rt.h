@@ -139,4 +139,18 @@ uint32_t __truk_wake(uint32_t *p, uint32_t count);
 int64_t __truk_spawn(const char *const *args, uint64_t len);
 int32_t __truk_wait_child(int64_t pid);
 
+/* Channels: chan[T, N] (chan.c; layout and protocol: "Channels" in
+ * truk_fleet.h). `ch` points at the channel's inline memory, `cap` is N,
+ * `elem_size` sizeof T. timeout_ms: -1 waits forever, 0 never waits. send
+ * copies *val in; false when timed out or closed. recv copies a message to
+ * *out; false (and *out zeroed) when timed out, or closed and drained.
+ * select returns the index of a channel that has a message or is closed,
+ * -1 on time-out. */
+struct truk_chan_ref;
+bool __truk_chan_send(void *ch, uint64_t cap, uint64_t elem_size, const void *val, int64_t timeout_ms);
+bool __truk_chan_recv(void *ch, uint64_t cap, uint64_t elem_size, void *out, int64_t timeout_ms);
+void __truk_chan_close(void *ch);
+uint64_t __truk_chan_len(void *ch, uint64_t cap);
+int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_chan_ref *refs);
+
 #endif

@@ -24,6 +24,8 @@ use crate::syntax::ast::{BinOp, VarKind};
 
 #[path = "fleet.rs"]
 pub mod fleet;
+#[path = "chan.rs"]
+pub mod chan;
 #[path = "debug.rs"]
 pub mod debug;
 
@@ -169,6 +171,8 @@ fn llvm_type<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty, struct_ty: &dyn F
         },
         // Opaque bytes of the runtime's size, 8-aligned.
         Ty::Mutex => c.i64_type().array_type((layout::MUTEX_SIZE / 8) as u32).into(),
+        // Opaque words: the runtime reads the cells (`chan_size` is a multiple of 8).
+        Ty::Chan(el, n) => c.i64_type().array_type((layout::chan_size(layout::chan_elem_size(prog, el), *n) / 8) as u32).into(),
         // `void` only reaches here as a pointee or an error: give it a byte.
         Ty::Void | Ty::Error => c.i8_type().into(),
     }
@@ -1034,6 +1038,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             Builtin::EachMap | Builtin::EachSlice | Builtin::EachStr => None,
             Builtin::Atomic(op) => self.atomic(*op, args),
             Builtin::Fleet(f) => self.fleet_call(*f, args),
+            Builtin::Chan(op) => self.chan_call(*op, args),
             Builtin::VaArg(t) => {
                 let (base, cursor) = self.va.expect("checker allows va_arg only in variadic functions");
                 let i = self.b.build_load(i64t, cursor, "").unwrap().into_int_value();

@@ -32,6 +32,7 @@ pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("map.c", include_str!("../../../runtime-c/map.c")),
     ("testfw.c", include_str!("../../../runtime-c/testfw.c")),
     ("fleet.c", include_str!("../../../runtime-c/fleet.c")),
+    ("chan.c", include_str!("../../../runtime-c/chan.c")),
 ];
 
 /// Bump when the way objects are built changes in a way the key does not capture.

@@ -50,6 +50,8 @@ pub struct Checker<'a> {
     lambda_count: u32,
     /// AST of each non-extern function, by FuncId, for the body pass.
     bodies: Vec<(FuncId, &'a ast::FnDecl, u32)>,
+    /// Channel element types to check once every struct is known (`chan.rs`).
+    pub(super) chan_elems: Vec<(Ty, Span)>,
 }
 
 pub fn check(modules: &[ast::Module]) -> (Program, Vec<Diagnostic>) {
@@ -64,6 +66,7 @@ pub fn check(modules: &[ast::Module]) -> (Program, Vec<Diagnostic>) {
         fcx: FnCtx::default(),
         lambda_count: 0,
         bodies: vec![],
+        chan_elems: vec![],
     };
     c.run();
     (c.prog, c.diags)
@@ -110,6 +113,7 @@ impl<'a> Checker<'a> {
             self.cur_file = file;
             self.check_body(id, decl);
         }
+        self.check_chan_elements();
         self.find_entry_points();
     }
 
@@ -325,6 +329,10 @@ impl<'a> Checker<'a> {
                 }
                 Ty::Map(Box::new(kt), Box::new(vt))
             }
+            ast::TypeKind::Chan(el, n) => {
+                let elem = self.resolve_type(el);
+                self.chan_type(el, n, elem)
+            }
             ast::TypeKind::Tuple(ts) => Ty::Tuple(ts.iter().map(|t| self.resolve_type(t)).collect()),
             ast::TypeKind::Fn(ps, r) => Ty::Fn {
                 params: ps.iter().map(|t| self.resolve_type(t)).collect(),
@@ -343,7 +351,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Evaluate a constant integer expression (array sizes, enum values).
-    fn const_int(&mut self, e: &ast::Expr) -> Option<i128> {
+    pub(super) fn const_int(&mut self, e: &ast::Expr) -> Option<i128> {
         match &e.kind {
             ast::ExprKind::Int(v) => Some(*v as i128),
             ast::ExprKind::Char(c) => Some(*c as i8 as i128),

@@ -120,6 +120,7 @@ pub fn shareable(prog: &Program, path: &str, ty: &Ty, show: &dyn Fn(&Ty) -> Stri
     let addr = |what: &str| Err(Unshareable { path: path.to_string(), what: format!("{what} `{}`", show(ty)), address: true });
     match ty {
         Ty::Int { .. } | Ty::Float { .. } | Ty::Bool | Ty::Enum(_) | Ty::Mutex | Ty::Error => Ok(()),
+        Ty::Chan(el, _) => shareable(prog, &format!("{path}<element>"), el, show),
         Ty::Ptr(_) | Ty::Nil => addr("a pointer"),
         Ty::Slice(_) => addr("a slice"),
         Ty::Map(..) => addr("a map"),
@@ -151,6 +152,9 @@ impl Checker<'_> {
 
     /// The atomic and fleet builtins. `None`: not one of their names.
     pub(super) fn fleet_builtin(&mut self, name: &str, args: &[ast::Expr], span: crate::diag::Span) -> Option<Expr> {
+        if let Some(e) = self.chan_builtin(name, args, span) {
+            return Some(e);
+        }
         if let Some((op, arity)) = atomic_op(name) {
             return Some(self.atomic(name, op, arity, args, span));
         }
