@@ -1,0 +1,163 @@
+//! Channels under a kill storm: real Truk members (fleet_support/chan_storm.truk) send
+//! numbered messages through a `shared var chan` while senders and receivers are
+//! SIGKILLed at random and restarted. Nothing may be duplicated, torn or reordered, at
+//! most one message may be lost per kill, and the channel must keep working (the members
+//! finish and drain it once the storm stops).
+//!
+//! The storm lasts 12 s natively and 6 s under qemu; `TRUK_CHAN_STORM_SECS` sets it.
+
+mod fleet_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fleet_support::{arm_runner, Fleet, ARM};
+
+const STORM: &str = include_str!("fleet_support/chan_storm.truk");
+const SENDERS: usize = 4;
+const RECEIVERS: usize = 3;
+
+fn build_storm(name: &str, target: Option<&str>) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("chan_storm.truk");
+    std::fs::write(&src, STORM).unwrap();
+    let exe = dir.join("chan_storm");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_truk"));
+    cmd.args(["build", "--release"]).arg(&src).arg("-o").arg(&exe);
+    if let Some(t) = target {
+        cmd.args(["--target", t]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    exe
+}
+
+/// The storm's members; every one still running is killed and reaped on drop.
+struct Members {
+    live: Vec<(String, Child)>,
+}
+
+impl Members {
+    fn start(&mut self, f: &Fleet, role: &str) {
+        let args: Vec<&str> = role.split(' ').collect();
+        let child = f
+            .command(&f.exe, &args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start a member");
+        self.live.push((role.to_string(), child));
+    }
+
+    /// Waits up to `limit` for every member whose role starts with `prefix` to exit 0.
+    fn finish(&mut self, prefix: &str, limit: Duration) -> Result<(), String> {
+        let t = Instant::now();
+        for (role, c) in self.live.iter_mut().filter(|(r, _)| r.starts_with(prefix)) {
+            loop {
+                if let Some(s) = c.try_wait().unwrap() {
+                    if !s.success() {
+                        return Err(format!("`{role}` ended with {s}"));
+                    }
+                    break;
+                }
+                if t.elapsed() > limit {
+                    return Err(format!("`{role}` still runs {limit:?} after it was told to stop: the channel is wedged"));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Members {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.live {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A small xorshift: the test needs no statistical quality, only spread.
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+fn run(f: &Fleet, args: &str) -> (i32, String) {
+    let args: Vec<&str> = args.split(' ').collect();
+    let o = f.command(&f.exe, &args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    (o.status.code().unwrap_or(-1), text)
+}
+
+fn storm(f: &Fleet, secs: u64, slow: u64) {
+    let mut m = Members { live: vec![] };
+    m.start(f, "hold");
+    let t = Instant::now();
+    while f.regions().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(10 * slow), "the holder did not create the region");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for i in 0..SENDERS {
+        m.start(f, &format!("send {i}"));
+    }
+    for _ in 0..RECEIVERS {
+        m.start(f, "recv");
+    }
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ std::process::id() as u64;
+    let (mut kills, mut sender_kills) = (0u64, 0u64);
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(Duration::from_micros(next(&mut seed) % (3000 * slow)));
+        // Anyone but the holder (index 0).
+        let i = 1 + (next(&mut seed) as usize) % (m.live.len() - 1);
+        let (role, mut c) = m.live.swap_remove(i);
+        let _ = c.kill();
+        let _ = c.wait();
+        kills += 1;
+        sender_kills += role.starts_with("send") as u64;
+        m.start(f, &role);
+    }
+    let (code, _) = run(f, "stop 1");
+    assert_eq!(code, 0);
+    m.finish("send", Duration::from_secs(20 * slow)).unwrap();
+    let (code, _) = run(f, "stop 2");
+    assert_eq!(code, 0);
+    m.finish("recv", Duration::from_secs(20 * slow)).unwrap();
+    let (code, verdict) = run(f, &format!("check {kills}"));
+    eprintln!("{kills} kills ({sender_kills} of senders) in {secs} s: {verdict}");
+    assert_eq!(code, 0, "{verdict}");
+    let received: u64 = verdict.split_whitespace().nth(3).and_then(|w| w.parse().ok()).unwrap();
+    assert!(kills >= 100 && received > kills, "the storm did too little: {kills} kills, {verdict}");
+    let (code, _) = run(f, "stop 3");
+    assert_eq!(code, 0);
+    m.finish("hold", Duration::from_secs(10 * slow)).unwrap();
+    drop(m);
+    assert!(f.regions().is_empty(), "{:?}", f.regions());
+}
+
+fn storm_secs(default: u64) -> u64 {
+    std::env::var("TRUK_CHAN_STORM_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+#[test]
+fn channel_survives_a_kill_storm() {
+    let exe = build_storm("chan_storm", None);
+    let f = Fleet::new("chanstorm", &exe);
+    storm(&f, storm_secs(12), 1);
+}
+
+#[test]
+fn aarch64_channel_survives_a_kill_storm_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let exe = build_storm("chan_storm_arm", Some(ARM));
+    let f = Fleet::under("chanstormarm", &exe, runner);
+    storm(&f, storm_secs(6), 4);
+}
