@@ -88,3 +88,10 @@ fn channel_builtins_check_their_arguments() {
         "struct Job { id: u32 }\nvar c: chan[Job, 4];\nvar x: u64;\nfn main() : i32 {\n    chan_send(c, Job { id: 1 }, 0);\n    chan_send(&c, 5, 0);\n    chan_send(&c, Job { id: 1 });\n    let ok, j = chan_recv(&x, 0);\n    chan_close(&c, 1);\n    var n: u32 = chan_len(&c);\n    chan_select(0);\n    chan_select(\"x\", &c, &x);\n    return 0;\n}\n"
     ));
 }
+
+#[test]
+fn atomic_orderings_are_checked() {
+    insta::assert_snapshot!(check(
+        "var n: u32;\nvar o: u8 = 2;\nfn main() : i32 {\n    atomic_load(&n, Ordering.RELEASE);\n    atomic_load(&n, Ordering.ACQ_REL);\n    atomic_store(&n, 1, Ordering.ACQUIRE);\n    atomic_add(&n, 1, o);\n    atomic_cas(&n, 1, 2, Ordering.FAST);\n    atomic_swap(&n, 1, Ordering.RELAXED, 4);\n    return 0;\n}\n"
+    ));
+}

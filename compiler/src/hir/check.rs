@@ -52,6 +52,8 @@ pub struct Checker<'a> {
     bodies: Vec<(FuncId, &'a ast::FnDecl, u32)>,
     /// Channel element types to check once every struct is known (`chan.rs`).
     pub(super) chan_elems: Vec<(Ty, Span)>,
+    /// The predeclared `Ordering` of the atomics (`fleet.rs`), unless the program has its own.
+    pub(super) ordering_enum: Option<EnumId>,
 }
 
 pub fn check(modules: &[ast::Module]) -> (Program, Vec<Diagnostic>) {
@@ -67,6 +69,7 @@ pub fn check(modules: &[ast::Module]) -> (Program, Vec<Diagnostic>) {
         lambda_count: 0,
         bodies: vec![],
         chan_elems: vec![],
+        ordering_enum: None,
     };
     c.run();
     (c.prog, c.diags)
@@ -106,6 +109,7 @@ impl<'a> Checker<'a> {
             }
         }
         self.declare_types();
+        self.predeclare_ordering();
         self.resolve_types();
         self.declare_values();
         let bodies = std::mem::take(&mut self.bodies);
@@ -130,6 +134,21 @@ impl<'a> Checker<'a> {
         if prev.is_some() {
             self.err(name.span, format!("`{key}` is defined more than once"));
         }
+    }
+
+    /// Whether the program defines `name` anywhere (a predeclared name then stays out).
+    pub(super) fn has_item(&self, name: &str) -> bool {
+        self.modules.iter().flat_map(|m| &m.items).any(|i| match i {
+            ast::Item::Fn(f) | ast::Item::ExternFn(f) => f.name.name == name,
+            ast::Item::Struct(s) | ast::Item::ExternStruct(s) => s.name.name == name,
+            ast::Item::Enum(e) | ast::Item::ExternEnum(e) => e.name.name == name,
+            ast::Item::Global(v) | ast::Item::ExternVar(v) => v.name.name == name,
+            _ => false,
+        })
+    }
+
+    pub(super) fn predefine(&mut self, name: &str, id: EnumId) {
+        self.names.insert(name.to_string(), Item::Enum(id));
     }
 
     fn lookup(&self, name: &str) -> Option<Item> {
