@@ -279,4 +279,15 @@ mod tests {
         }
         assert_ne!(base, layout_fp(SAMPLE, "aarch64-unknown-linux-gnu"), "the data layout is part of it");
     }
+
+    #[test]
+    fn layout_fingerprint_covers_channel_element_and_capacity() {
+        let src = |t: &str| format!("struct J {{ id: u32, n: u64 }}\nshared var q: {t};\nfn main() : i32 {{ return 0; }}\n");
+        let base = layout_fp(&src("chan[J, 4]"), X86);
+        assert_eq!(base, layout_fp(&src("chan[J, 4]"), X86));
+        for other in ["chan[J, 5]", "chan[u64, 4]", "chan[(u32, u64), 4]", "[4]J"] {
+            assert_ne!(base, layout_fp(&src(other), X86), "{other}");
+        }
+        assert_ne!(layout_fp(&src("chan[u8, 8]"), X86), layout_fp(&src("chan[i8, 8]"), X86), "same size, another type");
+    }
 }

@@ -349,6 +349,21 @@ mod tests {
     }
 
     #[test]
+    fn channels_agree_with_the_runtime_layout() {
+        // runtime-rs's mirror is itself tested against runtime-c/truk_fleet.h.
+        assert_eq!(CHAN_HEADER_SIZE, truk_runtime::layout::CHAN_HEADER_SIZE as u64);
+        for (el, n) in [(0, 1), (1, 1), (8, 256), (13, 7), (60, 3)] {
+            assert_eq!(chan_size(el, n), truk_runtime::layout::chan_size(el, n), "chan of {el}-byte elements, {n} cells");
+        }
+        let mut p = program();
+        p.structs.push(StructDef { name: "J".into(), fields: Some(vec![("id".into(), int(32)), ("n".into(), int(64))]), is_extern: false, domain: 0, span: Span::default() });
+        let l = Layouts::new(&p, "aarch64-unknown-linux-gnu");
+        let ch = Ty::Chan(Box::new(Ty::Struct(8)), 4);
+        assert_eq!(l.size_align(&ch), SizeAlign { size: 192 + 4 * 24, align: 8 });
+        assert_eq!(chan_elem_size(&p, &Ty::Struct(8)), 16);
+    }
+
+    #[test]
     fn agrees_with_llvm_on_every_target() {
         use crate::codegen::emit::llvm_type_of;
         let p = program();
@@ -361,6 +376,7 @@ mod tests {
             tys.push(Ty::Tuple(vec![Ty::Bool, int(32), Ty::Struct(0), int(16)]));
             tys.push(Ty::Array(5, Box::new(Ty::Struct(2))));
             tys.push(Ty::Mutex);
+            tys.push(Ty::Chan(Box::new(Ty::Struct(1)), 5));
             for t in &tys {
                 let lt = llvm_type_of(&ctx, &p, t);
                 assert_eq!(td.get_abi_size(&lt), l.size_of(t), "{triple}: size of {t:?}");
