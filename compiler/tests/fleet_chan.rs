@@ -161,3 +161,47 @@ fn aarch64_channel_survives_a_kill_storm_under_qemu() {
     let f = Fleet::under("chanstormarm", &exe, runner);
     storm(&f, storm_secs(6), 4);
 }
+
+/// examples/work_queue.truk: a worker killed holding a job; its job is sent again and
+/// every result arrives once.
+fn work_queue(f: &Fleet) {
+    let o = f.command(&f.exe, &[]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("worker 0 died (status 137) holding job "), "{out}");
+    assert!(out.contains("primes below 1280000: 98610 from 64 jobs"), "{out}");
+    assert!(f.regions().is_empty(), "{:?}", f.regions());
+}
+
+fn build_example(name: &str, target: Option<&str>, release: bool) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/work_queue.truk");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("work_queue");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_truk"));
+    cmd.arg("build").arg(&src).arg("-o").arg(&exe);
+    if release {
+        cmd.arg("--release");
+    }
+    if let Some(t) = target {
+        cmd.args(["--target", t]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    exe
+}
+
+#[test]
+fn example_work_queue_survives_a_killed_worker() {
+    for release in [false, true] {
+        let exe = build_example(if release { "wq_release" } else { "wq_debug" }, None, release);
+        work_queue(&Fleet::new(if release { "wqrel" } else { "wqdbg" }, &exe));
+    }
+}
+
+#[test]
+fn aarch64_example_work_queue_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let exe = build_example("wq_arm", Some(ARM), true);
+    work_queue(&Fleet::under("wqarm", &exe, runner));
+}
