@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <stdbool.h>
 #include <string.h>
@@ -69,13 +70,9 @@ static void notify_both(const chan_t *c) {
     notify(&c->h->recvd, &c->h->send_sleepers);
 }
 
-static void relax(void) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
+static void relax(void) { truk_cpu_relax(); }
+
+static void now(struct timespec *t) { clock_gettime(CLOCK_MONOTONIC, t); }
 
 /* The mover of a WRITING or READING cell found dead: the cell skips to the
  * next lap's EMPTY (the message it was moving is dropped). */
@@ -105,7 +102,6 @@ static enum step try_send(const chan_t *c, const void *val, uint32_t me, uint64_
             if (!cas(cs, s, state(lap, me, TRUK_CHAN_WRITING)))
                 continue;
             cas(&h->tail, t, t + 1); /* or someone helped already */
-            notify(&h->sent, &h->recv_sleepers); /* sleepers start judging us */
             if (ld32(&h->closed)) {
                 /* Closed while we claimed: skip the position, so that no
                  * message lands after a receiver saw "closed and empty". */
@@ -140,6 +136,8 @@ static enum step try_recv(const chan_t *c, void *out, uint32_t me, uint64_t **ce
             if (!cas(cs, s, state(lap, me, TRUK_CHAN_READING)))
                 continue;
             cas(&h->head, hd, hd + 1);
+            /* Senders asleep on a full channel start judging us: if we die
+             * now, only they can free this cell. */
             notify(&h->recvd, &h->send_sleepers);
             if (out)
                 memcpy(out, (unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, c->size);
@@ -162,8 +160,6 @@ static enum step try_recv(const chan_t *c, void *out, uint32_t me, uint64_t **ce
     }
 }
 
-static void now(struct timespec *t) { clock_gettime(CLOCK_MONOTONIC, t); }
-
 static struct timespec add_ms(struct timespec t, int64_t ms) {
     if (ms > INT64_MAX / 2)
         ms = INT64_MAX / 2;
@@ -180,6 +176,44 @@ static bool before(struct timespec a, struct timespec b) {
     return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
+static uint64_t mono_ns(void) {
+    struct timespec t;
+    now(&t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Spinning for at most `ns` (the clock is read every 32 rounds): pauses
+ * first, then yields, so that a partner that shares our CPU (the scheduler
+ * puts a woken process beside its waker) gets to run instead of waiting for
+ * our spin to end. */
+typedef struct {
+    uint64_t until, yield_from;
+    unsigned n;
+    bool yielding, done;
+} spinner;
+
+static bool spin(spinner *s, uint64_t ns) {
+    if (s->done)
+        return false;
+    if (s->until == 0) {
+        uint64_t t = mono_ns();
+        s->until = t + ns;
+        s->yield_from = t + ns / 16;
+    }
+    if ((++s->n & 31) == 0) {
+        uint64_t t = mono_ns();
+        s->done = t >= s->until;
+        s->yielding = t >= s->yield_from;
+        if (s->done)
+            return false;
+    }
+    if (s->yielding)
+        sched_yield();
+    else
+        relax();
+    return true;
+}
+
 /* A blocking operation's waiting: spin, then sleep on `word` while the cell
  * still holds `seen`. While a mover is in the way the sleep is cut to
  * TRUK_CHAN_JUDGE_MS so that its death is noticed that fast. */
@@ -187,7 +221,7 @@ typedef struct {
     int64_t timeout_ms;
     bool have_deadline;
     struct timespec deadline;
-    unsigned spins;
+    spinner spin;
 } waiter;
 
 /* false: timed out. */
@@ -195,11 +229,8 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
     if (w->timeout_ms == 0)
         return false;
     bool mover = kind_of(seen) == TRUK_CHAN_WRITING || kind_of(seen) == TRUK_CHAN_READING;
-    if (w->spins < TRUK_CHAN_SPINS) {
-        w->spins++;
-        relax();
+    if (spin(&w->spin, TRUK_CHAN_SPIN_US * 1000u))
         return true;
-    }
     struct timespec t;
     now(&t);
     if (w->timeout_ms > 0 && !w->have_deadline) {
@@ -229,7 +260,8 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
     if (ld(cell) == seen && !closed)
         futex(word, FUTEX_WAIT_BITSET, v, bounded ? &until : NULL);
     __atomic_fetch_sub(sleepers, 1, __ATOMIC_SEQ_CST);
-    w->spins = TRUK_CHAN_SPINS / 2; /* woken: look a little before sleeping again */
+    /* Woken: spin again before sleeping again. */
+    w->spin = (spinner){0};
     return true;
 }
 
@@ -302,9 +334,10 @@ int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_cha
     static uint32_t rot; /* where the scan starts: no channel starves the others */
     struct timespec t0, t;
     now(&t0);
-    unsigned spins = 0, sleep_ms = 1;
+    spinner sp = {0};
+    unsigned sleep_ms = 1;
     for (;;) {
-        bool judging = spins >= TRUK_CHAN_SPINS;
+        bool judging = sp.done;
         uint32_t start = n ? rot++ % (uint32_t)n : 0;
         for (uint64_t k = 0; k < n; k++) {
             uint64_t i = (start + k) % n;
@@ -314,11 +347,8 @@ int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_cha
         }
         if (timeout_ms == 0 || n == 0)
             return -1;
-        if (spins < TRUK_CHAN_SPINS) {
-            spins++;
-            relax();
+        if (spin(&sp, TRUK_CHAN_SPIN_US * 1000u))
             continue;
-        }
         now(&t);
         int64_t waited = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
         if (timeout_ms > 0 && waited >= timeout_ms)
@@ -344,6 +374,6 @@ int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_cha
             __atomic_fetch_sub(&((struct truk_chan_header *)refs[i].chan)->recv_sleepers, 1, __ATOMIC_SEQ_CST);
         if (sleep_ms < 8)
             sleep_ms *= 2;
-        spins = TRUK_CHAN_SPINS / 2;
+        sp = (spinner){0};
     }
 }

@@ -273,11 +273,14 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  * again after (seq_cst); closed by then, it skips its position (EMPTY(l+1))
  * and fails. A receiver that finds nothing reads `closed` and then the cell
  * again: closed and still nothing means drained.
- * Waiting: spin TRUK_CHAN_SPINS times, then sleep on `sent` (receivers) or
+ * Waiting: spin for TRUK_CHAN_SPIN_US, then sleep on `sent` (receivers) or
  * `recvd` (senders), counted in recv_sleepers / send_sleepers; the other side
- * bumps the word and wakes only when that count is not 0, after each claim
- * and each completion (so a sleeper also learns that a mover is at work and
- * starts judging it). */
+ * bumps the word and wakes only when that count is not 0: after each
+ * completion, and also after a receiver's claim (senders asleep on a full
+ * channel then judge that receiver: if it dies, only they can free its cell).
+ * A receiver asleep on an empty channel is not told of a sender's claim: if
+ * that sender dies, there was nothing for it anyway, and the next send wakes
+ * it (and it judges the dead cell in its way). */
 #define TRUK_CHAN_HEADER_SIZE 192
 #define TRUK_CHAN_CELL_PAYLOAD 8
 #define TRUK_CHAN_ALIGN 8
@@ -287,7 +290,7 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
 #define TRUK_CHAN_READING 3u
 #define TRUK_CHAN_MOVER_MASK 0x3fffffffu
 #define TRUK_CHAN_MOVER_SLOT_BITS 17
-#define TRUK_CHAN_SPINS 2000  /* pauses before sleeping */
+#define TRUK_CHAN_SPIN_US 40   /* spinning (pausing for the first 1/16, then yielding) before sleeping */
 #define TRUK_CHAN_JUDGE_MS 1  /* sleep slice while a mover is in the way */
 struct truk_chan_header {
     uint64_t tail;          /*   0 next position to send to */
@@ -304,6 +307,14 @@ struct truk_chan_header {
 _Static_assert(sizeof(struct truk_chan_header) == TRUK_CHAN_HEADER_SIZE, "channel header size");
 static inline uint64_t truk_chan_stride(uint64_t elem_size) {
     return TRUK_CHAN_CELL_PAYLOAD + ((elem_size + 7) & ~(uint64_t)7);
+}
+/* A pause in a spin loop. */
+static inline void truk_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
 }
 /* chan_select's view of one channel. */
 struct truk_chan_ref {
