@@ -214,8 +214,69 @@ static void tput_row(const char *what, double *ours, const char *base, double *t
            ours[0] / 1e6, ours[runs - 1] / 1e6, base, t / 1e6, theirs[0] / 1e6, theirs[runs - 1] / 1e6, o / t);
 }
 
+/* ---- ring_twin: bench/fleet/ring.truk in C, line for line ---------------- */
+
+#define TWIN_N 20000000u
+struct twin {
+    uint64_t head, pad1[7], tail, pad2[7], slot[CAP];
+    uint32_t ready;
+    uint64_t result;
+};
+
+static void twin_produce(struct twin *r, uint64_t n) {
+    uint64_t tail = 0, head = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        while (tail - head == CAP)
+            head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+        r->slot[tail % CAP] = i;
+        tail++;
+        __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+    }
+}
+
+static uint64_t twin_consume(struct twin *r, uint64_t n) {
+    uint64_t head = 0, tail = 0, sum = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        while (head == tail)
+            tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+        sum += r->slot[head % CAP];
+        head++;
+        __atomic_store_n(&r->head, head, __ATOMIC_RELEASE);
+    }
+    return sum;
+}
+
+static int ring_twin(void) {
+    struct twin *r = shared(sizeof *r);
+    memset(r, 0, sizeof *r);
+    pid_t pid = fork();
+    if (pid == 0) {
+        __atomic_store_n(&r->ready, 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&r->result, twin_consume(r, TWIN_N) + 1, __ATOMIC_RELEASE);
+        _exit(0);
+    }
+    while (__atomic_load_n(&r->ready, __ATOMIC_SEQ_CST) == 0)
+        ;
+    double t = now();
+    twin_produce(r, TWIN_N);
+    while (__atomic_load_n(&r->result, __ATOMIC_ACQUIRE) == 0)
+        ;
+    t = now() - t;
+    waitpid(pid, NULL, 0);
+    if (r->result != (uint64_t)TWIN_N * (TWIN_N - 1) / 2 + 1) {
+        printf("wrong sum\n");
+        return 1;
+    }
+    printf("%.2f M msg/s\n", TWIN_N / t / 1e6);
+    return 0;
+}
+
 int32_t __truk_main(int32_t argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "ring") == 0)
+        return ring_twin();
     int rounds = argc > 1 ? atoi(argv[1]) : 20000;
+    if (rounds <= 0)
+        rounds = 20000;
     uint64_t n = 1000000;
     enum { RUNS = 5 };
     printf("channels: chan[u64, %d] between processes (fork), %d round trips\n", CAP, rounds);
