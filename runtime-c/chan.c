@@ -105,12 +105,15 @@ static enum step try_send(const chan_t *c, const void *val, uint32_t me, uint64_
             if (ld32(&h->closed)) {
                 /* Closed while we claimed: skip the position, so that no
                  * message lands after a receiver saw "closed and empty". */
-                __atomic_store_n(cs, state(lap + 1, 0, TRUK_CHAN_EMPTY), __ATOMIC_SEQ_CST);
+                cas(cs, state(lap, me, TRUK_CHAN_WRITING), state(lap + 1, 0, TRUK_CHAN_EMPTY));
                 notify_both(c);
                 return CLOSED;
             }
             memcpy((unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, val, c->size);
-            __atomic_store_n(cs, state(lap, 0, TRUK_CHAN_FULL), __ATOMIC_SEQ_CST);
+            /* A CAS, not a store: should we ever be taken for dead (never, with
+             * a correct liveness check) the repair stands and we send again. */
+            if (!cas(cs, state(lap, me, TRUK_CHAN_WRITING), state(lap, 0, TRUK_CHAN_FULL)))
+                continue;
             notify(&h->sent, &h->recv_sleepers);
             return DONE;
         }
@@ -141,7 +144,7 @@ static enum step try_recv(const chan_t *c, void *out, uint32_t me, uint64_t **ce
             notify(&h->recvd, &h->send_sleepers);
             if (out)
                 memcpy(out, (unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, c->size);
-            __atomic_store_n(cs, state(lap + 1, 0, TRUK_CHAN_EMPTY), __ATOMIC_SEQ_CST);
+            cas(cs, state(lap, me, TRUK_CHAN_READING), state(lap + 1, 0, TRUK_CHAN_EMPTY));
             notify(&h->recvd, &h->send_sleepers);
             return DONE;
         }

@@ -249,8 +249,7 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  *   bits  2..31 the mover (WRITING and READING; 0 otherwise): see below
  *   bits 32..63 lap
  * For each lap a cell goes EMPTY(l) -> WRITING(l, me) -> FULL(l) ->
- * READING(l, me) -> EMPTY(l + 1), each step by CAS on the exact word (the
- * claims) or by a store from the claimer (the completions).
+ * READING(l, me) -> EMPTY(l + 1), each step by CAS on the exact word.
  *   send: t = tail; cell EMPTY(lap(t)): claim it, CAS tail t -> t+1 (anyone
  *     may help), copy in, store FULL. Cell of lap(t) in any other state, or of
  *     a later lap: t was taken, help tail on. Cell of the previous lap: full.
