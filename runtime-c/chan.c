@@ -22,10 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* fleet.c: who we are in the attach table, and whether a mover is dead. */
-uint32_t __truk_fleet_mover(void);
-bool __truk_fleet_mover_dead(uint32_t mover);
-
 typedef struct {
     struct truk_chan_header *h;
     unsigned char *cells;
@@ -185,7 +181,7 @@ static uint64_t mono_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Spinning for at most `ns` (the clock is read every 32 rounds): pauses
+/* Spinning for at most `ns` (the clock is read every 32 pauses): pauses
  * first, then yields, so that a partner that shares our CPU (the scheduler
  * puts a woken process beside its waker) gets to run instead of waiting for
  * our spin to end. */
@@ -203,7 +199,7 @@ static bool spin(spinner *s, uint64_t ns) {
         s->until = t + ns;
         s->yield_from = t + ns / 16;
     }
-    if ((++s->n & 31) == 0) {
+    if ((++s->n & 31) == 0 || s->yielding) { /* a yield may last long: look each time */
         uint64_t t = mono_ns();
         s->done = t >= s->until;
         s->yielding = t >= s->yield_from;
@@ -225,6 +221,7 @@ typedef struct {
     bool have_deadline;
     struct timespec deadline;
     spinner spin;
+    bool judged; /* since the last wake-up */
 } waiter;
 
 /* false: timed out. */
@@ -232,6 +229,14 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
     if (w->timeout_ms == 0)
         return false;
     bool mover = kind_of(seen) == TRUK_CHAN_WRITING || kind_of(seen) == TRUK_CHAN_READING;
+    if (mover && w->spin.yielding && !w->judged) {
+        /* A live mover finishes within the pauses; judge before yielding
+         * (a yield may hand the CPU away for a while on a busy machine). */
+        w->judged = true;
+        judge(c, cell, seen);
+        if (ld(cell) != seen)
+            return true;
+    }
     if (spin(&w->spin, TRUK_CHAN_SPIN_US * 1000u))
         return true;
     struct timespec t;
@@ -265,6 +270,7 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
     __atomic_fetch_sub(sleepers, 1, __ATOMIC_SEQ_CST);
     /* Woken: spin again before sleeping again. */
     w->spin = (spinner){0};
+    w->judged = false;
     return true;
 }
 

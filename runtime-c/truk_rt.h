@@ -152,5 +152,9 @@ bool __truk_chan_recv(void *ch, uint64_t cap, uint64_t elem_size, void *out, int
 void __truk_chan_close(void *ch);
 uint64_t __truk_chan_len(void *ch, uint64_t cap);
 int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_chan_ref *refs);
+/* fleet.c, for chan.c: this process as a channel's mover (0 outside a fleet),
+ * and whether a mover is dead (see "Channels" in truk_fleet.h). */
+uint32_t __truk_fleet_mover(void);
+bool __truk_fleet_mover_dead(uint32_t mover);
 
 #endif

@@ -205,3 +205,68 @@ fn aarch64_example_work_queue_under_qemu() {
     let exe = build_example("wq_arm", Some(ARM), true);
     work_queue(&Fleet::under("wqarm", &exe, runner));
 }
+
+// ---- a member dead in the middle of a move, at an exact instruction ----------------
+
+/// Runs a chan_agent command in the fleet; its output line, split in words.
+fn agent(f: &Fleet, args: &str) -> Vec<String> {
+    let (code, out) = run(f, args);
+    assert_eq!(code, 0, "`{args}`: {out}");
+    out.split_whitespace().map(String::from).collect()
+}
+
+fn dead_movers(f: &Fleet, m: &mut Members) {
+    m.start(f, "hold");
+    let t = Instant::now();
+    while f.regions().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(20), "the holder did not create the region");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // A sender dies after claiming position 0, half-way through writing it.
+    let (code, _) = run(f, "stall-send");
+    assert_ne!(code, 0, "stall-send kills itself");
+    assert_eq!(agent(f, "send 42 1000")[1], "1");
+    // The receiver finds the dead sender's cell first: dropped, then 42.
+    let r = agent(f, "recv 5000");
+    assert_eq!(&r[..3], ["recv", "1", "42"], "{r:?}");
+    eprintln!("receiver blocked by a dead sender for {} ms", r[3]);
+    assert_eq!(agent(f, "len"), ["len", "0"]);
+    // A receiver dies holding 7 (never returned to its program): 7 is dropped, and the
+    // senders get its cell back once the ring comes round to it.
+    assert_eq!(agent(f, "send 7 0")[1], "1");
+    let (code, _) = run(f, "stall-recv");
+    assert_ne!(code, 0, "stall-recv kills itself");
+    for v in 100..104 {
+        let s = agent(f, &format!("send {v} 5000"));
+        assert_eq!(s[1], "1", "send {v}: {s:?}");
+        if v == 103 {
+            eprintln!("sender blocked by a dead receiver for {} ms", s[2]);
+        }
+    }
+    for v in 100..104 {
+        assert_eq!(&agent(f, "recv 0")[..3], ["recv", "1", &v.to_string()]);
+    }
+    assert_eq!(&agent(f, "recv 0")[..2], ["recv", "0"], "nothing else: 7 was dropped once");
+}
+
+fn chan_agent(name: &str, target: &str) -> PathBuf {
+    let n = fleet_support::note_for(target, 0x6c, 16, 256);
+    fleet_support::build_c(name, include_str!("fleet_support/chan_agent.c"), &n)
+}
+
+#[test]
+fn a_dead_mover_drops_only_its_message() {
+    let exe = chan_agent("chan_agent", fleet_support::X86);
+    let f = Fleet::new("chandead", &exe);
+    let mut m = Members { live: vec![] };
+    dead_movers(&f, &mut m);
+}
+
+#[test]
+fn aarch64_a_dead_mover_drops_only_its_message_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let exe = chan_agent("chan_agent_arm", ARM);
+    let f = Fleet::under("chandeadarm", &exe, runner);
+    let mut m = Members { live: vec![] };
+    dead_movers(&f, &mut m);
+}
