@@ -270,3 +270,28 @@ fn aarch64_a_dead_mover_drops_only_its_message_under_qemu() {
     let mut m = Members { live: vec![] };
     dead_movers(&f, &mut m);
 }
+
+/// The channel runtime is linked only into programs that use a channel, and a channel
+/// outside shared memory does not join a fleet.
+#[test]
+fn only_programs_with_channels_link_the_channel_runtime() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join("chan_link");
+    std::fs::create_dir_all(&dir).unwrap();
+    let symbols = |name: &str, src: &str| {
+        let file = dir.join(format!("{name}.truk"));
+        std::fs::write(&file, src).unwrap();
+        let exe = dir.join(name);
+        let o = Command::new(env!("CARGO_BIN_EXE_truk")).arg("build").arg(&file).arg("-o").arg(&exe).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let run = Command::new(&exe).output().unwrap();
+        assert_eq!(run.status.code(), Some(3), "{name}");
+        String::from_utf8_lossy(&Command::new("nm").arg(&exe).output().unwrap().stdout).into_owned()
+    };
+    let local = symbols(
+        "local_chan",
+        "fn main() : i32 {\n  var c: chan[i32, 2];\n  chan_send(&c, 3, 0);\n  let ok, v = chan_recv(&c, 0);\n  return v;\n}\n",
+    );
+    assert!(local.contains("__truk_chan_send") && !local.contains("__truk_fleet_join"), "{local}");
+    let shared = symbols("shared_only", "shared var n: i32;\nfn main() : i32 {\n  n = 3;\n  return n;\n}\n");
+    assert!(shared.contains("__truk_fleet_join") && !shared.contains("__truk_chan_"), "{shared}");
+}
