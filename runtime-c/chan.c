@@ -13,6 +13,7 @@
 #include "truk_rt.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <limits.h>
 #include <sched.h>
 #include <linux/futex.h>
@@ -339,12 +340,40 @@ static bool ready(const chan_t *c, bool judging) {
     return false;
 }
 
+/* futex_waitv (Linux 5.16): sleeps on the `sent` words of every channel at
+ * once. false when it is missing (older kernels, qemu-user): then the caller
+ * sleeps on one word and polls the others. */
+#ifndef FUTEX2_SIZE_U32
+#define FUTEX2_SIZE_U32 0x02 /* newer kernel headers name it */
+#endif
+
+static bool waitv(const struct truk_chan_ref *refs, uint64_t n, const uint32_t *vals, const struct timespec *until) {
+#if defined(SYS_futex_waitv) && defined(FUTEX_WAITV_MAX)
+    static bool missing;
+    if (missing || n > FUTEX_WAITV_MAX)
+        return false;
+    struct futex_waitv w[FUTEX_WAITV_MAX];
+    for (uint64_t i = 0; i < n; i++)
+        w[i] = (struct futex_waitv){.val = vals[i], .uaddr = (uintptr_t) & ((struct truk_chan_header *)refs[i].chan)->sent,
+                                    .flags = FUTEX2_SIZE_U32};
+    if (syscall(SYS_futex_waitv, w, (unsigned)n, 0, until, CLOCK_MONOTONIC) < 0 && errno == ENOSYS) {
+        missing = true;
+        return false;
+    }
+    return true;
+#else
+    (void)refs, (void)n, (void)vals, (void)until;
+    return false;
+#endif
+}
+
 int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_chan_ref *refs) {
     static uint32_t rot; /* where the scan starts: no channel starves the others */
     struct timespec t0, t;
     now(&t0);
     spinner sp = {0};
     unsigned sleep_ms = 1;
+    uint32_t vals[128];
     for (;;) {
         bool judging = sp.done;
         uint32_t start = n ? rot++ % (uint32_t)n : 0;
@@ -362,27 +391,35 @@ int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_cha
         int64_t waited = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
         if (timeout_ms > 0 && waited >= timeout_ms)
             return -1;
-        /* Sleep on the first channel's "sent" word; the others are looked at
-         * again after a short sleep that doubles up to 8 ms while idle. */
-        int64_t ms = sleep_ms;
+        /* With futex_waitv: sleep on every channel until the deadline, at most
+         * TRUK_CHAN_SELECT_BACKSTOP_MS. Without: sleep on the first channel's
+         * word; the others are looked at again after a sleep that doubles up
+         * to 8 ms while idle. */
+        bool all = n <= 128;
+        int64_t ms = all ? TRUK_CHAN_SELECT_BACKSTOP_MS : sleep_ms;
         if (timeout_ms > 0 && timeout_ms - waited < ms)
             ms = timeout_ms - waited;
         struct timespec until = add_ms(t, ms);
-        struct truk_chan_header *h0 = refs[0].chan;
-        uint32_t v = ld32(&h0->sent);
-        for (uint64_t i = 0; i < n; i++)
-            __atomic_fetch_add(&((struct truk_chan_header *)refs[i].chan)->recv_sleepers, 1, __ATOMIC_SEQ_CST);
+        for (uint64_t i = 0; i < n; i++) {
+            struct truk_chan_header *h = refs[i].chan;
+            if (i < 128)
+                vals[i] = ld32(&h->sent);
+            __atomic_fetch_add(&h->recv_sleepers, 1, __ATOMIC_SEQ_CST);
+        }
         bool any = false;
         for (uint64_t i = 0; i < n && !any; i++) {
             chan_t c = chan_of(refs[i].chan, refs[i].cap, refs[i].elem_size);
             any = ready(&c, false);
         }
-        if (!any)
-            futex(&h0->sent, FUTEX_WAIT_BITSET, v, &until);
+        if (!any && !(all && waitv(refs, n, vals, &until))) {
+            if (ms > sleep_ms)
+                until = add_ms(t, sleep_ms);
+            futex(&((struct truk_chan_header *)refs[0].chan)->sent, FUTEX_WAIT_BITSET, vals[0], &until);
+            if (sleep_ms < 8)
+                sleep_ms *= 2;
+        }
         for (uint64_t i = 0; i < n; i++)
             __atomic_fetch_sub(&((struct truk_chan_header *)refs[i].chan)->recv_sleepers, 1, __ATOMIC_SEQ_CST);
-        if (sleep_ms < 8)
-            sleep_ms *= 2;
         sp = (spinner){0};
     }
 }

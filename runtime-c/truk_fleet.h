@@ -291,6 +291,7 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
 #define TRUK_CHAN_MOVER_SLOT_BITS 17
 #define TRUK_CHAN_SPIN_US 40   /* spinning (pausing for the first 1/16, then yielding) before sleeping */
 #define TRUK_CHAN_JUDGE_MS 1  /* sleep slice while a mover is in the way */
+#define TRUK_CHAN_SELECT_BACKSTOP_MS 1000 /* chan_select's longest sleep (futex_waitv) */
 struct truk_chan_header {
     uint64_t tail;          /*   0 next position to send to */
     uint8_t pad0[56];
