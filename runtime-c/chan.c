@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <stdint.h>
 #include <limits.h>
-#include <sched.h>
 #include <linux/futex.h>
 #include <stdbool.h>
 #include <string.h>
@@ -182,35 +181,25 @@ static uint64_t mono_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Spinning for at most `ns` (the clock is read every 32 pauses): pauses
- * first, then yields, so that a partner that shares our CPU (the scheduler
- * puts a woken process beside its waker) gets to run instead of waiting for
- * our spin to end. */
+/* Spinning for at most `ns` (the clock is read every 32 pauses). No
+ * sched_yield: on a busy machine it hands the CPU to another program for a
+ * whole time slice, and a futex wake-up would have been faster. */
 typedef struct {
-    uint64_t until, yield_from;
+    uint64_t until;
     unsigned n;
-    bool yielding, done;
+    bool done;
 } spinner;
 
 static bool spin(spinner *s, uint64_t ns) {
     if (s->done)
         return false;
-    if (s->until == 0) {
-        uint64_t t = mono_ns();
-        s->until = t + ns;
-        s->yield_from = t + ns / 16;
+    if (s->until == 0)
+        s->until = mono_ns() + ns;
+    if ((++s->n & 31) == 0 && mono_ns() >= s->until) {
+        s->done = true;
+        return false;
     }
-    if ((++s->n & 31) == 0 || s->yielding) { /* a yield may last long: look each time */
-        uint64_t t = mono_ns();
-        s->done = t >= s->until;
-        s->yielding = t >= s->yield_from;
-        if (s->done)
-            return false;
-    }
-    if (s->yielding)
-        sched_yield();
-    else
-        relax();
+    relax();
     return true;
 }
 
@@ -230,9 +219,9 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
     if (w->timeout_ms == 0)
         return false;
     bool mover = kind_of(seen) == TRUK_CHAN_WRITING || kind_of(seen) == TRUK_CHAN_READING;
-    if (mover && w->spin.yielding && !w->judged) {
-        /* A live mover finishes within the pauses; judge before yielding
-         * (a yield may hand the CPU away for a while on a busy machine). */
+    if (mover && w->spin.n >= TRUK_CHAN_JUDGE_AFTER && !w->judged) {
+        /* A live mover finishes within a few pauses: judge early, once per
+         * wake-up (reading /proc costs microseconds). */
         w->judged = true;
         judge(c, cell, seen);
         if (ld(cell) != seen)

@@ -289,7 +289,8 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
 #define TRUK_CHAN_READING 3u
 #define TRUK_CHAN_MOVER_MASK 0x3fffffffu
 #define TRUK_CHAN_MOVER_SLOT_BITS 17
-#define TRUK_CHAN_SPIN_US 40   /* spinning (pausing for the first 1/16, then yielding) before sleeping */
+#define TRUK_CHAN_SPIN_US 20   /* spinning (pauses) before sleeping */
+#define TRUK_CHAN_JUDGE_AFTER 64 /* pauses before a mover in the way is judged */
 #define TRUK_CHAN_JUDGE_MS 1  /* sleep slice while a mover is in the way */
 #define TRUK_CHAN_SELECT_BACKSTOP_MS 1000 /* chan_select's longest sleep (futex_waitv) */
 struct truk_chan_header {

@@ -87,15 +87,37 @@ static void pong(struct pp *s, int kind, int rounds) {
     }
 }
 
-/* Fills us[] with round-trip times in microseconds. */
+/* Runs the caller on CPU `cpu` alone (no-op on a one-CPU machine): the round
+ * trips measure the channel, not where the scheduler happens to put a process
+ * that it woke (beside its waker, where spinning cannot help). */
+static void pin(int cpu) {
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
+static void unpin(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < sysconf(_SC_NPROCESSORS_ONLN) && i < CPU_SETSIZE; i++)
+        CPU_SET(i, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
+/* Fills us[] with round-trip times in microseconds; the two sides on CPUs 0 and 1. */
 static void round_trips(int kind, int parked, double *us, int rounds) {
     struct pp *s = shared(sizeof *s);
     memset(s, 0, sizeof *s);
     pid_t pid = fork();
     if (pid == 0) {
+        pin(1);
         pong(s, kind, rounds);
         _exit(0);
     }
+    pin(0);
     for (uint32_t i = 1; i <= (uint32_t)rounds; i++) {
         if (parked)
             sleep_us(2000);
@@ -117,6 +139,7 @@ static void round_trips(int kind, int parked, double *us, int rounds) {
         us[i - 1] = (now() - t) * 1e6;
     }
     waitpid(pid, NULL, 0);
+    unpin();
     munmap(s, sizeof *s);
 }
 
@@ -279,7 +302,7 @@ int32_t __truk_main(int32_t argc, char **argv) {
         rounds = 20000;
     uint64_t n = 1000000;
     enum { RUNS = 5 };
-    printf("channels: chan[u64, %d] between processes (fork), %d round trips\n", CAP, rounds);
+    printf("channels: chan[u64, %d] between processes (fork), %d round trips on CPUs 0 and 1\n", CAP, rounds);
     rtt_row("round trip, busy", 0, rounds, SPIN, "spin ping-pong");
     rtt_row("round trip, parked", 1, rounds / 40, FUTEX, "futex ping-pong");
     double ours[RUNS], theirs[RUNS];
