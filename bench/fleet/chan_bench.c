@@ -2,7 +2,8 @@
  * in the same run. Built and run by ci/bench-fleet; two processes (fork) share
  * an anonymous shared mapping, as two members share the region. Not a test:
  * numbers only. Latencies are per round trip, p50 and p99 over the samples;
- * throughputs are medians [min .. max] of several runs. */
+ * throughputs are medians [min .. max] of several runs. Every process is
+ * pinned to CPU 0 or 1, for ours and the baselines alike. */
 #define _GNU_SOURCE
 #include "truk_fleet.h"
 #include "truk_rt.h"
@@ -202,6 +203,7 @@ static double throughput(int use_ring, int senders, int receivers, uint64_t n) {
         uint64_t share = sender ? n / (uint64_t)senders : n / (uint64_t)receivers;
         pid_t pid = fork();
         if (pid == 0) {
+            pin(k % 2); /* SPSC: the sender on CPU 0, the receiver on CPU 1 */
             while (!*go)
                 relax();
             uint64_t a = 0, b = 0, sum = 0;
