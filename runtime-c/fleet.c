@@ -953,13 +953,13 @@ uint32_t __truk_fleet_mover(void) {
 
 bool __truk_fleet_mover_dead(uint32_t mover) {
     uint32_t slot = (mover & ((1u << TRUK_CHAN_MOVER_SLOT_BITS) - 1)) - 1;
-    if (!fl.joined || mover == 0 || slot >= fl.note.fleet_capacity || (fl.joined && slot == fl.self))
+    if (!fl.joined || mover == 0 || slot >= fl.note.fleet_capacity)
         return false;
     struct truk_fleet_slot *s = &fl.table[slot];
     uint64_t w = load64(&s->word);
     uint32_t count = (uint32_t)((w & TRUK_SLOT_COUNT_MASK) >> 2);
     uint32_t mask = TRUK_CHAN_MOVER_MASK >> TRUK_CHAN_MOVER_SLOT_BITS;
     if ((w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_FREE || (count & mask) != mover >> TRUK_CHAN_MOVER_SLOT_BITS)
-        return true; /* the slot was freed (and maybe claimed again) since */
-    return slot_dead(s, w);
+        return true; /* the slot was freed (and maybe claimed again, by us too) since */
+    return slot != fl.self && slot_dead(s, w);
 }

@@ -250,7 +250,9 @@ fn dead_movers(f: &Fleet, m: &mut Members) {
 }
 
 fn chan_agent(name: &str, target: &str) -> PathBuf {
-    let n = fleet_support::note_for(target, 0x6c, 16, 256);
+    // Two slots: the holder's, and one that every other member takes in turn, so that
+    // the members after a dead one reuse its slot (its claim count tells them apart).
+    let n = fleet_support::note_for(target, 0x6c, 2, 256);
     fleet_support::build_c(name, include_str!("fleet_support/chan_agent.c"), &n)
 }
 
