@@ -1188,3 +1188,27 @@ int32_t __truk_wait_child(int64_t pid) {
         return 128 + WTERMSIG(st);
     return -1;
 }
+
+/* ---- channel movers (chan.c; see "Channels" in truk_fleet.h) ------------ */
+
+/* Who moves a channel message: (slot + 1) | low bits of the slot's claim
+ * count; 0 outside a fleet (such a channel is private to this process). */
+uint32_t __truk_fleet_mover(void) {
+    if (!fl.joined)
+        return 0;
+    uint32_t count = (uint32_t)((fl.self_word & TRUK_SLOT_COUNT_MASK) >> 2);
+    return ((fl.self + 1) | count << TRUK_CHAN_MOVER_SLOT_BITS) & TRUK_CHAN_MOVER_MASK;
+}
+
+bool __truk_fleet_mover_dead(uint32_t mover) {
+    uint32_t slot = (mover & ((1u << TRUK_CHAN_MOVER_SLOT_BITS) - 1)) - 1;
+    if (!fl.joined || mover == 0 || slot >= fl.note.fleet_capacity)
+        return false;
+    struct truk_fleet_slot *s = &fl.table[slot];
+    uint64_t w = load64(&s->word);
+    uint32_t count = (uint32_t)((w & TRUK_SLOT_COUNT_MASK) >> 2);
+    uint32_t mask = TRUK_CHAN_MOVER_MASK >> TRUK_CHAN_MOVER_SLOT_BITS;
+    if ((w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_FREE || (count & mask) != mover >> TRUK_CHAN_MOVER_SLOT_BITS)
+        return true; /* the slot was freed (and maybe claimed again, by us too) since */
+    return slot != fl.self && slot_dead(s, w);
+}

@@ -294,4 +294,93 @@ _Static_assert(sizeof(struct truk_mutex_layout) == 40, "mutex size");
 _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_mutex_layout, prev) == 8,
                "prev sits 8 bytes before next, as in glibc's __pthread_list_t");
 
+/* ---- Channels: chan[T, N] of truk_rt.h (chan.c) -------------------------------
+ * A channel is inline memory, in the region or anywhere else; all zero bytes
+ * is an open, empty channel. Size: TRUK_CHAN_HEADER_SIZE + N * stride, with
+ * stride = truk_chan_stride(sizeof T); 8-aligned (every Truk type is at most
+ * 8-aligned). The compiler's mir/layout.rs computes the same.
+ *   header (struct truk_chan_header), then N cells of
+ *     state    0  uint64 atomic, below
+ *     payload  8  sizeof T bytes, padded to a multiple of 8
+ * Positions are u64 counters that only grow: `tail` the next one to send to,
+ * `head` the next one to receive from; position p lives in cell p % N, lap
+ * p / N (its low 32 bits go in the state). A cell's state:
+ *   bits  0..1  kind: EMPTY, WRITING, FULL, READING
+ *   bits  2..31 the mover (WRITING and READING; 0 otherwise): see below
+ *   bits 32..63 lap
+ * For each lap a cell goes EMPTY(l) -> WRITING(l, me) -> FULL(l) ->
+ * READING(l, me) -> EMPTY(l + 1), each step by CAS on the exact word.
+ *   send: t = tail; cell EMPTY(lap(t)): claim it, CAS tail t -> t+1 (anyone
+ *     may help), copy in, store FULL. Cell of lap(t) in any other state, or of
+ *     a later lap: t was taken, help tail on. Cell of the previous lap: full.
+ *   recv: symmetric with head, FULL -> READING, copy out, store EMPTY(l+1).
+ *     A later lap at head, or READING of this lap: help head on. EMPTY or
+ *     WRITING of this lap, or READING of the previous one: nothing yet.
+ * A member killed while it moves a message leaves its cell WRITING or
+ * READING. Whoever is blocked behind that cell checks the mover's liveness
+ * after a spin and then every TRUK_CHAN_JUDGE_MS; if the mover is dead it
+ * CASes the exact word to EMPTY(l + 1): the half-written message (or the one
+ * the dead receiver never returned to its program) is dropped, exactly once,
+ * and the position is skipped. No other message moves, so nothing else is
+ * lost, duplicated or reordered.
+ * The mover is (attach-table slot + 1) in its low 17 bits and the low 13
+ * bits of that slot's claim count above: dead when the slot no longer has
+ * that claim count or its member is dead (pid and start time, as for the
+ * table). A process that has not joined a fleet moves as 0, never dead:
+ * such a channel is private to it.
+ * Closing: `closed` is set once. A sender checks it before its claim and
+ * again after (seq_cst); closed by then, it skips its position (EMPTY(l+1))
+ * and fails. A receiver that finds nothing reads `closed` and then the cell
+ * again: closed and still nothing means drained.
+ * Waiting: spin for TRUK_CHAN_SPIN_US, then sleep on `sent` (receivers) or
+ * `recvd` (senders), counted in recv_sleepers / send_sleepers; the other side
+ * bumps the word and wakes only when that count is not 0: after each
+ * completion, and also after a receiver's claim (senders asleep on a full
+ * channel then judge that receiver: if it dies, only they can free its cell).
+ * A receiver asleep on an empty channel is not told of a sender's claim: if
+ * that sender dies, there was nothing for it anyway, and the next send wakes
+ * it (and it judges the dead cell in its way). */
+#define TRUK_CHAN_HEADER_SIZE 192
+#define TRUK_CHAN_CELL_PAYLOAD 8
+#define TRUK_CHAN_ALIGN 8
+#define TRUK_CHAN_EMPTY 0u
+#define TRUK_CHAN_WRITING 1u
+#define TRUK_CHAN_FULL 2u
+#define TRUK_CHAN_READING 3u
+#define TRUK_CHAN_MOVER_MASK 0x3fffffffu
+#define TRUK_CHAN_MOVER_SLOT_BITS 17
+#define TRUK_CHAN_SPIN_US 20   /* spinning (pauses) before sleeping */
+#define TRUK_CHAN_JUDGE_AFTER 64 /* pauses before a mover in the way is judged */
+#define TRUK_CHAN_JUDGE_MS 1  /* sleep slice while a mover is in the way */
+#define TRUK_CHAN_SELECT_BACKSTOP_MS 1000 /* chan_select's longest sleep (futex_waitv) */
+struct truk_chan_header {
+    uint64_t tail;          /*   0 next position to send to */
+    uint8_t pad0[56];
+    uint64_t head;          /*  64 next position to receive from */
+    uint8_t pad1[56];
+    uint32_t sent;          /* 128 futex word: bumped for sleeping receivers */
+    uint32_t recvd;         /* 132 futex word: bumped for sleeping senders */
+    uint32_t recv_sleepers; /* 136 receivers (and selects) asleep */
+    uint32_t send_sleepers; /* 140 senders asleep */
+    uint32_t closed;        /* 144 0 open, 1 closed */
+    uint8_t pad2[TRUK_CHAN_HEADER_SIZE - 148];
+};
+_Static_assert(sizeof(struct truk_chan_header) == TRUK_CHAN_HEADER_SIZE, "channel header size");
+static inline uint64_t truk_chan_stride(uint64_t elem_size) {
+    return TRUK_CHAN_CELL_PAYLOAD + ((elem_size + 7) & ~(uint64_t)7);
+}
+/* A pause in a spin loop. */
+static inline void truk_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+/* chan_select's view of one channel. */
+struct truk_chan_ref {
+    void *chan;
+    uint64_t cap;
+    uint64_t elem_size;
+};
 #endif /* TRUK_FLEET_H */

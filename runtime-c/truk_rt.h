@@ -163,4 +163,22 @@ int32_t __truk_kill(int64_t pid, int32_t sig);
 int32_t __truk_format(char *buf, uint64_t size, const char *fmt, ...); /* vsnprintf */
 void __truk_eprint_line(const char *s);
 
+/* Channels: chan[T, N] (chan.c; layout and protocol: "Channels" in
+ * truk_fleet.h). `ch` points at the channel's inline memory, `cap` is N,
+ * `elem_size` sizeof T. timeout_ms: -1 waits forever, 0 never waits. send
+ * copies *val in; false when timed out or closed. recv copies a message to
+ * *out; false (and *out zeroed) when timed out, or closed and drained.
+ * select returns the index of a channel that has a message or is closed,
+ * -1 on time-out. */
+struct truk_chan_ref;
+bool __truk_chan_send(void *ch, uint64_t cap, uint64_t elem_size, const void *val, int64_t timeout_ms);
+bool __truk_chan_recv(void *ch, uint64_t cap, uint64_t elem_size, void *out, int64_t timeout_ms);
+void __truk_chan_close(void *ch);
+uint64_t __truk_chan_len(void *ch, uint64_t cap);
+int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_chan_ref *refs);
+/* fleet.c, for chan.c: this process as a channel's mover (0 outside a fleet),
+ * and whether a mover is dead (see "Channels" in truk_fleet.h). */
+uint32_t __truk_fleet_mover(void);
+bool __truk_fleet_mover_dead(uint32_t mover);
+
 #endif

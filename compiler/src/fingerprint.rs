@@ -138,6 +138,8 @@ pub enum LayoutType {
     },
     /// The builtin `Mutex` (a robust process-shared mutex; 40 bytes, 8-aligned today).
     Mutex { size: u64, align: u64 },
+    /// `chan[T, N]`: header, then `cap` cells holding `elem` (`runtime-c/truk_fleet.h`).
+    Chan { cap: u64, size: u64, align: u64, elem: Box<LayoutType> },
 }
 
 // Tags of the layout type encoding (format 1). Never reuse a number.
@@ -147,6 +149,7 @@ const LT_ARRAY: u8 = 3;
 const LT_ENUM: u8 = 4;
 const LT_TUPLE: u8 = 5;
 const LT_MUTEX: u8 = 6;
+const LT_CHAN: u8 = 7;
 
 /// `type(t)` of the layout fingerprint:
 /// - Prim:   `1 str(name) u64(size) u64(align)`
@@ -155,6 +158,7 @@ const LT_MUTEX: u8 = 6;
 /// - Enum:   `4 str(name) type(base)`
 /// - Tuple:  `5 u64(size) u64(align) u64(#fields) (u64(offset) type)...`
 /// - Mutex:  `6 u64(size) u64(align)`
+/// - Chan:   `7 u64(cap) u64(size) u64(align) type(elem)`
 fn encode_layout_type(h: &mut Sha256, t: &LayoutType) {
     match t {
         LayoutType::Prim { name, size, align } => {
@@ -215,6 +219,13 @@ fn encode_layout_type(h: &mut Sha256, t: &LayoutType) {
             h.update([LT_MUTEX]);
             put_u64(h, *size);
             put_u64(h, *align);
+        }
+        LayoutType::Chan { cap, size, align, elem } => {
+            h.update([LT_CHAN]);
+            put_u64(h, *cap);
+            put_u64(h, *size);
+            put_u64(h, *align);
+            encode_layout_type(h, elem);
         }
     }
 }

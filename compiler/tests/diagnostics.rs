@@ -94,3 +94,24 @@ fn control_characters_in_source_are_escaped_and_the_caret_lines_up() {
 fn enum_values_that_do_not_fit_their_base_type() {
     insta::assert_snapshot!(check("enum A : u8 { X = 256 }\nenum B : u32 { Y = -1 }\nenum C : i16 { P = 32766, Q, R }\nenum D : i8 { LOW = -128, HIGH = 127 }\n"));
 }
+
+#[test]
+fn channel_types_check_element_and_capacity() {
+    insta::assert_snapshot!(check(
+        "struct Node { id: u32, next: *Node }\nstruct Box { c: chan[[]u8, 2] }\nshared var q: chan[Node, 4];\nvar n: u64 = 3;\nfn main() : i32 {\n    var a: chan[u64, 0];\n    var b: chan[u64, n];\n    var m: chan[map[i32, i32], 1];\n    return 0;\n}\n"
+    ));
+}
+
+#[test]
+fn channel_builtins_check_their_arguments() {
+    insta::assert_snapshot!(check(
+        "struct Job { id: u32 }\nvar c: chan[Job, 4];\nvar x: u64;\nfn main() : i32 {\n    chan_send(c, Job { id: 1 }, 0);\n    chan_send(&c, 5, 0);\n    chan_send(&c, Job { id: 1 });\n    let ok, j = chan_recv(&x, 0);\n    chan_close(&c, 1);\n    var n: u32 = chan_len(&c);\n    chan_select(0);\n    chan_select(\"x\", &c, &x);\n    return 0;\n}\n"
+    ));
+}
+
+#[test]
+fn atomic_orderings_are_checked() {
+    insta::assert_snapshot!(check(
+        "var n: u32;\nvar o: u8 = 2;\nfn main() : i32 {\n    atomic_load(&n, Ordering.RELEASE);\n    atomic_load(&n, Ordering.ACQ_REL);\n    atomic_store(&n, 1, Ordering.ACQUIRE);\n    atomic_add(&n, 1, o);\n    atomic_cas(&n, 1, 2, Ordering.FAST);\n    atomic_swap(&n, 1, Ordering.RELAXED, 4);\n    return 0;\n}\n"
+    ));
+}

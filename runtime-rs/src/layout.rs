@@ -84,6 +84,42 @@ pub const MUTEX_OWNER_DIED: u32 = 0x4000_0000;
 pub const MUTEX_TID_MASK: u32 = 0x3fff_ffff;
 pub const MUTEX_BACKSTOP_MS: u64 = 1000;
 
+/// The header of a `chan[T, N]` (`struct truk_chan_header`, "Channels" in truk_fleet.h);
+/// N cells of `chan_stride(sizeof T)` bytes follow it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ChanHeader {
+    pub tail: u64,
+    pub pad0: [u8; 56],
+    pub head: u64,
+    pub pad1: [u8; 56],
+    pub sent: u32,
+    pub recvd: u32,
+    pub recv_sleepers: u32,
+    pub send_sleepers: u32,
+    pub closed: u32,
+    pub pad2: [u8; CHAN_HEADER_SIZE - 148],
+}
+pub const CHAN_HEADER_SIZE: usize = 192;
+pub const CHAN_CELL_PAYLOAD: u64 = 8;
+pub const CHAN_EMPTY: u64 = 0;
+pub const CHAN_WRITING: u64 = 1;
+pub const CHAN_FULL: u64 = 2;
+pub const CHAN_READING: u64 = 3;
+pub const CHAN_MOVER_MASK: u64 = 0x3fff_ffff;
+pub const CHAN_MOVER_SLOT_BITS: u32 = 17;
+
+/// Bytes of one cell for an element of `elem_size` bytes.
+pub fn chan_stride(elem_size: u64) -> u64 {
+    CHAN_CELL_PAYLOAD + elem_size.div_ceil(8) * 8
+}
+
+/// Bytes of a `chan[T, cap]` whose T has `elem_size` bytes.
+pub fn chan_size(elem_size: u64, cap: u64) -> u64 {
+    CHAN_HEADER_SIZE as u64 + cap * chan_stride(elem_size)
+}
+
+const _: () = assert!(std::mem::size_of::<ChanHeader>() == CHAN_HEADER_SIZE);
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
 const _: () = assert!(std::mem::size_of::<Slot>() == SLOT_SIZE);
 const _: () = assert!(std::mem::size_of::<MutexLayout>() == 40);

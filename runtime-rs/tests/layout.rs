@@ -33,6 +33,12 @@ int main(void) {
     C(TRUK_MUTEX_WAITERS); C(TRUK_MUTEX_OWNER_DIED); C(TRUK_MUTEX_TID_MASK);
     C(TRUK_MUTEX_BACKSTOP_MS); C(TRUK_MUTEX_SIZE);
     C(truk_fleet_shared_offset(1)); C(truk_fleet_shared_offset(3)); C(truk_fleet_shared_offset(1024));
+    printf("chan %zu 0\n", sizeof(struct truk_chan_header));
+    F(truk_chan_header, tail); F(truk_chan_header, head); F(truk_chan_header, sent); F(truk_chan_header, recvd);
+    F(truk_chan_header, recv_sleepers); F(truk_chan_header, send_sleepers); F(truk_chan_header, closed);
+    C(TRUK_CHAN_HEADER_SIZE); C(TRUK_CHAN_CELL_PAYLOAD); C(TRUK_CHAN_WRITING); C(TRUK_CHAN_FULL);
+    C(TRUK_CHAN_READING); C(TRUK_CHAN_MOVER_MASK); C(TRUK_CHAN_MOVER_SLOT_BITS);
+    C(truk_chan_stride(0)); C(truk_chan_stride(1)); C(truk_chan_stride(8)); C(truk_chan_stride(60));
     printf("magic %d 0\n", memcmp(TRUK_FLEET_MAGIC, "TRUKFLT\0", 8) == 0);
     printf("strings %s %s %s %s 0\n", TRUK_FLEET_DIR, TRUK_FLEET_PREFIX, TRUK_FLEET_NS_ENV, TRUK_FLEET_NS_DEFAULT);
     return 0;
@@ -114,6 +120,29 @@ fn rust_layout_matches_truk_fleet_h() {
     field!("truk_fleet_header", Header, reserved);
     field!("truk_fleet_slot", Slot, word);
     field!("truk_fleet_slot", Slot, start_time);
+    check("chan", size_of::<ChanHeader>() as u64, 0);
+    field!("truk_chan_header", ChanHeader, tail);
+    field!("truk_chan_header", ChanHeader, head);
+    field!("truk_chan_header", ChanHeader, sent);
+    field!("truk_chan_header", ChanHeader, recvd);
+    field!("truk_chan_header", ChanHeader, recv_sleepers);
+    field!("truk_chan_header", ChanHeader, send_sleepers);
+    field!("truk_chan_header", ChanHeader, closed);
+    for (k, v) in [
+        ("TRUK_CHAN_HEADER_SIZE", CHAN_HEADER_SIZE as u64),
+        ("TRUK_CHAN_CELL_PAYLOAD", CHAN_CELL_PAYLOAD),
+        ("TRUK_CHAN_WRITING", CHAN_WRITING),
+        ("TRUK_CHAN_FULL", CHAN_FULL),
+        ("TRUK_CHAN_READING", CHAN_READING),
+        ("TRUK_CHAN_MOVER_MASK", CHAN_MOVER_MASK),
+        ("TRUK_CHAN_MOVER_SLOT_BITS", CHAN_MOVER_SLOT_BITS as u64),
+        ("truk_chan_stride(0)", chan_stride(0)),
+        ("truk_chan_stride(1)", chan_stride(1)),
+        ("truk_chan_stride(8)", chan_stride(8)),
+        ("truk_chan_stride(60)", chan_stride(60)),
+    ] {
+        check(k, v, 0);
+    }
     field!("truk_mutex_layout", MutexLayout, word);
     field!("truk_mutex_layout", MutexLayout, listed);
     field!("truk_mutex_layout", MutexLayout, owner);

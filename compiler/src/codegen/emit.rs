@@ -24,6 +24,8 @@ use crate::syntax::ast::{BinOp, VarKind};
 
 #[path = "fleet.rs"]
 pub mod fleet;
+#[path = "chan.rs"]
+pub mod chan;
 #[path = "debug.rs"]
 pub mod debug;
 
@@ -191,6 +193,13 @@ fn llvm_type<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty, struct_ty: &dyn F
         },
         // Opaque bytes of the runtime's size, 8-aligned.
         Ty::Mutex => c.i64_type().array_type((layout::MUTEX_SIZE / 8) as u32).into(),
+        // Opaque words: the runtime reads the cells (`chan_size` is a multiple of 8).
+        Ty::Chan(el, n) => {
+            // Header words, then N cells of words: every count stays within u32.
+            let cell = c.i64_type().array_type((layout::chan_stride(layout::chan_elem_size(prog, el)) / 8) as u32);
+            let header = c.i64_type().array_type((layout::CHAN_HEADER_SIZE / 8) as u32);
+            c.struct_type(&[header.into(), cell.array_type(*n as u32).into()], false).into()
+        }
         // `void` only reaches here as a pointee or an error: give it a byte.
         Ty::Void | Ty::Error => c.i8_type().into(),
     }
@@ -1273,6 +1282,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             Builtin::EachMap | Builtin::EachSlice | Builtin::EachStr => None,
             Builtin::Atomic(op) => self.atomic(*op, args),
             Builtin::Fleet(f) => self.fleet_call(*f, args),
+            Builtin::Chan(op) => self.chan_call(*op, args),
             Builtin::VaArg(t) => {
                 let (base, cursor) = self.va.expect("checker allows va_arg only in variadic functions");
                 let i = self.b.build_load(i64t, cursor, "").unwrap().into_int_value();

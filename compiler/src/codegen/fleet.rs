@@ -9,6 +9,7 @@ use inkwell::values::{BasicMetadataValueEnum, BasicValue, BasicValueEnum, Global
 use inkwell::{AtomicOrdering, AtomicRMWBinOp, IntPredicate};
 
 use super::Emitter;
+use crate::hir::fleet::Ordering;
 use crate::hir::*;
 
 /// The internal global holding the base of the shared-variable area.
@@ -73,36 +74,46 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         Some(f)
     }
 
-    /// `atomic_*`: sequentially consistent LLVM atomics at natural alignment. A bool is a
-    /// byte in memory, so its atomics work on i8.
+    /// `atomic_*`: LLVM atomics at natural alignment, sequentially consistent unless a last
+    /// `Ordering` constant says otherwise. A bool is a byte in memory, so its atomics work
+    /// on i8.
     pub(super) fn atomic(&mut self, op: AtomicOp, args: &'p [Expr]) -> Option<BasicValueEnum<'ctx>> {
         let Ty::Ptr(elem) = &args[0].ty else { unreachable!("the checker gives atomics a pointer") };
         let is_bool = **elem == Ty::Bool;
         let it = if is_bool { self.ctx.i8_type() } else { self.ty(elem).into_int_type() };
         let align = self.layouts.size_of(if is_bool { &Ty::Int { signed: false, bits: 8 } } else { elem }) as u32;
+        let arity = match op {
+            AtomicOp::Load => 1,
+            AtomicOp::Cas => 3,
+            _ => 2,
+        };
+        let ord = match args.get(arity).map(|a| &a.kind) {
+            Some(ExprKind::Int(v)) => Ordering::from_value(*v).unwrap_or(Ordering::SeqCst),
+            _ => Ordering::SeqCst,
+        };
+        let (order, fail) = llvm_ordering(ord);
         let p = self.rvalue(&args[0]).unwrap().into_pointer_value();
         let mut vals = vec![];
-        for a in &args[1..] {
+        for a in &args[1..arity] {
             let v = self.rvalue(a).unwrap().into_int_value();
             vals.push(if is_bool { self.b.build_int_z_extend(v, it, "").unwrap() } else { v });
         }
-        let sc = AtomicOrdering::SequentiallyConsistent;
         let old = match op {
             AtomicOp::Load => {
                 let v = self.b.build_load(it, p, "").unwrap();
                 let i = v.as_instruction_value().unwrap();
-                i.set_atomic_ordering(sc).unwrap();
+                i.set_atomic_ordering(order).unwrap();
                 i.set_alignment(align).unwrap();
                 v.into_int_value()
             }
             AtomicOp::Store => {
                 let i = self.b.build_store(p, vals[0]).unwrap();
-                i.set_atomic_ordering(sc).unwrap();
+                i.set_atomic_ordering(order).unwrap();
                 i.set_alignment(align).unwrap();
                 return None;
             }
             AtomicOp::Cas => {
-                let r = self.b.build_cmpxchg(p, vals[0], vals[1], sc, sc).unwrap();
+                let r = self.b.build_cmpxchg(p, vals[0], vals[1], order, fail).unwrap();
                 return Some(self.b.build_extract_value(r, 1, "").unwrap());
             }
             AtomicOp::Add | AtomicOp::Sub | AtomicOp::Swap => {
@@ -111,7 +122,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     AtomicOp::Sub => AtomicRMWBinOp::Sub,
                     _ => AtomicRMWBinOp::Xchg,
                 };
-                self.b.build_atomicrmw(bin, p, vals[0], sc).unwrap()
+                self.b.build_atomicrmw(bin, p, vals[0], order).unwrap()
             }
         };
         if is_bool {
@@ -161,6 +172,18 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let ret = if ret.is_void() || out.is_some() { None } else { Some(self.ty(&ret)) };
         let func = self.rt(f.symbol(), &params, ret);
         self.b.build_call(func, &vals, "").unwrap().try_as_basic_value().basic()
+    }
+}
+
+/// The LLVM ordering of an `Ordering`, and the one a failed compare-and-swap gets (it only
+/// loads: no release part).
+fn llvm_ordering(o: Ordering) -> (AtomicOrdering, AtomicOrdering) {
+    match o {
+        Ordering::Relaxed => (AtomicOrdering::Monotonic, AtomicOrdering::Monotonic),
+        Ordering::Acquire => (AtomicOrdering::Acquire, AtomicOrdering::Acquire),
+        Ordering::Release => (AtomicOrdering::Release, AtomicOrdering::Monotonic),
+        Ordering::AcqRel => (AtomicOrdering::AcquireRelease, AtomicOrdering::Acquire),
+        Ordering::SeqCst => (AtomicOrdering::SequentiallyConsistent, AtomicOrdering::SequentiallyConsistent),
     }
 }
 
@@ -275,5 +298,16 @@ mod tests {
             assert_ne!(base, layout_fp(&SAMPLE.replace(from, to), X86), "{from} -> {to}");
         }
         assert_ne!(base, layout_fp(SAMPLE, "aarch64-unknown-linux-gnu"), "the data layout is part of it");
+    }
+
+    #[test]
+    fn layout_fingerprint_covers_channel_element_and_capacity() {
+        let src = |t: &str| format!("struct J {{ id: u32, n: u64 }}\nshared var q: {t};\nfn main() : i32 {{ return 0; }}\n");
+        let base = layout_fp(&src("chan[J, 4]"), X86);
+        assert_eq!(base, layout_fp(&src("chan[J, 4]"), X86));
+        for other in ["chan[J, 5]", "chan[u64, 4]", "chan[(u32, u64), 4]", "[4]J"] {
+            assert_ne!(base, layout_fp(&src(other), X86), "{other}");
+        }
+        assert_ne!(layout_fp(&src("chan[u8, 8]"), X86), layout_fp(&src("chan[i8, 8]"), X86), "same size, another type");
     }
 }

@@ -50,6 +50,10 @@ pub struct Checker<'a> {
     lambda_count: u32,
     /// AST of each non-extern function, by FuncId, for the body pass.
     bodies: Vec<(FuncId, &'a ast::FnDecl, u32)>,
+    /// Channel element types to check once every struct is known (`chan.rs`).
+    pub(super) chan_elems: Vec<(Ty, Span)>,
+    /// The predeclared `Ordering` of the atomics (`fleet.rs`), unless the program has its own.
+    pub(super) ordering_enum: Option<EnumId>,
 }
 
 pub fn check(modules: &[ast::Module]) -> (Program, Vec<Diagnostic>) {
@@ -64,6 +68,8 @@ pub fn check(modules: &[ast::Module]) -> (Program, Vec<Diagnostic>) {
         fcx: FnCtx::default(),
         lambda_count: 0,
         bodies: vec![],
+        chan_elems: vec![],
+        ordering_enum: None,
     };
     c.run();
     (c.prog, c.diags)
@@ -103,6 +109,7 @@ impl<'a> Checker<'a> {
             }
         }
         self.declare_types();
+        self.predeclare_ordering();
         self.resolve_types();
         self.declare_values();
         let bodies = std::mem::take(&mut self.bodies);
@@ -110,6 +117,7 @@ impl<'a> Checker<'a> {
             self.cur_file = file;
             self.check_body(id, decl);
         }
+        self.check_chan_elements();
         self.find_entry_points();
     }
 
@@ -126,6 +134,21 @@ impl<'a> Checker<'a> {
         if prev.is_some() {
             self.err(name.span, format!("`{key}` is defined more than once"));
         }
+    }
+
+    /// Whether the program defines `name` anywhere (a predeclared name then stays out).
+    pub(super) fn has_item(&self, name: &str) -> bool {
+        self.modules.iter().flat_map(|m| &m.items).any(|i| match i {
+            ast::Item::Fn(f) | ast::Item::ExternFn(f) => f.name.name == name,
+            ast::Item::Struct(s) | ast::Item::ExternStruct(s) => s.name.name == name,
+            ast::Item::Enum(e) | ast::Item::ExternEnum(e) => e.name.name == name,
+            ast::Item::Global(v) | ast::Item::ExternVar(v) => v.name.name == name,
+            _ => false,
+        })
+    }
+
+    pub(super) fn predefine(&mut self, name: &str, id: EnumId) {
+        self.names.insert(name.to_string(), Item::Enum(id));
     }
 
     fn lookup(&self, name: &str) -> Option<Item> {
@@ -334,6 +357,10 @@ impl<'a> Checker<'a> {
                 }
                 Ty::Map(Box::new(kt), Box::new(vt))
             }
+            ast::TypeKind::Chan(el, n) => {
+                let elem = self.resolve_type(el);
+                self.chan_type(el, n, elem)
+            }
             ast::TypeKind::Tuple(ts) => {
                 let ty = Ty::Tuple(ts.iter().map(|t| self.resolve_type(t)).collect());
                 self.prog.written_types.push((ty.clone(), t.span));
@@ -356,7 +383,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Evaluate a constant integer expression (array sizes, enum values).
-    fn const_int(&mut self, e: &ast::Expr) -> Option<i128> {
+    pub(super) fn const_int(&mut self, e: &ast::Expr) -> Option<i128> {
         match &e.kind {
             ast::ExprKind::Int(v) => Some(*v as i128),
             ast::ExprKind::Char(c) => Some(*c as i8 as i128),

@@ -133,6 +133,8 @@ pub fn shareable(prog: &Program, path: &str, ty: &Ty, show: &dyn Fn(&Ty) -> Stri
     let addr = |what: &str| Err(Unshareable { path: path.to_string(), what: format!("{what} `{}`", show(ty)), address: true });
     match ty {
         Ty::Int { .. } | Ty::Float { .. } | Ty::Bool | Ty::Enum(_) | Ty::Mutex | Ty::Error => Ok(()),
+        // Its element obeys the same rule, checked (once) where the type is written.
+        Ty::Chan(..) => Ok(()),
         Ty::Ptr(_) | Ty::Nil => addr("a pointer"),
         Ty::Slice(_) => addr("a slice"),
         Ty::Map(..) => addr("a map"),
@@ -164,6 +166,9 @@ impl Checker<'_> {
 
     /// The atomic and fleet builtins. `None`: not one of their names.
     pub(super) fn fleet_builtin(&mut self, name: &str, args: &[ast::Expr], span: crate::diag::Span) -> Option<Expr> {
+        if let Some(e) = self.chan_builtin(name, args, span) {
+            return Some(e);
+        }
         if let Some((op, arity)) = atomic_op(name) {
             return Some(self.atomic(name, op, arity, args, span));
         }
@@ -193,9 +198,9 @@ impl Checker<'_> {
     }
 
     fn atomic(&mut self, name: &str, op: AtomicOp, arity: usize, args: &[ast::Expr], span: crate::diag::Span) -> Expr {
-        if args.len() != arity {
+        if args.len() != arity && args.len() != arity + 1 {
             let rest = ["", ", v", ", expected, desired"][arity - 1];
-            self.err(span, format!("`{name}` takes {arity} argument{} (`{name}(p{rest})`), found {}", plural(arity), args.len()));
+            self.err(span, format!("`{name}` takes {arity} argument{} (`{name}(p{rest})`) and an optional `Ordering`, found {}", plural(arity), args.len()));
             return err_expr(span);
         }
         let p = self.expr(&args[0], None);
@@ -213,12 +218,19 @@ impl Checker<'_> {
             }
         };
         let mut out = vec![p];
-        for a in &args[1..] {
+        for a in &args[1..arity] {
             let x = self.expr(a, elem.as_ref());
             out.push(match &elem {
                 Some(t) => self.coerce(x, t, &format!("Argument type mismatch in `{name}`"), a.span),
                 None => x,
             });
+        }
+        // The ordering travels as a last constant argument (its `Ordering` value).
+        if let Some(a) = args.get(arity) {
+            match self.ordering_arg(name, op, a) {
+                Some(o) => out.push(Expr { kind: ExprKind::Int(o as i128), ty: U8, span: a.span }),
+                None => return err_expr(span),
+            }
         }
         let Some(elem) = elem else { return err_expr(span) };
         let ty = match op {
@@ -227,6 +239,66 @@ impl Checker<'_> {
             _ => elem,
         };
         Expr { kind: ExprKind::Builtin(Builtin::Atomic(op), out), ty, span }
+    }
+
+    /// Predeclares `enum Ordering : u8 { RELAXED, ACQUIRE, RELEASE, ACQ_REL, SEQ_CST }`
+    /// unless the program defines its own `Ordering`.
+    pub(super) fn predeclare_ordering(&mut self) {
+        if self.has_item("Ordering") {
+            return;
+        }
+        let id = self.prog.enums.len() as EnumId;
+        let variants = Ordering::ALL.iter().map(|o| (o.name().to_string(), *o as i128)).collect();
+        self.prog.enums.push(EnumDef { name: "Ordering".into(), base: U8, variants, domain: u32::MAX, span: Default::default() });
+        self.ordering_enum = Some(id);
+        self.predefine("Ordering", id);
+    }
+
+    /// The constant `Ordering` argument of an atomic, checked against the operation.
+    fn ordering_arg(&mut self, name: &str, op: AtomicOp, a: &ast::Expr) -> Option<Ordering> {
+        let x = self.expr(a, None);
+        if x.ty.is_error() {
+            return None;
+        }
+        let value = if x.ty == Ty::Enum(self.ordering_enum.unwrap_or(u32::MAX)) { self.const_int(a) } else { None };
+        let Some(o) = value.and_then(Ordering::from_value) else {
+            self.err(a.span, format!("the last argument of `{name}` must be a constant `Ordering` (`Ordering.ACQUIRE`...)"));
+            return None;
+        };
+        let allowed: &[Ordering] = match op {
+            AtomicOp::Load => &[Ordering::Relaxed, Ordering::Acquire, Ordering::SeqCst],
+            AtomicOp::Store => &[Ordering::Relaxed, Ordering::Release, Ordering::SeqCst],
+            _ => &Ordering::ALL,
+        };
+        if !allowed.contains(&o) {
+            let what = if op == AtomicOp::Load { "a load" } else { "a store" };
+            let names: Vec<&str> = allowed.iter().map(|o| o.name()).collect();
+            self.err(a.span, format!("`{name}` cannot be `Ordering.{}`: {what} may be {} or {}", o.name(), names[..2].join(", "), names[2]));
+            return None;
+        }
+        Some(o)
+    }
+}
+
+/// The memory orderings of the atomics (`Ordering.X`), as C11 and LLVM define them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ordering {
+    Relaxed = 0,
+    Acquire = 1,
+    Release = 2,
+    AcqRel = 3,
+    SeqCst = 4,
+}
+
+impl Ordering {
+    pub const ALL: [Ordering; 5] = [Ordering::Relaxed, Ordering::Acquire, Ordering::Release, Ordering::AcqRel, Ordering::SeqCst];
+
+    pub fn from_value(v: i128) -> Option<Ordering> {
+        Ordering::ALL.get(usize::try_from(v).ok()?).copied()
+    }
+
+    pub fn name(self) -> &'static str {
+        ["RELAXED", "ACQUIRE", "RELEASE", "ACQ_REL", "SEQ_CST"][self as usize]
     }
 }
 

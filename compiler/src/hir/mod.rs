@@ -3,12 +3,14 @@
 //! Every expression carries its type; names are resolved to ids; lambdas are lifted to
 //! functions; implicit conversions are explicit `Cast`s. MIR is lowered from this.
 
+pub mod chan;
 pub mod check;
 pub mod fleet;
 pub mod ty;
 
 use crate::diag::Span;
 use crate::syntax::ast::{BinOp, VarKind};
+pub use chan::ChanOp;
 pub use fleet::{AtomicOp, FleetFn};
 pub use ty::{EnumId, StructId, Ty};
 
@@ -242,4 +244,6 @@ pub enum Builtin {
     Atomic(AtomicOp),
     /// `lock(&m)`, `fleet_size()`, `spawn(args)`...: a call of the fleet runtime.
     Fleet(FleetFn),
+    /// `chan_send(&c, v, t)` etc.: a call of the channel runtime.
+    Chan(ChanOp),
 }

@@ -22,6 +22,8 @@ pub enum Ty {
     Enum(EnumId),
     /// The builtin process-shared robust mutex.
     Mutex,
+    /// `chan[T, N]`: a bounded channel of N (>= 1) elements of T, inline (`runtime-c/chan.c`).
+    Chan(Box<Ty>, u64),
     /// The type of `nil` before it meets a pointer-like type.
     Nil,
     /// Stands in after an error, so one mistake does not cascade into many.
@@ -150,6 +152,7 @@ impl<'a> fmt::Display for TyDisplay<'a> {
             Ty::Struct(id) => f.write_str(&(self.struct_names)(*id)),
             Ty::Enum(id) => f.write_str(&(self.enum_names)(*id)),
             Ty::Mutex => f.write_str("Mutex"),
+            Ty::Chan(t, n) => write!(f, "chan[{}, {n}]", sub(t)),
             Ty::Nil => f.write_str("nil"),
             Ty::Error => f.write_str("{error}"),
         }

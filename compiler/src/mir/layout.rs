@@ -15,6 +15,26 @@ use crate::syntax::ast::VarKind;
 pub const MUTEX_SIZE: u64 = 40;
 pub const MUTEX_ALIGN: u64 = 8;
 
+/// `chan[T, N]`, as `runtime-c/truk_fleet.h` ("Channels") lays it out: a 192-byte header,
+/// then N cells of an 8-byte state word and the payload padded to a multiple of 8.
+pub const CHAN_HEADER_SIZE: u64 = 192;
+pub const CHAN_ALIGN: u64 = 8;
+
+/// Bytes of one channel cell for an element of `elem_size` bytes (`truk_chan_stride`).
+pub fn chan_stride(elem_size: u64) -> u64 {
+    8 + align_up(elem_size, 8)
+}
+
+/// The size of a channel's element: elements hold no addresses (the checker refuses them),
+/// so their layout is the same on every 64-bit target.
+pub fn chan_elem_size(prog: &Program, el: &Ty) -> u64 {
+    Layouts::new(prog, "x86_64-unknown-linux-gnu").size_of(el)
+}
+
+pub fn chan_size(elem_size: u64, cap: u64) -> u64 {
+    CHAN_HEADER_SIZE.saturating_add(cap.saturating_mul(chan_stride(elem_size)))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SizeAlign {
     pub size: u64,
@@ -112,6 +132,7 @@ impl Layouts {
                 let a = aggregate(&fields);
                 SizeAlign { size: a.size, align: a.align }
             }
+            Ty::Chan(el, n) => SizeAlign { size: chan_size(self.compute(prog, el, slots).size, *n), align: CHAN_ALIGN },
             _ => self.scalar(t),
         }
     }
@@ -130,7 +151,7 @@ impl Layouts {
             Ty::Mutex => SizeAlign { size: MUTEX_SIZE, align: MUTEX_ALIGN },
             // `void` only occurs behind pointers (or after an error): one byte, as in codegen.
             Ty::Bool | Ty::Void | Ty::Error => same(1),
-            Ty::Struct(_) | Ty::Array(..) | Ty::Tuple(_) => self.size_align(t),
+            Ty::Struct(_) | Ty::Array(..) | Ty::Tuple(_) | Ty::Chan(..) => self.size_align(t),
         }
     }
 
@@ -148,6 +169,7 @@ impl Layouts {
                 let a = self.tuple(ts);
                 SizeAlign { size: a.size, align: a.align }
             }
+            Ty::Chan(el, n) => SizeAlign { size: chan_size(self.size_of(el), *n), align: CHAN_ALIGN },
             _ => self.scalar(t),
         }
     }
@@ -206,6 +228,9 @@ impl Layouts {
                 base: Box::new(self.layout_type(prog, &self.enum_bases[*id as usize])),
             },
             Ty::Mutex => LayoutType::Mutex { size: sa.size, align: sa.align },
+            Ty::Chan(el, n) => {
+                LayoutType::Chan { cap: *n, size: sa.size, align: sa.align, elem: Box::new(self.layout_type(prog, el)) }
+            }
             _ => LayoutType::Prim { name: names(t), size: sa.size, align: sa.align },
         }
     }
@@ -324,6 +349,21 @@ mod tests {
     }
 
     #[test]
+    fn channels_agree_with_the_runtime_layout() {
+        // runtime-rs's mirror is itself tested against runtime-c/truk_fleet.h.
+        assert_eq!(CHAN_HEADER_SIZE, truk_runtime::layout::CHAN_HEADER_SIZE as u64);
+        for (el, n) in [(0, 1), (1, 1), (8, 256), (13, 7), (60, 3)] {
+            assert_eq!(chan_size(el, n), truk_runtime::layout::chan_size(el, n), "chan of {el}-byte elements, {n} cells");
+        }
+        let mut p = program();
+        p.structs.push(StructDef { name: "J".into(), fields: Some(vec![("id".into(), int(32)), ("n".into(), int(64))]), is_extern: false, domain: 0, span: Span::default() });
+        let l = Layouts::new(&p, "aarch64-unknown-linux-gnu");
+        let ch = Ty::Chan(Box::new(Ty::Struct(8)), 4);
+        assert_eq!(l.size_align(&ch), SizeAlign { size: 192 + 4 * 24, align: 8 });
+        assert_eq!(chan_elem_size(&p, &Ty::Struct(8)), 16);
+    }
+
+    #[test]
     fn agrees_with_llvm_on_every_target() {
         use crate::codegen::emit::llvm_type_of;
         let p = program();
@@ -336,6 +376,7 @@ mod tests {
             tys.push(Ty::Tuple(vec![Ty::Bool, int(32), Ty::Struct(0), int(16)]));
             tys.push(Ty::Array(5, Box::new(Ty::Struct(2))));
             tys.push(Ty::Mutex);
+            tys.push(Ty::Chan(Box::new(Ty::Struct(1)), 5));
             for t in &tys {
                 let lt = llvm_type_of(&ctx, &p, t);
                 assert_eq!(td.get_abi_size(&lt), l.size_of(t), "{triple}: size of {t:?}");

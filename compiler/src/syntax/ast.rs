@@ -116,6 +116,8 @@ pub enum TypeKind {
     /// `[]T`.
     Slice(Box<Type>),
     Map(Box<Type>, Box<Type>),
+    /// `chan[T, N]`.
+    Chan(Box<Type>, Box<Expr>),
     Tuple(Vec<Type>),
     Fn(Vec<Type>, Option<Box<Type>>),
 }

@@ -148,7 +148,7 @@ fn children<'a>(node: Node<'a>, d: usize, out: &mut Vec<(Node<'a>, usize)>) {
         Node::Type(t) => match &t.kind {
             TypeKind::Named(_) => {}
             TypeKind::Ptr(x) | TypeKind::Slice(x) => out.push((Node::Type(x), d)),
-            TypeKind::Array(n, x) => {
+            TypeKind::Array(n, x) | TypeKind::Chan(x, n) => {
                 out.push((Node::Expr(n), d));
                 out.push((Node::Type(x), d));
             }

@@ -468,7 +468,7 @@ fn kids(p: P<'_>) -> Vec<P<'_>> {
 
 fn is_type(r: Rule) -> bool {
     use Rule::*;
-    matches!(r, prim_ty | ptr_ty | slice_ty | array_ty | map_ty | fn_ty | tuple_ty | ident)
+    matches!(r, prim_ty | ptr_ty | slice_ty | array_ty | map_ty | chan_ty | fn_ty | tuple_ty | ident)
 }
 
 impl<'s> Builder<'s> {
@@ -696,6 +696,12 @@ impl<'s> Builder<'s> {
                 let key = self.ty(k.next().expect("grammar: map key"));
                 let val = self.ty(k.next().expect("grammar: map value"));
                 TypeKind::Map(Box::new(key), Box::new(val))
+            }
+            Rule::chan_ty => {
+                let mut k = kids(p).into_iter();
+                let el = self.ty(k.next().expect("grammar: channel element"));
+                let n = self.expr(k.next().expect("grammar: channel capacity"));
+                TypeKind::Chan(Box::new(el), Box::new(n))
             }
             Rule::fn_ty => {
                 let mut params = Vec::new();
@@ -1273,6 +1279,7 @@ mod tests {
             TypeKind::Array(n, t) => format!("[{}]{}", show(n), show_ty(t)),
             TypeKind::Slice(t) => format!("[]{}", show_ty(t)),
             TypeKind::Map(k, v) => format!("map[{}, {}]", show_ty(k), show_ty(v)),
+            TypeKind::Chan(t, n) => format!("chan[{}, {}]", show_ty(t), show(n)),
             TypeKind::Tuple(v) => format!("({})", v.iter().map(show_ty).collect::<Vec<_>>().join(", ")),
             TypeKind::Fn(p, r) => format!(
                 "fn({}){}",

@@ -1,0 +1,323 @@
+/* Channel benchmarks (runtime-c/chan.c), each beside a plain-C baseline measured
+ * in the same run. Built and run by ci/bench-fleet; two processes (fork) share
+ * an anonymous shared mapping, as two members share the region. Not a test:
+ * numbers only. Latencies are per round trip, p50 and p99 over the samples;
+ * throughputs are medians [min .. max] of several runs. Every process is
+ * pinned to CPU 0 or 1, for ours and the baselines alike. */
+#define _GNU_SOURCE
+#include "truk_fleet.h"
+#include "truk_rt.h"
+
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CAP 256
+#define CHAN_BYTES (TRUK_CHAN_HEADER_SIZE + CAP * 16) /* chan[u64, 256] */
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double pct(double *v, int n, double p) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[(int)(p * (n - 1))];
+}
+
+static void *shared(size_t n) {
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        perror("mmap");
+        exit(1);
+    }
+    return p;
+}
+
+static void relax(void) { truk_cpu_relax(); }
+
+static long futex(uint32_t *p, int op, uint32_t v) { return syscall(SYS_futex, p, op, v, NULL, NULL, 0); }
+
+static void sleep_us(long us) {
+    struct timespec t = {0, us * 1000};
+    nanosleep(&t, NULL);
+}
+
+/* ---- round trips ----------------------------------------------------------
+ * mode 0: busy (the next ping goes out at once); 1: parked (the pinger sleeps
+ * 2 ms between round trips, so the ponger has gone to sleep). */
+
+enum { CHAN, SPIN, FUTEX };
+
+struct pp {
+    uint32_t a, b; /* spin/futex words: a = ping count, b = pong count */
+    unsigned char pad[56];
+    unsigned char ca[CHAN_BYTES] __attribute__((aligned(64)));
+    unsigned char cb[CHAN_BYTES] __attribute__((aligned(64)));
+};
+
+static void pong(struct pp *s, int kind, int rounds) {
+    for (uint32_t i = 1; i <= (uint32_t)rounds; i++) {
+        if (kind == CHAN) {
+            uint64_t v;
+            __truk_chan_recv(s->ca, CAP, 8, &v, -1);
+            __truk_chan_send(s->cb, CAP, 8, &v, -1);
+        } else if (kind == SPIN) {
+            while (__atomic_load_n(&s->a, __ATOMIC_ACQUIRE) != i)
+                relax();
+            __atomic_store_n(&s->b, i, __ATOMIC_RELEASE);
+        } else {
+            while (__atomic_load_n(&s->a, __ATOMIC_ACQUIRE) != i)
+                futex(&s->a, FUTEX_WAIT, i - 1);
+            __atomic_store_n(&s->b, i, __ATOMIC_RELEASE);
+            futex(&s->b, FUTEX_WAKE, 1);
+        }
+    }
+}
+
+/* Runs the caller on CPU `cpu` alone (no-op on a one-CPU machine): the round
+ * trips measure the channel, not where the scheduler happens to put a process
+ * that it woke (beside its waker, where spinning cannot help). */
+static void pin(int cpu) {
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
+static void unpin(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < sysconf(_SC_NPROCESSORS_ONLN) && i < CPU_SETSIZE; i++)
+        CPU_SET(i, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
+/* Fills us[] with round-trip times in microseconds; the two sides on CPUs 0 and 1. */
+static void round_trips(int kind, int parked, double *us, int rounds) {
+    struct pp *s = shared(sizeof *s);
+    memset(s, 0, sizeof *s);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pin(1);
+        pong(s, kind, rounds);
+        _exit(0);
+    }
+    pin(0);
+    for (uint32_t i = 1; i <= (uint32_t)rounds; i++) {
+        if (parked)
+            sleep_us(2000);
+        double t = now();
+        if (kind == CHAN) {
+            uint64_t v = i;
+            __truk_chan_send(s->ca, CAP, 8, &v, -1);
+            __truk_chan_recv(s->cb, CAP, 8, &v, -1);
+        } else if (kind == SPIN) {
+            __atomic_store_n(&s->a, i, __ATOMIC_RELEASE);
+            while (__atomic_load_n(&s->b, __ATOMIC_ACQUIRE) != i)
+                relax();
+        } else {
+            __atomic_store_n(&s->a, i, __ATOMIC_RELEASE);
+            futex(&s->a, FUTEX_WAKE, 1);
+            while (__atomic_load_n(&s->b, __ATOMIC_ACQUIRE) != i)
+                futex(&s->b, FUTEX_WAIT, i - 1);
+        }
+        us[i - 1] = (now() - t) * 1e6;
+    }
+    waitpid(pid, NULL, 0);
+    unpin();
+    munmap(s, sizeof *s);
+}
+
+static void rtt_row(const char *what, int parked, int rounds, int base_kind, const char *base) {
+    double *ours = malloc(sizeof(double) * (size_t)rounds), *theirs = malloc(sizeof(double) * (size_t)rounds);
+    round_trips(CHAN, parked, ours, rounds);
+    round_trips(base_kind, parked, theirs, rounds);
+    double o50 = pct(ours, rounds, 0.5), o99 = pct(ours, rounds, 0.99);
+    double t50 = pct(theirs, rounds, 0.5), t99 = pct(theirs, rounds, 0.99);
+    printf("%-34s p50 %7.2f p99 %8.2f us | C %-18s p50 %7.2f p99 %8.2f us | ratio p50 %.2f p99 %.2f\n", what, o50,
+           o99, base, t50, t99, o50 / t50, o99 / t99);
+    free(ours);
+    free(theirs);
+}
+
+/* ---- throughput -------------------------------------------------------------- */
+
+/* The C baseline: a single-producer single-consumer ring of u64 with
+ * release/acquire indices on their own cache lines (and cached copies of the
+ * other side's index), the ring a careful C programmer would write. */
+struct ring {
+    uint64_t head __attribute__((aligned(64)));
+    uint64_t tail __attribute__((aligned(64)));
+    uint64_t slot[CAP] __attribute__((aligned(64)));
+};
+
+static void ring_send(struct ring *r, uint64_t *cached_head, uint64_t *tail, uint64_t v) {
+    while (*tail - *cached_head == CAP) {
+        *cached_head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+        if (*tail - *cached_head == CAP)
+            relax();
+    }
+    r->slot[*tail % CAP] = v;
+    __atomic_store_n(&r->tail, ++*tail, __ATOMIC_RELEASE);
+}
+
+static uint64_t ring_recv(struct ring *r, uint64_t *head, uint64_t *cached_tail) {
+    while (*cached_tail == *head) {
+        *cached_tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+        if (*cached_tail == *head)
+            relax();
+    }
+    uint64_t v = r->slot[*head % CAP];
+    __atomic_store_n(&r->head, ++*head, __ATOMIC_RELEASE);
+    return v;
+}
+
+/* msgs/s of `senders` x `receivers` processes moving n messages in all. */
+static double throughput(int use_ring, int senders, int receivers, uint64_t n) {
+    size_t bytes = sizeof(struct ring) + CHAN_BYTES + 64;
+    unsigned char *m = shared(bytes);
+    memset(m, 0, bytes);
+    struct ring *r = (struct ring *)m;
+    unsigned char *ch = m + sizeof(struct ring);
+    volatile uint32_t *go = (uint32_t *)(ch + CHAN_BYTES);
+    pid_t pids[16];
+    int np = 0;
+    for (int k = 0; k < senders + receivers; k++) {
+        int sender = k < senders;
+        uint64_t share = sender ? n / (uint64_t)senders : n / (uint64_t)receivers;
+        pid_t pid = fork();
+        if (pid == 0) {
+            pin(k % 2); /* SPSC: the sender on CPU 0, the receiver on CPU 1 */
+            while (!*go)
+                relax();
+            uint64_t a = 0, b = 0, sum = 0;
+            for (uint64_t i = 0; i < share; i++) {
+                if (use_ring && sender)
+                    ring_send(r, &a, &b, i);
+                else if (use_ring)
+                    sum += ring_recv(r, &a, &b);
+                else if (sender)
+                    __truk_chan_send(ch, CAP, 8, &i, -1);
+                else {
+                    uint64_t v;
+                    __truk_chan_recv(ch, CAP, 8, &v, -1);
+                    sum += v;
+                }
+            }
+            _exit(sum == 1); /* keeps the sum alive */
+        }
+        pids[np++] = pid;
+    }
+    double t = now();
+    *go = 1;
+    for (int i = 0; i < np; i++)
+        waitpid(pids[i], NULL, 0);
+    double secs = now() - t;
+    munmap(m, bytes);
+    return (double)n / secs;
+}
+
+static void tput_row(const char *what, double *ours, const char *base, double *theirs, int runs) {
+    double o = pct(ours, runs, 0.5), t = pct(theirs, runs, 0.5);
+    printf("%-34s %7.2f [%.2f .. %.2f] M msg/s | C %-18s %7.2f [%.2f .. %.2f] M msg/s | ratio %.2f\n", what, o / 1e6,
+           ours[0] / 1e6, ours[runs - 1] / 1e6, base, t / 1e6, theirs[0] / 1e6, theirs[runs - 1] / 1e6, o / t);
+}
+
+/* ---- ring_twin: bench/fleet/ring.truk in C, line for line ---------------- */
+
+#define TWIN_N 20000000u
+struct twin {
+    uint64_t head, pad1[7], tail, pad2[7], slot[CAP];
+    uint32_t ready;
+    uint64_t result;
+};
+
+static void twin_produce(struct twin *r, uint64_t n) {
+    uint64_t tail = 0, head = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        while (tail - head == CAP)
+            head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+        r->slot[tail % CAP] = i;
+        tail++;
+        __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+    }
+}
+
+static uint64_t twin_consume(struct twin *r, uint64_t n) {
+    uint64_t head = 0, tail = 0, sum = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        while (head == tail)
+            tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+        sum += r->slot[head % CAP];
+        head++;
+        __atomic_store_n(&r->head, head, __ATOMIC_RELEASE);
+    }
+    return sum;
+}
+
+static int ring_twin(void) {
+    struct twin *r = shared(sizeof *r);
+    memset(r, 0, sizeof *r);
+    pid_t pid = fork();
+    if (pid == 0) {
+        __atomic_store_n(&r->ready, 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&r->result, twin_consume(r, TWIN_N) + 1, __ATOMIC_RELEASE);
+        _exit(0);
+    }
+    while (__atomic_load_n(&r->ready, __ATOMIC_SEQ_CST) == 0)
+        ;
+    double t = now();
+    twin_produce(r, TWIN_N);
+    while (__atomic_load_n(&r->result, __ATOMIC_ACQUIRE) == 0)
+        ;
+    t = now() - t;
+    waitpid(pid, NULL, 0);
+    if (r->result != (uint64_t)TWIN_N * (TWIN_N - 1) / 2 + 1) {
+        printf("wrong sum\n");
+        return 1;
+    }
+    printf("%.2f M msg/s\n", TWIN_N / t / 1e6);
+    return 0;
+}
+
+int32_t __truk_main(int32_t argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "ring") == 0)
+        return ring_twin();
+    int rounds = argc > 1 ? atoi(argv[1]) : 20000;
+    if (rounds <= 0)
+        rounds = 20000;
+    uint64_t n = 1000000;
+    enum { RUNS = 5 };
+    printf("channels: chan[u64, %d] between processes (fork), %d round trips on CPUs 0 and 1\n", CAP, rounds);
+    rtt_row("round trip, busy", 0, rounds, SPIN, "spin ping-pong");
+    rtt_row("round trip, parked", 1, rounds / 40, FUTEX, "futex ping-pong");
+    double ours[RUNS], theirs[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        ours[i] = throughput(0, 1, 1, n);
+        theirs[i] = throughput(1, 1, 1, n);
+    }
+    tput_row("SPSC throughput, 8 bytes", ours, "SPSC ring acq/rel", theirs, RUNS);
+    double mpmc[RUNS];
+    for (int i = 0; i < RUNS; i++)
+        mpmc[i] = throughput(0, 4, 4, n);
+    qsort(mpmc, RUNS, sizeof(double), cmp_double);
+    printf("%-34s %7.2f [%.2f .. %.2f] M msg/s (4 senders, 4 receivers)\n", "MPMC throughput, 8 bytes",
+           mpmc[RUNS / 2] / 1e6, mpmc[0] / 1e6, mpmc[RUNS - 1] / 1e6);
+    return 0;
+}

@@ -1,0 +1,299 @@
+//! Channels under a kill storm: real Truk members (fleet_support/chan_storm.truk) send
+//! numbered messages through a `shared var chan` while senders and receivers are
+//! SIGKILLed at random and restarted. Nothing may be duplicated, torn or reordered, at
+//! most one message may be lost per kill, and the channel must keep working (the members
+//! finish and drain it once the storm stops).
+//!
+//! The storm lasts 12 s natively and 6 s under qemu; `TRUK_CHAN_STORM_SECS` sets it.
+
+mod fleet_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fleet_support::{arm_runner, Fleet, ARM};
+
+const STORM: &str = include_str!("fleet_support/chan_storm.truk");
+const SENDERS: usize = 4;
+const RECEIVERS: usize = 3;
+
+fn build_storm(name: &str, target: Option<&str>) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("chan_storm.truk");
+    std::fs::write(&src, STORM).unwrap();
+    let exe = dir.join("chan_storm");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_truk"));
+    cmd.args(["build", "--release"]).arg(&src).arg("-o").arg(&exe);
+    if let Some(t) = target {
+        cmd.args(["--target", t]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    exe
+}
+
+/// The storm's members; every one still running is killed and reaped on drop.
+struct Members {
+    live: Vec<(String, Child)>,
+}
+
+impl Members {
+    fn start(&mut self, f: &Fleet, role: &str) {
+        let args: Vec<&str> = role.split(' ').collect();
+        let child = f
+            .command(&f.exe, &args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start a member");
+        self.live.push((role.to_string(), child));
+    }
+
+    /// Waits up to `limit` for every member whose role starts with `prefix` to exit 0.
+    fn finish(&mut self, prefix: &str, limit: Duration) -> Result<(), String> {
+        let t = Instant::now();
+        for (role, c) in self.live.iter_mut().filter(|(r, _)| r.starts_with(prefix)) {
+            loop {
+                if let Some(s) = c.try_wait().unwrap() {
+                    if !s.success() {
+                        return Err(format!("`{role}` ended with {s}"));
+                    }
+                    break;
+                }
+                if t.elapsed() > limit {
+                    return Err(format!("`{role}` still runs {limit:?} after it was told to stop: the channel is wedged"));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Members {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.live {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A small xorshift: the test needs no statistical quality, only spread.
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+fn run(f: &Fleet, args: &str) -> (i32, String) {
+    let args: Vec<&str> = args.split(' ').collect();
+    let o = f.command(&f.exe, &args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    (o.status.code().unwrap_or(-1), text)
+}
+
+fn storm(f: &Fleet, secs: u64, slow: u64) {
+    let mut m = Members { live: vec![] };
+    m.start(f, "hold");
+    let t = Instant::now();
+    while f.regions().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(10 * slow), "the holder did not create the region");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for i in 0..SENDERS {
+        m.start(f, &format!("send {i}"));
+    }
+    for _ in 0..RECEIVERS {
+        m.start(f, "recv");
+    }
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ std::process::id() as u64;
+    let (mut kills, mut sender_kills) = (0u64, 0u64);
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(Duration::from_micros(next(&mut seed) % (3000 * slow)));
+        // Anyone but the holder (index 0).
+        let i = 1 + (next(&mut seed) as usize) % (m.live.len() - 1);
+        let (role, mut c) = m.live.swap_remove(i);
+        let _ = c.kill();
+        let _ = c.wait();
+        kills += 1;
+        sender_kills += role.starts_with("send") as u64;
+        m.start(f, &role);
+    }
+    let (code, _) = run(f, "stop 1");
+    assert_eq!(code, 0);
+    m.finish("send", Duration::from_secs(20 * slow)).unwrap();
+    let (code, _) = run(f, "stop 2");
+    assert_eq!(code, 0);
+    m.finish("recv", Duration::from_secs(20 * slow)).unwrap();
+    let (code, verdict) = run(f, &format!("check {kills}"));
+    eprintln!("{kills} kills ({sender_kills} of senders) in {secs} s: {verdict}");
+    assert_eq!(code, 0, "{verdict}");
+    let received: u64 = verdict.split_whitespace().nth(3).and_then(|w| w.parse().ok()).unwrap();
+    assert!(kills >= 100 && received > kills, "the storm did too little: {kills} kills, {verdict}");
+    let (code, _) = run(f, "stop 3");
+    assert_eq!(code, 0);
+    m.finish("hold", Duration::from_secs(10 * slow)).unwrap();
+    drop(m);
+    assert!(f.regions().is_empty(), "{:?}", f.regions());
+}
+
+fn storm_secs(default: u64) -> u64 {
+    std::env::var("TRUK_CHAN_STORM_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+#[test]
+fn channel_survives_a_kill_storm() {
+    let exe = build_storm("chan_storm", None);
+    let f = Fleet::new("chanstorm", &exe);
+    storm(&f, storm_secs(12), 1);
+}
+
+#[test]
+fn aarch64_channel_survives_a_kill_storm_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let exe = build_storm("chan_storm_arm", Some(ARM));
+    let f = Fleet::under("chanstormarm", &exe, runner);
+    storm(&f, storm_secs(6), 4);
+}
+
+/// examples/work_queue.truk: a worker killed holding a job; its job is sent again and
+/// every result arrives once.
+fn work_queue(f: &Fleet) {
+    let o = f.command(&f.exe, &[]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("worker 0 died (status 137) holding job "), "{out}");
+    assert!(out.contains("primes below 1280000: 98610 from 64 jobs"), "{out}");
+    assert!(f.regions().is_empty(), "{:?}", f.regions());
+}
+
+fn build_example(name: &str, target: Option<&str>, release: bool) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/work_queue.truk");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("work_queue");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_truk"));
+    cmd.arg("build").arg(&src).arg("-o").arg(&exe);
+    if release {
+        cmd.arg("--release");
+    }
+    if let Some(t) = target {
+        cmd.args(["--target", t]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    exe
+}
+
+#[test]
+fn example_work_queue_survives_a_killed_worker() {
+    for release in [false, true] {
+        let exe = build_example(if release { "wq_release" } else { "wq_debug" }, None, release);
+        work_queue(&Fleet::new(if release { "wqrel" } else { "wqdbg" }, &exe));
+    }
+}
+
+#[test]
+fn aarch64_example_work_queue_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let exe = build_example("wq_arm", Some(ARM), true);
+    work_queue(&Fleet::under("wqarm", &exe, runner));
+}
+
+// ---- a member dead in the middle of a move, at an exact instruction ----------------
+
+/// Runs a chan_agent command in the fleet; its output line, split in words.
+fn agent(f: &Fleet, args: &str) -> Vec<String> {
+    let (code, out) = run(f, args);
+    assert_eq!(code, 0, "`{args}`: {out}");
+    out.split_whitespace().map(String::from).collect()
+}
+
+fn dead_movers(f: &Fleet, m: &mut Members) {
+    m.start(f, "hold");
+    let t = Instant::now();
+    while f.regions().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(20), "the holder did not create the region");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // A sender dies after claiming position 0, half-way through writing it.
+    let (code, _) = run(f, "stall-send");
+    assert_ne!(code, 0, "stall-send kills itself");
+    assert_eq!(agent(f, "send 42 1000")[1], "1");
+    // The receiver finds the dead sender's cell first: dropped, then 42.
+    let r = agent(f, "recv 5000");
+    assert_eq!(&r[..3], ["recv", "1", "42"], "{r:?}");
+    eprintln!("receiver blocked by a dead sender for {} ms", r[3]);
+    assert_eq!(agent(f, "len"), ["len", "0"]);
+    // A receiver dies holding 7 (never returned to its program): 7 is dropped, and the
+    // senders get its cell back once the ring comes round to it.
+    assert_eq!(agent(f, "send 7 0")[1], "1");
+    let (code, _) = run(f, "stall-recv");
+    assert_ne!(code, 0, "stall-recv kills itself");
+    for v in 100..104 {
+        let s = agent(f, &format!("send {v} 5000"));
+        assert_eq!(s[1], "1", "send {v}: {s:?}");
+        if v == 103 {
+            eprintln!("sender blocked by a dead receiver for {} ms", s[2]);
+        }
+    }
+    for v in 100..104 {
+        assert_eq!(&agent(f, "recv 0")[..3], ["recv", "1", &v.to_string()]);
+    }
+    assert_eq!(&agent(f, "recv 0")[..2], ["recv", "0"], "nothing else: 7 was dropped once");
+}
+
+fn chan_agent(name: &str, target: &str) -> PathBuf {
+    // Two slots: the holder's, and one that every other member takes in turn, so that
+    // the members after a dead one reuse its slot (its claim count tells them apart).
+    let n = fleet_support::note_for(target, 0x6c, 2, 256);
+    fleet_support::build_c(name, include_str!("fleet_support/chan_agent.c"), &n)
+}
+
+#[test]
+fn a_dead_mover_drops_only_its_message() {
+    let exe = chan_agent("chan_agent", fleet_support::X86);
+    let f = Fleet::new("chandead", &exe);
+    let mut m = Members { live: vec![] };
+    dead_movers(&f, &mut m);
+}
+
+#[test]
+fn aarch64_a_dead_mover_drops_only_its_message_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let exe = chan_agent("chan_agent_arm", ARM);
+    let f = Fleet::under("chandeadarm", &exe, runner);
+    let mut m = Members { live: vec![] };
+    dead_movers(&f, &mut m);
+}
+
+/// The channel runtime is linked only into programs that use a channel, and a channel
+/// outside shared memory does not join a fleet.
+#[test]
+fn only_programs_with_channels_link_the_channel_runtime() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join("chan_link");
+    std::fs::create_dir_all(&dir).unwrap();
+    let symbols = |name: &str, src: &str| {
+        let file = dir.join(format!("{name}.truk"));
+        std::fs::write(&file, src).unwrap();
+        let exe = dir.join(name);
+        let o = Command::new(env!("CARGO_BIN_EXE_truk")).arg("build").arg(&file).arg("-o").arg(&exe).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let run = Command::new(&exe).output().unwrap();
+        assert_eq!(run.status.code(), Some(3), "{name}");
+        String::from_utf8_lossy(&Command::new("nm").arg(&exe).output().unwrap().stdout).into_owned()
+    };
+    let local = symbols(
+        "local_chan",
+        "fn main() : i32 {\n  var c: chan[i32, 2];\n  chan_send(&c, 3, 0);\n  let ok, v = chan_recv(&c, 0);\n  return v;\n}\n",
+    );
+    assert!(local.contains("__truk_chan_send") && !local.contains("__truk_fleet_join"), "{local}");
+    let shared = symbols("shared_only", "shared var n: i32;\nfn main() : i32 {\n  n = 3;\n  return n;\n}\n");
+    assert!(shared.contains("__truk_fleet_join") && !shared.contains("__truk_chan_"), "{shared}");
+}

@@ -1,0 +1,77 @@
+/* A channel member for the dead-mover tests: a chan[u64, 4] at the start of the
+ * shared area. `stall-send` and `stall-recv` claim a cell exactly as chan.c does
+ * and die (SIGKILL) before they complete the move: a member killed at that
+ * instruction. The others use the channel through the runtime. */
+#define _GNU_SOURCE
+#include "truk_fleet.h"
+#include "truk_rt.h"
+#include "fleet_note.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CAP 4
+
+static unsigned char *ch;
+
+static uint64_t *cell0(uint64_t pos) { return (uint64_t *)(ch + TRUK_CHAN_HEADER_SIZE + (pos % CAP) * truk_chan_stride(8)); }
+
+static uint64_t state(uint64_t pos, unsigned kind) {
+    return (pos / CAP) << 32 | (uint64_t)__truk_fleet_mover() << 2 | kind;
+}
+
+static double ms_since(struct timespec t0) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0.tv_sec) * 1e3 + (double)(t.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+int32_t __truk_main(int32_t argc, char **argv) {
+    ch = __truk_fleet_join(NULL);
+    struct truk_chan_header *h = (struct truk_chan_header *)ch;
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "hold")) {
+        pause();
+        return 0;
+    }
+    if (!strcmp(mode, "stall-send")) { /* claimed, half written, dead */
+        uint64_t t = __atomic_load_n(&h->tail, __ATOMIC_SEQ_CST);
+        uint64_t *s = cell0(t);
+        __atomic_store_n(s, state(t, TRUK_CHAN_WRITING), __ATOMIC_SEQ_CST);
+        __atomic_store_n(&h->tail, t + 1, __ATOMIC_SEQ_CST);
+        memset(s + 1, 0xAB, 4);
+        raise(SIGKILL);
+    }
+    if (!strcmp(mode, "stall-recv")) { /* took the oldest message, dead before returning it */
+        uint64_t hd = __atomic_load_n(&h->head, __ATOMIC_SEQ_CST);
+        uint64_t *s = cell0(hd);
+        __atomic_store_n(s, state(hd, TRUK_CHAN_READING), __ATOMIC_SEQ_CST);
+        __atomic_store_n(&h->head, hd + 1, __ATOMIC_SEQ_CST);
+        raise(SIGKILL);
+    }
+    if (!strcmp(mode, "send") && argc > 3) {
+        uint64_t v = strtoull(argv[2], NULL, 10);
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        bool ok = __truk_chan_send(ch, CAP, 8, &v, atoll(argv[3]));
+        printf("send %d %.3f\n", ok, ms_since(t0));
+        return 0;
+    }
+    if (!strcmp(mode, "recv") && argc > 2) {
+        uint64_t v = 0;
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        bool ok = __truk_chan_recv(ch, CAP, 8, &v, atoll(argv[2]));
+        printf("recv %d %llu %.3f\n", ok, (unsigned long long)v, ms_since(t0));
+        return 0;
+    }
+    if (!strcmp(mode, "len")) {
+        printf("len %llu\n", (unsigned long long)__truk_chan_len(ch, CAP));
+        return 0;
+    }
+    return 2;
+}

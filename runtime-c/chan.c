@@ -1,0 +1,414 @@
+/* chan.c: chan[T, N], a bounded many-to-many channel that lives inline in
+ * shared (or private) memory and survives members killed at any instruction.
+ * Layout and protocol: truk_fleet.h, "Channels". Only programs that call a
+ * chan_* builtin link any of this (gc-sections).
+ *
+ * Each cell's state word says which lap of positions it is at and, while a
+ * message is moved in or out, who moves it; every step is a CAS on the exact
+ * word, so of the parties that race for a step (two senders, a receiver and a
+ * repairer...) exactly one wins. A mover found dead is repaired: its cell goes
+ * to the next lap's EMPTY and the message it was moving is dropped, once. */
+#define _GNU_SOURCE
+#include "truk_fleet.h"
+#include "truk_rt.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    struct truk_chan_header *h;
+    unsigned char *cells;
+    uint64_t cap, stride, size;
+} chan_t;
+
+static chan_t chan_of(void *p, uint64_t cap, uint64_t elem_size) {
+    chan_t c = {p, (unsigned char *)p + TRUK_CHAN_HEADER_SIZE, cap, truk_chan_stride(elem_size), elem_size};
+    return c;
+}
+
+static uint64_t *cell_at(const chan_t *c, uint64_t pos) { return (uint64_t *)(c->cells + (pos % c->cap) * c->stride); }
+static uint32_t lap_of(uint64_t s) { return (uint32_t)(s >> 32); }
+static unsigned kind_of(uint64_t s) { return (unsigned)(s & 3u); }
+static uint32_t mover_of(uint64_t s) { return (uint32_t)((s >> 2) & TRUK_CHAN_MOVER_MASK); }
+static uint64_t state(uint32_t lap, uint32_t mover, unsigned kind) {
+    return (uint64_t)lap << 32 | (uint64_t)(mover & TRUK_CHAN_MOVER_MASK) << 2 | kind;
+}
+
+static uint64_t ld(uint64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static uint32_t ld32(uint32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static bool cas(uint64_t *p, uint64_t expected, uint64_t desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+static long futex(uint32_t *p, int op, uint32_t val, const struct timespec *ts) {
+    return syscall(SYS_futex, p, op, val, ts, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+/* Tells the other side that a cell changed, with a system call only when
+ * someone sleeps. The caller's seq_cst CAS or store on the cell comes first:
+ * a sleeper counts itself (seq_cst) before it looks at the cell again. */
+static void notify(uint32_t *word, uint32_t *sleepers) {
+    if (ld32(sleepers) == 0)
+        return;
+    __atomic_fetch_add(word, 1, __ATOMIC_SEQ_CST);
+    futex(word, FUTEX_WAKE, INT_MAX, NULL);
+}
+
+static void notify_both(const chan_t *c) {
+    notify(&c->h->sent, &c->h->recv_sleepers);
+    notify(&c->h->recvd, &c->h->send_sleepers);
+}
+
+static void relax(void) { truk_cpu_relax(); }
+
+static void now(struct timespec *t) { clock_gettime(CLOCK_MONOTONIC, t); }
+
+/* The mover of a WRITING or READING cell found dead: the cell skips to the
+ * next lap's EMPTY (the message it was moving is dropped). */
+static void judge(const chan_t *c, uint64_t *cell, uint64_t s) {
+    unsigned k = kind_of(s);
+    if (k != TRUK_CHAN_WRITING && k != TRUK_CHAN_READING)
+        return;
+    if (!__truk_fleet_mover_dead(mover_of(s)))
+        return;
+    if (cas(cell, s, state(lap_of(s) + 1, 0, TRUK_CHAN_EMPTY)))
+        notify_both(c);
+}
+
+enum step { DONE, BLOCKED, CLOSED };
+
+static enum step try_send(const chan_t *c, const void *val, uint32_t me, uint64_t **cell, uint64_t *seen) {
+    struct truk_chan_header *h = c->h;
+    for (;;) {
+        if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
+            return CLOSED;
+        uint64_t t = ld(&h->tail);
+        uint32_t lap = (uint32_t)(t / c->cap);
+        uint64_t *cs = cell_at(c, t);
+        uint64_t s = ld(cs);
+        int32_t d = (int32_t)(lap_of(s) - lap);
+        if (d == 0 && kind_of(s) == TRUK_CHAN_EMPTY) {
+            if (!cas(cs, s, state(lap, me, TRUK_CHAN_WRITING)))
+                continue;
+            cas(&h->tail, t, t + 1); /* or someone helped already */
+            if (ld32(&h->closed)) {
+                /* Closed while we claimed: skip the position, so that no
+                 * message lands after a receiver saw "closed and empty". */
+                cas(cs, state(lap, me, TRUK_CHAN_WRITING), state(lap + 1, 0, TRUK_CHAN_EMPTY));
+                notify_both(c);
+                return CLOSED;
+            }
+            memcpy((unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, val, c->size);
+            /* A CAS, not a store: should we ever be taken for dead (never, with
+             * a correct liveness check) the repair stands and we send again. */
+            if (!cas(cs, state(lap, me, TRUK_CHAN_WRITING), state(lap, 0, TRUK_CHAN_FULL)))
+                continue;
+            notify(&h->sent, &h->recv_sleepers);
+            return DONE;
+        }
+        if (d >= 0) { /* position t is taken, or tail is behind: help it on */
+            cas(&h->tail, t, t + 1);
+            continue;
+        }
+        *cell = cs; /* the previous lap is still here: full */
+        *seen = s;
+        return BLOCKED;
+    }
+}
+
+static enum step try_recv(const chan_t *c, void *out, uint32_t me, uint64_t **cell, uint64_t *seen) {
+    struct truk_chan_header *h = c->h;
+    for (;;) {
+        uint64_t hd = ld(&h->head);
+        uint32_t lap = (uint32_t)(hd / c->cap);
+        uint64_t *cs = cell_at(c, hd);
+        uint64_t s = ld(cs);
+        int32_t d = (int32_t)(lap_of(s) - lap);
+        if (d == 0 && kind_of(s) == TRUK_CHAN_FULL) {
+            if (!cas(cs, s, state(lap, me, TRUK_CHAN_READING)))
+                continue;
+            cas(&h->head, hd, hd + 1);
+            /* Senders asleep on a full channel start judging us: if we die
+             * now, only they can free this cell. */
+            notify(&h->recvd, &h->send_sleepers);
+            if (out)
+                memcpy(out, (unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, c->size);
+            cas(cs, state(lap, me, TRUK_CHAN_READING), state(lap + 1, 0, TRUK_CHAN_EMPTY));
+            notify(&h->recvd, &h->send_sleepers);
+            return DONE;
+        }
+        if (d > 0 || (d == 0 && kind_of(s) == TRUK_CHAN_READING)) {
+            cas(&h->head, hd, hd + 1);
+            continue;
+        }
+        /* EMPTY or WRITING of this lap, or the previous lap's READING:
+         * nothing to take yet. Closed is read before the cell again, so a
+         * sender that claims after this read sees closed (see try_send). */
+        if (kind_of(s) != TRUK_CHAN_WRITING && ld32(&h->closed) && ld(cs) == s && ld(&h->head) == hd)
+            return CLOSED;
+        *cell = cs;
+        *seen = s;
+        return BLOCKED;
+    }
+}
+
+static struct timespec add_ms(struct timespec t, int64_t ms) {
+    if (ms > INT64_MAX / 2)
+        ms = INT64_MAX / 2;
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+static bool before(struct timespec a, struct timespec b) {
+    return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+static uint64_t mono_ns(void) {
+    struct timespec t;
+    now(&t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Spinning for at most `ns` (the clock is read every 32 pauses). No
+ * sched_yield: on a busy machine it hands the CPU to another program for a
+ * whole time slice, and a futex wake-up would have been faster. */
+typedef struct {
+    uint64_t until;
+    unsigned n;
+    bool done;
+} spinner;
+
+static bool spin(spinner *s, uint64_t ns) {
+    if (s->done)
+        return false;
+    if (s->until == 0)
+        s->until = mono_ns() + ns;
+    if ((++s->n & 31) == 0 && mono_ns() >= s->until) {
+        s->done = true;
+        return false;
+    }
+    relax();
+    return true;
+}
+
+/* A blocking operation's waiting: spin, then sleep on `word` while the cell
+ * still holds `seen`. While a mover is in the way the sleep is cut to
+ * TRUK_CHAN_JUDGE_MS so that its death is noticed that fast. */
+typedef struct {
+    int64_t timeout_ms;
+    bool have_deadline;
+    struct timespec deadline;
+    spinner spin;
+    bool judged; /* since the last wake-up */
+} waiter;
+
+/* false: timed out. */
+static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *sleepers, uint64_t *cell, uint64_t seen) {
+    if (w->timeout_ms == 0)
+        return false;
+    bool mover = kind_of(seen) == TRUK_CHAN_WRITING || kind_of(seen) == TRUK_CHAN_READING;
+    if (mover && w->spin.n >= TRUK_CHAN_JUDGE_AFTER && !w->judged) {
+        /* A live mover finishes within a few pauses: judge early, once per
+         * wake-up (reading /proc costs microseconds). */
+        w->judged = true;
+        judge(c, cell, seen);
+        if (ld(cell) != seen)
+            return true;
+    }
+    if (spin(&w->spin, TRUK_CHAN_SPIN_US * 1000u))
+        return true;
+    struct timespec t;
+    now(&t);
+    if (w->timeout_ms > 0 && !w->have_deadline) {
+        w->deadline = add_ms(t, w->timeout_ms);
+        w->have_deadline = true;
+    }
+    if (w->have_deadline && !before(t, w->deadline))
+        return false;
+    if (mover) {
+        judge(c, cell, seen);
+        if (ld(cell) != seen)
+            return true;
+    }
+    struct timespec until = w->have_deadline ? w->deadline : t;
+    bool bounded = w->have_deadline;
+    if (mover) {
+        struct timespec slice = add_ms(t, TRUK_CHAN_JUDGE_MS);
+        if (!bounded || before(slice, until))
+            until = slice;
+        bounded = true;
+    }
+    uint32_t v = ld32(word);
+    __atomic_fetch_add(sleepers, 1, __ATOMIC_SEQ_CST);
+    /* Closed: a blocked receiver looks again at once (it returns unless a
+     * sender is still writing); a blocked sender returns. */
+    bool closed = ld32(&c->h->closed) && kind_of(seen) != TRUK_CHAN_WRITING;
+    if (ld(cell) == seen && !closed)
+        futex(word, FUTEX_WAIT_BITSET, v, bounded ? &until : NULL);
+    __atomic_fetch_sub(sleepers, 1, __ATOMIC_SEQ_CST);
+    /* Woken: spin again before sleeping again. */
+    w->spin = (spinner){0};
+    w->judged = false;
+    return true;
+}
+
+bool __truk_chan_send(void *p, uint64_t cap, uint64_t elem_size, const void *val, int64_t timeout_ms) {
+    chan_t c = chan_of(p, cap, elem_size);
+    uint32_t me = __truk_fleet_mover();
+    waiter w = {.timeout_ms = timeout_ms};
+    for (;;) {
+        uint64_t *cell = NULL, seen = 0;
+        enum step r = try_send(&c, val, me, &cell, &seen);
+        if (r != BLOCKED)
+            return r == DONE;
+        if (!wait_step(&w, &c, &c.h->recvd, &c.h->send_sleepers, cell, seen))
+            return false;
+    }
+}
+
+bool __truk_chan_recv(void *p, uint64_t cap, uint64_t elem_size, void *out, int64_t timeout_ms) {
+    chan_t c = chan_of(p, cap, elem_size);
+    uint32_t me = __truk_fleet_mover();
+    waiter w = {.timeout_ms = timeout_ms};
+    for (;;) {
+        uint64_t *cell = NULL, seen = 0;
+        enum step r = try_recv(&c, out, me, &cell, &seen);
+        if (r == DONE)
+            return true;
+        if (r == CLOSED) {
+            memset(out, 0, elem_size);
+            return false;
+        }
+        if (!wait_step(&w, &c, &c.h->sent, &c.h->recv_sleepers, cell, seen)) {
+            memset(out, 0, elem_size);
+            return false;
+        }
+    }
+}
+
+void __truk_chan_close(void *p) {
+    struct truk_chan_header *h = p;
+    __atomic_store_n(&h->closed, 1, __ATOMIC_SEQ_CST);
+    chan_t c = {.h = h};
+    notify_both(&c);
+}
+
+uint64_t __truk_chan_len(void *p, uint64_t cap) {
+    struct truk_chan_header *h = p;
+    uint64_t hd = ld(&h->head), t = ld(&h->tail);
+    if (t <= hd)
+        return 0;
+    return t - hd > cap ? cap : t - hd;
+}
+
+/* Ready for chan_select: the cell at head holds a message, or the channel is
+ * closed. Repairs a dead mover in the way on the slow path. */
+static bool ready(const chan_t *c, bool judging) {
+    uint64_t hd = ld(&c->h->head);
+    uint64_t *cs = cell_at(c, hd);
+    uint64_t s = ld(cs);
+    int32_t d = (int32_t)(lap_of(s) - (uint32_t)(hd / c->cap));
+    if (d > 0 || (d == 0 && kind_of(s) == TRUK_CHAN_FULL))
+        return true; /* a message, or head is behind and the next may be one */
+    if (ld32(&c->h->closed))
+        return true;
+    if (judging)
+        judge(c, cs, s);
+    return false;
+}
+
+/* futex_waitv (Linux 5.16): sleeps on the `sent` words of every channel at
+ * once. false when it is missing (older kernels, qemu-user): then the caller
+ * sleeps on one word and polls the others. */
+#ifndef FUTEX2_SIZE_U32
+#define FUTEX2_SIZE_U32 0x02 /* newer kernel headers name it */
+#endif
+
+static bool waitv(const struct truk_chan_ref *refs, uint64_t n, const uint32_t *vals, const struct timespec *until) {
+#if defined(SYS_futex_waitv) && defined(FUTEX_WAITV_MAX)
+    static bool missing;
+    if (missing || n > FUTEX_WAITV_MAX)
+        return false;
+    struct futex_waitv w[FUTEX_WAITV_MAX];
+    for (uint64_t i = 0; i < n; i++)
+        w[i] = (struct futex_waitv){.val = vals[i], .uaddr = (uintptr_t) & ((struct truk_chan_header *)refs[i].chan)->sent,
+                                    .flags = FUTEX2_SIZE_U32};
+    if (syscall(SYS_futex_waitv, w, (unsigned)n, 0, until, CLOCK_MONOTONIC) < 0 && errno == ENOSYS) {
+        missing = true;
+        return false;
+    }
+    return true;
+#else
+    (void)refs, (void)n, (void)vals, (void)until;
+    return false;
+#endif
+}
+
+int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_chan_ref *refs) {
+    static uint32_t rot; /* where the scan starts: no channel starves the others */
+    struct timespec t0, t;
+    now(&t0);
+    spinner sp = {0};
+    unsigned sleep_ms = 1;
+    uint32_t vals[128];
+    for (;;) {
+        bool judging = sp.done;
+        uint32_t start = n ? rot++ % (uint32_t)n : 0;
+        for (uint64_t k = 0; k < n; k++) {
+            uint64_t i = (start + k) % n;
+            chan_t c = chan_of(refs[i].chan, refs[i].cap, refs[i].elem_size);
+            if (ready(&c, judging))
+                return (int32_t)i;
+        }
+        if (timeout_ms == 0 || n == 0)
+            return -1;
+        if (spin(&sp, TRUK_CHAN_SPIN_US * 1000u))
+            continue;
+        now(&t);
+        int64_t waited = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (timeout_ms > 0 && waited >= timeout_ms)
+            return -1;
+        /* With futex_waitv: sleep on every channel until the deadline, at most
+         * TRUK_CHAN_SELECT_BACKSTOP_MS. Without: sleep on the first channel's
+         * word; the others are looked at again after a sleep that doubles up
+         * to 8 ms while idle. */
+        bool all = n <= 128;
+        int64_t ms = all ? TRUK_CHAN_SELECT_BACKSTOP_MS : sleep_ms;
+        if (timeout_ms > 0 && timeout_ms - waited < ms)
+            ms = timeout_ms - waited;
+        struct timespec until = add_ms(t, ms);
+        for (uint64_t i = 0; i < n; i++) {
+            struct truk_chan_header *h = refs[i].chan;
+            if (i < 128)
+                vals[i] = ld32(&h->sent);
+            __atomic_fetch_add(&h->recv_sleepers, 1, __ATOMIC_SEQ_CST);
+        }
+        bool any = false;
+        for (uint64_t i = 0; i < n && !any; i++) {
+            chan_t c = chan_of(refs[i].chan, refs[i].cap, refs[i].elem_size);
+            any = ready(&c, false);
+        }
+        if (!any && !(all && waitv(refs, n, vals, &until))) {
+            if (ms > sleep_ms)
+                until = add_ms(t, sleep_ms);
+            futex(&((struct truk_chan_header *)refs[0].chan)->sent, FUTEX_WAIT_BITSET, vals[0], &until);
+            if (sleep_ms < 8)
+                sleep_ms *= 2;
+        }
+        for (uint64_t i = 0; i < n; i++)
+            __atomic_fetch_sub(&((struct truk_chan_header *)refs[i].chan)->recv_sleepers, 1, __ATOMIC_SEQ_CST);
+        sp = (spinner){0};
+    }
+}
