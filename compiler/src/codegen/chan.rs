@@ -2,7 +2,7 @@
 //! and its element size; values go in and out through entry-block temporaries.
 
 use inkwell::types::BasicMetadataTypeEnum;
-use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum};
+use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, PointerValue};
 
 use super::Emitter;
 use crate::hir::chan::chan_of_ptr;
@@ -48,29 +48,37 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         };
         match op {
             ChanOp::Send => {
-                let v = self.rvalue(&args[1]).unwrap();
                 let tmp = self.alloca(&el, "chan.val");
-                self.b.build_store(tmp, v).unwrap();
+                self.store_expr(tmp, &args[1]);
                 let t = self.rvalue(&args[2]).unwrap();
                 let params = [ptr.into(), i64t.into(), i64t.into(), ptr.into(), i64t.into()];
                 let vals = [ch.into(), self.i64c(cap).into(), self.i64c(el_size).into(), tmp.into(), t.into()];
                 call(self, "__truk_chan_send", &params, &vals, Some(boolt.into()))
             }
-            ChanOp::Recv => {
-                let tmp = self.alloca(&el, "chan.out");
-                let t = self.rvalue(&args[1]).unwrap();
-                let params = [ptr.into(), i64t.into(), i64t.into(), ptr.into(), i64t.into()];
-                let vals = [ch.into(), self.i64c(cap).into(), self.i64c(el_size).into(), tmp.into(), t.into()];
-                let ok = call(self, "__truk_chan_recv", &params, &vals, Some(boolt.into())).unwrap();
-                let v = self.b.build_load(self.ty(&el), tmp, "").unwrap();
-                let tuple_ty = self.ty(&Ty::Tuple(vec![Ty::Bool, el])).into_struct_type();
-                let r = self.b.build_insert_value(tuple_ty.get_undef(), ok, 0, "").unwrap();
-                let r = self.b.build_insert_value(r, v, 1, "").unwrap();
-                Some(r.into_struct_value().into())
-            }
+            // `(bool, T)` lives in memory: `store_expr` sends it to `chan_recv_into`.
+            ChanOp::Recv => unreachable!("chan_recv's tuple is written into a slot"),
             ChanOp::Close => call(self, "__truk_chan_close", &[ptr.into()], &[ch.into()], None),
             ChanOp::Len => call(self, "__truk_chan_len", &[ptr.into(), i64t.into()], &[ch.into(), self.i64c(cap).into()], Some(i64t.into())),
             ChanOp::Select => unreachable!(),
         }
+    }
+
+    /// `chan_recv` into `slot`, its `(bool, T)` result in memory: the runtime writes the
+    /// message straight into the tuple's second field.
+    pub(super) fn chan_recv_into(&mut self, args: &'p [Expr], slot: PointerValue<'ctx>) {
+        let (el, cap) = chan_of_ptr(&args[0].ty).expect("the checker gives chan_recv a channel pointer");
+        let (el, cap) = (el.clone(), cap);
+        let el_size = self.size_of(&el);
+        let ch = self.rvalue(&args[0]).unwrap();
+        let t = self.rvalue(&args[1]).unwrap();
+        let (ptr, i64t) = (self.ptr(), self.ctx.i64_type());
+        let tuple_ty = self.ty(&Ty::Tuple(vec![Ty::Bool, el])).into_struct_type();
+        let out = self.b.build_struct_gep(tuple_ty, slot, 1, "").unwrap();
+        let params = [ptr.into(), i64t.into(), i64t.into(), ptr.into(), i64t.into()];
+        let f = self.rt("__truk_chan_recv", &params, Some(self.ctx.bool_type().into()));
+        let vals: [BasicMetadataValueEnum; 5] = [ch.into(), self.i64c(cap).into(), self.i64c(el_size).into(), out.into(), t.into()];
+        let ok = self.b.build_call(f, &vals, "").unwrap().try_as_basic_value().basic().unwrap();
+        let okp = self.b.build_struct_gep(tuple_ty, slot, 0, "").unwrap();
+        self.b.build_store(okp, ok).unwrap();
     }
 }

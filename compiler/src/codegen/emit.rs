@@ -156,7 +156,7 @@ fn term_span(t: &mir::Terminator) -> Option<Span> {
 /// (a 256 KB struct took minutes or crashed it) and its fast instruction selector rejects them.
 /// Slices stay {ptr, len} values. `extern fn`s keep C's by-value convention.
 fn in_memory(t: &Ty) -> bool {
-    matches!(t, Ty::Struct(_) | Ty::Tuple(_) | Ty::Array(..) | Ty::Mutex)
+    matches!(t, Ty::Struct(_) | Ty::Tuple(_) | Ty::Array(..) | Ty::Mutex | Ty::Chan(..))
 }
 
 /// An element of a literal: its GEP path and its value, or (with its type) a pointer to it.
@@ -737,6 +737,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.call(callee, args, Some(slot));
             }
             ExprKind::Builtin(Builtin::Fleet(f), args) if in_memory(&e.ty) => self.fleet_call_into(*f, args, slot),
+            ExprKind::Builtin(Builtin::Chan(ChanOp::Recv), args) => self.chan_recv_into(args, slot),
             _ if in_memory(&e.ty) || crate::hir::check::is_place(e) => {
                 let src = self.place(e);
                 // Source and destination are the same object or disjoint, as memcpy requires.
