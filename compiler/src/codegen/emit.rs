@@ -26,6 +26,8 @@ use crate::syntax::ast::{BinOp, VarKind};
 pub mod fleet;
 #[path = "chan.rs"]
 pub mod chan;
+#[path = "table.rs"]
+pub mod table;
 #[path = "debug.rs"]
 pub mod debug;
 
@@ -173,6 +175,10 @@ fn llvm_type<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty, struct_ty: &dyn F
         Ty::Mutex => c.i64_type().array_type((layout::MUTEX_SIZE / 8) as u32).into(),
         // Opaque words: the runtime reads the cells (`chan_size` is a multiple of 8).
         Ty::Chan(el, n) => c.i64_type().array_type((layout::chan_size(layout::chan_elem_size(prog, el), *n) / 8) as u32).into(),
+        Ty::Table(k, v, n) => {
+            let (ks, vs) = (layout::chan_elem_size(prog, k), layout::chan_elem_size(prog, v));
+            c.i64_type().array_type((layout::table_size(ks, vs, *n) / 8) as u32).into()
+        }
         // `void` only reaches here as a pointee or an error: give it a byte.
         Ty::Void | Ty::Error => c.i8_type().into(),
     }
@@ -1039,6 +1045,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             Builtin::Atomic(op) => self.atomic(*op, args),
             Builtin::Fleet(f) => self.fleet_call(*f, args),
             Builtin::Chan(op) => self.chan_call(*op, args),
+            Builtin::Table(op) => self.table_call(*op, args),
             Builtin::VaArg(t) => {
                 let (base, cursor) = self.va.expect("checker allows va_arg only in variadic functions");
                 let i = self.b.build_load(i64t, cursor, "").unwrap().into_int_value();

@@ -33,6 +33,7 @@ pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("testfw.c", include_str!("../../../runtime-c/testfw.c")),
     ("fleet.c", include_str!("../../../runtime-c/fleet.c")),
     ("chan.c", include_str!("../../../runtime-c/chan.c")),
+    ("table.c", include_str!("../../../runtime-c/table.c")),
 ];
 
 /// Bump when the way objects are built changes in a way the key does not capture.
