@@ -712,6 +712,17 @@ mod tests {
             fields: vec![(0, u64t())],
         };
         check(&v, dl, "tuple");
+        let table = |cap: u64, key: LayoutType, value: LayoutType| LayoutType::Table { cap, size: 576 + cap * 32, align: 8, key: Box::new(key), value: Box::new(value) };
+        for (t, what) in [
+            (table(4, u64t(), entry.clone()), "table"),
+            (table(5, u64t(), entry.clone()), "table capacity"),
+            (table(4, u32t(), entry.clone()), "table key"),
+            (table(4, u64t(), u64t()), "table value"),
+        ] {
+            let mut v = base.clone();
+            v[1].1 = t;
+            check(&v, dl, what);
+        }
     }
 
     fn sample_note() -> NoteInfo {

@@ -376,6 +376,14 @@ mod tests {
     }
 
     #[test]
+    fn tables_agree_with_the_runtime_layout() {
+        assert_eq!(TABLE_HEADER_SIZE, truk_runtime::layout::TABLE_HEADER_SIZE as u64);
+        for (k, v, n) in [(1, 1, 1), (8, 12, 4096), (32, 60, 7), (3, 0, 2)] {
+            assert_eq!(table_size(k, v, n), truk_runtime::layout::table_size(k, v, n), "table of {k}/{v}-byte keys/values, {n} slots");
+        }
+    }
+
+    #[test]
     fn channels_agree_with_the_runtime_layout() {
         // runtime-rs's mirror is itself tested against runtime-c/truk_fleet.h.
         assert_eq!(CHAN_HEADER_SIZE, truk_runtime::layout::CHAN_HEADER_SIZE as u64);
@@ -404,6 +412,7 @@ mod tests {
             tys.push(Ty::Array(5, Box::new(Ty::Struct(2))));
             tys.push(Ty::Mutex);
             tys.push(Ty::Chan(Box::new(Ty::Struct(1)), 5));
+            tys.push(Ty::Table(Box::new(Ty::Struct(0)), Box::new(Ty::Struct(1)), 7));
             for t in &tys {
                 let lt = llvm_type_of(&ctx, &p, t);
                 assert_eq!(td.get_abi_size(&lt), l.size_of(t), "{triple}: size of {t:?}");
