@@ -1,0 +1,184 @@
+//! Tables under a kill storm and under racing writers: real Truk members
+//! (fleet_support/table_storm.truk) share a `table[u64, Val, 512]`.
+//!
+//! Storm: writers put and delete their own keys, recording each operation before and after
+//! it; readers get and walk the table checking every value; writers and readers are
+//! SIGKILLed at random and restarted. An interrupted operation must show whole or not at
+//! all, no value may be torn or under another key, no key may be there twice, the length
+//! must match the writers' records, and the table must keep working (everyone finishes).
+//! 12 s natively, 6 s under qemu; `TRUK_TABLE_STORM_SECS` sets it.
+//!
+//! Race: writers in several processes put and delete the same keys at once; no key may
+//! end up twice.
+
+mod fleet_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fleet_support::{arm_runner, Fleet, ARM};
+
+const STORM: &str = include_str!("fleet_support/table_storm.truk");
+const WRITERS: usize = 4;
+const READERS: usize = 2;
+
+fn build(name: &str, target: Option<&str>) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("table_storm.truk");
+    std::fs::write(&src, STORM).unwrap();
+    let exe = dir.join("table_storm");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_truk"));
+    cmd.args(["build", "--release"]).arg(&src).arg("-o").arg(&exe);
+    if let Some(t) = target {
+        cmd.args(["--target", t]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    exe
+}
+
+/// The members; every one still running is killed and reaped on drop.
+struct Members(Vec<(String, Child)>);
+
+impl Members {
+    fn start(&mut self, f: &Fleet, role: &str) {
+        let args: Vec<&str> = role.split(' ').collect();
+        let child = f.command(&f.exe, &args).stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::inherit()).spawn().unwrap();
+        self.0.push((role.to_string(), child));
+    }
+
+    /// Waits up to `limit` for every member whose role starts with `prefix` to exit 0.
+    fn finish(&mut self, prefix: &str, limit: Duration) {
+        let t = Instant::now();
+        for (role, c) in self.0.iter_mut().filter(|(r, _)| r.starts_with(prefix)) {
+            loop {
+                if let Some(s) = c.try_wait().unwrap() {
+                    assert!(s.success(), "`{role}` ended with {s}");
+                    break;
+                }
+                assert!(t.elapsed() < limit, "`{role}` still runs {limit:?} after it was told to stop: the table is wedged");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+impl Drop for Members {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+fn run(f: &Fleet, args: &str) -> (i32, String) {
+    let args: Vec<&str> = args.split(' ').collect();
+    let o = f.command(&f.exe, &args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    (o.status.code().unwrap_or(-1), text)
+}
+
+fn hold(f: &Fleet, m: &mut Members, slow: u64) {
+    m.start(f, "hold");
+    let t = Instant::now();
+    while f.regions().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(10 * slow), "the holder did not create the region");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn end(f: &Fleet, mut m: Members, slow: u64) {
+    assert_eq!(run(f, "stop 3").0, 0);
+    m.finish("hold", Duration::from_secs(10 * slow));
+    drop(m);
+    assert!(f.regions().is_empty(), "{:?}", f.regions());
+}
+
+fn storm(f: &Fleet, secs: u64, slow: u64) {
+    let mut m = Members(vec![]);
+    hold(f, &mut m, slow);
+    for i in 0..WRITERS {
+        m.start(f, &format!("write {i}"));
+    }
+    for _ in 0..READERS {
+        m.start(f, "read");
+    }
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ std::process::id() as u64;
+    let (mut kills, mut writer_kills) = (0u64, 0u64);
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(Duration::from_micros(next(&mut seed) % (3000 * slow)));
+        let i = 1 + (next(&mut seed) as usize) % (m.0.len() - 1); // anyone but the holder
+        let (role, mut c) = m.0.swap_remove(i);
+        let _ = c.kill();
+        let _ = c.wait();
+        kills += 1;
+        writer_kills += role.starts_with("write") as u64;
+        m.start(f, &role);
+    }
+    assert_eq!(run(f, "stop 1").0, 0);
+    m.finish("write", Duration::from_secs(20 * slow));
+    assert_eq!(run(f, "stop 2").0, 0);
+    m.finish("read", Duration::from_secs(20 * slow));
+    let (code, verdict) = run(f, &format!("check {kills}"));
+    eprintln!("{kills} kills ({writer_kills} of writers) in {secs} s: {verdict}");
+    assert_eq!(code, 0, "{verdict}");
+    let ops: u64 = verdict.split_whitespace().nth(1).and_then(|w| w.parse().ok()).unwrap();
+    assert!(writer_kills >= 30 && ops > 10 * kills, "the storm did too little: {kills} kills, {verdict}");
+    end(f, m, slow);
+}
+
+fn race(f: &Fleet, secs: u64, slow: u64) {
+    let mut m = Members(vec![]);
+    hold(f, &mut m, slow);
+    for i in 0..WRITERS {
+        m.start(f, &format!("race {i}"));
+    }
+    std::thread::sleep(Duration::from_secs(secs));
+    assert_eq!(run(f, "stop 1").0, 0);
+    m.finish("race", Duration::from_secs(20 * slow));
+    let (code, verdict) = run(f, "check-race");
+    eprintln!("{verdict}");
+    assert_eq!(code, 0, "{verdict}");
+    end(f, m, slow);
+}
+
+fn storm_secs(default: u64) -> u64 {
+    std::env::var("TRUK_TABLE_STORM_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+#[test]
+fn table_survives_a_kill_storm() {
+    let exe = build("table_storm", None);
+    storm(&Fleet::new("tablestorm", &exe), storm_secs(12), 1);
+}
+
+#[test]
+fn aarch64_table_survives_a_kill_storm_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let exe = build("table_storm_arm", Some(ARM));
+    storm(&Fleet::under("tablestormarm", &exe, runner), storm_secs(6), 4);
+}
+
+#[test]
+fn racing_writers_never_duplicate_a_key() {
+    let exe = build("table_race", None);
+    race(&Fleet::new("tablerace", &exe), 2, 1);
+}
+
+#[test]
+fn aarch64_racing_writers_never_duplicate_a_key_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let exe = build("table_race_arm", Some(ARM));
+    race(&Fleet::under("tableracearm", &exe, runner), 2, 4);
+}
