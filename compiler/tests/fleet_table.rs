@@ -23,14 +23,18 @@ const STORM: &str = include_str!("fleet_support/table_storm.truk");
 const WRITERS: usize = 4;
 const READERS: usize = 2;
 
-fn build(name: &str, target: Option<&str>) -> PathBuf {
+/// Builds `src` (a file name, its text) into a folder of its own.
+fn build(name: &str, src: (&str, &str), target: Option<&str>, release: bool) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("table_storm.truk");
-    std::fs::write(&src, STORM).unwrap();
-    let exe = dir.join("table_storm");
+    let file = dir.join(src.0);
+    std::fs::write(&file, src.1).unwrap();
+    let exe = dir.join(name);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_truk"));
-    cmd.args(["build", "--release"]).arg(&src).arg("-o").arg(&exe);
+    cmd.arg("build").arg(&file).arg("-o").arg(&exe);
+    if release {
+        cmd.arg("--release");
+    }
     if let Some(t) = target {
         cmd.args(["--target", t]);
     }
@@ -38,6 +42,9 @@ fn build(name: &str, target: Option<&str>) -> PathBuf {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     exe
 }
+
+const STORM_SRC: (&str, &str) = ("table_storm.truk", STORM);
+const CACHE_SRC: (&str, &str) = ("cache.truk", include_str!("../../examples/cache.truk"));
 
 /// The members; every one still running is killed and reaped on drop.
 struct Members(Vec<(String, Child)>);
@@ -159,26 +166,53 @@ fn storm_secs(default: u64) -> u64 {
 
 #[test]
 fn table_survives_a_kill_storm() {
-    let exe = build("table_storm", None);
+    let exe = build("table_storm", STORM_SRC, None, true);
     storm(&Fleet::new("tablestorm", &exe), storm_secs(12), 1);
 }
 
 #[test]
 fn aarch64_table_survives_a_kill_storm_under_qemu() {
     let Some(runner) = arm_runner() else { return };
-    let exe = build("table_storm_arm", Some(ARM));
+    let exe = build("table_storm_arm", STORM_SRC, Some(ARM), true);
     storm(&Fleet::under("tablestormarm", &exe, runner), storm_secs(6), 4);
 }
 
 #[test]
 fn racing_writers_never_duplicate_a_key() {
-    let exe = build("table_race", None);
+    let exe = build("table_race", STORM_SRC, None, true);
     race(&Fleet::new("tablerace", &exe), 2, 1);
 }
 
 #[test]
 fn aarch64_racing_writers_never_duplicate_a_key_under_qemu() {
     let Some(runner) = arm_runner() else { return };
-    let exe = build("table_race_arm", Some(ARM));
+    let exe = build("table_race_arm", STORM_SRC, Some(ARM), true);
     race(&Fleet::under("tableracearm", &exe, runner), 2, 4);
+}
+
+/// examples/cache.truk: instances share a cache, one is killed in the middle, every cached
+/// answer is right.
+fn cache(f: &Fleet) {
+    let o = f.command(&f.exe, &[]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("cache entries at start: 0"), "{out}");
+    assert!(out.contains("instance 0 ended with status 137"), "{out}");
+    assert!(out.contains("500 cached answers checked, 0 wrong"), "{out}");
+    assert!(f.regions().is_empty(), "{:?}", f.regions());
+}
+
+#[test]
+fn example_cache_survives_a_killed_instance() {
+    for release in [false, true] {
+        let exe = build(if release { "cache_release" } else { "cache_debug" }, CACHE_SRC, None, release);
+        cache(&Fleet::new(if release { "cacherel" } else { "cachedbg" }, &exe));
+    }
+}
+
+#[test]
+fn aarch64_example_cache_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let exe = build("cache_arm", CACHE_SRC, Some(ARM), true);
+    cache(&Fleet::under("cachearm", &exe, runner));
 }
