@@ -73,7 +73,12 @@ static uint64_t hash_key(const table_t *t, const void *key) {
             h ^= h >> 29;
         }
     }
-    h *= 0x9E3779B97F4A7C15ull;
+    /* splitmix64's finalizer: every key bit moves the high bits that pick
+     * the home slot (multiples of a constant would cluster otherwise). */
+    h ^= h >> 30;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 27;
+    h *= 0x94D049BB133111EBull;
     return h ^ (h >> 31);
 }
 
@@ -168,6 +173,9 @@ static enum probe find(const table_t *t, uint64_t h, const void *k, uint32_t e, 
                 return ABSENT;
             continue;
         }
+        /* Compare in place; copy (consistently) only a key that matches. */
+        if (t->ks == 8 ? *(uint64_t *)key_at(t, i) != *(const uint64_t *)k : memcmp(key_at(t, i), k, t->ks) != 0)
+            continue;
         if (read_slot(t, i, e, scratch, NULL, seen) && memcmp(scratch, k, t->ks) == 0) {
             *at = i;
             return FOUND;
@@ -188,7 +196,7 @@ bool __truk_table_get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const voi
             break;
         if (kind == TRUK_TABLE_TOMB || (kind == TRUK_TABLE_BUSY && !(WASFULL(s) && EPOCH(s) == e)))
             continue;
-        if (memcmp(key_at(&t, i), key, ks) != 0) {
+        if (ks == 8 ? *(uint64_t *)key_at(&t, i) != *(const uint64_t *)key : memcmp(key_at(&t, i), key, ks) != 0) {
             /* A key never changes while its slot holds it; a torn compare
              * (the slot reused meanwhile) matters only if it matched. */
             continue;
@@ -216,7 +224,7 @@ bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const voi
     for (;;) {
         uint64_t at, s = 0, free, fs = 0;
         if (find(&t, h, key, e, &at, &s, &free, &fs, scratch) == FOUND) {
-            __atomic_store_n(l, lock_word(me, at + 1), __ATOMIC_SEQ_CST);
+            __atomic_store_n(l, lock_word(me, at + 1), __ATOMIC_RELEASE);
             uint64_t busy = mk(TRUK_TABLE_BUSY, CUR(s), 1, me, e);
             if (!cas(state_at(&t, at), s, busy))
                 continue;
@@ -229,7 +237,7 @@ bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const voi
         }
         if (free == cap)
             break; /* full */
-        __atomic_store_n(l, lock_word(me, free + 1), __ATOMIC_SEQ_CST);
+        __atomic_store_n(l, lock_word(me, free + 1), __ATOMIC_RELEASE);
         uint64_t busy = mk(TRUK_TABLE_BUSY, 0, 0, me, e);
         if (!cas(state_at(&t, free), fs, busy))
             continue; /* another stripe's writer took it */
