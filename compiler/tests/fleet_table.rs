@@ -216,3 +216,18 @@ fn aarch64_example_cache_under_qemu() {
     let exe = build("cache_arm", CACHE_SRC, Some(ARM), true);
     cache(&Fleet::under("cachearm", &exe, runner));
 }
+
+/// The table runtime is linked only into programs that use a table, and a table outside
+/// shared memory does not join a fleet.
+#[test]
+fn only_programs_with_tables_link_the_table_runtime() {
+    let symbols = |name: &str, src: &str| {
+        let exe = build(name, (&format!("{name}.truk"), src), None, false);
+        assert_eq!(Command::new(&exe).output().unwrap().status.code(), Some(3), "{name}");
+        String::from_utf8_lossy(&Command::new("nm").arg(&exe).output().unwrap().stdout).into_owned()
+    };
+    let local = symbols("local_table", "fn main() : i32 {\n  var t: table[i32, i32, 4];\n  table_put(&t, 1, 3);\n  let f, v = table_get(&t, 1);\n  return v;\n}\n");
+    assert!(local.contains("__truk_table_put") && !local.contains("__truk_fleet_join"), "{local}");
+    let none = symbols("no_table", "fn main() : i32 {\n  return 3;\n}\n");
+    assert!(!none.contains("__truk_table_"), "{none}");
+}
