@@ -88,6 +88,13 @@ static uint64_t *stripe(const table_t *t, uint64_t h) { return &t->h->locks[(h >
 /* A dead writer's slot goes back: a replace to FULL with the old copy (a new
  * version, so that no reader takes a copy from before as current), an insert
  * to TOMB (keys probed past it stay reachable). */
+static void rollback(uint64_t *st, uint64_t s) {
+    uint32_t who = MID(s);
+    uint64_t back = WASFULL(s) ? mk(TRUK_TABLE_FULL, CUR(s), 0, who ^ 0x2aaaaaaau, EPOCH(s))
+                               : mk(TRUK_TABLE_TOMB, 0, 0, who, EPOCH(s));
+    cas(st, s, back);
+}
+
 static void repair(const table_t *t, uint64_t lock) {
     uint64_t slot = lock >> 32;
     if (slot == 0 || slot > t->cap)
@@ -95,11 +102,27 @@ static void repair(const table_t *t, uint64_t lock) {
     uint32_t who = (uint32_t)(lock >> 1) & 0x3fffffffu;
     uint64_t *st = state_at(t, slot - 1);
     uint64_t s = ld_acq(st);
-    if (KIND(s) != TRUK_TABLE_BUSY || MID(s) != who)
-        return;
-    uint64_t back = WASFULL(s) ? mk(TRUK_TABLE_FULL, CUR(s), 0, who ^ 0x2aaaaaaau, EPOCH(s))
-                               : mk(TRUK_TABLE_TOMB, 0, 0, who, EPOCH(s));
-    cas(st, s, back);
+    if (KIND(s) == TRUK_TABLE_BUSY && MID(s) == who)
+        rollback(st, s);
+}
+
+/* A reader that meets a replace in progress waits for it (a copy of the
+ * value): the writer's next replace would write the copy the reader reads
+ * and could leave the same state word, so the reader could not tell. A
+ * writer that takes long is judged, and rolled back when dead. Returns the
+ * slot's new state. */
+static uint64_t outwait(uint64_t *st, uint64_t s) {
+    for (unsigned n = 1;; n++) {
+        if (n % 1024 == 0 && __truk_fleet_mover_dead(MID(s)))
+            rollback(st, s);
+        if (n < 1024)
+            truk_cpu_relax();
+        else
+            sched_yield();
+        uint64_t now = ld_acq(st);
+        if (now != s)
+            return now;
+    }
 }
 
 static uint64_t lock_word(uint32_t me, uint64_t slot_plus1) { return 1 | (uint64_t)me << 1 | slot_plus1 << 32; }
@@ -136,10 +159,13 @@ static void unlock(uint64_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
  * value (val may be NULL). false: nothing there in epoch e. */
 static bool read_slot(const table_t *t, uint64_t i, uint32_t e, void *key, void *val, uint64_t *seen) {
     uint64_t *st = state_at(t, i);
-    for (;;) {
-        uint64_t s = ld_acq(st);
+    for (uint64_t s = ld_acq(st);; s = ld_acq(st)) {
         unsigned k = kind_in(s, e);
-        if (!(k == TRUK_TABLE_FULL || (k == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e)))
+        if (k == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e) {
+            outwait(st, s);
+            continue;
+        }
+        if (k != TRUK_TABLE_FULL)
             return false;
         memcpy(key, key_at(t, i), t->ks);
         if (val)
@@ -194,8 +220,14 @@ bool __truk_table_get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const voi
         unsigned kind = kind_in(s, e);
         if (kind == TRUK_TABLE_EMPTY)
             break;
-        if (kind == TRUK_TABLE_TOMB || (kind == TRUK_TABLE_BUSY && !(WASFULL(s) && EPOCH(s) == e)))
+        if (kind == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e) {
+            outwait(st, s);
+            n--; /* this slot again */
+            i = i == 0 ? cap - 1 : i - 1;
             continue;
+        }
+        if (kind != TRUK_TABLE_FULL)
+            continue; /* a tombstone, or an insert not done yet */
         if (ks == 8 ? *(uint64_t *)key_at(&t, i) != *(const uint64_t *)key : memcmp(key_at(&t, i), key, ks) != 0) {
             /* A key never changes while its slot holds it; a torn compare
              * (the slot reused meanwhile) matters only if it matched. */
@@ -294,7 +326,7 @@ uint64_t __truk_table_len(void *p, uint64_t cap, uint64_t ks, uint64_t vs) {
     for (uint64_t i = 0; i < cap; i++) {
         uint64_t s = ld_acq(state_at(&t, i));
         unsigned k = kind_in(s, e);
-        n += k == TRUK_TABLE_FULL || (k == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e);
+        n += k == TRUK_TABLE_FULL || (k == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e); /* a replace: there */
     }
     return n;
 }

@@ -340,10 +340,13 @@ struct truk_chan_ref {
  *               version, bumped by every commit
  *   bits 34..63 epoch: a slot of another epoch than the header's is EMPTY
  * Readers lock nothing: they read the state (acquire), the key and the
- * current copy, and the state again; unchanged means a consistent copy,
+ * current copy, and the state again; unchanged FULL means a consistent copy,
  * because a writer only ever writes the copy that is not current (and the
- * key only of a slot that is not FULL). A BUSY replace still shows its old
- * value; a BUSY insert is not there yet.
+ * key only of a slot that is not FULL), and every commit changes the
+ * version. A reader that meets a BUSY replace waits for it (the writer's
+ * next replace could repeat the BUSY word after writing the copy read), and
+ * judges its writer after a spin, rolling it back when dead; a BUSY insert
+ * is not there yet.
  * Writers (put, del) hold the lock of the key's stripe (hash of the key),
  * one of TRUK_TABLE_STRIPES words: 1 | writer << 1 | (slot + 1) << 32, the
  * slot written in the lock word before the slot is claimed. Only one writer

@@ -52,7 +52,19 @@ struct Members(Vec<(String, Child)>);
 impl Members {
     fn start(&mut self, f: &Fleet, role: &str) {
         let args: Vec<&str> = role.split(' ').collect();
-        let child = f.command(&f.exe, &args).stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::inherit()).spawn().unwrap();
+        // A busy machine may refuse a fork for a moment (EAGAIN): try again.
+        let mut tries = 0;
+        let child = loop {
+            match f.command(&f.exe, &args).stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::inherit()).spawn() {
+                Ok(c) => break c,
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    eprintln!("start `{role}`: {e}; again");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("start `{role}`: {e}"),
+            }
+        };
         self.0.push((role.to_string(), child));
     }
 
