@@ -41,6 +41,17 @@ static unsigned char *val_at(const table_t *t, uint64_t i, unsigned copy) {
     return t->slots + i * t->stride + t->voff + copy * t->vstride;
 }
 
+/* memcpy of a size known only at run time, with the common sizes inlined. */
+static inline void copy(void *d, const void *s, uint64_t n) {
+    switch (n) {
+    case 8: memcpy(d, s, 8); return;
+    case 16: memcpy(d, s, 16); return;
+    case 24: memcpy(d, s, 24); return;
+    case 32: memcpy(d, s, 32); return;
+    default: memcpy(d, s, n);
+    }
+}
+
 static uint64_t ld_acq(uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static bool cas(uint64_t *p, uint64_t expected, uint64_t desired) {
     return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
@@ -169,7 +180,7 @@ static bool read_slot(const table_t *t, uint64_t i, uint32_t e, void *key, void 
             return false;
         memcpy(key, key_at(t, i), t->ks);
         if (val)
-            memcpy(val, val_at(t, i, CUR(s)), t->vs);
+            copy(val, val_at(t, i, CUR(s)), t->vs);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(st, __ATOMIC_RELAXED) == s) {
             if (seen)
@@ -233,7 +244,7 @@ bool __truk_table_get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const voi
              * (the slot reused meanwhile) matters only if it matched. */
             continue;
         }
-        memcpy(out, val_at(&t, i, CUR(s)), vs);
+        copy(out, val_at(&t, i, CUR(s)), vs);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(st, __ATOMIC_RELAXED) == s)
             return true;
@@ -261,7 +272,7 @@ bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const voi
             if (!cas(state_at(&t, at), s, busy))
                 continue;
             __atomic_thread_fence(__ATOMIC_RELEASE);
-            memcpy(val_at(&t, at, !CUR(s)), val, vs);
+            copy(val_at(&t, at, !CUR(s)), val, vs);
             if (!cas(state_at(&t, at), busy, mk(TRUK_TABLE_FULL, !CUR(s), 0, MID(s) + 1, e)))
                 continue; /* taken for dead and rolled back: again */
             ok = true;
