@@ -15,8 +15,36 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let v = self.rvalue(k).unwrap();
         let tmp = self.alloca(kt, "table.key");
         self.zero_fill(tmp, kt);
-        self.b.build_store(tmp, v).unwrap();
+        self.store_fields(tmp, v, kt);
         tmp
+    }
+
+    /// Stores `v` one scalar field at a time, so that the padding keeps the zeros under it
+    /// (an aggregate store or copy may carry the source's padding along).
+    fn store_fields(&mut self, p: PointerValue<'ctx>, v: BasicValueEnum<'ctx>, t: &Ty) {
+        match t {
+            Ty::Struct(id) => {
+                let fields: Vec<Ty> = self.prog.structs[*id as usize].fields.iter().flatten().map(|(_, t)| t.clone()).collect();
+                let st = self.ty(t).into_struct_type();
+                for (i, ft) in fields.iter().enumerate() {
+                    let fv = self.b.build_extract_value(v.into_struct_value(), i as u32, "").unwrap();
+                    let fp = self.b.build_struct_gep(st, p, i as u32, "").unwrap();
+                    self.store_fields(fp, fv, ft);
+                }
+            }
+            Ty::Array(n, el) if matches!(**el, Ty::Struct(_) | Ty::Array(..)) => {
+                let at = self.ty(t);
+                let i32t = self.ctx.i32_type();
+                for i in 0..*n {
+                    let ev = self.b.build_extract_value(v.into_array_value(), i as u32, "").unwrap();
+                    let ep = unsafe { self.b.build_in_bounds_gep(at, p, &[i32t.const_zero(), i32t.const_int(i, false)], "").unwrap() };
+                    self.store_fields(ep, ev, el);
+                }
+            }
+            _ => {
+                self.b.build_store(p, v).unwrap();
+            }
+        }
     }
 
     pub(super) fn table_call(
