@@ -383,4 +383,61 @@ struct truk_chan_ref {
     uint64_t cap;
     uint64_t elem_size;
 };
+/* ---- Tables: table[K, V, N] of truk_rt.h (table.c) ----------------------------
+ * A table is inline memory, in the region or anywhere else; all zero bytes is
+ * an empty table. Size: TRUK_TABLE_HEADER_SIZE + N * stride, with stride =
+ * truk_table_stride(sizeof K, sizeof V); 8-aligned. mir/layout.rs computes
+ * the same. Open addressing, linear probing, no entry ever moves.
+ *   header (struct truk_table_header), then N slots of
+ *     state   0  uint64 atomic, below
+ *     key     8  sizeof K bytes, padded to a multiple of 8
+ *     value      two copies of sizeof V bytes, each padded to a multiple of 8
+ * A slot's state:
+ *   bits  0..1  kind: EMPTY, BUSY (a writer is in it), FULL, TOMB (deleted)
+ *   bit   2     the current value copy (FULL, TOMB, BUSY: the old one)
+ *   bit   3     BUSY only: the slot was FULL (a replace), else an insert
+ *   bits  4..33 BUSY: the writer (a channel mover, truk_fleet.h); else a
+ *               version, bumped by every commit
+ *   bits 34..63 epoch: a slot of another epoch than the header's is EMPTY
+ * Readers lock nothing: they read the state (acquire), the key and the
+ * current copy, and the state again; unchanged FULL means a consistent copy,
+ * because a writer only ever writes the copy that is not current (and the
+ * key only of a slot that is not FULL), and every commit changes the
+ * version. A reader that meets a BUSY replace waits for it (the writer's
+ * next replace could repeat the BUSY word after writing the copy read), and
+ * judges its writer after a spin, rolling it back when dead; a BUSY insert
+ * is not there yet.
+ * Writers (put, del) hold the lock of the key's stripe (hash of the key),
+ * one of TRUK_TABLE_STRIPES words: 1 | writer << 1 | (slot + 1) << 32, the
+ * slot written in the lock word before the slot is claimed. Only one writer
+ * can thus add or remove a given key: no duplicates. A claim, a commit and a
+ * delete are each one CAS on the exact state word:
+ *   put, key found in FULL(c, v): BUSY(c, replace, me), write copy !c, then
+ *     FULL(!c, v + 1). Not found: the first TOMB or EMPTY slot of the probe,
+ *     BUSY(0, insert, me), write key and copy 0, FULL(0, v + 1).
+ *   del: FULL(c, v) -> TOMB(c, v + 1).
+ * A writer waiting for a stripe lock judges its holder after a spin: if it
+ * is dead, the slot its lock word names goes back (CAS on the exact word):
+ * a replace to FULL with the old copy, an insert to TOMB; then the lock
+ * changes hands. So a killed put or del happened whole or not at all, and no
+ * other entry is touched.
+ * clear takes every stripe lock in order (repairing dead holders' slots, so
+ * no BUSY slot is left), adds 1 to `epoch`, and lets them go: one store makes
+ * every slot EMPTY. len counts the FULL slots and replaces (O(N)). */
+#define TRUK_TABLE_STRIPES 64
+#define TRUK_TABLE_HEADER_SIZE (64 + 8 * TRUK_TABLE_STRIPES)
+#define TRUK_TABLE_EMPTY 0u
+#define TRUK_TABLE_BUSY 1u
+#define TRUK_TABLE_FULL 2u
+#define TRUK_TABLE_TOMB 3u
+#define TRUK_TABLE_EPOCH_MASK 0x3fffffffu
+struct truk_table_header {
+    uint64_t epoch; /*  0 clears so far */
+    uint8_t pad0[56];
+    uint64_t locks[TRUK_TABLE_STRIPES]; /* 64 stripe locks */
+};
+_Static_assert(sizeof(struct truk_table_header) == TRUK_TABLE_HEADER_SIZE, "table header size");
+static inline uint64_t truk_table_stride(uint64_t key_size, uint64_t value_size) {
+    return 8 + ((key_size + 7) & ~(uint64_t)7) + 2 * ((value_size + 7) & ~(uint64_t)7);
+}
 #endif /* TRUK_FLEET_H */

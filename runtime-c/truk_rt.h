@@ -176,6 +176,16 @@ bool __truk_chan_recv(void *ch, uint64_t cap, uint64_t elem_size, void *out, int
 void __truk_chan_close(void *ch);
 uint64_t __truk_chan_len(void *ch, uint64_t cap);
 int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_chan_ref *refs);
+/* Tables: table[K, V, N] (table.c; layout and protocol: "Tables" in
+ * truk_fleet.h). `t` points at the table's inline memory, `cap` is N, keys
+ * are compared by their ks bytes (padding zeroed by the caller). get and
+ * next copy out; next walks from *cursor and leaves it past the entry. */
+bool __truk_table_put(void *t, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val);
+bool __truk_table_get(void *t, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out);
+bool __truk_table_del(void *t, uint64_t cap, uint64_t ks, uint64_t vs, const void *key);
+uint64_t __truk_table_len(void *t, uint64_t cap, uint64_t ks, uint64_t vs);
+void __truk_table_clear(void *t);
+bool __truk_table_next(void *t, uint64_t cap, uint64_t ks, uint64_t vs, uint64_t *cursor, void *key, void *val);
 /* fleet.c, for chan.c: this process as a channel's mover (0 outside a fleet),
  * and whether a mover is dead (see "Channels" in truk_fleet.h). */
 uint32_t __truk_fleet_mover(void);

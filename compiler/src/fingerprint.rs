@@ -140,6 +140,8 @@ pub enum LayoutType {
     Mutex { size: u64, align: u64 },
     /// `chan[T, N]`: header, then `cap` cells holding `elem` (`runtime-c/truk_fleet.h`).
     Chan { cap: u64, size: u64, align: u64, elem: Box<LayoutType> },
+    /// `table[K, V, N]`: header, then `cap` slots of `key` and `value` (`runtime-c/truk_fleet.h`).
+    Table { cap: u64, size: u64, align: u64, key: Box<LayoutType>, value: Box<LayoutType> },
 }
 
 // Tags of the layout type encoding (format 1). Never reuse a number.
@@ -150,6 +152,7 @@ const LT_ENUM: u8 = 4;
 const LT_TUPLE: u8 = 5;
 const LT_MUTEX: u8 = 6;
 const LT_CHAN: u8 = 7;
+const LT_TABLE: u8 = 8;
 
 /// `type(t)` of the layout fingerprint:
 /// - Prim:   `1 str(name) u64(size) u64(align)`
@@ -159,6 +162,7 @@ const LT_CHAN: u8 = 7;
 /// - Tuple:  `5 u64(size) u64(align) u64(#fields) (u64(offset) type)...`
 /// - Mutex:  `6 u64(size) u64(align)`
 /// - Chan:   `7 u64(cap) u64(size) u64(align) type(elem)`
+/// - Table:  `8 u64(cap) u64(size) u64(align) type(key) type(value)`
 fn encode_layout_type(h: &mut Sha256, t: &LayoutType) {
     match t {
         LayoutType::Prim { name, size, align } => {
@@ -226,6 +230,14 @@ fn encode_layout_type(h: &mut Sha256, t: &LayoutType) {
             put_u64(h, *size);
             put_u64(h, *align);
             encode_layout_type(h, elem);
+        }
+        LayoutType::Table { cap, size, align, key, value } => {
+            h.update([LT_TABLE]);
+            put_u64(h, *cap);
+            put_u64(h, *size);
+            put_u64(h, *align);
+            encode_layout_type(h, key);
+            encode_layout_type(h, value);
         }
     }
 }
@@ -700,6 +712,17 @@ mod tests {
             fields: vec![(0, u64t())],
         };
         check(&v, dl, "tuple");
+        let table = |cap: u64, key: LayoutType, value: LayoutType| LayoutType::Table { cap, size: 576 + cap * 32, align: 8, key: Box::new(key), value: Box::new(value) };
+        for (t, what) in [
+            (table(4, u64t(), entry.clone()), "table"),
+            (table(5, u64t(), entry.clone()), "table capacity"),
+            (table(4, u32t(), entry.clone()), "table key"),
+            (table(4, u64t(), u64t()), "table value"),
+        ] {
+            let mut v = base.clone();
+            v[1].1 = t;
+            check(&v, dl, what);
+        }
     }
 
     fn sample_note() -> NoteInfo {

@@ -110,6 +110,20 @@ fn channel_builtins_check_their_arguments() {
 }
 
 #[test]
+fn table_types_check_key_value_and_capacity() {
+    insta::assert_snapshot!(check(
+        "struct Node { id: u32, next: *Node }\nstruct Pos { x: f32, y: f32 }\nshared var a: table[u64, Node, 8];\nvar n: u64 = 3;\nfn main() : i32 {\n    var b: table[Pos, u8, 4];\n    var c: table[*u8, u8, 4];\n    var d: table[u64, u64, 0];\n    var e: table[u64, u64, n];\n    var f: table[u32, Mutex, 2];\n    var g: table[[4]u8, []u8, 2];\n    return 0;\n}\n"
+    ));
+}
+
+#[test]
+fn table_builtins_check_their_arguments() {
+    insta::assert_snapshot!(check(
+        "struct Entry { hits: u64 }\nvar t: table[u64, Entry, 16];\nvar x: u64;\nfn main() : i32 {\n    table_put(t, 1, Entry { hits: 1 });\n    table_put(&t, 1, 2);\n    table_put(&t, 1);\n    let found, e = table_get(&x, 1);\n    table_del(&t, \"k\");\n    var n: u32 = table_len(&t);\n    table_clear(&t, 1);\n    table_each(&t, 5, fn(k: u64, e: Entry, c: *u64) : bool { return true; });\n    table_each(&t, &x, fn(k: u64, e: *Entry, c: *u64) : bool { return true; });\n    return 0;\n}\n"
+    ));
+}
+
+#[test]
 fn atomic_orderings_are_checked() {
     insta::assert_snapshot!(check(
         "var n: u32;\nvar o: u8 = 2;\nfn main() : i32 {\n    atomic_load(&n, Ordering.RELEASE);\n    atomic_load(&n, Ordering.ACQ_REL);\n    atomic_store(&n, 1, Ordering.ACQUIRE);\n    atomic_add(&n, 1, o);\n    atomic_cas(&n, 1, 2, Ordering.FAST);\n    atomic_swap(&n, 1, Ordering.RELAXED, 4);\n    return 0;\n}\n"

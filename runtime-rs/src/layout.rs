@@ -119,7 +119,35 @@ pub fn chan_size(elem_size: u64, cap: u64) -> u64 {
     CHAN_HEADER_SIZE as u64 + cap * chan_stride(elem_size)
 }
 
+/// The header of a `table[K, V, N]` (`struct truk_table_header`, "Tables" in
+/// truk_fleet.h); N slots of `table_stride(sizeof K, sizeof V)` bytes follow it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TableHeader {
+    pub epoch: u64,
+    pub pad0: [u8; 56],
+    pub locks: [u64; TABLE_STRIPES],
+}
+pub const TABLE_STRIPES: usize = 64;
+pub const TABLE_HEADER_SIZE: usize = 64 + 8 * TABLE_STRIPES;
+pub const TABLE_EMPTY: u64 = 0;
+pub const TABLE_BUSY: u64 = 1;
+pub const TABLE_FULL: u64 = 2;
+pub const TABLE_TOMB: u64 = 3;
+pub const TABLE_EPOCH_MASK: u64 = 0x3fff_ffff;
+
+/// Bytes of one slot: state word, key, two copies of the value, each padded to 8.
+pub fn table_stride(key_size: u64, value_size: u64) -> u64 {
+    8 + key_size.div_ceil(8) * 8 + 2 * (value_size.div_ceil(8) * 8)
+}
+
+/// Bytes of a `table[K, V, cap]`.
+pub fn table_size(key_size: u64, value_size: u64, cap: u64) -> u64 {
+    TABLE_HEADER_SIZE as u64 + cap * table_stride(key_size, value_size)
+}
+
 const _: () = assert!(std::mem::size_of::<ChanHeader>() == CHAN_HEADER_SIZE);
+const _: () = assert!(std::mem::size_of::<TableHeader>() == TABLE_HEADER_SIZE);
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
 const _: () = assert!(std::mem::size_of::<Slot>() == SLOT_SIZE);
 const _: () = assert!(std::mem::size_of::<MutexLayout>() == 40);

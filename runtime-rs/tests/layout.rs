@@ -39,6 +39,11 @@ int main(void) {
     C(TRUK_CHAN_HEADER_SIZE); C(TRUK_CHAN_CELL_PAYLOAD); C(TRUK_CHAN_WRITING); C(TRUK_CHAN_FULL);
     C(TRUK_CHAN_READING); C(TRUK_CHAN_MOVER_MASK); C(TRUK_CHAN_MOVER_SLOT_BITS);
     C(truk_chan_stride(0)); C(truk_chan_stride(1)); C(truk_chan_stride(8)); C(truk_chan_stride(60));
+    printf("table %zu 0\n", sizeof(struct truk_table_header));
+    F(truk_table_header, epoch); F(truk_table_header, locks);
+    C(TRUK_TABLE_STRIPES); C(TRUK_TABLE_HEADER_SIZE); C(TRUK_TABLE_BUSY); C(TRUK_TABLE_FULL);
+    C(TRUK_TABLE_TOMB); C(TRUK_TABLE_EPOCH_MASK);
+    C(truk_table_stride(1, 1)); C(truk_table_stride(8, 12)); C(truk_table_stride(32, 60));
     printf("magic %d 0\n", memcmp(TRUK_FLEET_MAGIC, "TRUKFLT\0", 8) == 0);
     printf("strings %s %s %s %s 0\n", TRUK_FLEET_DIR, TRUK_FLEET_PREFIX, TRUK_FLEET_NS_ENV, TRUK_FLEET_NS_DEFAULT);
     return 0;
@@ -140,6 +145,22 @@ fn rust_layout_matches_truk_fleet_h() {
         ("truk_chan_stride(1)", chan_stride(1)),
         ("truk_chan_stride(8)", chan_stride(8)),
         ("truk_chan_stride(60)", chan_stride(60)),
+    ] {
+        check(k, v, 0);
+    }
+    check("table", size_of::<TableHeader>() as u64, 0);
+    field!("truk_table_header", TableHeader, epoch);
+    field!("truk_table_header", TableHeader, locks);
+    for (k, v) in [
+        ("TRUK_TABLE_STRIPES", TABLE_STRIPES as u64),
+        ("TRUK_TABLE_HEADER_SIZE", TABLE_HEADER_SIZE as u64),
+        ("TRUK_TABLE_BUSY", TABLE_BUSY),
+        ("TRUK_TABLE_FULL", TABLE_FULL),
+        ("TRUK_TABLE_TOMB", TABLE_TOMB),
+        ("TRUK_TABLE_EPOCH_MASK", TABLE_EPOCH_MASK),
+        ("truk_table_stride(1, 1)", table_stride(1, 1)),
+        ("truk_table_stride(8, 12)", table_stride(8, 12)),
+        ("truk_table_stride(32, 60)", table_stride(32, 60)),
     ] {
         check(k, v, 0);
     }

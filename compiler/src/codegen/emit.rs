@@ -26,6 +26,8 @@ use crate::syntax::ast::{BinOp, VarKind};
 pub mod fleet;
 #[path = "chan.rs"]
 pub mod chan;
+#[path = "table.rs"]
+pub mod table;
 #[path = "debug.rs"]
 pub mod debug;
 
@@ -156,7 +158,7 @@ fn term_span(t: &mir::Terminator) -> Option<Span> {
 /// (a 256 KB struct took minutes or crashed it) and its fast instruction selector rejects them.
 /// Slices stay {ptr, len} values. `extern fn`s keep C's by-value convention.
 fn in_memory(t: &Ty) -> bool {
-    matches!(t, Ty::Struct(_) | Ty::Tuple(_) | Ty::Array(..) | Ty::Mutex | Ty::Chan(..))
+    matches!(t, Ty::Struct(_) | Ty::Tuple(_) | Ty::Array(..) | Ty::Mutex | Ty::Chan(..) | Ty::Table(..))
 }
 
 /// An element of a literal: its GEP path and its value, or (with its type) a pointer to it.
@@ -199,6 +201,10 @@ fn llvm_type<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty, struct_ty: &dyn F
             let cell = c.i64_type().array_type((layout::chan_stride(layout::chan_elem_size(prog, el)) / 8) as u32);
             let header = c.i64_type().array_type((layout::CHAN_HEADER_SIZE / 8) as u32);
             c.struct_type(&[header.into(), cell.array_type(*n as u32).into()], false).into()
+        }
+        Ty::Table(k, v, n) => {
+            let (ks, vs) = (layout::chan_elem_size(prog, k), layout::chan_elem_size(prog, v));
+            c.i64_type().array_type((layout::table_size(ks, vs, *n) / 8) as u32).into()
         }
         // `void` only reaches here as a pointee or an error: give it a byte.
         Ty::Void | Ty::Error => c.i8_type().into(),
@@ -738,6 +744,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             ExprKind::Builtin(Builtin::Fleet(f), args) if in_memory(&e.ty) => self.fleet_call_into(*f, args, slot),
             ExprKind::Builtin(Builtin::Chan(ChanOp::Recv), args) => self.chan_recv_into(args, slot),
+            ExprKind::Builtin(Builtin::Table(TableOp::Get), args) => self.table_get_into(args, slot),
             _ if in_memory(&e.ty) || crate::hir::check::is_place(e) => {
                 let src = self.place(e);
                 // Source and destination are the same object or disjoint, as memcpy requires.
@@ -1284,6 +1291,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             Builtin::Atomic(op) => self.atomic(*op, args),
             Builtin::Fleet(f) => self.fleet_call(*f, args),
             Builtin::Chan(op) => self.chan_call(*op, args),
+            Builtin::Table(op) => self.table_call(*op, args),
             Builtin::VaArg(t) => {
                 let (base, cursor) = self.va.expect("checker allows va_arg only in variadic functions");
                 let i = self.b.build_load(i64t, cursor, "").unwrap().into_int_value();

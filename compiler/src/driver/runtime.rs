@@ -34,6 +34,7 @@ pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("fleet.c", include_str!("../../../runtime-c/fleet.c")),
     ("supervise.c", include_str!("../../../runtime-c/supervise.c")),
     ("chan.c", include_str!("../../../runtime-c/chan.c")),
+    ("table.c", include_str!("../../../runtime-c/table.c")),
 ];
 
 /// Bump when the way objects are built changes in a way the key does not capture.

@@ -52,6 +52,8 @@ pub struct Checker<'a> {
     bodies: Vec<(FuncId, &'a ast::FnDecl, u32)>,
     /// Channel element types to check once every struct is known (`chan.rs`).
     pub(super) chan_elems: Vec<(Ty, Span)>,
+    /// Table keys and values to check once every struct is known (`table.rs`).
+    pub(super) table_elems: Vec<(Ty, Span, Ty, Span)>,
     /// The predeclared `Ordering` of the atomics (`fleet.rs`), unless the program has its own.
     pub(super) ordering_enum: Option<EnumId>,
 }
@@ -69,6 +71,7 @@ pub fn check(modules: &[ast::Module]) -> (Program, Vec<Diagnostic>) {
         lambda_count: 0,
         bodies: vec![],
         chan_elems: vec![],
+        table_elems: vec![],
         ordering_enum: None,
     };
     c.run();
@@ -118,6 +121,7 @@ impl<'a> Checker<'a> {
             self.check_body(id, decl);
         }
         self.check_chan_elements();
+        self.check_table_elements();
         self.find_entry_points();
     }
 
@@ -360,6 +364,10 @@ impl<'a> Checker<'a> {
             ast::TypeKind::Chan(el, n) => {
                 let elem = self.resolve_type(el);
                 self.chan_type(el, n, elem)
+            }
+            ast::TypeKind::Table(k, v, n) => {
+                let (kt, vt) = (self.resolve_type(k), self.resolve_type(v));
+                self.table_type(k, v, n, kt, vt)
             }
             ast::TypeKind::Tuple(ts) => {
                 let ty = Ty::Tuple(ts.iter().map(|t| self.resolve_type(t)).collect());

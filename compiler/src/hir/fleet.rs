@@ -134,7 +134,7 @@ pub fn shareable(prog: &Program, path: &str, ty: &Ty, show: &dyn Fn(&Ty) -> Stri
     match ty {
         Ty::Int { .. } | Ty::Float { .. } | Ty::Bool | Ty::Enum(_) | Ty::Mutex | Ty::Error => Ok(()),
         // Its element obeys the same rule, checked (once) where the type is written.
-        Ty::Chan(..) => Ok(()),
+        Ty::Chan(..) | Ty::Table(..) => Ok(()),
         Ty::Ptr(_) | Ty::Nil => addr("a pointer"),
         Ty::Slice(_) => addr("a slice"),
         Ty::Map(..) => addr("a map"),
@@ -167,6 +167,9 @@ impl Checker<'_> {
     /// The atomic and fleet builtins. `None`: not one of their names.
     pub(super) fn fleet_builtin(&mut self, name: &str, args: &[ast::Expr], span: crate::diag::Span) -> Option<Expr> {
         if let Some(e) = self.chan_builtin(name, args, span) {
+            return Some(e);
+        }
+        if let Some(e) = self.table_builtin(name, args, span) {
             return Some(e);
         }
         if let Some((op, arity)) = atomic_op(name) {

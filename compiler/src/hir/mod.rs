@@ -4,6 +4,7 @@
 //! functions; implicit conversions are explicit `Cast`s. MIR is lowered from this.
 
 pub mod chan;
+pub mod table;
 pub mod check;
 pub mod fleet;
 pub mod ty;
@@ -11,6 +12,7 @@ pub mod ty;
 use crate::diag::Span;
 use crate::syntax::ast::{BinOp, VarKind};
 pub use chan::ChanOp;
+pub use table::TableOp;
 pub use fleet::{AtomicOp, FleetFn};
 pub use ty::{EnumId, StructId, Ty};
 
@@ -246,4 +248,6 @@ pub enum Builtin {
     Fleet(FleetFn),
     /// `chan_send(&c, v, t)` etc.: a call of the channel runtime.
     Chan(ChanOp),
+    /// `table_put(&t, k, v)` etc.: a call of the table runtime.
+    Table(TableOp),
 }

@@ -24,6 +24,8 @@ pub enum Ty {
     Mutex,
     /// `chan[T, N]`: a bounded channel of N (>= 1) elements of T, inline (`runtime-c/chan.c`).
     Chan(Box<Ty>, u64),
+    /// `table[K, V, N]`: a hash table of N (>= 1) entries, inline (`runtime-c/table.c`).
+    Table(Box<Ty>, Box<Ty>, u64),
     /// The type of `nil` before it meets a pointer-like type.
     Nil,
     /// Stands in after an error, so one mistake does not cascade into many.
@@ -153,6 +155,7 @@ impl<'a> fmt::Display for TyDisplay<'a> {
             Ty::Enum(id) => f.write_str(&(self.enum_names)(*id)),
             Ty::Mutex => f.write_str("Mutex"),
             Ty::Chan(t, n) => write!(f, "chan[{}, {n}]", sub(t)),
+            Ty::Table(k, v, n) => write!(f, "table[{}, {}, {n}]", sub(k), sub(v)),
             Ty::Nil => f.write_str("nil"),
             Ty::Error => f.write_str("{error}"),
         }

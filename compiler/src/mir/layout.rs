@@ -35,6 +35,21 @@ pub fn chan_size(elem_size: u64, cap: u64) -> u64 {
     CHAN_HEADER_SIZE.saturating_add(cap.saturating_mul(chan_stride(elem_size)))
 }
 
+/// `table[K, V, N]`, as `runtime-c/truk_fleet.h` ("Tables") lays it out: a header of
+/// 576 bytes, then N slots of an 8-byte state word, the key and two copies of the value,
+/// each padded to a multiple of 8.
+pub const TABLE_HEADER_SIZE: u64 = 576;
+pub const TABLE_ALIGN: u64 = 8;
+
+/// Bytes of one table slot (`truk_table_stride`).
+pub fn table_stride(key_size: u64, value_size: u64) -> u64 {
+    8 + align_up(key_size, 8) + 2 * align_up(value_size, 8)
+}
+
+pub fn table_size(key_size: u64, value_size: u64, cap: u64) -> u64 {
+    TABLE_HEADER_SIZE.saturating_add(cap.saturating_mul(table_stride(key_size, value_size)))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SizeAlign {
     pub size: u64,
@@ -133,6 +148,10 @@ impl Layouts {
                 SizeAlign { size: a.size, align: a.align }
             }
             Ty::Chan(el, n) => SizeAlign { size: chan_size(self.compute(prog, el, slots).size, *n), align: CHAN_ALIGN },
+            Ty::Table(k, v, n) => {
+                let (ks, vs) = (self.compute(prog, k, slots).size, self.compute(prog, v, slots).size);
+                SizeAlign { size: table_size(ks, vs, *n), align: TABLE_ALIGN }
+            }
             _ => self.scalar(t),
         }
     }
@@ -151,7 +170,7 @@ impl Layouts {
             Ty::Mutex => SizeAlign { size: MUTEX_SIZE, align: MUTEX_ALIGN },
             // `void` only occurs behind pointers (or after an error): one byte, as in codegen.
             Ty::Bool | Ty::Void | Ty::Error => same(1),
-            Ty::Struct(_) | Ty::Array(..) | Ty::Tuple(_) | Ty::Chan(..) => self.size_align(t),
+            Ty::Struct(_) | Ty::Array(..) | Ty::Tuple(_) | Ty::Chan(..) | Ty::Table(..) => self.size_align(t),
         }
     }
 
@@ -170,6 +189,7 @@ impl Layouts {
                 SizeAlign { size: a.size, align: a.align }
             }
             Ty::Chan(el, n) => SizeAlign { size: chan_size(self.size_of(el), *n), align: CHAN_ALIGN },
+            Ty::Table(k, v, n) => SizeAlign { size: table_size(self.size_of(k), self.size_of(v), *n), align: TABLE_ALIGN },
             _ => self.scalar(t),
         }
     }
@@ -231,6 +251,13 @@ impl Layouts {
             Ty::Chan(el, n) => {
                 LayoutType::Chan { cap: *n, size: sa.size, align: sa.align, elem: Box::new(self.layout_type(prog, el)) }
             }
+            Ty::Table(k, v, n) => LayoutType::Table {
+                cap: *n,
+                size: sa.size,
+                align: sa.align,
+                key: Box::new(self.layout_type(prog, k)),
+                value: Box::new(self.layout_type(prog, v)),
+            },
             _ => LayoutType::Prim { name: names(t), size: sa.size, align: sa.align },
         }
     }
@@ -349,6 +376,14 @@ mod tests {
     }
 
     #[test]
+    fn tables_agree_with_the_runtime_layout() {
+        assert_eq!(TABLE_HEADER_SIZE, truk_runtime::layout::TABLE_HEADER_SIZE as u64);
+        for (k, v, n) in [(1, 1, 1), (8, 12, 4096), (32, 60, 7), (3, 0, 2)] {
+            assert_eq!(table_size(k, v, n), truk_runtime::layout::table_size(k, v, n), "table of {k}/{v}-byte keys/values, {n} slots");
+        }
+    }
+
+    #[test]
     fn channels_agree_with_the_runtime_layout() {
         // runtime-rs's mirror is itself tested against runtime-c/truk_fleet.h.
         assert_eq!(CHAN_HEADER_SIZE, truk_runtime::layout::CHAN_HEADER_SIZE as u64);
@@ -377,6 +412,7 @@ mod tests {
             tys.push(Ty::Array(5, Box::new(Ty::Struct(2))));
             tys.push(Ty::Mutex);
             tys.push(Ty::Chan(Box::new(Ty::Struct(1)), 5));
+            tys.push(Ty::Table(Box::new(Ty::Struct(0)), Box::new(Ty::Struct(1)), 7));
             for t in &tys {
                 let lt = llvm_type_of(&ctx, &p, t);
                 assert_eq!(td.get_abi_size(&lt), l.size_of(t), "{triple}: size of {t:?}");

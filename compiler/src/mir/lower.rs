@@ -611,7 +611,7 @@ fn has_control_flow(e: &Expr) -> bool {
 /// Whether evaluating `e` calls a function (or has side effects like one: an atomic or a
 /// fleet builtin, as in `defer unlock(&m); return atomic_add(&n, 1);`).
 pub fn contains_call(e: &Expr) -> bool {
-    any_node(e, |k| matches!(k, ExprKind::Call(..) | ExprKind::Builtin(Builtin::Atomic(_) | Builtin::Fleet(_) | Builtin::Chan(_), _)))
+    any_node(e, |k| matches!(k, ExprKind::Call(..) | ExprKind::Builtin(Builtin::Atomic(_) | Builtin::Fleet(_) | Builtin::Chan(_) | Builtin::Table(_), _)))
 }
 
 fn any_node<F: Fn(&ExprKind) -> bool + Copy>(e: &Expr, f: F) -> bool {

@@ -118,6 +118,8 @@ pub enum TypeKind {
     Map(Box<Type>, Box<Type>),
     /// `chan[T, N]`.
     Chan(Box<Type>, Box<Expr>),
+    /// `table[K, V, N]`.
+    Table(Box<Type>, Box<Type>, Box<Expr>),
     Tuple(Vec<Type>),
     Fn(Vec<Type>, Option<Box<Type>>),
 }

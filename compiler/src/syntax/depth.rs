@@ -153,6 +153,10 @@ fn children<'a>(node: Node<'a>, d: usize, out: &mut Vec<(Node<'a>, usize)>) {
                 out.push((Node::Type(x), d));
             }
             TypeKind::Map(k, v) => out.extend([k, v].map(|t| (Node::Type(t), d))),
+            TypeKind::Table(k, v, n) => {
+                out.push((Node::Expr(n), d));
+                out.extend([k, v].map(|t| (Node::Type(t), d)));
+            }
             TypeKind::Tuple(ts) => out.extend(ts.iter().map(|t| (Node::Type(t), d))),
             TypeKind::Fn(ps, r) => out.extend(ps.iter().chain(r.as_deref()).map(|t| (Node::Type(t), d))),
         },

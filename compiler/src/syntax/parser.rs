@@ -468,7 +468,7 @@ fn kids(p: P<'_>) -> Vec<P<'_>> {
 
 fn is_type(r: Rule) -> bool {
     use Rule::*;
-    matches!(r, prim_ty | ptr_ty | slice_ty | array_ty | map_ty | chan_ty | fn_ty | tuple_ty | ident)
+    matches!(r, prim_ty | ptr_ty | slice_ty | array_ty | map_ty | chan_ty | table_ty | fn_ty | tuple_ty | ident)
 }
 
 impl<'s> Builder<'s> {
@@ -702,6 +702,13 @@ impl<'s> Builder<'s> {
                 let el = self.ty(k.next().expect("grammar: channel element"));
                 let n = self.expr(k.next().expect("grammar: channel capacity"));
                 TypeKind::Chan(Box::new(el), Box::new(n))
+            }
+            Rule::table_ty => {
+                let mut k = kids(p).into_iter();
+                let key = self.ty(k.next().expect("grammar: table key"));
+                let val = self.ty(k.next().expect("grammar: table value"));
+                let n = self.expr(k.next().expect("grammar: table capacity"));
+                TypeKind::Table(Box::new(key), Box::new(val), Box::new(n))
             }
             Rule::fn_ty => {
                 let mut params = Vec::new();
@@ -1280,6 +1287,7 @@ mod tests {
             TypeKind::Slice(t) => format!("[]{}", show_ty(t)),
             TypeKind::Map(k, v) => format!("map[{}, {}]", show_ty(k), show_ty(v)),
             TypeKind::Chan(t, n) => format!("chan[{}, {}]", show_ty(t), show(n)),
+            TypeKind::Table(k, v, n) => format!("table[{}, {}, {}]", show_ty(k), show_ty(v), show(n)),
             TypeKind::Tuple(v) => format!("({})", v.iter().map(show_ty).collect::<Vec<_>>().join(", ")),
             TypeKind::Fn(p, r) => format!(
                 "fn({}){}",

@@ -1,0 +1,245 @@
+//! Tables under a kill storm and under racing writers: real Truk members
+//! (fleet_support/table_storm.truk) share a `table[u64, Val, 512]`.
+//!
+//! Storm: writers put and delete their own keys, recording each operation before and after
+//! it; readers get and walk the table checking every value; writers and readers are
+//! SIGKILLed at random and restarted. An interrupted operation must show whole or not at
+//! all, no value may be torn or under another key, no key may be there twice, the length
+//! must match the writers' records, and the table must keep working (everyone finishes).
+//! 12 s natively, 6 s under qemu; `TRUK_TABLE_STORM_SECS` sets it.
+//!
+//! Race: writers in several processes put and delete the same keys at once; no key may
+//! end up twice.
+
+mod fleet_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fleet_support::{arm_runner, Fleet, ARM};
+
+const STORM: &str = include_str!("fleet_support/table_storm.truk");
+const WRITERS: usize = 4;
+const READERS: usize = 2;
+
+/// Builds `src` (a file name, its text) into a folder of its own.
+fn build(name: &str, src: (&str, &str), target: Option<&str>, release: bool) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(src.0);
+    std::fs::write(&file, src.1).unwrap();
+    let exe = dir.join(name);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_truk"));
+    cmd.arg("build").arg(&file).arg("-o").arg(&exe);
+    if release {
+        cmd.arg("--release");
+    }
+    if let Some(t) = target {
+        cmd.args(["--target", t]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    exe
+}
+
+const STORM_SRC: (&str, &str) = ("table_storm.truk", STORM);
+const CACHE_SRC: (&str, &str) = ("cache.truk", include_str!("../../examples/cache.truk"));
+
+/// The members; every one still running is killed and reaped on drop.
+struct Members(Vec<(String, Child)>);
+
+impl Members {
+    fn start(&mut self, f: &Fleet, role: &str) {
+        let args: Vec<&str> = role.split(' ').collect();
+        // A busy machine may refuse a fork for a moment (EAGAIN): try again.
+        let mut tries = 0;
+        let child = loop {
+            match f.command(&f.exe, &args).stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::inherit()).spawn() {
+                Ok(c) => break c,
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    eprintln!("start `{role}`: {e}; again");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("start `{role}`: {e}"),
+            }
+        };
+        self.0.push((role.to_string(), child));
+    }
+
+    /// Waits up to `limit` for every member whose role starts with `prefix` to exit 0.
+    fn finish(&mut self, prefix: &str, limit: Duration) {
+        let t = Instant::now();
+        for (role, c) in self.0.iter_mut().filter(|(r, _)| r.starts_with(prefix)) {
+            loop {
+                if let Some(s) = c.try_wait().unwrap() {
+                    assert!(s.success(), "`{role}` ended with {s}");
+                    break;
+                }
+                assert!(t.elapsed() < limit, "`{role}` still runs {limit:?} after it was told to stop: the table is wedged");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+impl Drop for Members {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+fn run(f: &Fleet, args: &str) -> (i32, String) {
+    let args: Vec<&str> = args.split(' ').collect();
+    let o = f.command(&f.exe, &args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    (o.status.code().unwrap_or(-1), text)
+}
+
+fn hold(f: &Fleet, m: &mut Members, slow: u64) {
+    m.start(f, "hold");
+    let t = Instant::now();
+    while f.regions().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(10 * slow), "the holder did not create the region");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn end(f: &Fleet, mut m: Members, slow: u64) {
+    assert_eq!(run(f, "stop 3").0, 0);
+    m.finish("hold", Duration::from_secs(10 * slow));
+    drop(m);
+    assert!(f.regions().is_empty(), "{:?}", f.regions());
+}
+
+fn storm(f: &Fleet, secs: u64, slow: u64) {
+    let mut m = Members(vec![]);
+    hold(f, &mut m, slow);
+    for i in 0..WRITERS {
+        m.start(f, &format!("write {i}"));
+    }
+    for _ in 0..READERS {
+        m.start(f, "read");
+    }
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ std::process::id() as u64;
+    let (mut kills, mut writer_kills) = (0u64, 0u64);
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(Duration::from_micros(next(&mut seed) % (3000 * slow)));
+        let i = 1 + (next(&mut seed) as usize) % (m.0.len() - 1); // anyone but the holder
+        let (role, mut c) = m.0.swap_remove(i);
+        let _ = c.kill();
+        let _ = c.wait();
+        kills += 1;
+        writer_kills += role.starts_with("write") as u64;
+        m.start(f, &role);
+    }
+    assert_eq!(run(f, "stop 1").0, 0);
+    m.finish("write", Duration::from_secs(20 * slow));
+    assert_eq!(run(f, "stop 2").0, 0);
+    m.finish("read", Duration::from_secs(20 * slow));
+    let (code, verdict) = run(f, &format!("check {kills}"));
+    eprintln!("{kills} kills ({writer_kills} of writers) in {secs} s: {verdict}");
+    assert_eq!(code, 0, "{verdict}");
+    let ops: u64 = verdict.split_whitespace().nth(1).and_then(|w| w.parse().ok()).unwrap();
+    assert!(writer_kills >= 30 && ops > 10 * kills, "the storm did too little: {kills} kills, {verdict}");
+    end(f, m, slow);
+}
+
+fn race(f: &Fleet, secs: u64, slow: u64) {
+    let mut m = Members(vec![]);
+    hold(f, &mut m, slow);
+    for i in 0..WRITERS {
+        m.start(f, &format!("race {i}"));
+    }
+    std::thread::sleep(Duration::from_secs(secs));
+    assert_eq!(run(f, "stop 1").0, 0);
+    m.finish("race", Duration::from_secs(20 * slow));
+    let (code, verdict) = run(f, "check-race");
+    eprintln!("{verdict}");
+    assert_eq!(code, 0, "{verdict}");
+    end(f, m, slow);
+}
+
+fn storm_secs(default: u64) -> u64 {
+    std::env::var("TRUK_TABLE_STORM_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+#[test]
+fn table_survives_a_kill_storm() {
+    let exe = build("table_storm", STORM_SRC, None, true);
+    storm(&Fleet::new("tablestorm", &exe), storm_secs(12), 1);
+}
+
+#[test]
+fn aarch64_table_survives_a_kill_storm_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let exe = build("table_storm_arm", STORM_SRC, Some(ARM), true);
+    storm(&Fleet::under("tablestormarm", &exe, runner), storm_secs(6), 4);
+}
+
+#[test]
+fn racing_writers_never_duplicate_a_key() {
+    let exe = build("table_race", STORM_SRC, None, true);
+    race(&Fleet::new("tablerace", &exe), 2, 1);
+}
+
+#[test]
+fn aarch64_racing_writers_never_duplicate_a_key_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let exe = build("table_race_arm", STORM_SRC, Some(ARM), true);
+    race(&Fleet::under("tableracearm", &exe, runner), 2, 4);
+}
+
+/// examples/cache.truk: instances share a cache, one is killed in the middle, every cached
+/// answer is right.
+fn cache(f: &Fleet) {
+    let o = f.command(&f.exe, &[]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("cache entries at start: 0"), "{out}");
+    assert!(out.contains("instance 0 ended with status 137"), "{out}");
+    assert!(out.contains("500 cached answers checked, 0 wrong"), "{out}");
+    assert!(f.regions().is_empty(), "{:?}", f.regions());
+}
+
+#[test]
+fn example_cache_survives_a_killed_instance() {
+    for release in [false, true] {
+        let exe = build(if release { "cache_release" } else { "cache_debug" }, CACHE_SRC, None, release);
+        cache(&Fleet::new(if release { "cacherel" } else { "cachedbg" }, &exe));
+    }
+}
+
+#[test]
+fn aarch64_example_cache_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    let exe = build("cache_arm", CACHE_SRC, Some(ARM), true);
+    cache(&Fleet::under("cachearm", &exe, runner));
+}
+
+/// The table runtime is linked only into programs that use a table, and a table outside
+/// shared memory does not join a fleet.
+#[test]
+fn only_programs_with_tables_link_the_table_runtime() {
+    let symbols = |name: &str, src: &str| {
+        let exe = build(name, (&format!("{name}.truk"), src), None, false);
+        assert_eq!(Command::new(&exe).output().unwrap().status.code(), Some(3), "{name}");
+        String::from_utf8_lossy(&Command::new("nm").arg(&exe).output().unwrap().stdout).into_owned()
+    };
+    let local = symbols("local_table", "fn main() : i32 {\n  var t: table[i32, i32, 4];\n  table_put(&t, 1, 3);\n  let f, v = table_get(&t, 1);\n  return v;\n}\n");
+    assert!(local.contains("__truk_table_put") && !local.contains("__truk_fleet_join"), "{local}");
+    let none = symbols("no_table", "fn main() : i32 {\n  return 3;\n}\n");
+    assert!(!none.contains("__truk_table_"), "{none}");
+}

@@ -1,0 +1,356 @@
+/* table.c: table[K, V, N], a fixed-capacity hash table that lives inline in
+ * shared (or private) memory: lock-free readers, writers serialized per key
+ * stripe, and members killed at any instruction repaired by the next writer.
+ * Layout and protocol: truk_fleet.h, "Tables". Only programs that call a
+ * table_* builtin link any of this (gc-sections). */
+#define _GNU_SOURCE
+#include "truk_fleet.h"
+#include "truk_rt.h"
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    struct truk_table_header *h;
+    unsigned char *slots;
+    uint64_t cap, stride, ks, vs, koff, voff, vstride;
+} table_t;
+
+static table_t table_of(void *p, uint64_t cap, uint64_t ks, uint64_t vs) {
+    uint64_t k8 = (ks + 7) & ~(uint64_t)7, v8 = (vs + 7) & ~(uint64_t)7;
+    table_t t = {p, (unsigned char *)p + TRUK_TABLE_HEADER_SIZE, cap, truk_table_stride(ks, vs), ks, vs, 8, 8 + k8, v8};
+    return t;
+}
+
+#define KIND(s) ((unsigned)((s)&3u))
+#define CUR(s) ((unsigned)(((s) >> 2) & 1u))
+#define WASFULL(s) ((unsigned)(((s) >> 3) & 1u))
+#define MID(s) ((uint32_t)(((s) >> 4) & 0x3fffffffu)) /* writer (BUSY) or version */
+#define EPOCH(s) ((uint32_t)((s) >> 34))
+
+static uint64_t mk(unsigned kind, unsigned cur, unsigned wasfull, uint32_t mid, uint32_t epoch) {
+    return (uint64_t)kind | (uint64_t)cur << 2 | (uint64_t)wasfull << 3 | (uint64_t)(mid & 0x3fffffffu) << 4 |
+           (uint64_t)(epoch & TRUK_TABLE_EPOCH_MASK) << 34;
+}
+
+static uint64_t *state_at(const table_t *t, uint64_t i) { return (uint64_t *)(t->slots + i * t->stride); }
+static unsigned char *key_at(const table_t *t, uint64_t i) { return t->slots + i * t->stride + t->koff; }
+static unsigned char *val_at(const table_t *t, uint64_t i, unsigned copy) {
+    return t->slots + i * t->stride + t->voff + copy * t->vstride;
+}
+
+/* memcpy of a size known only at run time, with the common sizes inlined. */
+static inline void copy(void *d, const void *s, uint64_t n) {
+    switch (n) {
+    case 8: memcpy(d, s, 8); return;
+    case 16: memcpy(d, s, 16); return;
+    case 24: memcpy(d, s, 24); return;
+    case 32: memcpy(d, s, 32); return;
+    default: memcpy(d, s, n);
+    }
+}
+
+static uint64_t ld_acq(uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static bool cas(uint64_t *p, uint64_t expected, uint64_t desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+static uint32_t epoch_of(const table_t *t) { return (uint32_t)(ld_acq(&t->h->epoch) & TRUK_TABLE_EPOCH_MASK); }
+
+/* The kind a slot has in epoch e: any non-BUSY slot of another epoch is EMPTY. */
+static unsigned kind_in(uint64_t s, uint32_t e) {
+    unsigned k = KIND(s);
+    if (k != TRUK_TABLE_BUSY && EPOCH(s) != e)
+        return TRUK_TABLE_EMPTY;
+    return k;
+}
+
+static uint64_t hash_key(const table_t *t, const void *key) {
+    uint64_t h;
+    if (t->ks == 8) {
+        memcpy(&h, key, 8);
+    } else if (t->ks == 4) {
+        uint32_t w;
+        memcpy(&w, key, 4);
+        h = w;
+    } else {
+        const unsigned char *b = key;
+        h = t->ks;
+        for (uint64_t i = 0; i < t->ks; i += 8) {
+            uint64_t w = 0;
+            memcpy(&w, b + i, t->ks - i < 8 ? t->ks - i : 8);
+            h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+            h ^= h >> 29;
+        }
+    }
+    /* splitmix64's finalizer: every key bit moves the high bits that pick
+     * the home slot (multiples of a constant would cluster otherwise). */
+    h ^= h >> 30;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 27;
+    h *= 0x94D049BB133111EBull;
+    return h ^ (h >> 31);
+}
+
+static uint64_t home(const table_t *t, uint64_t h) { return (uint64_t)(((unsigned __int128)h * t->cap) >> 64); }
+static uint64_t *stripe(const table_t *t, uint64_t h) { return &t->h->locks[(h >> 11) % TRUK_TABLE_STRIPES]; }
+
+/* A dead writer's slot goes back: a replace to FULL with the old copy (a new
+ * version, so that no reader takes a copy from before as current), an insert
+ * to TOMB (keys probed past it stay reachable). */
+static void rollback(uint64_t *st, uint64_t s) {
+    uint32_t who = MID(s);
+    uint64_t back = WASFULL(s) ? mk(TRUK_TABLE_FULL, CUR(s), 0, who ^ 0x2aaaaaaau, EPOCH(s))
+                               : mk(TRUK_TABLE_TOMB, 0, 0, who, EPOCH(s));
+    cas(st, s, back);
+}
+
+static void repair(const table_t *t, uint64_t lock) {
+    uint64_t slot = lock >> 32;
+    if (slot == 0 || slot > t->cap)
+        return;
+    uint32_t who = (uint32_t)(lock >> 1) & 0x3fffffffu;
+    uint64_t *st = state_at(t, slot - 1);
+    uint64_t s = ld_acq(st);
+    if (KIND(s) == TRUK_TABLE_BUSY && MID(s) == who)
+        rollback(st, s);
+}
+
+/* A reader that meets a replace in progress waits for it (a copy of the
+ * value): the writer's next replace would write the copy the reader reads
+ * and could leave the same state word, so the reader could not tell. A
+ * writer that takes long is judged, and rolled back when dead. Returns the
+ * slot's new state. */
+static uint64_t outwait(uint64_t *st, uint64_t s) {
+    for (unsigned n = 1;; n++) {
+        if (n % 1024 == 0 && __truk_fleet_mover_dead(MID(s)))
+            rollback(st, s);
+        if (n < 1024)
+            truk_cpu_relax();
+        else
+            sched_yield();
+        uint64_t now = ld_acq(st);
+        if (now != s)
+            return now;
+    }
+}
+
+static uint64_t lock_word(uint32_t me, uint64_t slot_plus1) { return 1 | (uint64_t)me << 1 | slot_plus1 << 32; }
+
+static void lock(const table_t *t, uint64_t *l, uint32_t me) {
+    for (unsigned n = 0;; n++) {
+        uint64_t w = __atomic_load_n(l, __ATOMIC_RELAXED);
+        if (w == 0) {
+            if (cas(l, 0, lock_word(me, 0)))
+                return;
+            continue;
+        }
+        /* A holder is done within a few pauses unless it was preempted or
+         * killed: judge it now and then (a liveness check costs microseconds). */
+        if (n >= 64 && (n & 255) == 64) {
+            uint32_t who = (uint32_t)(w >> 1) & 0x3fffffffu;
+            if (__truk_fleet_mover_dead(who)) {
+                repair(t, w);
+                if (cas(l, w, lock_word(me, 0)))
+                    return;
+                continue;
+            }
+        }
+        if (n < 64)
+            truk_cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
+static void unlock(uint64_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
+/* A consistent copy of slot i (FULL, or BUSY replacing): key and current
+ * value (val may be NULL). false: nothing there in epoch e. */
+static bool read_slot(const table_t *t, uint64_t i, uint32_t e, void *key, void *val, uint64_t *seen) {
+    uint64_t *st = state_at(t, i);
+    for (uint64_t s = ld_acq(st);; s = ld_acq(st)) {
+        unsigned k = kind_in(s, e);
+        if (k == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e) {
+            outwait(st, s);
+            continue;
+        }
+        if (k != TRUK_TABLE_FULL)
+            return false;
+        memcpy(key, key_at(t, i), t->ks);
+        if (val)
+            copy(val, val_at(t, i, CUR(s)), t->vs);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(st, __ATOMIC_RELAXED) == s) {
+            if (seen)
+                *seen = s;
+            return true;
+        }
+    }
+}
+
+enum probe { FOUND, ABSENT };
+
+/* Looks k up along its probe sequence: FOUND at *at (state *seen), or
+ * ABSENT with *free the first slot a put may claim (cap if none). */
+static enum probe find(const table_t *t, uint64_t h, const void *k, uint32_t e, uint64_t *at, uint64_t *seen, uint64_t *free,
+                       uint64_t *free_seen, void *scratch) {
+    uint64_t i = home(t, h);
+    *free = t->cap;
+    for (uint64_t n = 0; n < t->cap; n++, i = i + 1 == t->cap ? 0 : i + 1) {
+        uint64_t s = ld_acq(state_at(t, i));
+        unsigned kind = kind_in(s, e);
+        if (kind == TRUK_TABLE_EMPTY || kind == TRUK_TABLE_TOMB) {
+            if (*free == t->cap) {
+                *free = i;
+                *free_seen = s;
+            }
+            if (kind == TRUK_TABLE_EMPTY)
+                return ABSENT;
+            continue;
+        }
+        /* Compare in place; copy (consistently) only a key that matches. */
+        if (t->ks == 8 ? *(uint64_t *)key_at(t, i) != *(const uint64_t *)k : memcmp(key_at(t, i), k, t->ks) != 0)
+            continue;
+        if (read_slot(t, i, e, scratch, NULL, seen) && memcmp(scratch, k, t->ks) == 0) {
+            *at = i;
+            return FOUND;
+        }
+    }
+    return ABSENT;
+}
+
+bool __truk_table_get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
+    table_t t = table_of(p, cap, ks, vs);
+    uint32_t e = epoch_of(&t);
+    uint64_t i = home(&t, hash_key(&t, key));
+    for (uint64_t n = 0; n < cap; n++, i = i + 1 == cap ? 0 : i + 1) {
+        uint64_t *st = state_at(&t, i);
+        uint64_t s = ld_acq(st);
+        unsigned kind = kind_in(s, e);
+        if (kind == TRUK_TABLE_EMPTY)
+            break;
+        if (kind == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e) {
+            outwait(st, s);
+            n--; /* this slot again */
+            i = i == 0 ? cap - 1 : i - 1;
+            continue;
+        }
+        if (kind != TRUK_TABLE_FULL)
+            continue; /* a tombstone, or an insert not done yet */
+        if (ks == 8 ? *(uint64_t *)key_at(&t, i) != *(const uint64_t *)key : memcmp(key_at(&t, i), key, ks) != 0) {
+            /* A key never changes while its slot holds it; a torn compare
+             * (the slot reused meanwhile) matters only if it matched. */
+            continue;
+        }
+        copy(out, val_at(&t, i, CUR(s)), vs);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(st, __ATOMIC_RELAXED) == s)
+            return true;
+        n--; /* changed under us: this slot again */
+        i = i == 0 ? cap - 1 : i - 1;
+    }
+    memset(out, 0, vs);
+    return false;
+}
+
+bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
+    table_t t = table_of(p, cap, ks, vs);
+    uint64_t h = hash_key(&t, key);
+    uint64_t *l = stripe(&t, h);
+    uint32_t me = __truk_fleet_mover();
+    unsigned char scratch[ks ? ks : 1];
+    lock(&t, l, me);
+    uint32_t e = epoch_of(&t);
+    bool ok = false;
+    for (;;) {
+        uint64_t at, s = 0, free, fs = 0;
+        if (find(&t, h, key, e, &at, &s, &free, &fs, scratch) == FOUND) {
+            __atomic_store_n(l, lock_word(me, at + 1), __ATOMIC_RELEASE);
+            uint64_t busy = mk(TRUK_TABLE_BUSY, CUR(s), 1, me, e);
+            if (!cas(state_at(&t, at), s, busy))
+                continue;
+            __atomic_thread_fence(__ATOMIC_RELEASE);
+            copy(val_at(&t, at, !CUR(s)), val, vs);
+            if (!cas(state_at(&t, at), busy, mk(TRUK_TABLE_FULL, !CUR(s), 0, MID(s) + 1, e)))
+                continue; /* taken for dead and rolled back: again */
+            ok = true;
+            break;
+        }
+        if (free == cap)
+            break; /* full */
+        __atomic_store_n(l, lock_word(me, free + 1), __ATOMIC_RELEASE);
+        uint64_t busy = mk(TRUK_TABLE_BUSY, 0, 0, me, e);
+        if (!cas(state_at(&t, free), fs, busy))
+            continue; /* another stripe's writer took it */
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        memcpy(key_at(&t, free), key, ks);
+        memcpy(val_at(&t, free, 0), val, vs);
+        if (!cas(state_at(&t, free), busy, mk(TRUK_TABLE_FULL, 0, 0, MID(fs) + 1, e)))
+            continue;
+        ok = true;
+        break;
+    }
+    unlock(l);
+    return ok;
+}
+
+bool __truk_table_del(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key) {
+    table_t t = table_of(p, cap, ks, vs);
+    uint64_t h = hash_key(&t, key);
+    uint64_t *l = stripe(&t, h);
+    unsigned char scratch[ks ? ks : 1];
+    lock(&t, l, __truk_fleet_mover());
+    uint32_t e = epoch_of(&t);
+    bool ok = false;
+    for (;;) {
+        uint64_t at, s = 0, free, fs;
+        if (find(&t, h, key, e, &at, &s, &free, &fs, scratch) != FOUND)
+            break;
+        /* A replace in progress is ours (we hold the stripe): s is FULL. */
+        if (cas(state_at(&t, at), s, mk(TRUK_TABLE_TOMB, CUR(s), 0, MID(s) + 1, e))) {
+            ok = true;
+            break;
+        }
+    }
+    unlock(l);
+    return ok;
+}
+
+void __truk_table_clear(void *p) {
+    table_t t = table_of(p, 1, 0, 0);
+    uint32_t me = __truk_fleet_mover();
+    /* Whoever holds a stripe lock (or held it and died, then repaired) is
+     * done with its slot: with every lock held, no slot is BUSY. */
+    for (int i = 0; i < TRUK_TABLE_STRIPES; i++)
+        lock(&t, &t.h->locks[i], me);
+    __atomic_fetch_add(&t.h->epoch, 1, __ATOMIC_SEQ_CST);
+    for (int i = TRUK_TABLE_STRIPES - 1; i >= 0; i--)
+        unlock(&t.h->locks[i]);
+}
+
+uint64_t __truk_table_len(void *p, uint64_t cap, uint64_t ks, uint64_t vs) {
+    table_t t = table_of(p, cap, ks, vs);
+    uint32_t e = epoch_of(&t);
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < cap; i++) {
+        uint64_t s = ld_acq(state_at(&t, i));
+        unsigned k = kind_in(s, e);
+        n += k == TRUK_TABLE_FULL || (k == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e); /* a replace: there */
+    }
+    return n;
+}
+
+bool __truk_table_next(void *p, uint64_t cap, uint64_t ks, uint64_t vs, uint64_t *cursor, void *key, void *val) {
+    table_t t = table_of(p, cap, ks, vs);
+    uint32_t e = epoch_of(&t);
+    for (uint64_t i = *cursor; i < cap; i++) {
+        if (read_slot(&t, i, e, key, val, NULL)) {
+            *cursor = i + 1;
+            return true;
+        }
+    }
+    *cursor = cap;
+    return false;
+}
