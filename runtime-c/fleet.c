@@ -209,6 +209,39 @@ static bool cas64(uint64_t *p, uint64_t expected, uint64_t desired) {
                                        __ATOMIC_SEQ_CST);
 }
 
+/* The exit log (truk_fleet.h, "Exit log"). */
+static struct truk_fleet_exitlog *exitlog_hdr(void) {
+    return (struct truk_fleet_exitlog *)(fl.base + truk_fleet_exitlog_offset(fl.note.fleet_capacity));
+}
+
+/* Appends the exit of the member whose ACTIVE slot `slot` (word w, start time
+ * `start`) this process has just freed. Async-signal-safe. */
+static void exitlog_append(uint32_t slot, uint64_t w, uint64_t start) {
+    struct truk_fleet_exitlog *l = exitlog_hdr();
+    struct truk_fleet_exit *recs = (struct truk_fleet_exit *)(l + 1);
+    uint64_t seq = __atomic_fetch_add(&l->head, 1, __ATOMIC_SEQ_CST);
+    struct truk_fleet_exit *r = &recs[seq % truk_fleet_exitlog_len(fl.note.fleet_capacity)];
+    __atomic_store_n(&r->stamp, 0, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    __atomic_store_n(&r->pid, (uint32_t)(w >> TRUK_SLOT_PID_SHIFT), __ATOMIC_RELAXED);
+    __atomic_store_n(&r->slot, slot, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->start_time, start, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->stamp, seq + 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&l->wake, 1, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, &l->wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Frees slot s (word w seen): CAS to FREE; the winner of an ACTIVE slot
+ * appends its exit record. False: someone else changed it first. */
+static bool slot_free(struct truk_fleet_slot *s, uint64_t w) {
+    uint64_t start = __atomic_load_n(&s->start_time, __ATOMIC_RELAXED);
+    if (!cas64(&s->word, w, w & ~(uint64_t)TRUK_SLOT_STATUS_MASK))
+        return false;
+    if ((w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_ACTIVE)
+        exitlog_append((uint32_t)(s - fl.table), w, start);
+    return true;
+}
+
 static bool slot_dead(struct truk_fleet_slot *s, uint64_t w) {
     uint32_t pid = (uint32_t)(w >> TRUK_SLOT_PID_SHIFT);
     if ((w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_CLAIMED)
@@ -227,7 +260,7 @@ static uint32_t table_sweep(void) {
         if ((w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_FREE)
             continue;
         if (!(fl.joined && i == fl.self) && slot_dead(s, w)) {
-            cas64(&s->word, w, w & ~(uint64_t)TRUK_SLOT_STATUS_MASK); /* a lost race: someone else freed it */
+            slot_free(s, w); /* a lost race: someone else freed it */
             continue;
         }
         live++;
@@ -270,7 +303,7 @@ static bool table_register(void) {
 }
 
 static void table_deregister(void) {
-    cas64(&fl.table[fl.self].word, fl.self_word, fl.self_word & ~(uint64_t)TRUK_SLOT_STATUS_MASK);
+    slot_free(&fl.table[fl.self], fl.self_word);
 }
 
 /* Checks an existing file's header against this build, before anything in it
@@ -703,6 +736,7 @@ static void fleet_fork_child(void) {
                 fork_fail("fleet: the child of fork cannot lock the region\n");
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         fl.fd = fd;
+        __truk_watch_start(); /* the child reports the exits from its own start */
     }
     sigprocmask(SIG_SETMASK, &fk.mask, NULL);
 }
@@ -761,8 +795,14 @@ struct truk_fleet_slot *__truk_fleet_slots(uint32_t *capacity) {
 bool __truk_fleet_slot_reap(struct truk_fleet_slot *s, uint64_t w) {
     if (!slot_dead(s, w))
         return false;
-    cas64(&s->word, w, w & ~(uint64_t)TRUK_SLOT_STATUS_MASK);
+    slot_free(s, w);
     return true;
+}
+
+/* For supervise.c: the exit log and its length in records (NULL before joining). */
+struct truk_fleet_exitlog *__truk_fleet_exitlog(uint64_t *len) {
+    *len = truk_fleet_exitlog_len(fl.note.fleet_capacity);
+    return fl.joined ? exitlog_hdr() : NULL;
 }
 
 static void require_joined(const char *what) {

@@ -149,19 +149,25 @@ void __truk_linked_start(void) {
 
 /* ---- fleet_wait_exit ----------------------------------------------------- */
 
-/* Each process keeps its own view of the attach table: per slot the
- * occupant it knows (claim count and pid) and a pidfd of it. A slot whose
- * occupant changed, or whose pidfd says the process ended, is an exit; each
- * is queued once. The view starts when the process joins (__truk_watch_start),
- * so every exit from then on is reported, once a watcher's view has seen the
- * member: the table is looked at again at least every WATCH_REFRESH_MS (shared
- * memory, not /proc), and a process's end wakes poll() on its pidfd at once.
- * Where pidfd_open is missing (old kernels, qemu-user), for members beyond
- * WATCH_MAX_FDS, or out of descriptors, that member's liveness is read from
- * /proc at each refresh instead. */
+/* The reports come from the exit log in the region (truk_fleet.h, "Exit
+ * log"): whoever frees a member's ACTIVE slot appends one record, and each
+ * watcher reads the records from the head it saw when it joined, in order,
+ * each once. What remains here is making sure a member that dies without
+ * leaving (SIGKILL) has its slot freed promptly, which appends its record:
+ * per slot the occupant this process knows and a pidfd of it; a pidfd that
+ * fires makes this watcher reap the slot. The table is looked at again at
+ * least every WATCH_REFRESH_MS (shared memory, not /proc) to open pidfds for
+ * newcomers; where pidfd_open is missing (old kernels, qemu-user), for members
+ * beyond WATCH_MAX_FDS, or out of descriptors, that member's liveness is read
+ * from /proc at each refresh instead. Between looks the watcher sleeps on the
+ * log's futex word, waking at least every WATCH_PIDFD_MS to poll its pidfds. */
 #include "truk_fleet.h"
 
+#include <limits.h>
+#include <linux/futex.h>
+
 #define WATCH_REFRESH_MS 100
+#define WATCH_PIDFD_MS 20
 /* pidfds a watcher holds at most, to leave the program its descriptors; the
  * members beyond are watched through /proc at each refresh. */
 #define WATCH_MAX_FDS 256
@@ -169,43 +175,20 @@ void __truk_linked_start(void) {
 struct watched {
     uint64_t word; /* the slot's word as last seen */
     int fd;        /* its pidfd, -1 without, -2 not opened yet */
-    bool done;     /* its end is queued: not again until the slot changes */
 };
 
 bool __truk_fleet_slot_reap(struct truk_fleet_slot *s, uint64_t w);
 struct truk_fleet_slot *__truk_fleet_slots(uint32_t *capacity);
+struct truk_fleet_exitlog *__truk_fleet_exitlog(uint64_t *len);
 
 static struct watched *watch;
 static uint32_t watch_n;
-static int watch_fds; /* pidfds open */
-static int64_t *exits; /* pids found ended, not yet returned */
-static size_t exits_n, exits_cap;
+static int watch_fds;       /* pidfds open */
+static uint64_t log_next;   /* the next sequence number to report */
+static int64_t log_stalled; /* since when log_next is claimed but unpublished (ms), 0 not */
 
 static uint32_t word_pid(uint64_t w) { return (uint32_t)(w >> TRUK_SLOT_PID_SHIFT); }
-static bool occupied(uint64_t w) { return (w & TRUK_SLOT_STATUS_MASK) != TRUK_SLOT_FREE; }
-
-/* The pids reported last: a fork reservation (truk_fleet.h) names the parent's
- * pid in a second slot, so one process's end may free two slots. */
-#define WATCH_RECENT 64
-static int64_t recent[WATCH_RECENT];
-static unsigned recent_next;
-
-static void exit_push(uint64_t w) {
-    int64_t pid = word_pid(w);
-    for (unsigned i = 0; i < WATCH_RECENT; i++)
-        if (recent[i] == pid)
-            return;
-    recent[recent_next++ % WATCH_RECENT] = pid;
-    if (exits_n == exits_cap) {
-        size_t cap = exits_cap ? exits_cap * 2 : 64;
-        int64_t *e = realloc(exits, cap * sizeof *e);
-        if (!e)
-            return;
-        exits = e;
-        exits_cap = cap;
-    }
-    exits[exits_n++] = pid;
-}
+static bool active(uint64_t w) { return (w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_ACTIVE; }
 
 static void watch_close(struct watched *x) {
     if (x->fd >= 0) {
@@ -215,28 +198,9 @@ static void watch_close(struct watched *x) {
     x->fd = -1;
 }
 
-static void watch_forget(struct watched *x) {
-    watch_close(x);
+/* Opens a pidfd for the occupant of slot s (word w). */
+static void watch_open(struct truk_fleet_slot *s, struct watched *x, uint64_t w) {
     x->fd = -1;
-    x->word = 0;
-    x->done = false;
-}
-
-/* The occupant ended: queue it once; the slot stays in the view until it changes. */
-static void watch_ended(struct watched *x) {
-    if (!x->done)
-        exit_push(x->word);
-    watch_close(x);
-    x->done = true;
-}
-
-/* Takes the current occupant of slot i into the view. */
-static void watch_take(struct truk_fleet_slot *s, struct watched *x, uint64_t w) {
-    x->word = w;
-    x->done = false;
-    x->fd = -1;
-    if (word_pid(w) == (uint32_t)getpid())
-        return;
     if (watch_fds >= WATCH_MAX_FDS)
         return;
     int fd = (int)syscall(SYS_pidfd_open, (pid_t)word_pid(w), 0);
@@ -253,107 +217,144 @@ static void watch_take(struct truk_fleet_slot *s, struct watched *x, uint64_t w)
 
 void __truk_watch_start(void) {
     uint32_t cap;
+    uint64_t len;
     struct truk_fleet_slot *t = __truk_fleet_slots(&cap);
-    if (!t || watch)
+    struct truk_fleet_exitlog *l = __truk_fleet_exitlog(&len);
+    if (!t || !l)
+        return;
+    /* Only the exits from now on (a forked child starts afresh too). */
+    log_next = __atomic_load_n(&l->head, __ATOMIC_ACQUIRE);
+    log_stalled = 0;
+    if (watch)
         return;
     watch = calloc(cap, sizeof *watch);
     if (!watch)
         return;
     watch_n = cap;
-    /* Who is there now; pidfds are opened at the first fleet_wait_exit. */
     for (uint32_t i = 0; i < cap; i++) {
-        watch[i].word = __atomic_load_n(&t[i].word, __ATOMIC_ACQUIRE);
-        watch[i].fd = -2;
+        watch[i].word = 0;
+        watch[i].fd = -1;
     }
 }
 
-/* Compares the view with the table: queues the exits, takes in newcomers.
- * A freed slot keeps its last occupant's pid (truk_fleet.h), so a member
- * that came and went between two looks is reported too, unless its slot was
- * taken again meanwhile (the claim count then moved by two or more). */
+/* Looks at the table: opens pidfds for new occupants, and without a pidfd
+ * reads liveness from /proc (a dead member's slot is freed: its record). */
 static void watch_refresh(struct truk_fleet_slot *t) {
     uint32_t self = (uint32_t)getpid();
     for (uint32_t i = 0; i < watch_n; i++) {
         struct watched *x = &watch[i];
         uint64_t w = __atomic_load_n(&t[i].word, __ATOMIC_ACQUIRE);
-        uint64_t count = w & TRUK_SLOT_COUNT_MASK, was = x->word & TRUK_SLOT_COUNT_MASK;
-        if (occupied(w) && occupied(x->word) && count == was) {
-            if (word_pid(w) != word_pid(x->word)) { /* a fork reservation handed on */
-                watch_forget(x);
-                watch_take(&t[i], x, w);
-                continue;
-            }
-            x->word = w; /* CLAIMED -> ACTIVE */
-            if (x->done || word_pid(w) == self)
-                continue;
-            if (x->fd == -2)
-                watch_take(&t[i], x, w);
-            /* Without a pidfd, liveness from /proc (bounded by the refresh). */
-            if (x->fd < 0 && __truk_fleet_slot_reap(&t[i], w))
-                watch_ended(x);
+        if (w != x->word) {
+            watch_close(x);
+            x->word = w;
+            x->fd = -2;
+        }
+        if (!active(w) || word_pid(w) == self)
+            continue;
+        if (x->fd == -2)
+            watch_open(&t[i], x, w);
+        if (x->fd < 0)
+            __truk_fleet_slot_reap(&t[i], w);
+    }
+}
+
+/* The next exit in the log for this watcher, or -1 (none yet). */
+static int64_t log_take(struct truk_fleet_exitlog *l, uint64_t len) {
+    struct truk_fleet_exit *recs = (struct truk_fleet_exit *)(l + 1);
+    for (;;) {
+        uint64_t head = __atomic_load_n(&l->head, __ATOMIC_ACQUIRE);
+        if (log_next >= head)
+            return -1;
+        if (head - log_next > len) { /* fell behind: the older ones are overwritten */
+            log_next = head - len;
+            log_stalled = 0;
+        }
+        struct truk_fleet_exit *r = &recs[log_next % len];
+        uint64_t s1 = __atomic_load_n(&r->stamp, __ATOMIC_ACQUIRE);
+        uint32_t pid = __atomic_load_n(&r->pid, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        uint64_t s2 = __atomic_load_n(&r->stamp, __ATOMIC_RELAXED);
+        if (s1 == log_next + 1 && s2 == s1) {
+            log_next++;
+            log_stalled = 0;
+            return pid;
+        }
+        if (s1 > log_next + 1 || s2 > log_next + 1) { /* overwritten meanwhile */
+            log_next++;
+            log_stalled = 0;
             continue;
         }
-        if (w == x->word)
-            continue;
-        if (occupied(x->word))
-            watch_ended(x); /* it left, or someone freed its slot */
-        if (!occupied(w) && count != was && word_pid(w) && word_pid(w) != self)
-            exit_push(w); /* came and went unseen */
-        watch_forget(x);
-        x->word = w;
-        if (occupied(w))
-            watch_take(&t[i], x, w);
+        /* Claimed, not published yet: wait for its writer, then judge it dead. */
+        int64_t now = now_ms();
+        if (!log_stalled)
+            log_stalled = now;
+        if (now - log_stalled < TRUK_FLEET_EXIT_STALL_MS)
+            return -1;
+        log_next++;
+        log_stalled = 0;
     }
+}
+
+/* Polls the pidfds without waiting; reaps the slots of those that fired.
+ * Returns whether any did. */
+static bool watch_poll(struct truk_fleet_slot *t, struct pollfd *fds, uint32_t *slot_of) {
+    nfds_t n = 0;
+    for (uint32_t i = 0; i < watch_n; i++)
+        if (watch[i].fd >= 0) {
+            fds[n] = (struct pollfd){watch[i].fd, POLLIN, 0};
+            slot_of[n++] = i;
+        }
+    if (!n || poll(fds, n, 0) <= 0)
+        return false;
+    bool any = false;
+    for (nfds_t k = 0; k < n; k++) {
+        if (!fds[k].revents)
+            continue;
+        struct watched *x = &watch[slot_of[k]];
+        __truk_fleet_slot_reap(&t[slot_of[k]], x->word); /* appends its record */
+        watch_close(x);
+        any = true;
+    }
+    return any;
 }
 
 int64_t __truk_fleet_wait_exit(int64_t timeout_ms) {
     uint32_t cap;
+    uint64_t len;
     struct truk_fleet_slot *t = __truk_fleet_slots(&cap);
-    if (!t || !watch)
+    struct truk_fleet_exitlog *l = __truk_fleet_exitlog(&len);
+    if (!t || !l || !watch)
         __truk_panic_cstr("fleet_wait_exit: this process has not joined its fleet");
     int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-    struct pollfd *fds = NULL;
-    uint32_t *slot_of = NULL;
+    struct pollfd *fds = calloc(watch_n, sizeof *fds);
+    uint32_t *slot_of = calloc(watch_n, sizeof *slot_of);
+    int64_t pid = -1, last_refresh = 0;
     for (;;) {
-        watch_refresh(t);
-        if (exits_n) {
-            int64_t pid = exits[0];
-            memmove(exits, exits + 1, --exits_n * sizeof *exits);
-            free(fds);
-            free(slot_of);
-            return pid;
-        }
-        int64_t left = deadline < 0 ? WATCH_REFRESH_MS : deadline - now_ms();
-        if (left <= 0)
+        uint32_t v = __atomic_load_n(&l->wake, __ATOMIC_ACQUIRE);
+        pid = log_take(l, len);
+        if (pid >= 0)
             break;
-        if (left > WATCH_REFRESH_MS)
-            left = WATCH_REFRESH_MS;
-        if (!fds) {
-            fds = calloc(watch_n, sizeof *fds);
-            slot_of = calloc(watch_n, sizeof *slot_of);
-            if (!fds || !slot_of) {
-                sleep_ms(left);
-                continue;
-            }
+        int64_t now = now_ms();
+        if (now - last_refresh >= WATCH_REFRESH_MS) {
+            watch_refresh(t);
+            last_refresh = now;
         }
-        nfds_t n = 0;
-        for (uint32_t i = 0; i < watch_n; i++)
-            if (occupied(watch[i].word) && watch[i].fd >= 0) {
-                fds[n] = (struct pollfd){watch[i].fd, POLLIN, 0};
-                slot_of[n++] = i;
-            }
-        int r = poll(fds, n, (int)left);
-        for (nfds_t k = 0; r > 0 && k < n; k++) {
-            if (!fds[k].revents)
-                continue;
-            struct watched *x = &watch[slot_of[k]];
-            __truk_fleet_slot_reap(&t[slot_of[k]], x->word); /* free it for fleet_size */
-            watch_ended(x);
+        if (fds && slot_of && watch_poll(t, fds, slot_of))
+            continue;
+        int64_t left = deadline < 0 ? WATCH_REFRESH_MS : deadline - now_ms();
+        if (left <= 0) {
+            pid = log_take(l, len);
+            break;
         }
+        int64_t nap = watch_fds > 0 || log_stalled ? WATCH_PIDFD_MS : WATCH_REFRESH_MS;
+        if (left > nap)
+            left = nap;
+        struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000};
+        syscall(SYS_futex, &l->wake, FUTEX_WAIT, v, &ts, NULL, 0);
     }
     free(fds);
     free(slot_of);
-    return -1;
+    return pid;
 }
 
 /* ---- for std/supervisor.truk ---------------------------------------------- */

@@ -17,6 +17,9 @@
  * ---- Layout (host byte order: a region never leaves its machine) ----------
  *   [0, TRUK_FLEET_HEADER_SIZE)            struct truk_fleet_header
  *   [table_offset, + capacity * 16)        struct truk_fleet_slot[capacity]
+ *   [truk_fleet_exitlog_offset(capacity),   struct truk_fleet_exitlog, then
+ *    + 64 + exitlog_len * 32)               struct truk_fleet_exit[exitlog_len]
+ *                                          (exitlog_len = 4 * capacity + 256)
  *   [shared_offset, + region_size)         the shared variables, zero-filled on
  *                                          creation; shared_offset is a multiple
  *                                          of TRUK_FLEET_SHARED_ALIGN
@@ -123,14 +126,37 @@
  *   bits 32..63 pid
  * Claim: CAS FREE -> CLAIMED(pid), store start_time, store ACTIVE (release).
  * Free (own slot or a dead member's): CAS the exact word seen -> FREE(same
- * count, same pid): a free slot names its last occupant, so that
- * fleet_wait_exit (supervise.c) learns of a member that came and went between
- * two of its looks. Older code wrote pid 0, which readers also accept. A member is dead when /proc/<pid>/task/<pid>/stat (its main
+ * count, same pid): a free slot names its last occupant. The one whose CAS
+ * freed an ACTIVE slot appends its exit record (see Exit log). A member is dead when /proc/<pid>/task/<pid>/stat (its main
  * thread's stat) is gone, says zombie or dead, or its field 22 (start time,
  * clock ticks since boot) differs from start_time (pid reuse). A CLAIMED slot
  * has no start time yet: only the pid is checked. Every reader, a member
  * about itself included, uses that path: qemu-user fakes /proc/self/stat and
  * /proc/<own pid>/stat for the program it emulates, but not the task path.
+ *
+ * ---- Exit log ------------------------------------------------------------------
+ * Whoever frees an ACTIVE slot (the member itself at leave, or a reaper that
+ * found it dead: the CAS on the slot word picks exactly one) appends one
+ * record, with the start time read before the CAS:
+ *   seq = fetch_add(head, 1); r = &rec[seq % len]; r.stamp = 0; release fence;
+ *   r.pid, r.slot, r.start_time; r.stamp = seq + 1 (release);
+ *   wake + 1; FUTEX_WAKE(wake, all).
+ * Freeing a CLAIMED slot (a fork reservation, a joiner killed before it was
+ * ACTIVE) appends nothing: the reservation's pid is reported by its own slot,
+ * and a joiner that never became ACTIVE was never a member.
+ * A reader (fleet_wait_exit, supervise.c) keeps `next`, the head when it
+ * joined, and reads rec[next % len] as a seqlock: stamp (acquire), fields,
+ * acquire fence, stamp again; both seq + 1: the record, next + 1. A stamp
+ * below seq + 1 is a record claimed but not yet published: the reader waits
+ * for it up to TRUK_FLEET_EXIT_STALL_MS, then judges its writer dead (killed
+ * between fetch_add and publish) and skips it; a stamp above, or head - next
+ * > len, means the reader fell more than len records behind: it goes on at
+ * head - len and those older exits are lost to it. A writer killed anywhere
+ * leaves at most one skipped hole, never a torn or repeated record, and the
+ * log goes on. Each exit is one record, so a reused pid or a reused slot is
+ * a new record: nothing is missed for that reason.
+ * Sleeping: a reader loads `wake`, looks at the log, then FUTEX_WAITs on
+ * `wake` (a publish in between changes it, so the wait returns at once).
  *
  * ---- Choices where the spec is silent ----------------------------------------
  *   - An empty TRUK_FLEET_NS means "default", like an unset one.
@@ -179,12 +205,13 @@
 
 #define TRUK_FLEET_MAGIC "TRUKFLT\0" /* 8 bytes, the last one NUL */
 #define TRUK_FLEET_MAGIC_SIZE 8
-#define TRUK_FLEET_PROTOCOL 1
+#define TRUK_FLEET_PROTOCOL 2 /* 2: the exit log */
 #define TRUK_FLEET_HEADER_SIZE 256
 #define TRUK_FLEET_SLOT_SIZE 16
 #define TRUK_FLEET_SHARED_ALIGN 64 /* a cache line; more than the 16 promised */
 #define TRUK_FLEET_FP_SIZE 32
 #define TRUK_FLEET_EXIT_STATUS 70 /* every failure to join */
+#define TRUK_FLEET_EXIT_STALL_MS 1000 /* an unpublished exit record's writer is judged dead after */
 
 /* header.state */
 #define TRUK_FLEET_STATE_INIT 1  /* a (re-)initializer is at work */
@@ -228,10 +255,43 @@ _Static_assert(offsetof(struct truk_fleet_header, generation) % 8 == 0, "generat
 _Static_assert(sizeof(struct truk_fleet_slot) == TRUK_FLEET_SLOT_SIZE, "slot size");
 _Static_assert(TRUK_FLEET_HEADER_SIZE % TRUK_FLEET_SHARED_ALIGN == 0, "header keeps alignment");
 
+/* The exit log (see "Exit log" above): a header, then exitlog_len records. */
+#define TRUK_FLEET_EXITLOG_HEADER_SIZE 64
+#define TRUK_FLEET_EXIT_RECORD_SIZE 32
+struct truk_fleet_exitlog {
+    uint64_t head;   /* 0 atomic: sequence numbers claimed so far */
+    uint32_t wake;   /* 8 atomic futex word: + 1 after each record is published */
+    uint32_t pad0;   /* 12 zero */
+    uint8_t reserved[TRUK_FLEET_EXITLOG_HEADER_SIZE - 16]; /* 16 zero */
+};
+struct truk_fleet_exit {
+    uint64_t stamp;      /*  0 atomic: seq + 1 once published, 0 while written */
+    uint64_t start_time; /*  8 the member's start time (slot start_time) */
+    uint32_t pid;        /* 16 atomic */
+    uint32_t slot;       /* 20 atomic */
+    uint64_t reserved;   /* 24 zero */
+};
+_Static_assert(sizeof(struct truk_fleet_exitlog) == TRUK_FLEET_EXITLOG_HEADER_SIZE, "exit log header size");
+_Static_assert(sizeof(struct truk_fleet_exit) == TRUK_FLEET_EXIT_RECORD_SIZE, "exit record size");
+
+static inline uint64_t truk_fleet_align(uint64_t x) {
+    return (x + TRUK_FLEET_SHARED_ALIGN - 1) & ~(uint64_t)(TRUK_FLEET_SHARED_ALIGN - 1);
+}
+
+/* Records in the exit log for `capacity` slots. */
+static inline uint64_t truk_fleet_exitlog_len(uint32_t capacity) {
+    return 4 * (uint64_t)capacity + 256;
+}
+
+/* Where the exit log starts for `capacity` slots (after the table). */
+static inline uint64_t truk_fleet_exitlog_offset(uint32_t capacity) {
+    return truk_fleet_align((uint64_t)TRUK_FLEET_HEADER_SIZE + (uint64_t)capacity * TRUK_FLEET_SLOT_SIZE);
+}
+
 /* Where the shared area starts for `capacity` slots. */
 static inline uint64_t truk_fleet_shared_offset(uint32_t capacity) {
-    uint64_t end = (uint64_t)TRUK_FLEET_HEADER_SIZE + (uint64_t)capacity * TRUK_FLEET_SLOT_SIZE;
-    return (end + TRUK_FLEET_SHARED_ALIGN - 1) & ~(uint64_t)(TRUK_FLEET_SHARED_ALIGN - 1);
+    return truk_fleet_align(truk_fleet_exitlog_offset(capacity) + TRUK_FLEET_EXITLOG_HEADER_SIZE +
+                            truk_fleet_exitlog_len(capacity) * TRUK_FLEET_EXIT_RECORD_SIZE);
 }
 
 /* ---- The Mutex of truk_rt.h (TRUK_MUTEX_SIZE bytes, zero = unlocked) --------

@@ -23,8 +23,11 @@ fn agent_exe() -> PathBuf {
 /// The waiters' backstop time-out (TRUK_MUTEX_BACKSTOP_MS).
 const BACKSTOP: Duration = Duration::from_millis(1000);
 
-/// Byte offset of agent Mutex 0 in the region file (capacity 64: shared area at 1280).
-const MUTEX_AT: u64 = 256 + 16 * 64 + 1024;
+/// Byte offset of agent Mutex 0 in the region file (capacity 64; the shared area starts
+/// at truk_fleet_shared_offset(64)).
+fn mutex_at() -> u64 {
+    truk_runtime::layout::shared_offset(64) + 1024
+}
 
 /// The Mutex's bytes as the region file holds them: (word, listed, owner, next).
 fn mutex_bytes(f: &Fleet) -> (u32, u32, u64, u64) {
@@ -32,7 +35,7 @@ fn mutex_bytes(f: &Fleet) -> (u32, u32, u64, u64) {
     let mut b = [0u8; 40];
     std::fs::File::open(f.region())
         .unwrap()
-        .read_exact_at(&mut b, MUTEX_AT)
+        .read_exact_at(&mut b, mutex_at())
         .unwrap();
     let u32_at = |i: usize| u32::from_ne_bytes(b[i..i + 4].try_into().unwrap());
     let u64_at = |i: usize| u64::from_ne_bytes(b[i..i + 8].try_into().unwrap());

@@ -356,7 +356,7 @@ fn robust_mutex(mut f: Fleet) {
         let mut m = pid.to_ne_bytes().to_vec();
         m.extend_from_slice(&0u32.to_ne_bytes());
         m.extend_from_slice(&(((start & 0xffff_ffff) << 32) | pid as u64).to_ne_bytes());
-        let shared = 256 + 16 * 1024; // truk_fleet_shared_offset(1024)
+        let shared = truk_runtime::layout::shared_offset(1024);
         file.write_all_at(&m, shared + 1024).unwrap();
     };
     write_mutex(start);

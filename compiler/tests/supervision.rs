@@ -221,12 +221,20 @@ fn fleet_wait_exit_reports_each_of_50_killed_members_once_to_each_of_3_watchers(
         // SAFETY: kill has no memory preconditions; p is a member this test started.
         unsafe { libc::kill(p, libc::SIGKILL) };
     }
+    each_reported_once(&mut g, &watchers, &members);
+}
+
+/// Reads each watcher's reports until "done": every pid of `members` exactly once (the
+/// other watchers, which may finish first, aside).
+fn each_reported_once(g: &mut Guard, watchers: &[usize], members: &[i32]) {
     let watcher_pids: Vec<String> = watchers
         .iter()
         .map(|&w| g.children[w].id().to_string())
         .collect();
-    for &w in &watchers {
-        let got = lines_until(&mut g, w, "done");
+    let mut want = members.to_vec();
+    want.sort();
+    for &w in watchers {
+        let got = lines_until(g, w, "done");
         assert_eq!(got.last().map(String::as_str), Some("done"), "{got:?}");
         let mut reported: Vec<i32> = got[..got.len() - 1]
             .iter()
@@ -234,13 +242,41 @@ fn fleet_wait_exit_reports_each_of_50_killed_members_once_to_each_of_3_watchers(
             .map(|l| l.parse().unwrap())
             .collect();
         reported.sort();
-        let mut want = members.clone();
-        want.sort();
-        assert_eq!(
-            reported, want,
-            "watcher {w}: each killed member exactly once"
-        );
+        assert_eq!(reported, want, "watcher {w}: each member's exit exactly once");
     }
+}
+
+#[test]
+fn fleet_wait_exit_reports_short_lived_members_whose_slots_are_reused_once_to_each_watcher() {
+    let s = Scratch::new("watch-brief");
+    let exe = build(&s, "watch", include_str!("supervision/watch.truk"));
+    let mut g = Guard::new("watch-brief");
+    let watchers: Vec<usize> = (0..3).map(|_| g.start(&exe, &["watch"])).collect();
+    for &w in &watchers {
+        assert_eq!(lines_until(&mut g, w, "ready"), ["ready"]);
+    }
+    // Members that come and go (leaving, or killed) in a few milliseconds each: the
+    // same few slots are taken and freed many times within one 100 ms look.
+    let started = Instant::now();
+    let mut members = vec![];
+    for k in 0..80 {
+        if k % 2 == 0 {
+            let m = g.start(&exe, &["brief"]);
+            members.push(g.read_pids(m, 1)[0]);
+        } else {
+            let m = g.start(&exe, &["member"]);
+            let p = g.read_pids(m, 1)[0];
+            // SAFETY: kill has no memory preconditions; p is a member this test started.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+            members.push(p);
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "starting the members took {:?}",
+        started.elapsed()
+    );
+    each_reported_once(&mut g, &watchers, &members);
 }
 
 /// Reads "start K PID" lines from the supervisor (its workers share its stdout) until

@@ -10,7 +10,7 @@ pub const NS_DEFAULT: &str = "default";
 pub const NS_MAX: usize = 64;
 
 pub const MAGIC: [u8; 8] = *b"TRUKFLT\0";
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 pub const HEADER_SIZE: usize = 256;
 pub const SLOT_SIZE: usize = 16;
 pub const SHARED_ALIGN: u64 = 64;
@@ -62,6 +62,52 @@ pub struct Slot {
     /// Atomic in the region: status | claim count | pid << 32.
     pub word: u64,
     pub start_time: u64,
+}
+
+pub const EXITLOG_HEADER_SIZE: usize = 64;
+pub const EXIT_RECORD_SIZE: usize = 32;
+/// An unpublished exit record's writer is judged dead after this many milliseconds.
+pub const EXIT_STALL_MS: u64 = 1000;
+
+/// The exit log's header (`struct truk_fleet_exitlog`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExitLogHeader {
+    /// Atomic: sequence numbers claimed so far.
+    pub head: u64,
+    /// Atomic futex word: + 1 after each record is published.
+    pub wake: u32,
+    pub pad0: u32,
+    pub reserved: [u8; EXITLOG_HEADER_SIZE - 16],
+}
+
+/// One exit record (`struct truk_fleet_exit`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExitRecord {
+    /// Atomic: seq + 1 once published, 0 while written.
+    pub stamp: u64,
+    pub start_time: u64,
+    pub pid: u32,
+    pub slot: u32,
+    pub reserved: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<ExitLogHeader>() == EXITLOG_HEADER_SIZE);
+const _: () = assert!(std::mem::size_of::<ExitRecord>() == EXIT_RECORD_SIZE);
+
+fn align_shared(x: u64) -> u64 {
+    (x + SHARED_ALIGN - 1) & !(SHARED_ALIGN - 1)
+}
+
+/// Records in the exit log for `capacity` slots.
+pub fn exitlog_len(capacity: u32) -> u64 {
+    4 * capacity as u64 + 256
+}
+
+/// Where the exit log starts for `capacity` slots (after the table).
+pub fn exitlog_offset(capacity: u32) -> u64 {
+    align_shared(HEADER_SIZE as u64 + capacity as u64 * SLOT_SIZE as u64)
 }
 
 /// The Mutex of truk_rt.h (`struct truk_mutex_layout`).
@@ -154,8 +200,11 @@ const _: () = assert!(std::mem::size_of::<MutexLayout>() == 40);
 
 /// Where the shared area starts for `capacity` slots.
 pub fn shared_offset(capacity: u32) -> u64 {
-    let end = HEADER_SIZE as u64 + capacity as u64 * SLOT_SIZE as u64;
-    (end + SHARED_ALIGN - 1) & !(SHARED_ALIGN - 1)
+    align_shared(
+        exitlog_offset(capacity)
+            + EXITLOG_HEADER_SIZE as u64
+            + exitlog_len(capacity) * EXIT_RECORD_SIZE as u64,
+    )
 }
 
 impl Header {

@@ -142,6 +142,50 @@ impl Member {
         self.header_u64(HEADER_SIZE + i as usize * SLOT_SIZE + 8)
     }
 
+    /// Frees slot `i` (word `w` seen): CAS to FREE, keeping the pid (truk_fleet.h); the
+    /// winner for an ACTIVE slot appends its exit record. False: someone changed it first.
+    fn slot_free(&self, i: u32, w: u64) -> bool {
+        let start = self.slot_start(i).load(Ordering::Relaxed);
+        if self
+            .slot_word(i)
+            .compare_exchange(w, w & !SLOT_STATUS_MASK, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return false;
+        }
+        if w & SLOT_STATUS_MASK == SLOT_ACTIVE {
+            self.exitlog_append(i, w, start);
+        }
+        true
+    }
+
+    /// Appends an exit record (truk_fleet.h, "Exit log").
+    fn exitlog_append(&self, slot: u32, w: u64, start: u64) {
+        let log = exitlog_offset(self.capacity) as usize;
+        let seq = self.header_u64(log).fetch_add(1, Ordering::SeqCst);
+        let rec = log
+            + EXITLOG_HEADER_SIZE
+            + (seq % exitlog_len(self.capacity)) as usize * EXIT_RECORD_SIZE;
+        let stamp = self.header_u64(rec);
+        stamp.store(0, Ordering::Relaxed);
+        fence(Ordering::Release);
+        // SAFETY: offsets of ExitRecord::pid and ::slot, 4-aligned, inside the mapping.
+        let (pid, slot_cell) = unsafe {
+            (
+                &*(self.base.add(rec + 16) as *const AtomicU32),
+                &*(self.base.add(rec + 20) as *const AtomicU32),
+            )
+        };
+        pid.store((w >> SLOT_PID_SHIFT) as u32, Ordering::Relaxed);
+        slot_cell.store(slot, Ordering::Relaxed);
+        self.header_u64(rec + 8).store(start, Ordering::Relaxed);
+        stamp.store(seq + 1, Ordering::Release);
+        // SAFETY: offset of ExitLogHeader::wake, 4-aligned, inside the mapping.
+        let wake = unsafe { &*(self.base.add(log + 8) as *const AtomicU32) };
+        wake.fetch_add(1, Ordering::SeqCst);
+        crate::sync::wake(wake, u32::MAX);
+    }
+
     /// Frees dead members' slots; returns the number of live ones.
     fn sweep(&self, own: bool) -> u32 {
         let mut live = 0;
@@ -152,12 +196,7 @@ impl Member {
             }
             if !(own && i == self.slot) && slot_dead(w, self.slot_start(i).load(Ordering::Relaxed))
             {
-                let _ = self.slot_word(i).compare_exchange(
-                    w,
-                    w & !SLOT_STATUS_MASK, // a free slot keeps its last pid (truk_fleet.h)
-                    Ordering::SeqCst,
-                    Ordering::SeqCst,
-                );
+                self.slot_free(i, w); // a lost race: someone else freed it
                 continue;
             }
             live += 1;
@@ -452,12 +491,7 @@ impl Member {
     }
 
     fn deregister(&self) {
-        let _ = self.slot_word(self.slot).compare_exchange(
-            self.slot_word,
-            self.slot_word & !SLOT_STATUS_MASK,
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-        );
+        self.slot_free(self.slot, self.slot_word);
     }
 
     /// The shared-variable area (region_size bytes, 64-byte aligned).

@@ -24,6 +24,13 @@ int main(void) {
     F(truk_fleet_header, state); F(truk_fleet_header, creator_pid); F(truk_fleet_header, generation_time);
     F(truk_fleet_header, reserved);
     F(truk_fleet_slot, word); F(truk_fleet_slot, start_time);
+    printf("exitlog %zu 0\nexitrec %zu 0\n", sizeof(struct truk_fleet_exitlog), sizeof(struct truk_fleet_exit));
+    F(truk_fleet_exitlog, head); F(truk_fleet_exitlog, wake); F(truk_fleet_exitlog, pad0); F(truk_fleet_exitlog, reserved);
+    F(truk_fleet_exit, stamp); F(truk_fleet_exit, start_time); F(truk_fleet_exit, pid); F(truk_fleet_exit, slot);
+    F(truk_fleet_exit, reserved);
+    C(TRUK_FLEET_EXITLOG_HEADER_SIZE); C(TRUK_FLEET_EXIT_RECORD_SIZE); C(TRUK_FLEET_EXIT_STALL_MS);
+    C(truk_fleet_exitlog_len(1)); C(truk_fleet_exitlog_len(1024));
+    C(truk_fleet_exitlog_offset(1)); C(truk_fleet_exitlog_offset(3)); C(truk_fleet_exitlog_offset(1024));
     F(truk_mutex_layout, word); F(truk_mutex_layout, listed); F(truk_mutex_layout, owner);
     F(truk_mutex_layout, spare); F(truk_mutex_layout, prev); F(truk_mutex_layout, next);
     C(TRUK_FLEET_PROTOCOL); C(TRUK_FLEET_HEADER_SIZE); C(TRUK_FLEET_SLOT_SIZE); C(TRUK_FLEET_SHARED_ALIGN);
@@ -125,6 +132,17 @@ fn rust_layout_matches_truk_fleet_h() {
     field!("truk_fleet_header", Header, reserved);
     field!("truk_fleet_slot", Slot, word);
     field!("truk_fleet_slot", Slot, start_time);
+    check("exitlog", size_of::<ExitLogHeader>() as u64, 0);
+    check("exitrec", size_of::<ExitRecord>() as u64, 0);
+    field!("truk_fleet_exitlog", ExitLogHeader, head);
+    field!("truk_fleet_exitlog", ExitLogHeader, wake);
+    field!("truk_fleet_exitlog", ExitLogHeader, pad0);
+    field!("truk_fleet_exitlog", ExitLogHeader, reserved);
+    field!("truk_fleet_exit", ExitRecord, stamp);
+    field!("truk_fleet_exit", ExitRecord, start_time);
+    field!("truk_fleet_exit", ExitRecord, pid);
+    field!("truk_fleet_exit", ExitRecord, slot);
+    field!("truk_fleet_exit", ExitRecord, reserved);
     check("chan", size_of::<ChanHeader>() as u64, 0);
     field!("truk_chan_header", ChanHeader, tail);
     field!("truk_chan_header", ChanHeader, head);
@@ -192,6 +210,14 @@ fn rust_layout_matches_truk_fleet_h() {
         ("TRUK_MUTEX_TID_MASK", MUTEX_TID_MASK as u64),
         ("TRUK_MUTEX_BACKSTOP_MS", MUTEX_BACKSTOP_MS),
         ("TRUK_MUTEX_SIZE", size_of::<MutexLayout>() as u64),
+        ("TRUK_FLEET_EXITLOG_HEADER_SIZE", EXITLOG_HEADER_SIZE as u64),
+        ("TRUK_FLEET_EXIT_RECORD_SIZE", EXIT_RECORD_SIZE as u64),
+        ("TRUK_FLEET_EXIT_STALL_MS", EXIT_STALL_MS),
+        ("truk_fleet_exitlog_len(1)", exitlog_len(1)),
+        ("truk_fleet_exitlog_len(1024)", exitlog_len(1024)),
+        ("truk_fleet_exitlog_offset(1)", exitlog_offset(1)),
+        ("truk_fleet_exitlog_offset(3)", exitlog_offset(3)),
+        ("truk_fleet_exitlog_offset(1024)", exitlog_offset(1024)),
         ("truk_fleet_shared_offset(1)", shared_offset(1)),
         ("truk_fleet_shared_offset(3)", shared_offset(3)),
         ("truk_fleet_shared_offset(1024)", shared_offset(1024)),
