@@ -159,18 +159,6 @@ static enum step try_recv(const chan_t *c, void *out, uint32_t me, uint64_t **ce
     }
 }
 
-static struct timespec add_ms(struct timespec t, int64_t ms) {
-    if (ms > INT64_MAX / 2)
-        ms = INT64_MAX / 2;
-    t.tv_sec += (time_t)(ms / 1000);
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
 static bool before(struct timespec a, struct timespec b) {
     return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
@@ -232,7 +220,7 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
     struct timespec t;
     now(&t);
     if (w->timeout_ms > 0 && !w->have_deadline) {
-        w->deadline = add_ms(t, w->timeout_ms);
+        w->deadline = truk_ms_after(t, w->timeout_ms);
         w->have_deadline = true;
     }
     if (w->have_deadline && !before(t, w->deadline))
@@ -245,7 +233,7 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
     struct timespec until = w->have_deadline ? w->deadline : t;
     bool bounded = w->have_deadline;
     if (mover) {
-        struct timespec slice = add_ms(t, TRUK_CHAN_JUDGE_MS);
+        struct timespec slice = truk_ms_after(t, TRUK_CHAN_JUDGE_MS);
         if (!bounded || before(slice, until))
             until = slice;
         bounded = true;
@@ -388,7 +376,7 @@ int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_cha
         int64_t ms = all ? TRUK_CHAN_SELECT_BACKSTOP_MS : sleep_ms;
         if (timeout_ms > 0 && timeout_ms - waited < ms)
             ms = timeout_ms - waited;
-        struct timespec until = add_ms(t, ms);
+        struct timespec until = truk_ms_after(t, ms);
         for (uint64_t i = 0; i < n; i++) {
             struct truk_chan_header *h = refs[i].chan;
             if (i < 128)
@@ -402,7 +390,7 @@ int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_cha
         }
         if (!any && !(all && waitv(refs, n, vals, &until))) {
             if (ms > sleep_ms)
-                until = add_ms(t, sleep_ms);
+                until = truk_ms_after(t, sleep_ms);
             futex(&((struct truk_chan_header *)refs[0].chan)->sent, FUTEX_WAIT_BITSET, vals[0], &until);
             if (sleep_ms < 8)
                 sleep_ms *= 2;

@@ -856,13 +856,7 @@ static int futex_wait_until(uint32_t *p, uint32_t expected, const struct timespe
 static struct timespec deadline_in(int64_t ms) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += (time_t)(ms / 1000);
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
+    return truk_ms_after(t, ms);
 }
 
 bool __truk_wait_on(uint32_t *p, uint32_t expected, int64_t timeout_ms) {

@@ -196,6 +196,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define TRUK_FLEET_DIR "/dev/shm"
 #define TRUK_FLEET_PREFIX "truk-"
@@ -436,6 +437,19 @@ static inline void truk_cpu_relax(void) {
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
+}
+/* `t` plus `ms` milliseconds, for futex deadlines (fleet.c, chan.c); `ms` is
+ * clamped so that a huge time-out stays a far, valid deadline. */
+static inline struct timespec truk_ms_after(struct timespec t, int64_t ms) {
+    if (ms > INT64_MAX / 2)
+        ms = INT64_MAX / 2;
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
 }
 /* chan_select's view of one channel. */
 struct truk_chan_ref {
