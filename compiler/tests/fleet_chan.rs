@@ -9,96 +9,17 @@
 mod fleet_support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fleet_support::{arm_runner, Fleet, ARM};
+use fleet_support::{arm_runner, build_truk, next, run, Fleet, Members, ARM};
 
 const STORM: &str = include_str!("fleet_support/chan_storm.truk");
 const SENDERS: usize = 4;
 const RECEIVERS: usize = 3;
 
-fn build_storm(name: &str, target: Option<&str>) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("chan_storm.truk");
-    std::fs::write(&src, STORM).unwrap();
-    let exe = dir.join("chan_storm");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_truk"));
-    cmd.args(["build", "--release"]).arg(&src).arg("-o").arg(&exe);
-    if let Some(t) = target {
-        cmd.args(["--target", t]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    exe
-}
-
-/// The storm's members; every one still running is killed and reaped on drop.
-struct Members {
-    live: Vec<(String, Child)>,
-}
-
-impl Members {
-    fn start(&mut self, f: &Fleet, role: &str) {
-        let args: Vec<&str> = role.split(' ').collect();
-        let child = f
-            .command(&f.exe, &args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start a member");
-        self.live.push((role.to_string(), child));
-    }
-
-    /// Waits up to `limit` for every member whose role starts with `prefix` to exit 0.
-    fn finish(&mut self, prefix: &str, limit: Duration) -> Result<(), String> {
-        let t = Instant::now();
-        for (role, c) in self.live.iter_mut().filter(|(r, _)| r.starts_with(prefix)) {
-            loop {
-                if let Some(s) = c.try_wait().unwrap() {
-                    if !s.success() {
-                        return Err(format!("`{role}` ended with {s}"));
-                    }
-                    break;
-                }
-                if t.elapsed() > limit {
-                    return Err(format!("`{role}` still runs {limit:?} after it was told to stop: the channel is wedged"));
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Members {
-    fn drop(&mut self) {
-        for (_, c) in &mut self.live {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// A small xorshift: the test needs no statistical quality, only spread.
-fn next(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
-}
-
-fn run(f: &Fleet, args: &str) -> (i32, String) {
-    let args: Vec<&str> = args.split(' ').collect();
-    let o = f.command(&f.exe, &args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    (o.status.code().unwrap_or(-1), text)
-}
-
 fn storm(f: &Fleet, secs: u64, slow: u64) {
-    let mut m = Members { live: vec![] };
+    let mut m = Members::new();
     m.start(f, "hold");
     let t = Instant::now();
     while f.regions().is_empty() {
@@ -127,10 +48,10 @@ fn storm(f: &Fleet, secs: u64, slow: u64) {
     }
     let (code, _) = run(f, "stop 1");
     assert_eq!(code, 0);
-    m.finish("send", Duration::from_secs(20 * slow)).unwrap();
+    m.finish("send", Duration::from_secs(20 * slow), "channel").unwrap();
     let (code, _) = run(f, "stop 2");
     assert_eq!(code, 0);
-    m.finish("recv", Duration::from_secs(20 * slow)).unwrap();
+    m.finish("recv", Duration::from_secs(20 * slow), "channel").unwrap();
     let (code, verdict) = run(f, &format!("check {kills}"));
     eprintln!("{kills} kills ({sender_kills} of senders) in {secs} s: {verdict}");
     assert_eq!(code, 0, "{verdict}");
@@ -138,7 +59,7 @@ fn storm(f: &Fleet, secs: u64, slow: u64) {
     assert!(kills >= 100 && received > kills, "the storm did too little: {kills} kills, {verdict}");
     let (code, _) = run(f, "stop 3");
     assert_eq!(code, 0);
-    m.finish("hold", Duration::from_secs(10 * slow)).unwrap();
+    m.finish("hold", Duration::from_secs(10 * slow), "channel").unwrap();
     drop(m);
     assert!(f.regions().is_empty(), "{:?}", f.regions());
 }
@@ -149,7 +70,7 @@ fn storm_secs(default: u64) -> u64 {
 
 #[test]
 fn channel_survives_a_kill_storm() {
-    let exe = build_storm("chan_storm", None);
+    let exe = build_truk("chan_storm", ("chan_storm.truk", STORM), None, true);
     let f = Fleet::new("chanstorm", &exe);
     storm(&f, storm_secs(12), 1);
 }
@@ -157,7 +78,7 @@ fn channel_survives_a_kill_storm() {
 #[test]
 fn aarch64_channel_survives_a_kill_storm_under_qemu() {
     let Some(runner) = arm_runner() else { return };
-    let exe = build_storm("chan_storm_arm", Some(ARM));
+    let exe = build_truk("chan_storm_arm", ("chan_storm.truk", STORM), Some(ARM), true);
     let f = Fleet::under("chanstormarm", &exe, runner);
     storm(&f, storm_secs(6), 4);
 }
@@ -260,7 +181,7 @@ fn chan_agent(name: &str, target: &str) -> PathBuf {
 fn a_dead_mover_drops_only_its_message() {
     let exe = chan_agent("chan_agent", fleet_support::X86);
     let f = Fleet::new("chandead", &exe);
-    let mut m = Members { live: vec![] };
+    let mut m = Members::new();
     dead_movers(&f, &mut m);
 }
 
@@ -269,7 +190,7 @@ fn aarch64_a_dead_mover_drops_only_its_message_under_qemu() {
     let Some(runner) = arm_runner() else { return };
     let exe = chan_agent("chan_agent_arm", ARM);
     let f = Fleet::under("chandeadarm", &exe, runner);
-    let mut m = Members { live: vec![] };
+    let mut m = Members::new();
     dead_movers(&f, &mut m);
 }
 

@@ -13,99 +13,17 @@
 
 mod fleet_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fleet_support::{arm_runner, Fleet, ARM};
+use fleet_support::{arm_runner, build_truk, next, run, Fleet, Members, ARM};
 
 const STORM: &str = include_str!("fleet_support/table_storm.truk");
 const WRITERS: usize = 4;
 const READERS: usize = 2;
 
-/// Builds `src` (a file name, its text) into a folder of its own.
-fn build(name: &str, src: (&str, &str), target: Option<&str>, release: bool) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(src.0);
-    std::fs::write(&file, src.1).unwrap();
-    let exe = dir.join(name);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_truk"));
-    cmd.arg("build").arg(&file).arg("-o").arg(&exe);
-    if release {
-        cmd.arg("--release");
-    }
-    if let Some(t) = target {
-        cmd.args(["--target", t]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    exe
-}
-
 const STORM_SRC: (&str, &str) = ("table_storm.truk", STORM);
 const CACHE_SRC: (&str, &str) = ("cache.truk", include_str!("../../examples/cache.truk"));
-
-/// The members; every one still running is killed and reaped on drop.
-struct Members(Vec<(String, Child)>);
-
-impl Members {
-    fn start(&mut self, f: &Fleet, role: &str) {
-        let args: Vec<&str> = role.split(' ').collect();
-        // A busy machine may refuse a fork for a moment (EAGAIN): try again.
-        let mut tries = 0;
-        let child = loop {
-            match f.command(&f.exe, &args).stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::inherit()).spawn() {
-                Ok(c) => break c,
-                Err(e) if tries < 100 => {
-                    tries += 1;
-                    eprintln!("start `{role}`: {e}; again");
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(e) => panic!("start `{role}`: {e}"),
-            }
-        };
-        self.0.push((role.to_string(), child));
-    }
-
-    /// Waits up to `limit` for every member whose role starts with `prefix` to exit 0.
-    fn finish(&mut self, prefix: &str, limit: Duration) {
-        let t = Instant::now();
-        for (role, c) in self.0.iter_mut().filter(|(r, _)| r.starts_with(prefix)) {
-            loop {
-                if let Some(s) = c.try_wait().unwrap() {
-                    assert!(s.success(), "`{role}` ended with {s}");
-                    break;
-                }
-                assert!(t.elapsed() < limit, "`{role}` still runs {limit:?} after it was told to stop: the table is wedged");
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    }
-}
-
-impl Drop for Members {
-    fn drop(&mut self) {
-        for (_, c) in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn next(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
-}
-
-fn run(f: &Fleet, args: &str) -> (i32, String) {
-    let args: Vec<&str> = args.split(' ').collect();
-    let o = f.command(&f.exe, &args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    (o.status.code().unwrap_or(-1), text)
-}
 
 fn hold(f: &Fleet, m: &mut Members, slow: u64) {
     m.start(f, "hold");
@@ -118,13 +36,13 @@ fn hold(f: &Fleet, m: &mut Members, slow: u64) {
 
 fn end(f: &Fleet, mut m: Members, slow: u64) {
     assert_eq!(run(f, "stop 3").0, 0);
-    m.finish("hold", Duration::from_secs(10 * slow));
+    m.finish("hold", Duration::from_secs(10 * slow), "table").unwrap();
     drop(m);
     assert!(f.regions().is_empty(), "{:?}", f.regions());
 }
 
 fn storm(f: &Fleet, secs: u64, slow: u64) {
-    let mut m = Members(vec![]);
+    let mut m = Members::new();
     hold(f, &mut m, slow);
     for i in 0..WRITERS {
         m.start(f, &format!("write {i}"));
@@ -137,8 +55,8 @@ fn storm(f: &Fleet, secs: u64, slow: u64) {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(secs) {
         std::thread::sleep(Duration::from_micros(next(&mut seed) % (3000 * slow)));
-        let i = 1 + (next(&mut seed) as usize) % (m.0.len() - 1); // anyone but the holder
-        let (role, mut c) = m.0.swap_remove(i);
+        let i = 1 + (next(&mut seed) as usize) % (m.live.len() - 1); // anyone but the holder
+        let (role, mut c) = m.live.swap_remove(i);
         let _ = c.kill();
         let _ = c.wait();
         kills += 1;
@@ -146,9 +64,9 @@ fn storm(f: &Fleet, secs: u64, slow: u64) {
         m.start(f, &role);
     }
     assert_eq!(run(f, "stop 1").0, 0);
-    m.finish("write", Duration::from_secs(20 * slow));
+    m.finish("write", Duration::from_secs(20 * slow), "table").unwrap();
     assert_eq!(run(f, "stop 2").0, 0);
-    m.finish("read", Duration::from_secs(20 * slow));
+    m.finish("read", Duration::from_secs(20 * slow), "table").unwrap();
     let (code, verdict) = run(f, &format!("check {kills}"));
     eprintln!("{kills} kills ({writer_kills} of writers) in {secs} s: {verdict}");
     assert_eq!(code, 0, "{verdict}");
@@ -158,14 +76,14 @@ fn storm(f: &Fleet, secs: u64, slow: u64) {
 }
 
 fn race(f: &Fleet, secs: u64, slow: u64) {
-    let mut m = Members(vec![]);
+    let mut m = Members::new();
     hold(f, &mut m, slow);
     for i in 0..WRITERS {
         m.start(f, &format!("race {i}"));
     }
     std::thread::sleep(Duration::from_secs(secs));
     assert_eq!(run(f, "stop 1").0, 0);
-    m.finish("race", Duration::from_secs(20 * slow));
+    m.finish("race", Duration::from_secs(20 * slow), "table").unwrap();
     let (code, verdict) = run(f, "check-race");
     eprintln!("{verdict}");
     assert_eq!(code, 0, "{verdict}");
@@ -178,27 +96,27 @@ fn storm_secs(default: u64) -> u64 {
 
 #[test]
 fn table_survives_a_kill_storm() {
-    let exe = build("table_storm", STORM_SRC, None, true);
+    let exe = build_truk("table_storm", STORM_SRC, None, true);
     storm(&Fleet::new("tablestorm", &exe), storm_secs(12), 1);
 }
 
 #[test]
 fn aarch64_table_survives_a_kill_storm_under_qemu() {
     let Some(runner) = arm_runner() else { return };
-    let exe = build("table_storm_arm", STORM_SRC, Some(ARM), true);
+    let exe = build_truk("table_storm_arm", STORM_SRC, Some(ARM), true);
     storm(&Fleet::under("tablestormarm", &exe, runner), storm_secs(6), 4);
 }
 
 #[test]
 fn racing_writers_never_duplicate_a_key() {
-    let exe = build("table_race", STORM_SRC, None, true);
+    let exe = build_truk("table_race", STORM_SRC, None, true);
     race(&Fleet::new("tablerace", &exe), 2, 1);
 }
 
 #[test]
 fn aarch64_racing_writers_never_duplicate_a_key_under_qemu() {
     let Some(runner) = arm_runner() else { return };
-    let exe = build("table_race_arm", STORM_SRC, Some(ARM), true);
+    let exe = build_truk("table_race_arm", STORM_SRC, Some(ARM), true);
     race(&Fleet::under("tableracearm", &exe, runner), 2, 4);
 }
 
@@ -217,7 +135,7 @@ fn cache(f: &Fleet) {
 #[test]
 fn example_cache_survives_a_killed_instance() {
     for release in [false, true] {
-        let exe = build(if release { "cache_release" } else { "cache_debug" }, CACHE_SRC, None, release);
+        let exe = build_truk(if release { "cache_release" } else { "cache_debug" }, CACHE_SRC, None, release);
         cache(&Fleet::new(if release { "cacherel" } else { "cachedbg" }, &exe));
     }
 }
@@ -225,7 +143,7 @@ fn example_cache_survives_a_killed_instance() {
 #[test]
 fn aarch64_example_cache_under_qemu() {
     let Some(runner) = arm_runner() else { return };
-    let exe = build("cache_arm", CACHE_SRC, Some(ARM), true);
+    let exe = build_truk("cache_arm", CACHE_SRC, Some(ARM), true);
     cache(&Fleet::under("cachearm", &exe, runner));
 }
 
@@ -234,7 +152,7 @@ fn aarch64_example_cache_under_qemu() {
 #[test]
 fn only_programs_with_tables_link_the_table_runtime() {
     let symbols = |name: &str, src: &str| {
-        let exe = build(name, (&format!("{name}.truk"), src), None, false);
+        let exe = build_truk(name, (&format!("{name}.truk"), src), None, false);
         assert_eq!(Command::new(&exe).output().unwrap().status.code(), Some(3), "{name}");
         String::from_utf8_lossy(&Command::new("nm").arg(&exe).output().unwrap().stdout).into_owned()
     };

@@ -508,3 +508,100 @@ pub fn write_private(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
 }
+
+/// Builds the Truk program `src` (a file name, its text) into a folder of its own under the
+/// test's scratch folder, as `name`.
+pub fn build_truk(name: &str, src: (&str, &str), target: Option<&str>, release: bool) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(src.0);
+    std::fs::write(&file, src.1).unwrap();
+    let exe = dir.join(name);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_truk"));
+    cmd.arg("build").arg(&file).arg("-o").arg(&exe);
+    if release {
+        cmd.arg("--release");
+    }
+    if let Some(t) = target {
+        cmd.args(["--target", t]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    exe
+}
+
+/// The members of a storm (the fleet's program started with a role as its arguments);
+/// every one still running is killed and reaped on drop.
+pub struct Members {
+    pub live: Vec<(String, Child)>,
+}
+
+impl Members {
+    pub fn new() -> Members {
+        Members { live: vec![] }
+    }
+
+    pub fn start(&mut self, f: &Fleet, role: &str) {
+        let args: Vec<&str> = role.split(' ').collect();
+        // A busy machine may refuse a fork for a moment (EAGAIN): try again.
+        let mut tries = 0;
+        let child = loop {
+            match f.command(&f.exe, &args).stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::inherit()).spawn() {
+                Ok(c) => break c,
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    eprintln!("start `{role}`: {e}; again");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("start `{role}`: {e}"),
+            }
+        };
+        self.live.push((role.to_string(), child));
+    }
+
+    /// Waits up to `limit` for every member whose role starts with `prefix` to exit 0;
+    /// `what` names the shared object that would be wedged if one does not.
+    pub fn finish(&mut self, prefix: &str, limit: std::time::Duration, what: &str) -> Result<(), String> {
+        let t = std::time::Instant::now();
+        for (role, c) in self.live.iter_mut().filter(|(r, _)| r.starts_with(prefix)) {
+            loop {
+                if let Some(s) = c.try_wait().unwrap() {
+                    if !s.success() {
+                        return Err(format!("`{role}` ended with {s}"));
+                    }
+                    break;
+                }
+                if t.elapsed() > limit {
+                    return Err(format!("`{role}` still runs {limit:?} after it was told to stop: the {what} is wedged"));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Members {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.live {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A small xorshift: the storms need no statistical quality, only spread.
+pub fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+/// Runs the fleet's program once with `args` (split at spaces): its exit code and output.
+pub fn run(f: &Fleet, args: &str) -> (i32, String) {
+    let args: Vec<&str> = args.split(' ').collect();
+    let o = f.command(&f.exe, &args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    (o.status.code().unwrap_or(-1), text)
+}
