@@ -1110,6 +1110,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let s = self.b.build_insert_value(s, p, 0, "").unwrap();
                 return self.b.build_insert_value(s, self.i64c(*n), 1, "").unwrap().into_struct_value().into();
             }
+            (Ty::Ptr(_), Ty::Slice(_)) if matches!(x.kind, ExprKind::Str(_)) => {
+                let ExprKind::Str(s) = &x.kind else { unreachable!() };
+                let p = self.string(s);
+                return self.make_slice(p, self.i64c(s.len() as u64));
+            }
             _ => {}
         }
         let v = self.rvalue(x).unwrap();

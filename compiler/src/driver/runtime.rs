@@ -35,6 +35,7 @@ pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("supervise.c", include_str!("../../../runtime-c/supervise.c")),
     ("chan.c", include_str!("../../../runtime-c/chan.c")),
     ("table.c", include_str!("../../../runtime-c/table.c")),
+    ("std.c", include_str!("../../../runtime-c/std.c")),
 ];
 
 /// Bump when the way objects are built changes in a way the key does not capture.

@@ -1,7 +1,7 @@
 //! The standard library: the Truk files of the project's `std/` folder, compiled into the
 //! `truk` binary (so an installed compiler needs no files beside it). `import "testing"`
 //! (or `"testing.truk"`) loads `std/testing.truk` when neither the importing file's folder
-//! nor an `-I` folder holds a file of that name.
+//! nor an `-I` folder holds a file of that name. So do `io`, `str`, `os` and `mem`.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +11,10 @@ pub const PREFIX: &str = "<std>";
 const FILES: &[(&str, &str)] = &[
     ("testing.truk", include_str!("../../../std/testing.truk")),
     ("supervisor.truk", include_str!("../../../std/supervisor.truk")),
+    ("io.truk", include_str!("../../../std/io.truk")),
+    ("str.truk", include_str!("../../../std/str.truk")),
+    ("os.truk", include_str!("../../../std/os.truk")),
+    ("mem.truk", include_str!("../../../std/mem.truk")),
 ];
 
 /// The path of the std module an import names, if there is one.
@@ -36,5 +40,12 @@ mod tests {
         assert!(source(&p).unwrap().contains("__truk_test_assert_i32"));
         assert_eq!(resolve("nothing"), None);
         assert_eq!(source(Path::new("testing.truk")), None);
+    }
+
+    #[test]
+    fn every_module_resolves() {
+        for m in ["io", "str", "os", "mem", "supervisor"] {
+            assert!(source(&resolve(m).unwrap()).is_some_and(|t| !t.is_empty()), "{m}");
+        }
     }
 }

@@ -164,6 +164,8 @@ impl<'a> Checker<'a> {
                 mk(ExprKind::Builtin(Builtin::Panic, vec![x]), Ty::Void)
             }
             "each" => Some(self.each(args, span)),
+            "print" | "println" | "eprint" | "eprintln" if self.io_imported() => Some(self.print(name, args, span)),
+            "printf" | "eprintf" if self.io_imported() => Some(self.printf(name, args, span)),
             _ if name.starts_with("__TRUK_VA_ARG_") => {
                 let ty = match &name["__TRUK_VA_ARG_".len()..] {
                     "PTR" => Ty::ptr(Ty::Void),

@@ -8,6 +8,7 @@ mod calls;
 mod consts;
 mod expr;
 mod items;
+mod print;
 mod stmt;
 mod types;
 

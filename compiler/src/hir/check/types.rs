@@ -101,6 +101,8 @@ impl<'a> Checker<'a> {
             (Ty::Enum(_), Ty::Int { .. }) => true,
             (Ty::Array(n, a), Ty::Array(m, b)) => n == m && a == b,
             (Ty::Tuple(a), Ty::Tuple(b)) => a == b,
+            // A string literal is also a byte slice (of its bytes, without the final zero).
+            (Ty::Ptr(a), Ty::Slice(b)) => matches!(e.kind, ExprKind::Str(_)) && is_byte(a) && is_byte(b),
             _ => false,
         }
     }
@@ -178,6 +180,10 @@ impl<'a> Checker<'a> {
         let span = e.span;
         Expr { kind: ExprKind::Cast(Box::new(e)), ty: ty.clone(), span }
     }
+}
+
+fn is_byte(t: &Ty) -> bool {
+    matches!(t, Ty::Int { bits: 8, .. })
 }
 
 /// The usual arithmetic conversions: floats win, then width, then unsignedness.
