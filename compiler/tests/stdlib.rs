@@ -96,3 +96,21 @@ fn read_stdin_reads_all_of_a_pipe() {
     assert!(o.status.success());
     assert_eq!(text(&o.stdout), format!("{} bytes, 30001 words, last end\n", input.len()));
 }
+
+/// What `truk build` says about print misuse: a value print cannot show, and print without
+/// `import "io"` (an unknown name, as before the builtins existed).
+#[test]
+fn print_diagnostics() {
+    let s = Scratch::new("printdiag");
+    let build = |name: &str, src: &str| {
+        s.write(name, src);
+        let o = truk().arg("build").arg(name).current_dir(&s.0).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+        text(&o.stderr)
+    };
+    insta::assert_snapshot!(build(
+        "point.truk",
+        "import \"io\";\n\nstruct Point { x: i32, y: i32 }\n\nfn main() : i32 {\n  var p: Point = Point{x: 1, y: 2};\n  println(\"p = \", p, \" and \", [1, 2]);\n  return 0;\n}\n"
+    ));
+    insta::assert_snapshot!(build("noio.truk", "fn main() : i32 {\n  println(\"hello\");\n  return 0;\n}\n"));
+}

@@ -164,8 +164,7 @@ impl<'a> Checker<'a> {
                 mk(ExprKind::Builtin(Builtin::Panic, vec![x]), Ty::Void)
             }
             "each" => Some(self.each(args, span)),
-            "print" | "println" | "eprint" | "eprintln" if self.io_imported() => Some(self.print(name, args, span)),
-            "printf" | "eprintf" if self.io_imported() => Some(self.printf(name, args, span)),
+            "print" | "println" | "eprint" | "eprintln" | "printf" | "eprintf" => Some(self.print_builtin(name, args, span)),
             _ if name.starts_with("__TRUK_VA_ARG_") => {
                 let ty = match &name["__TRUK_VA_ARG_".len()..] {
                     "PTR" => Ty::ptr(Ty::Void),

@@ -16,15 +16,32 @@ impl<'a> Checker<'a> {
         matches!(self.lookup(PUT_END), Some(Item::Func(_)))
     }
 
+    /// A call of one of this module's builtins (no function of that name exists).
+    pub(super) fn print_builtin(&mut self, name: &str, args: &[ast::Expr], span: Span) -> Expr {
+        if !self.io_imported() {
+            let callee = Span { hi: span.lo + name.len() as u32, ..span };
+            self.err(callee, format!("`{name}` is not defined: it comes with the standard library's io module (`import \"io\";`)"));
+            for a in args {
+                self.expr(a, None);
+            }
+            return err_expr(span);
+        }
+        if name.ends_with('f') {
+            self.printf(name, args, span)
+        } else {
+            self.print(name, args, span)
+        }
+    }
+
     /// `printf(fmt, ...)` / `eprintf(fmt, ...)`: C's printf on stdout / stderr.
-    pub(super) fn printf(&mut self, name: &str, args: &[ast::Expr], span: Span) -> Expr {
+    fn printf(&mut self, name: &str, args: &[ast::Expr], span: Span) -> Expr {
         let target = if name == "printf" { "__truk_io_printf" } else { "__truk_io_eprintf" };
         let callee = ast::Expr { kind: ast::ExprKind::Ident(target.into()), span };
         self.call(&callee, args, span)
     }
 
     /// `print(a, b, ...)` and its kin: see the module comment.
-    pub(super) fn print(&mut self, name: &str, args: &[ast::Expr], span: Span) -> Expr {
+    fn print(&mut self, name: &str, args: &[ast::Expr], span: Span) -> Expr {
         let stream = if name.starts_with('e') { 2 } else { 1 };
         let mut prev = Expr { kind: ExprKind::Int(stream), ty: I32, span };
         for a in args {
