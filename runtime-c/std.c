@@ -184,6 +184,8 @@ const char *__truk_io_write_file(const char *path, struct truk_bytes data, int32
     return w == data.n ? NULL : strerror(saved);
 }
 
+const char *__truk_io_remove(const char *path) { return remove(path) == 0 ? NULL : strerror(errno); }
+
 /* ---- str: numbers --------------------------------------------------------- */
 
 /* The bytes as a C string in buf (size 64); false when they do not fit or are
