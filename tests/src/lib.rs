@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod guide;
 pub mod lang;
 
 /// What a finished (or killed) child process left behind.
@@ -19,7 +20,12 @@ pub struct Out {
 
 /// Run `cmd` with no stdin, capturing both outputs, killing it after `timeout`.
 pub fn run(cmd: &mut Command, timeout: Duration) -> Out {
-    let mut child = match cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+    run_with_stdin(cmd, Stdio::null(), timeout)
+}
+
+/// `run`, with `stdin` as the child's standard input.
+pub fn run_with_stdin(cmd: &mut Command, stdin: Stdio, timeout: Duration) -> Out {
+    let mut child = match cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
         Ok(c) => c,
         Err(e) => return Out { code: None, stdout: String::new(), stderr: format!("cannot start: {e}"), timed_out: false },
     };
@@ -105,4 +111,17 @@ pub fn exe_command(exe: &Path, target: Option<&str>) -> Command {
 /// `--target TRIPLE` for truk's command line, or nothing for the host.
 pub fn target_flags(target: Option<&str>) -> Vec<String> {
     target.map(|t| vec!["--target".to_string(), t.to_string()]).unwrap_or_default()
+}
+
+/// `truk_binary`, or a panic saying how to get one (for tests).
+pub fn truk_or_panic() -> PathBuf {
+    truk_binary().expect("no truk binary beside the test executable: build it first (cargo build -p truk) or set TRUK")
+}
+
+/// An empty scratch folder `truk-<name>-<pid>` in the temporary folder.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("truk-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
 }
