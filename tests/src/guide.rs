@@ -8,7 +8,8 @@
 //! - `test`: run with `truk test`; the output block need only be contained in stdout.
 //! - `error`: must fail to compile; each line of the output block must appear in stderr.
 //! - `file=NAME`: not run; written beside the next whole program (so it can import it, or
-//!   read it). Any fenced block may carry it, whatever its language.
+//!   read it). Any fenced block may carry it, whatever its language. NAME may name a
+//!   subfolder (`geo/lib.truk`), never a place outside the program's folder.
 //! - `args="a b"`: command-line arguments for the program.
 //! - `stdin=NAME`: the program's standard input is the file NAME (from a `file=` block).
 //!
@@ -93,7 +94,8 @@ pub fn parse_blocks(md: &str) -> Result<Vec<Block>, String> {
         let lang = words.first().map(String::as_str).unwrap_or("");
         let file = words.iter().find_map(|w| w.strip_prefix("file="));
         if let Some(name) = file {
-            if name.is_empty() || name.contains('/') || name == "main.truk" {
+            let outside = name.starts_with('/') || name.split('/').any(|c| c.is_empty() || c == "..");
+            if outside || name == "main.truk" {
                 return Err(format!("line {at}: bad file name `{name}`"));
             }
             files.push((name.to_string(), body));
@@ -160,7 +162,9 @@ fn remove_regions(ns: &str) {
 /// `ns` is the block's own fleet namespace; its region files are removed afterwards.
 pub fn check_block(truk: &Path, b: &Block, dir: &Path, target: Option<&str>, ns: &str) -> Result<(), String> {
     for (name, text) in &b.files {
-        std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {name}: {e}"))?;
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| format!("cannot create the folder of {name}: {e}"))?;
+        std::fs::write(path, text).map_err(|e| format!("cannot write {name}: {e}"))?;
     }
     std::fs::write(dir.join("main.truk"), &b.code).map_err(|e| format!("cannot write main.truk: {e}"))?;
     let tflags = target_flags(target);

@@ -113,4 +113,6 @@ fn fences_and_their_words_are_read() {
     assert!(parse_blocks("```truk\nfn main\n").unwrap_err().contains("unclosed"));
     assert!(parse_blocks("```truk\n```\n```truk file=x.truk\n```\n").unwrap_err().contains("followed by no program"));
     assert!(parse_blocks("```truk error\n```\n").unwrap_err().contains("needs an output block"));
+    assert!(parse_blocks("```c file=../x.h\n```\n```truk\n```\n").unwrap_err().contains("bad file name"));
+    assert_eq!(parse_blocks("```c file=inc/x.h\n```\n```truk\n```\n").unwrap()[0].files[0].0, "inc/x.h");
 }
