@@ -13,6 +13,9 @@
 //! - `args="a b"`: command-line arguments for the program.
 //! - `stdin=NAME`: the program's standard input is the file NAME (from a `file=` block).
 //!
+//! Each program runs with a `TRUK_FLEET_NS` of its own; afterwards the processes that carry
+//! it (copies the program spawned) are killed and its fleet region files removed.
+//!
 //! Blocks fenced with any other language are not run. A program is written as `main.truk`
 //! in a folder of its own, so diagnostics in `error` blocks read `--> main.truk:L:C`.
 
@@ -20,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::{exe_command, first_line, run_with_stdin, target_flags};
+use crate::{exe_command, first_line, run, target_flags, wait_for, Out};
 
 /// One program of the guide, with what it must do.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -158,6 +161,34 @@ fn remove_regions(ns: &str) {
     }
 }
 
+/// Run `cmd` with `stdin`, its outputs going to files in `dir` (not pipes, which copies it
+/// left running would hold open), killing it after `timeout`.
+fn run_to_files(cmd: &mut Command, stdin: Stdio, dir: &Path, timeout: Duration) -> Out {
+    let (out_path, err_path) = (dir.join(".stdout"), dir.join(".stderr"));
+    let files = std::fs::File::create(&out_path).and_then(|o| Ok((o, std::fs::File::create(&err_path)?)));
+    let child = files.and_then(|(o, e)| cmd.stdin(stdin).stdout(o).stderr(e).spawn());
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return Out { code: None, stdout: String::new(), stderr: format!("cannot start: {e}"), timed_out: false },
+    };
+    let (code, timed_out) = wait_for(&mut child, timeout);
+    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+    Out { code, stdout: read(&out_path), stderr: read(&err_path), timed_out }
+}
+
+/// Kill the processes a block left running (copies it spawned and did not wait for, or a
+/// program that timed out): they carry the block's own `TRUK_FLEET_NS` in their environment.
+fn kill_leftovers(ns: &str) {
+    let mark = format!("TRUK_FLEET_NS={ns}");
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
+        if env.split(|&b| b == 0).any(|v| v == mark.as_bytes()) {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
+        }
+    }
+}
+
 /// Compile and run one block with `truk` for `target` in the empty scratch folder `dir`.
 /// `ns` is the block's own fleet namespace; its region files are removed afterwards.
 pub fn check_block(truk: &Path, b: &Block, dir: &Path, target: Option<&str>, ns: &str) -> Result<(), String> {
@@ -181,11 +212,11 @@ pub fn check_block(truk: &Path, b: &Block, dir: &Path, target: Option<&str>, ns:
             let mut cmd = Command::new(truk);
             cmd.arg("test").args(&tflags).arg("main.truk");
             let i = input(&mut cmd)?;
-            run_with_stdin(&mut cmd, i, limit)
+            run_to_files(&mut cmd, i, dir, limit)
         } else {
             let mut cmd = Command::new(truk);
             cmd.arg("build").args(&tflags).arg("main.truk").arg("-o").arg("prog");
-            let o = run_with_stdin(cmd.current_dir(dir), Stdio::null(), limit);
+            let o = run(cmd.current_dir(dir), limit);
             if o.stderr.contains("panicked at") {
                 return Err(format!("compiler crashed: {}", first_line(&o.stderr)));
             }
@@ -206,7 +237,7 @@ pub fn check_block(truk: &Path, b: &Block, dir: &Path, target: Option<&str>, ns:
             let mut cmd = exe_command(&dir.join("prog"), target);
             cmd.args(&b.args);
             let i = input(&mut cmd)?;
-            run_with_stdin(&mut cmd, i, Duration::from_secs(30))
+            run_to_files(&mut cmd, i, dir, Duration::from_secs(30))
         };
         if o.timed_out {
             return Err("timed out".into());
@@ -222,6 +253,7 @@ pub fn check_block(truk: &Path, b: &Block, dir: &Path, target: Option<&str>, ns:
         }
         Ok(())
     })();
+    kill_leftovers(ns);
     remove_regions(ns);
     result
 }

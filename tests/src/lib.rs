@@ -3,7 +3,7 @@
 //! `tests/lang/`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod guide;
@@ -20,12 +20,7 @@ pub struct Out {
 
 /// Run `cmd` with no stdin, capturing both outputs, killing it after `timeout`.
 pub fn run(cmd: &mut Command, timeout: Duration) -> Out {
-    run_with_stdin(cmd, Stdio::null(), timeout)
-}
-
-/// `run`, with `stdin` as the child's standard input.
-pub fn run_with_stdin(cmd: &mut Command, stdin: Stdio, timeout: Duration) -> Out {
-    let mut child = match cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+    let mut child = match cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
         Ok(c) => c,
         Err(e) => return Out { code: None, stdout: String::new(), stderr: format!("cannot start: {e}"), timed_out: false },
     };
@@ -39,6 +34,13 @@ pub fn run_with_stdin(cmd: &mut Command, stdin: Stdio, timeout: Duration) -> Out
     };
     let ho = drain(Box::new(child.stdout.take().unwrap()));
     let he = drain(Box::new(child.stderr.take().unwrap()));
+    let (code, timed_out) = wait_for(&mut child, timeout);
+    Out { code, stdout: ho.join().unwrap_or_default(), stderr: he.join().unwrap_or_default(), timed_out }
+}
+
+/// Wait for `child`, killing it after `timeout`: its exit status (a signal `s` as
+/// `128 + s`) and whether it was killed for taking too long.
+pub fn wait_for(child: &mut Child, timeout: Duration) -> (Option<i32>, bool) {
     let start = Instant::now();
     let mut timed_out = false;
     let status = loop {
@@ -57,7 +59,7 @@ pub fn run_with_stdin(cmd: &mut Command, stdin: Stdio, timeout: Duration) -> Out
         use std::os::unix::process::ExitStatusExt;
         s.code().or_else(|| s.signal().map(|sig| 128 + sig))
     });
-    Out { code, stdout: ho.join().unwrap_or_default(), stderr: he.join().unwrap_or_default(), timed_out }
+    (code, timed_out)
 }
 
 /// The `truk` binary cargo built beside the running executable: `target/<profile>/truk`

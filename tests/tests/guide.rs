@@ -99,6 +99,26 @@ fn a_wrong_block_is_reported_with_its_line() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A fleet program whose copies outlive it, or that hangs, leaves no process and no region
+/// file behind.
+#[test]
+fn a_block_leaves_no_process_or_region_behind() {
+    let dir = scratch("left");
+    let md = "```truk\nextern fn sleep(s: u32) : u32;\nshared var n: i64;\nfn main(argc: i32, argv: **i8) : i32 {\n    if argc > 1 {\n        sleep(300);\n        return 0;\n    }\n    spawn([\"child\"]);\n    return 0;\n}\n```\n";
+    let f = write(&dir, "left.md", md);
+    let (n, failures) = check_all(&[f], "left");
+    assert_eq!((n, failures), (1, vec![]));
+    let mark = format!("guide-{}-left-0", std::process::id());
+    let in_shm = std::fs::read_dir("/dev/shm").unwrap().flatten().any(|e| e.file_name().to_string_lossy().ends_with(&mark));
+    assert!(!in_shm, "a region file of {mark} is left in /dev/shm");
+    let env = format!("TRUK_FLEET_NS={mark}");
+    let alive = std::fs::read_dir("/proc").unwrap().flatten().filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok()).any(|e| {
+        std::fs::read(e.path().join("environ")).is_ok_and(|v| v.split(|&b| b == 0).any(|x| x == env.as_bytes()))
+    });
+    assert!(!alive, "a process of {mark} is still running");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn fences_and_their_words_are_read() {
     let md = "```c\nint x;\n```\n```truk file=lib.truk\nfn f() : i32 { return 1; }\n```\nSome prose.\n```text file=in.txt\nhello\n```\n```truk exit=2 args=\"a b\" stdin=in.txt\nfn main() : i32 { return 2; }\n```\n\nIt prints:\n\n```output\nx\n```\n````truk test\n```\n````\n";
