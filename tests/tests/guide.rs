@@ -132,6 +132,25 @@ fn a_wrong_block_is_reported_with_its_line() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `args=`, `stdin=` and `file=` blocks reach the program; `test` blocks run `truk test`.
+#[test]
+fn arguments_input_and_files_reach_the_program() {
+    let dir = scratch("io");
+    let md = concat!(
+        "```text file=in.txt\nabc\n```\n",
+        "```truk file=lib/two.truk\nfn two() : i32 { return 2; }\n```\n",
+        "```truk args=\"x yz\" stdin=in.txt exit=2\n",
+        "import \"lib/two.truk\";\nextern fn printf(fmt: *i8, ...args) : i32;\nextern fn getchar() : i32;\n",
+        "fn main(argc: i32, argv: **i8) : i32 {\n    printf(\"%d %s %c\\n\", argc, argv[2], getchar());\n    return two();\n}\n```\n",
+        "```output\n3 yz a\n```\n",
+        "```truk test\nimport \"testing\";\nfn test_one(t: *__truk_test_context_s) : void {\n    __truk_test_assert_i32(t, 1, 1, \"one\");\n}\n```\n",
+        "```output\n1 passed, 0 failed\n```\n",
+    );
+    let f = write(&dir, "io.md", md);
+    assert_eq!(check_all(&[f], "io"), (2, vec![]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A fleet program whose copies outlive it, or that hangs, leaves no process and no region
 /// file behind.
 #[test]
