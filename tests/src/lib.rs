@@ -3,9 +3,10 @@
 //! `tests/lang/`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod guide;
 pub mod lang;
 
 /// What a finished (or killed) child process left behind.
@@ -33,6 +34,13 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Out {
     };
     let ho = drain(Box::new(child.stdout.take().unwrap()));
     let he = drain(Box::new(child.stderr.take().unwrap()));
+    let (code, timed_out) = wait_for(&mut child, timeout);
+    Out { code, stdout: ho.join().unwrap_or_default(), stderr: he.join().unwrap_or_default(), timed_out }
+}
+
+/// Wait for `child`, killing it after `timeout`: its exit status (a signal `s` as
+/// `128 + s`) and whether it was killed for taking too long.
+pub fn wait_for(child: &mut Child, timeout: Duration) -> (Option<i32>, bool) {
     let start = Instant::now();
     let mut timed_out = false;
     let status = loop {
@@ -51,7 +59,7 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Out {
         use std::os::unix::process::ExitStatusExt;
         s.code().or_else(|| s.signal().map(|sig| 128 + sig))
     });
-    Out { code, stdout: ho.join().unwrap_or_default(), stderr: he.join().unwrap_or_default(), timed_out }
+    (code, timed_out)
 }
 
 /// The `truk` binary cargo built beside the running executable: `target/<profile>/truk`
@@ -105,4 +113,17 @@ pub fn exe_command(exe: &Path, target: Option<&str>) -> Command {
 /// `--target TRIPLE` for truk's command line, or nothing for the host.
 pub fn target_flags(target: Option<&str>) -> Vec<String> {
     target.map(|t| vec!["--target".to_string(), t.to_string()]).unwrap_or_default()
+}
+
+/// `truk_binary`, or a panic saying how to get one (for tests).
+pub fn truk_or_panic() -> PathBuf {
+    truk_binary().expect("no truk binary beside the test executable: build it first (cargo build -p truk) or set TRUK")
+}
+
+/// An empty scratch folder `truk-<name>-<pid>` in the temporary folder.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("truk-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
 }
