@@ -172,6 +172,24 @@ char *__truk_io_read_stdin(uint64_t *len, const char **err) {
     return read_all(stdin, len, err);
 }
 
+/* The next line of stdin without its line end, in a buffer reused by the next
+ * call; NULL at the end of the input. */
+char *__truk_io_read_line(uint64_t *len) {
+    static char *buf;
+    static size_t cap;
+    ssize_t n = getline(&buf, &cap, stdin);
+    if (n < 0) {
+        *len = 0;
+        return NULL;
+    }
+    if (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = 0;
+    if (n > 0 && buf[n - 1] == '\r')
+        buf[--n] = 0;
+    *len = (uint64_t)n;
+    return buf;
+}
+
 /* NULL when all n bytes were written, else why not. */
 const char *__truk_io_write_file(const char *path, struct truk_bytes data, int32_t append) {
     FILE *f = fopen(path, append ? "ab" : "wb");

@@ -1,6 +1,6 @@
 //! The standard library through real programs: examples/wordfreq.truk (with std) and
 //! examples/wordfreq_libc.truk (libc only) must print the same top 10 as a reference count
-//! made here; io_read_stdin reads a pipe.
+//! made here; io_read_stdin and io_read_line read a pipe.
 
 mod common;
 
@@ -78,23 +78,47 @@ fn wordfreq_with_std_and_with_libc_agree_with_a_reference_count() {
     }
 }
 
-#[test]
-fn read_stdin_reads_all_of_a_pipe() {
-    let s = Scratch::new("stdin");
-    let src = s.write(
-        "count.truk",
-        "import \"io\";\nimport \"str\";\n\nfn main() : i32 {\n  let data, err = io_read_stdin();\n  if err != nil { return 1; }\n  var words: [][]u8 = str_fields(data);\n  println(len(data), \" bytes, \", len(words), \" words, last \", words[len(words) - 1]);\n  return 0;\n}\n",
-    );
-    let exe = build(&s, &src, "count");
-    let input = "word ".repeat(30000) + "end\n";
-    let mut child = Command::new(&exe).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+/// The stdout of `exe` fed `input` on a pipe (written from a thread: the input is larger
+/// than a pipe holds).
+fn run_with_stdin(exe: &Path, input: &str) -> String {
+    let mut child = Command::new(exe).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let feed = input.clone();
+    let feed = input.to_string();
     let writer = std::thread::spawn(move || stdin.write_all(feed.as_bytes()));
     let o = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
     assert!(o.status.success());
-    assert_eq!(text(&o.stdout), format!("{} bytes, 30001 words, last end\n", input.len()));
+    text(&o.stdout)
+}
+
+/// A program built from `src` in its own scratch folder (kept alive by the returned guard).
+fn program(name: &str, src: &str) -> (Scratch, PathBuf) {
+    let s = Scratch::new(name);
+    let path = s.write(&format!("{name}.truk"), src);
+    let exe = build(&s, &path, name);
+    (s, exe)
+}
+
+#[test]
+fn read_stdin_reads_all_of_a_pipe() {
+    let (_s, exe) = program(
+        "count",
+        "import \"io\";\nimport \"str\";\n\nfn main() : i32 {\n  let data, err = io_read_stdin();\n  if err != nil { return 1; }\n  var words: [][]u8 = str_fields(data);\n  println(len(data), \" bytes, \", len(words), \" words, last \", words[len(words) - 1]);\n  return 0;\n}\n",
+    );
+    let input = "word ".repeat(30000) + "end\n";
+    assert_eq!(run_with_stdin(&exe, &input), format!("{} bytes, 30001 words, last end\n", input.len()));
+}
+
+#[test]
+fn read_line_reads_a_pipe_line_by_line() {
+    let (_s, exe) = program(
+        "lines",
+        "import \"io\";\n\nfn main() : i32 {\n  var n: i32 = 0;\n  while true {\n    let line, ok = io_read_line();\n    if !ok { break; }\n    n += 1;\n    println(n, \": [\", line, \"] \", len(line));\n  }\n  println(\"end after \", n);\n  return 0;\n}\n",
+    );
+    let long = "x".repeat(100000);
+    let got = run_with_stdin(&exe, &format!("one\r\n\n{long}\nlast"));
+    assert_eq!(got, format!("1: [one] 3\n2: [] 0\n3: [{long}] 100000\n4: [last] 4\nend after 4\n"));
+    assert_eq!(run_with_stdin(&exe, ""), "end after 0\n");
 }
 
 /// What `truk build` says about print misuse: a value print cannot show, and print without
