@@ -45,6 +45,9 @@ struct BuildArgs {
     #[arg(long, value_name = "N", default_value_t = FLEET_CAPACITY,
           value_parser = clap::value_parser!(u32).range(1..=MAX_FLEET_CAPACITY as i64))]
     fleet_capacity: u32,
+    /// Fail the build when the compiler warns.
+    #[arg(long)]
+    deny_warnings: bool,
 }
 
 #[derive(Subcommand)]
@@ -127,6 +130,7 @@ fn options(a: &BuildArgs) -> Options {
         } else {
             a.debug_info.then_some(true)
         },
+        deny_warnings: a.deny_warnings,
         ..Options::default()
     }
 }
@@ -204,7 +208,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(msg: &str) -> ExitCode {
-    eprint!("{msg}");
+    eprint!("{}", truk::diag::for_stderr(msg));
     if !msg.ends_with('\n') {
         eprintln!();
     }

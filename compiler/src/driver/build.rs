@@ -10,7 +10,7 @@ use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Tar
 use inkwell::OptimizationLevel;
 
 use crate::codegen::emit::{self, DebugInfo, Entry};
-use crate::diag::{render_all, Diagnostic, SourceMap};
+use crate::diag::{render_all, Diagnostic, Severity, SourceMap};
 use crate::driver::cshim::{self, CHeader, Header};
 use crate::driver::{link, stdlib, target};
 use crate::fingerprint::{build_fingerprint, layout_fingerprint, BuildInputs, NoteInfo};
@@ -45,6 +45,8 @@ pub struct Options {
     pub fleet_capacity: u32,
     /// DWARF line tables (`-g`, `-g0`); `None`: in debug builds only.
     pub debug_info: Option<bool>,
+    /// Warnings fail the build (`--deny-warnings`).
+    pub deny_warnings: bool,
 }
 
 impl Options {
@@ -55,7 +57,7 @@ impl Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { release: false, target: host_target(), include: vec![], emit: Emit::Exe, out: None, tests: false, fleet_capacity: FLEET_CAPACITY, debug_info: None }
+        Options { release: false, target: host_target(), include: vec![], emit: Emit::Exe, out: None, tests: false, fleet_capacity: FLEET_CAPACITY, debug_info: None, deny_warnings: false }
     }
 }
 
@@ -289,8 +291,17 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     time.stage("parse");
     let (prog, diags) = hir::check::check(&loaded.modules);
     time.stage("check");
+    let errors = diags.iter().any(|d| d.severity == Severity::Error);
+    if errors || (opts.deny_warnings && !diags.is_empty()) {
+        let mut text = render_all(&diags, &loaded.sources);
+        if !errors {
+            text.push_str("error: warnings are denied (--deny-warnings)\n");
+        }
+        return Err(text);
+    }
+    // Warnings go to stderr as they are found; the build goes on.
     if !diags.is_empty() {
-        return Err(render_all(&diags, &loaded.sources));
+        eprint!("{}", crate::diag::for_stderr(&render_all(&diags, &loaded.sources)));
     }
     if !opts.tests && prog.main.is_none() && opts.emit == Emit::Exe {
         // At the entry file's start: the error is the file's, and every diagnostic has a place.
