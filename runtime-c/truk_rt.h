@@ -60,14 +60,16 @@ struct __truk_test_case {
     const char *name;
     void (*fn)(struct __truk_test_context_s *);
 };
-/* Runs every test (setup, test, teardown share one fresh context per test;
- * setup/teardown may be NULL), prints "[PASS] name" / "[FAIL] name" with the
+/* Runs every test, each in a child process (setup, test, teardown share one
+ * fresh context per test; setup/teardown may be NULL), prints "[PASS] name" / "[FAIL] name" with the
  * test's log and failure lines, then "N passed, M failed". Returns the number
  * of failed tests (capped at 255): 0 iff all passed. */
 int32_t __truk_test_run(int32_t argc, char **argv, const struct __truk_test_case *tests,
                         uint64_t count, void (*setup)(struct __truk_test_context_s *),
                         void (*teardown)(struct __truk_test_context_s *));
 
+/* The FILE:LINE:COL of the next framework call, set by generated code. */
+void __truk_test_at(const char *loc);
 void __truk_test_fail(__truk_test_ctx *t, const char *msg);
 void __truk_test_log(__truk_test_ctx *t, const char *msg);
 void __truk_test_assert_i8(__truk_test_ctx *t, int8_t expected, int8_t actual, const char *msg);

@@ -1203,6 +1203,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 vals.push(self.rvalue(a).unwrap().into());
             }
         }
+        if direct.is_some_and(|f| is_test_framework_call(&self.prog.funcs[f as usize].name)) {
+            // A failed assertion names its call site.
+            let loc = self.location(callee.span);
+            let at = self.rt("__truk_test_at", &[self.ptr().into()], None);
+            self.b.build_call(at, &[loc.into()], "").unwrap();
+        }
         let call = match direct {
             Some(f) => self.b.build_call(self.funcs[f as usize], &vals, "").unwrap(),
             None => {
@@ -1407,6 +1413,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let r = self.b.build_call(run, &args, "").unwrap().try_as_basic_value().basic().unwrap();
         self.b.build_return(Some(&r)).unwrap();
     }
+}
+
+/// The test framework's assertions and `__truk_test_fail` (`std/testing.truk`).
+fn is_test_framework_call(name: &str) -> bool {
+    name.starts_with("__truk_test_assert_") || name == "__truk_test_fail"
 }
 
 fn const_array<'ctx>(elem: BasicTypeEnum<'ctx>, vals: &[BasicValueEnum<'ctx>]) -> BasicValueEnum<'ctx> {
