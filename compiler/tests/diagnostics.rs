@@ -176,3 +176,17 @@ fn paint_colours_the_severity_the_gutter_and_the_carets() {
     let stripped = painted.replace("\x1b[0m", "").replace("\x1b[1m", "").replace("\x1b[1;33m", "").replace("\x1b[1;34m", "");
     assert_eq!(stripped, plain);
 }
+
+#[test]
+fn unknown_names_fields_functions_and_types_suggest_the_closest() {
+    insta::assert_snapshot!(check(
+        "struct Point { x: i32, total: i32 }\nenum Color : u8 { Red, Green }\nfn compute_total(p: *Point) : i32 { return p->x; }\nfn main() : i32 {\n    var count: i32 = 0;\n    var p: Point = Point { x: 1, totl: 2 };\n    var q: Pont;\n    var c: Color = Color.Gren;\n    cuont = 1;\n    var n: i32 = compute_totl(&p);\n    var m: i32 = p.totals;\n    var z: i32 = nothing_like_it;\n    var w: u23 = 0;\n    return count;\n}\n"
+    ));
+}
+
+#[test]
+fn argument_count_errors_point_at_the_declaration_too() {
+    insta::assert_snapshot!(check(
+        "extern fn puts(s: *u8) : i32;\nfn scale(v: i32, by: i32) : i32 { return v * by; }\nfn one(v: i32) : i32 { return v; }\nfn main() : i32 {\n    puts();\n    one(1, 2);\n    var f: fn(i32) : i32 = one;\n    f();\n    return scale(2);\n}\n"
+    ));
+}

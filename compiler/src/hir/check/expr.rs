@@ -395,7 +395,8 @@ impl<'a> Checker<'a> {
                         Some((_, val)) => Expr { kind: ExprKind::Int(*val), ty: Ty::Enum(id), span },
                         None => {
                             let msg = format!("enum `{n}` has no variant `{}`", field.name);
-                            self.err(field.span, msg);
+                            let names: Vec<String> = en.variants.iter().map(|(v, _)| v.clone()).collect();
+                            self.err_suggest(field.span, msg, &field.name, names.iter().map(String::as_str));
                             err_expr(span)
                         }
                     };
@@ -444,7 +445,8 @@ impl<'a> Checker<'a> {
                     }
                     None => {
                         let msg = format!("struct `{}` has no field `{}`", sd.name, field.name);
-                        self.err(field.span, msg);
+                        let names: Vec<String> = fields.iter().map(|(n, _)| n.clone()).collect();
+                        self.err_suggest(field.span, msg, &field.name, names.iter().map(String::as_str));
                         err_expr(span)
                     }
                 }
@@ -481,7 +483,8 @@ impl<'a> Checker<'a> {
                     vals[i] = Some(x);
                 }
                 None => {
-                    self.err(f.span, format!("struct `{}` has no field `{}`", name.name, f.name));
+                    let names: Vec<String> = fields.iter().map(|(n, _)| n.clone()).collect();
+                    self.err_suggest(f.span, format!("struct `{}` has no field `{}`", name.name, f.name), &f.name, names.iter().map(String::as_str));
                 }
             }
         }

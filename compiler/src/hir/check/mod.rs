@@ -9,6 +9,7 @@ mod consts;
 mod expr;
 mod items;
 mod stmt;
+mod suggest;
 mod types;
 
 use std::collections::HashMap;
@@ -195,7 +196,8 @@ impl<'a> Checker<'a> {
         if self.private_elsewhere(name) {
             self.err(span, format!("`{name}` is private to the file (or shard) that defines it"));
         } else {
-            self.err(span, format!("Undefined identifier: {name}"));
+            let names = self.value_names();
+            self.err_suggest(span, format!("Undefined identifier: {name}"), name, names.iter().map(String::as_str));
         }
     }
 }

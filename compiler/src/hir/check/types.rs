@@ -20,7 +20,8 @@ impl<'a> Checker<'a> {
                         if self.private_elsewhere(n) {
                             self.err(t.span, format!("type `{n}` is private to the file (or shard) that defines it"));
                         } else {
-                            self.err(t.span, format!("Unknown type: {n}"));
+                            let names = self.type_names();
+                            self.err_suggest(t.span, format!("Unknown type: {n}"), n, names.iter().map(String::as_str));
                         }
                         Ty::Error
                     }
