@@ -190,3 +190,28 @@ fn argument_count_errors_point_at_the_declaration_too() {
         "extern fn puts(s: *u8) : i32;\nfn scale(v: i32, by: i32) : i32 { return v * by; }\nfn one(v: i32) : i32 { return v; }\nfn main() : i32 {\n    puts();\n    one(1, 2);\n    var f: fn(i32) : i32 = one;\n    f();\n    return scale(2);\n}\n"
     ));
 }
+
+/// As the driver reports a file that does not parse: unbalanced delimiters first.
+fn parse_errors(src: &str) -> String {
+    let mut sources = SourceMap::default();
+    let file = sources.add("test.truk".into(), src.to_string());
+    let (_, errs) = truk::syntax::parser::parse_module(&sources.file(file).text, file);
+    assert!(!errs.is_empty(), "parses");
+    let mut diags = truk::syntax::delims::check(&sources.file(file).text, file);
+    diags.extend(errs);
+    render_all(&diags, &sources)
+}
+
+#[test]
+fn an_unclosed_brace_is_reported_where_it_opens() {
+    insta::assert_snapshot!(parse_errors(
+        "fn main() : i32 {\n    var x: i32 = 1;\n    if x == 1 {\n        x = 2;\n\n    return x;\n}\n\nfn other() : i32 {\n    return 0;\n}\n"
+    ));
+}
+
+#[test]
+fn an_unclosed_paren_or_bracket_and_a_stray_brace() {
+    insta::assert_snapshot!(parse_errors(
+        "fn f(a: [4]i32) : i32 {\n    return g(a[1, \"(\");\n}\n}\nfn g(x: i32) : i32 { return x; }\n"
+    ));
+}

@@ -129,6 +129,9 @@ pub fn check_case(truk: &Path, case: &Path, dir: &Path, target: Option<&str>) ->
         if !o.stderr.contains(msg.as_str()) {
             return Err(format!("diagnostic lacks `{msg}`: {}", first_line(&o.stderr)));
         }
+        if let Some(m) = spec.stderr_has.iter().find(|m| !o.stderr.contains(m.as_str())) {
+            return Err(format!("stderr lacks {m:?}: {:?}", o.stderr));
+        }
         return Ok(());
     }
     if o.code != Some(0) {

@@ -107,6 +107,10 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
             continue;
         }
         let (module, mut errs) = parser::parse_module(&sources.file(file).text, file);
+        if !errs.is_empty() {
+            // Where a delimiter opens that nothing closes: the parser's place may be far off.
+            diags.extend(crate::syntax::delims::check(&sources.file(file).text, file));
+        }
         diags.append(&mut errs);
         let dir = path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
         for item in &module.items {
