@@ -66,7 +66,7 @@ fn main() {
     let scratch = std::env::temp_dir().join(format!("truk-conformance-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(String, Result<usize, String>)>> = Mutex::new(vec![]);
+    let results: Mutex<Vec<(String, Result<Vec<String>, String>)>> = Mutex::new(vec![]);
     let started = Instant::now();
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     std::thread::scope(|s| {
@@ -88,18 +88,22 @@ fn main() {
     results.sort_by(|a, b| a.0.cmp(&b.0));
     let mut passed = 0;
     let mut crashes = 0;
-    // Programs that narrow on purpose may warn; any other warning fails the run.
+    // The programs that may warn, and of what (`PROGRAM: KIND`); any other warning fails the run.
     let may_warn = std::fs::read_to_string(root.join("tests/conformance-warnings")).unwrap_or_default();
-    let may_warn: Vec<&str> = may_warn.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let may_warn: Vec<(&str, &str)> = may_warn
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':').map(|(p, k)| (p.trim(), k.trim())))
+        .collect();
     let (mut warnings, mut unexpected) = (0, 0);
     for (name, r) in &results {
         match r {
-            Ok(w) => {
+            Ok(kinds) => {
                 passed += 1;
-                warnings += w;
-                if *w > 0 && !may_warn.contains(&name.as_str()) {
+                warnings += kinds.len();
+                if let Some(k) = kinds.iter().find(|k| !may_warn.contains(&(name.as_str(), k.as_str()))) {
                     unexpected += 1;
-                    println!("WARN {name}: {w} warning(s) from a program not in tests/conformance-warnings");
+                    println!("WARN {name}: a `{k}` warning, not allowed by tests/conformance-warnings");
                 }
                 if verbose {
                     println!("ok   {name}");
@@ -194,13 +198,18 @@ fn crashed(o: &Out) -> bool {
     o.stderr.contains("panicked at") || o.code.is_some_and(|c| c > 128)
 }
 
-/// Warnings the compiler printed.
-fn warnings(stderr: &str) -> usize {
-    stderr.lines().filter(|l| l.starts_with("warning:")).count()
+/// The kind of each warning the compiler printed: `narrowing`, `unused` or `other`.
+fn warnings(stderr: &str) -> Vec<String> {
+    let kind = |m: &str| match m {
+        _ if m.starts_with("narrowing") || m.starts_with("sign-changing") => "narrowing",
+        _ if m.starts_with("unused variable") => "unused",
+        _ => "other",
+    };
+    stderr.lines().filter_map(|l| l.strip_prefix("warning: ")).map(|m| kind(m).to_string()).collect()
 }
 
-/// Check one program; `Ok` holds how many warnings its build printed.
-fn run_case(truk: &Path, c: &Case, dir: &Path, target: Option<&str>) -> Result<usize, String> {
+/// Check one program; `Ok` holds the kinds of the warnings its build printed.
+fn run_case(truk: &Path, c: &Case, dir: &Path, target: Option<&str>) -> Result<Vec<String>, String> {
     let folder = c.path.parent().unwrap();
     let tflags = target_flags(target);
     let exe = dir.join("prog");
@@ -229,7 +238,7 @@ fn run_case(truk: &Path, c: &Case, dir: &Path, target: Option<&str>) -> Result<u
             if !ok {
                 return Err(format!("wrong or missing diagnostic (want line {line:?}): {}", first_line(&o.stderr)));
             }
-            Ok(0)
+            Ok(vec![])
         }
         Expect::TestFw => {
             let mut cmd = Command::new(truk);
