@@ -1009,13 +1009,26 @@ static bool holder_listed(struct truk_mutex_layout *m, uint32_t word) {
            (uint32_t)__atomic_load_n(&m->owner, __ATOMIC_RELAXED) == (word & TRUK_MUTEX_TID_MASK);
 }
 
+/* The Truk source place of the lock or unlock under way (generated code calls the
+ * _at entry points), named by a misuse's panic. */
+static const char *mutex_site;
+
+static _Noreturn void mutex_misuse(const char *what) {
+    char buf[1024];
+    if (mutex_site && *mutex_site) {
+        snprintf(buf, sizeof buf, "%s (at %s)", what, mutex_site);
+        what = buf;
+    }
+    __truk_panic_cstr(what);
+}
+
 static bool mutex_lock_slow(struct mutex_self *s, struct truk_mutex_layout *m,
                             struct robust_list_head *h) {
     uint32_t *w = &m->word;
     if (mutex_mine(s, m, __atomic_load_n(w, __ATOMIC_RELAXED))) {
         if (h)
             list_pending(h, NULL);
-        __truk_panic_cstr("Mutex: lock by the process that already holds it (deadlock)");
+        mutex_misuse("Mutex: lock by the process that already holds it (deadlock)");
     }
     int64_t poll_ms = 1;
     bool check = false;
@@ -1115,8 +1128,21 @@ void __truk_mutex_unlock(void *p) {
     struct mutex_self *s = mutex_self();
     struct truk_mutex_layout *m = p;
     if (!mutex_mine(s, m, __atomic_load_n(&m->word, __ATOMIC_RELAXED)))
-        __truk_panic_cstr("Mutex: unlock by a process that does not hold it");
+        mutex_misuse("Mutex: unlock by a process that does not hold it");
     mutex_release(s, m, false);
+}
+
+bool __truk_mutex_lock_at(void *p, const char *loc) {
+    mutex_site = loc;
+    bool died = __truk_mutex_lock(p);
+    mutex_site = NULL;
+    return died;
+}
+
+void __truk_mutex_unlock_at(void *p, const char *loc) {
+    mutex_site = loc;
+    __truk_mutex_unlock(p);
+    mutex_site = NULL;
 }
 
 /* Before the region is unmapped (leave): every Mutex in it that this thread

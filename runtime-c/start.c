@@ -137,6 +137,14 @@ _Noreturn void __truk_bounds_fail(uint64_t index, uint64_t len, const char *loc)
     panic_finish();
 }
 
+_Noreturn void __truk_nil_fail(const char *loc) {
+    panic_begin();
+    fputs("nil dereference", stderr);
+    if (loc && *loc)
+        fprintf(stderr, " (at %s)", loc);
+    panic_finish();
+}
+
 /* ---- memory ---- */
 
 void *__truk_alloc(uint64_t size) {

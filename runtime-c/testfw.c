@@ -1,11 +1,18 @@
 /* testfw.c: the runtime half of `truk test`.
  *
  * The compiler generates a __truk_main that passes the file's test_* functions
- * to __truk_test_run. Each test gets a fresh context (shared by its setup, the
- * test and its teardown). A failed assertion marks the test failed and the test
- * goes on. Log and failure lines are collected and printed under the test's
- * "[PASS] name" / "[FAIL] name" line; a summary "N passed, M failed" ends the
- * run. If a test panics, the exit hook still reports it as failed. */
+ * to __truk_test_run. Each test runs in a child process of its own (fork), so
+ * a test that panics or crashes (SIGSEGV, abort) is reported failed and the
+ * others still run; setup, the test and teardown share one fresh context. A
+ * failed assertion marks the test failed, names its FILE:LINE:COL (the call
+ * site, which generated code passes to __truk_test_at before each call of the
+ * framework) and both values, and the test goes on. Log and failure lines are
+ * printed under the test's "[PASS] name" / "[FAIL] name" line; the summary
+ * line "N passed, M failed" ends the run.
+ *
+ * Environment (set by `truk test`): TRUK_TEST_FILTER runs only the tests whose
+ * name contains it; TRUK_TEST_LIST=1 prints the names instead of running;
+ * TRUK_TEST_RESULTS=PATH writes "PASSED FAILED" there for a summary over files. */
 #include "truk_rt.h"
 
 #include <inttypes.h>
@@ -13,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 struct __truk_test_context_s {
     int32_t argc;
@@ -26,6 +36,19 @@ struct __truk_test_context_s {
 static __truk_test_ctx *current;      /* the running test's context */
 static const char *current_name;
 static bool exit_hook_registered;
+static bool in_child;                 /* this process runs one test for a parent */
+static const char *current_at;        /* FILE:LINE:COL of the framework call running */
+
+void __truk_test_at(const char *loc) { current_at = loc; }
+
+/* "FILE:LINE:COL: " of the failing call, when generated code gave it. */
+static const char *at(void) {
+    static char buf[1024];
+    if (!current_at)
+        return "";
+    snprintf(buf, sizeof buf, "%s: ", current_at);
+    return buf;
+}
 
 static void add_line(__truk_test_ctx *t, const char *fmt, ...) {
     char stack[512];
@@ -80,14 +103,14 @@ static const char *text(const char *msg) { return msg ? msg : ""; }
         c_->assertions++;                                                                 \
         if (!(ok)) {                                                                      \
             c_->failures++;                                                               \
-            add_line(c_, "    FAIL: " detail_fmt "%s%s", __VA_ARGS__, sep(msg), text(msg)); \
+            add_line(c_, "    FAIL: %s" detail_fmt "%s%s", at(), __VA_ARGS__, sep(msg), text(msg)); \
         }                                                                                 \
     } while (0)
 
 void __truk_test_fail(__truk_test_ctx *t, const char *msg) {
     t = ctx(t);
     t->failures++;
-    add_line(t, "    FAIL: %s", msg && *msg ? msg : "test failed");
+    add_line(t, "    FAIL: %s%s", at(), msg && *msg ? msg : "test failed");
 }
 
 void __truk_test_log(__truk_test_ctx *t, const char *msg) {
@@ -169,7 +192,7 @@ static void report(const char *name, __truk_test_ctx *t, const char *note) {
 }
 
 /* A test that panics (exit 101) or calls exit() still gets its "[FAIL]" line
- * and its log. */
+ * and its log; in a child, the parent then sees a failure whatever the status. */
 static void report_interrupted(void) {
     if (!current)
         return;
@@ -178,36 +201,106 @@ static void report_interrupted(void) {
     t->failures++;
     report(current_name, t, __truk_rt_panicking() ? " (panicked)" : " (exited)");
     fflush(stdout);
+    if (in_child) {
+        __truk_rt_exit();
+        _exit(1);
+    }
+}
+
+static bool selected(const char *name) {
+    const char *f = getenv("TRUK_TEST_FILTER");
+    return !f || !*f || strstr(name, f);
+}
+
+/* Setup, the test and teardown in this process; true when no assertion failed. */
+static bool run_here(int32_t argc, char **argv, const struct __truk_test_case *tc, const char *name,
+                     void (*setup)(__truk_test_ctx *), void (*teardown)(__truk_test_ctx *)) {
+    __truk_test_ctx t = {.argc = argc, .argv = argv};
+    current = &t;
+    current_name = name;
+    if (setup)
+        setup(&t);
+    if (tc->fn)
+        tc->fn(&t);
+    if (teardown)
+        teardown(&t);
+    current = NULL;
+    report(name, &t, "");
+    free(t.out);
+    return t.failures == 0;
+}
+
+static const char *signal_name(int sig) {
+    static char buf[32];
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV, a bad memory access";
+    case SIGBUS: return "SIGBUS, a bad memory access";
+    case SIGABRT: return "SIGABRT, aborted";
+    case SIGFPE: return "SIGFPE, an arithmetic fault";
+    case SIGILL: return "SIGILL, an illegal instruction";
+    case SIGKILL: return "SIGKILL, killed";
+    default: snprintf(buf, sizeof buf, "signal %d", sig); return buf;
+    }
+}
+
+/* One test in a child process: true when it passed. A child killed by a signal
+ * printed nothing: its "[FAIL]" line says how it ended. */
+static bool run_forked(int32_t argc, char **argv, const struct __truk_test_case *tc, const char *name,
+                       void (*setup)(__truk_test_ctx *), void (*teardown)(__truk_test_ctx *)) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) /* no process to spare: run it here, as before */
+        return run_here(argc, argv, tc, name, setup, teardown);
+    if (pid == 0) {
+        in_child = true;
+        bool ok = run_here(argc, argv, tc, name, setup, teardown);
+        fflush(stdout);
+        exit(ok ? 0 : 1);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        ;
+    if (WIFSIGNALED(st)) {
+        printf("[FAIL] %s (crashed: %s)\n", name, signal_name(WTERMSIG(st)));
+        return false;
+    }
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 int32_t __truk_test_run(int32_t argc, char **argv, const struct __truk_test_case *tests,
                         uint64_t count, void (*setup)(struct __truk_test_context_s *),
                         void (*teardown)(struct __truk_test_context_s *)) {
+    bool list = getenv("TRUK_TEST_LIST") != NULL;
     if (!exit_hook_registered) {
         exit_hook_registered = true;
         atexit(report_interrupted);
     }
-    uint64_t passed = 0, failed = 0;
+    uint64_t passed = 0, failed = 0, filtered = 0;
     for (uint64_t i = 0; i < count; i++) {
         const char *name = tests[i].name ? tests[i].name : "(unnamed)";
-        __truk_test_ctx t = {.argc = argc, .argv = argv};
-        current = &t;
-        current_name = name;
-        if (setup)
-            setup(&t);
-        if (tests[i].fn)
-            tests[i].fn(&t);
-        if (teardown)
-            teardown(&t);
-        current = NULL;
-        report(name, &t, "");
-        free(t.out);
-        if (t.failures)
-            failed++;
-        else
+        if (!selected(name))
+            filtered++;
+        else if (list)
+            printf("%s\n", name);
+        else if (run_forked(argc, argv, &tests[i], name, setup, teardown))
             passed++;
+        else
+            failed++;
     }
+    if (list) {
+        fflush(stdout);
+        return 0;
+    }
+    if (filtered)
+        printf("%" PRIu64 " filtered out\n", filtered);
     printf("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);
     fflush(stdout);
+    const char *results = getenv("TRUK_TEST_RESULTS");
+    FILE *rf = results && *results ? fopen(results, "w") : NULL;
+    if (rf) {
+        fprintf(rf, "%" PRIu64 " %" PRIu64 "\n", passed, failed);
+        fclose(rf);
+    }
     return (int32_t)(failed > 255 ? 255 : failed);
 }

@@ -26,6 +26,8 @@ _Noreturn void __truk_panic(const uint8_t *msg, uint64_t len);
 _Noreturn void __truk_panic_cstr(const char *msg);
 /* loc is a NUL-terminated "file:line:col" (may be NULL). */
 _Noreturn void __truk_bounds_fail(uint64_t index, uint64_t len, const char *loc);
+/* A dereference of nil (debug builds check each one). */
+_Noreturn void __truk_nil_fail(const char *loc);
 
 /* ---- Memory: zero-filled; panics "out of memory" on failure -------------- */
 void *__truk_alloc(uint64_t size);                          /* size 0 allowed */
@@ -60,14 +62,16 @@ struct __truk_test_case {
     const char *name;
     void (*fn)(struct __truk_test_context_s *);
 };
-/* Runs every test (setup, test, teardown share one fresh context per test;
- * setup/teardown may be NULL), prints "[PASS] name" / "[FAIL] name" with the
+/* Runs every test, each in a child process (setup, test, teardown share one
+ * fresh context per test; setup/teardown may be NULL), prints "[PASS] name" / "[FAIL] name" with the
  * test's log and failure lines, then "N passed, M failed". Returns the number
  * of failed tests (capped at 255): 0 iff all passed. */
 int32_t __truk_test_run(int32_t argc, char **argv, const struct __truk_test_case *tests,
                         uint64_t count, void (*setup)(struct __truk_test_context_s *),
                         void (*teardown)(struct __truk_test_context_s *));
 
+/* The FILE:LINE:COL of the next framework call, set by generated code. */
+void __truk_test_at(const char *loc);
 void __truk_test_fail(__truk_test_ctx *t, const char *msg);
 void __truk_test_log(__truk_test_ctx *t, const char *msg);
 void __truk_test_assert_i8(__truk_test_ctx *t, int8_t expected, int8_t actual, const char *msg);
@@ -124,6 +128,9 @@ uint64_t __truk_fleet_generation(void);
 bool __truk_mutex_lock(void *m);
 bool __truk_mutex_try_lock(void *m); /* true when acquired */
 void __truk_mutex_unlock(void *m);
+/* The same, for generated code: a misuse's panic names `loc` (FILE:LINE:COL). */
+bool __truk_mutex_lock_at(void *m, const char *loc);
+void __truk_mutex_unlock_at(void *m, const char *loc);
 
 /* Futex-style waiting, across processes (non-private futexes). wait_on
  * sleeps while *p == expected; returns false on time-out (timeout_ms < 0:

@@ -77,6 +77,8 @@ impl SourceMap {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
     Error,
+    /// Reported like an error, but the build goes on (unless `--deny-warnings`).
+    Warning,
     Note,
 }
 
@@ -87,18 +89,31 @@ pub struct Diagnostic {
     pub span: Option<Span>,
     /// Extra lines: `help: ...` or `note: ...`.
     pub notes: Vec<String>,
+    /// Diagnostics about other places, shown after this one (`note: ... declared here`).
+    pub related: Vec<Diagnostic>,
 }
 
 impl Diagnostic {
     pub fn error(span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, message: message.into(), span: Some(span), notes: vec![] }
+        Diagnostic { severity: Severity::Error, message: message.into(), span: Some(span), notes: vec![], related: vec![] }
+    }
+    pub fn warning(span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(span, message) }
+    }
+    /// A secondary place for `with_related`, such as a declaration.
+    pub fn note(span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Note, ..Diagnostic::error(span, message) }
     }
     /// An error that belongs to no place in the sources (a missing file, a linker failure).
     pub fn global(message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, message: message.into(), span: None, notes: vec![] }
+        Diagnostic { severity: Severity::Error, message: message.into(), span: None, notes: vec![], related: vec![] }
     }
     pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
         self.notes.push(note.into());
+        self
+    }
+    pub fn with_related(mut self, d: Diagnostic) -> Diagnostic {
+        self.related.push(d);
         self
     }
 
@@ -106,6 +121,7 @@ impl Diagnostic {
         let mut out = String::new();
         let head = match self.severity {
             Severity::Error => "error",
+            Severity::Warning => "warning",
             Severity::Note => "note",
         };
         let _ = writeln!(out, "{head}: {}", escape_controls(&self.message));
@@ -125,6 +141,9 @@ impl Diagnostic {
         }
         for note in &self.notes {
             let _ = writeln!(out, "  = {}", escape_controls(note));
+        }
+        for d in &self.related {
+            out.push_str(&d.render(sources));
         }
         out
     }
@@ -197,4 +216,73 @@ pub fn render_all(diags: &[Diagnostic], sources: &SourceMap) -> String {
         let _ = writeln!(out, "error: aborting due to {errors} errors");
     }
     out
+}
+
+/// Whether diagnostics on stderr get colours: `NO_COLOR` (set, not empty) turns them off,
+/// `CLICOLOR_FORCE` (set, not `0`) turns them on where stderr is no terminal, as in tests.
+pub fn stderr_colour() -> bool {
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    if set("NO_COLOR") {
+        return false;
+    }
+    if set("CLICOLOR_FORCE") && std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+        return true;
+    }
+    std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
+/// Rendered diagnostics as they go to stderr: coloured per [`stderr_colour`].
+pub fn for_stderr(text: &str) -> String {
+    if stderr_colour() {
+        paint(text)
+    } else {
+        text.to_string()
+    }
+}
+
+const RESET: &str = "\x1b[0m";
+const BLUE: &str = "\x1b[1;34m";
+
+/// Rendered diagnostics with ANSI colours, as rustc shows them: the severity word and the
+/// carets in the severity's colour, the gutter in blue. Rendering itself stays plain.
+pub fn paint(text: &str) -> String {
+    let mut out = String::new();
+    let mut colour = "\x1b[1;31m";
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
+        let head = [("error", "\x1b[1;31m"), ("warning", "\x1b[1;33m"), ("note", "\x1b[1;36m")]
+            .into_iter()
+            .find(|(w, _)| body.strip_prefix(w).is_some_and(|r| r.starts_with(':')));
+        if let Some((word, c)) = head {
+            colour = c;
+            let _ = write!(out, "{c}{word}{RESET}\x1b[1m{}{RESET}{nl}", &body[word.len()..]);
+        } else if let Some(bar) = gutter_end(body) {
+            let (gutter, rest) = body.split_at(bar);
+            if !rest.trim().is_empty() && rest.trim().chars().all(|c| c == '^') {
+                let carets = rest.trim_start();
+                let pad = &rest[..rest.len() - carets.len()];
+                let _ = write!(out, "{BLUE}{gutter}{RESET}{pad}{colour}{carets}{RESET}{nl}");
+            } else {
+                let _ = write!(out, "{BLUE}{gutter}{RESET}{rest}{nl}");
+            }
+        } else if let Some(rest) = body.strip_prefix("  = ") {
+            let _ = write!(out, "  {BLUE}={RESET} {rest}{nl}");
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// The end of a snippet line's gutter (`12 | `, `   | `, `  --> `), if it has one.
+fn gutter_end(line: &str) -> Option<usize> {
+    let digits_end = line.find(|c: char| c != ' ' && !c.is_ascii_digit()).unwrap_or(line.len());
+    let rest = &line[digits_end..];
+    if rest.starts_with("-->") {
+        Some(digits_end + 3)
+    } else if rest.starts_with('|') && line[..digits_end].ends_with(' ') {
+        Some((digits_end + 2).min(line.len()))
+    } else {
+        None
+    }
 }

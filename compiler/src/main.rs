@@ -45,6 +45,9 @@ struct BuildArgs {
     #[arg(long, value_name = "N", default_value_t = FLEET_CAPACITY,
           value_parser = clap::value_parser!(u32).range(1..=MAX_FLEET_CAPACITY as i64))]
     fleet_capacity: u32,
+    /// Fail the build when the compiler warns.
+    #[arg(long)]
+    deny_warnings: bool,
 }
 
 #[derive(Subcommand)]
@@ -73,6 +76,12 @@ enum Cmd {
     Test {
         #[command(flatten)]
         args: BuildArgs,
+        /// Run only the tests whose name contains this.
+        #[arg(long, value_name = "SUBSTRING")]
+        filter: Option<String>,
+        /// Print the names of the tests instead of running them.
+        #[arg(long)]
+        list: bool,
         path: PathBuf,
     },
     /// Inspect and clean up the shared-memory regions of running fleets.
@@ -127,6 +136,7 @@ fn options(a: &BuildArgs) -> Options {
         } else {
             a.debug_info.then_some(true)
         },
+        deny_warnings: a.deny_warnings,
         ..Options::default()
     }
 }
@@ -179,7 +189,7 @@ fn main() -> ExitCode {
             let _ = std::fs::remove_dir_all(&dir);
             r
         }
-        Cmd::Test { args, path } => test(&options(&args), &path),
+        Cmd::Test { args, filter, list, path } => test(&options(&args), &path, filter.as_deref(), list),
         Cmd::Fp { json, binary } => fp(&binary, json),
         Cmd::Fleet { cmd } => {
             let r = match cmd {
@@ -204,7 +214,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(msg: &str) -> ExitCode {
-    eprint!("{msg}");
+    eprint!("{}", truk::diag::for_stderr(msg));
     if !msg.ends_with('\n') {
         eprintln!();
     }
@@ -237,7 +247,9 @@ fn run_exe(runner: &[std::ffi::OsString], exe: &std::path::Path, args: &[String]
     }
 }
 
-fn test(o: &Options, path: &std::path::Path) -> ExitCode {
+/// `truk test`: build each file's test runner and run it (`testfw.c` runs each test in a
+/// child process and prints its report); over several files, a total ends the output.
+fn test(o: &Options, path: &std::path::Path, filter: Option<&str>, list: bool) -> ExitCode {
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut v: Vec<PathBuf> = walk(path).into_iter().filter(|p| p.extension().is_some_and(|e| e == "truk")).collect();
         v.sort();
@@ -250,28 +262,53 @@ fn test(o: &Options, path: &std::path::Path) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let dir = scratch();
-    let mut failed = 0;
+    let results = dir.join("results");
+    let (mut passed, mut failed, mut broken) = (0u64, 0u64, 0u64);
     for (i, f) in files.iter().enumerate() {
         let mut o = o.clone();
         o.tests = true;
         o.out = Some(dir.join(format!("test{i}")));
-        if files.len() > 1 {
+        if files.len() > 1 && !list {
             println!("== {}", f.display());
         }
-        match build(f, &o) {
-            Ok(exe) => {
-                if run_exe(&runner, &exe, &[]) != ExitCode::SUCCESS {
-                    failed += 1;
-                }
-            }
+        let exe = match build(f, &o) {
+            Ok(exe) => exe,
             Err(e) => {
-                eprint!("{e}");
-                failed += 1;
+                eprint!("{}", truk::diag::for_stderr(&e));
+                broken += 1;
+                continue;
             }
+        };
+        let _ = std::fs::remove_file(&results);
+        let mut cmd = target::command_under(&runner, &exe);
+        cmd.env("TRUK_TEST_RESULTS", &results).env_remove("TRUK_TEST_LIST").env_remove("TRUK_TEST_FILTER");
+        if let Some(f) = filter {
+            cmd.env("TRUK_TEST_FILTER", f);
+        }
+        if list {
+            cmd.env("TRUK_TEST_LIST", "1");
+        }
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let ok = cmd.status().is_ok_and(|s| s.success());
+        // The runner's own counts; a runner that died before writing them is one failure.
+        let counts = std::fs::read_to_string(&results).ok().and_then(|t| {
+            let mut w = t.split_whitespace().map(|n| n.parse::<u64>().ok());
+            Some((w.next()??, w.next()??))
+        });
+        match counts {
+            Some((p, m)) => (passed, failed) = (passed + p, failed + m),
+            None if !ok => failed += 1,
+            None => {}
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    if failed == 0 {
+    if files.len() > 1 && !list {
+        if broken > 0 {
+            println!("{broken} file(s) did not compile");
+        }
+        println!("{passed} passed, {} failed", failed + broken);
+    }
+    if failed == 0 && broken == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

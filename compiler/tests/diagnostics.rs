@@ -129,3 +129,89 @@ fn atomic_orderings_are_checked() {
         "var n: u32;\nvar o: u8 = 2;\nfn main() : i32 {\n    atomic_load(&n, Ordering.RELEASE);\n    atomic_load(&n, Ordering.ACQ_REL);\n    atomic_store(&n, 1, Ordering.ACQUIRE);\n    atomic_add(&n, 1, o);\n    atomic_cas(&n, 1, 2, Ordering.FAST);\n    atomic_swap(&n, 1, Ordering.RELAXED, 4);\n    return 0;\n}\n"
     ));
 }
+
+#[test]
+fn integer_literals_that_do_not_fit_their_type() {
+    // Declarations, negative literals, call arguments, struct fields, array elements, returns
+    // and comparisons; an explicit cast still wraps, and the extremes fit.
+    insta::assert_snapshot!(check(
+        "struct S { a: u8 }\nfn f(x: u8) : u8 { return x; }\nfn g() : i8 { return 128; }\nfn main() : i32 {\n    var d: u8 = 300;\n    var e: u32 = -1;\n    f(256);\n    var s: S = S { a: 1000 };\n    var arr: [2]u8 = [1, 999];\n    if d == 300 { return 1; }\n    var w: u8 = 300 as u8;\n    var lo: i8 = -128;\n    var hi: u64 = 18446744073709551615;\n    var min: i64 = -9223372036854775808;\n    var b: u8 = '\\xff';\n    return 0;\n}\n"
+    ));
+}
+
+#[test]
+fn narrowing_and_sign_changes_warn_with_a_cast_to_write() {
+    insta::assert_snapshot!(check(
+        "fn take(x: u32) : u32 { return x; }\nfn main() : i32 {\n    var a: i64 = 5;\n    var b: i64 = 6;\n    var c: i32 = a + b;\n    var n: i32 = -3;\n    take(n);\n    var wide: i64 = c;\n    var u: u16 = 7;\n    var ok: i32 = u;\n    var _keep: i64 = wide + (ok as i64);\n    return a as i32;\n}\n"
+    ));
+}
+
+#[test]
+fn unused_variables_warn_unless_named_with_an_underscore() {
+    insta::assert_snapshot!(check(
+        "fn f(unused_param: i32) : i32 { return 1; }\nfn main() : i32 {\n    var x: i32 = 1;\n    var _quiet: i32 = 2;\n    var assigned: i32 = 0;\n    assigned = 3;\n    let pid, status = wait_any_child(0);\n    let _ = fleet_size();\n    return status;\n}\n"
+    ));
+}
+
+#[test]
+fn an_ignored_lock_result_warns() {
+    insta::assert_snapshot!(check(
+        "var m: Mutex;\nfn main() : i32 {\n    lock(&m);\n    unlock(&m);\n    let _ = lock(&m);\n    unlock(&m);\n    if lock(&m) { unlock(&m); return 1; }\n    unlock(&m);\n    return 0;\n}\n"
+    ));
+}
+
+#[test]
+fn warnings_wait_until_the_errors_are_fixed() {
+    let out = check("fn main() : i32 {\n    var unused: i32 = 1;\n    var bad: u8 = 256;\n    return 0;\n}\n");
+    assert!(out.contains("error: integer literal `256`"), "{out}");
+    assert!(!out.contains("warning"), "{out}");
+}
+
+#[test]
+fn paint_colours_the_severity_the_gutter_and_the_carets() {
+    let plain = check("fn main() : i32 {\n    var x: i32 = 1;\n    return 0;\n}\n");
+    let painted = truk::diag::paint(&plain);
+    assert!(painted.starts_with("\x1b[1;33mwarning\x1b[0m"), "{painted:?}");
+    assert!(painted.contains("\x1b[1;33m^\x1b[0m"), "{painted:?}");
+    let stripped = painted.replace("\x1b[0m", "").replace("\x1b[1m", "").replace("\x1b[1;33m", "").replace("\x1b[1;34m", "");
+    assert_eq!(stripped, plain);
+}
+
+#[test]
+fn unknown_names_fields_functions_and_types_suggest_the_closest() {
+    insta::assert_snapshot!(check(
+        "struct Point { x: i32, total: i32 }\nenum Color : u8 { Red, Green }\nfn compute_total(p: *Point) : i32 { return p->x; }\nfn main() : i32 {\n    var count: i32 = 0;\n    var p: Point = Point { x: 1, totl: 2 };\n    var q: Pont;\n    var c: Color = Color.Gren;\n    cuont = 1;\n    var n: i32 = compute_totl(&p);\n    var m: i32 = p.totals;\n    var z: i32 = nothing_like_it;\n    var w: u23 = 0;\n    return count;\n}\n"
+    ));
+}
+
+#[test]
+fn argument_count_errors_point_at_the_declaration_too() {
+    insta::assert_snapshot!(check(
+        "extern fn puts(s: *u8) : i32;\nfn scale(v: i32, by: i32) : i32 { return v * by; }\nfn one(v: i32) : i32 { return v; }\nfn main() : i32 {\n    puts();\n    one(1, 2);\n    var f: fn(i32) : i32 = one;\n    f();\n    return scale(2);\n}\n"
+    ));
+}
+
+/// As the driver reports a file that does not parse: unbalanced delimiters first.
+fn parse_errors(src: &str) -> String {
+    let mut sources = SourceMap::default();
+    let file = sources.add("test.truk".into(), src.to_string());
+    let (_, errs) = truk::syntax::parser::parse_module(&sources.file(file).text, file);
+    assert!(!errs.is_empty(), "parses");
+    let mut diags = truk::syntax::delims::check(&sources.file(file).text, file);
+    diags.extend(errs);
+    render_all(&diags, &sources)
+}
+
+#[test]
+fn an_unclosed_brace_is_reported_where_it_opens() {
+    insta::assert_snapshot!(parse_errors(
+        "fn main() : i32 {\n    var x: i32 = 1;\n    if x == 1 {\n        x = 2;\n\n    return x;\n}\n\nfn other() : i32 {\n    return 0;\n}\n"
+    ));
+}
+
+#[test]
+fn an_unclosed_paren_or_bracket_and_a_stray_brace() {
+    insta::assert_snapshot!(parse_errors(
+        "fn f(a: [4]i32) : i32 {\n    return g(a[1, \"(\");\n}\n}\nfn g(x: i32) : i32 { return x; }\n"
+    ));
+}

@@ -8,6 +8,8 @@
 //! - `// expect-stdout-has: TEXT` / `// expect-stderr-has: TEXT`: the output contains TEXT.
 //! - `// expect-error: LINE: TEXT`: rejected at compile time with a diagnostic that points
 //!   at LINE of this file and whose text contains TEXT; no binary is left behind.
+//! - `// expect-warning: LINE: TEXT`: the build warns at LINE with a message containing
+//!   TEXT (repeat for more); a warning no such line expects fails the case.
 //! - `// flags: ARGS`: extra arguments for `truk build` (or `truk test`), such as `-I inc`;
 //!   relative paths are relative to the case's folder.
 //! - `// command: test [PATH]`: run `truk test` on this file (or on PATH, a folder or file
@@ -27,6 +29,8 @@ pub struct Spec {
     pub stderr_has: Vec<String>,
     /// Line and message fragment of the expected compile error.
     pub error: Option<(usize, String)>,
+    /// Line and message fragment of each expected warning.
+    pub warnings: Vec<(usize, String)>,
     pub flags: Vec<String>,
     /// `Some(path)` for `truk test`: the path to test, relative to the case's folder.
     pub test_path: Option<String>,
@@ -50,6 +54,11 @@ pub fn parse_spec(text: &str, file_name: &str) -> Result<Spec, String> {
                 let (l, msg) = value.split_once(':').ok_or(format!("expect-error wants `LINE: TEXT`, got `{value}`"))?;
                 let l = l.trim().parse().map_err(|_| format!("bad line in expect-error `{value}`"))?;
                 s.error = Some((l, msg.trim().to_string()));
+            }
+            "expect-warning" => {
+                let (l, msg) = value.split_once(':').ok_or(format!("expect-warning wants `LINE: TEXT`, got `{value}`"))?;
+                let l = l.trim().parse().map_err(|_| format!("bad line in expect-warning `{value}`"))?;
+                s.warnings.push((l, msg.trim().to_string()));
             }
             "flags" => s.flags.extend(value.split_whitespace().map(String::from)),
             "command" => {
@@ -97,6 +106,7 @@ pub fn check_case(truk: &Path, case: &Path, dir: &Path, target: Option<&str>) ->
     let tflags = target_flags(target);
     if let Some(path) = &spec.test_path {
         let o = run(Command::new(truk).arg("test").args(&tflags).args(&spec.flags).arg(path).current_dir(folder), limit);
+        check_warnings(&spec, &file, &o.stderr)?;
         return check_outputs(&spec, o.code, &o.stdout, &o.stderr);
     }
     let exe = dir.join("prog");
@@ -119,16 +129,50 @@ pub fn check_case(truk: &Path, case: &Path, dir: &Path, target: Option<&str>) ->
         if !o.stderr.contains(msg.as_str()) {
             return Err(format!("diagnostic lacks `{msg}`: {}", first_line(&o.stderr)));
         }
+        if let Some(m) = spec.stderr_has.iter().find(|m| !o.stderr.contains(m.as_str())) {
+            return Err(format!("stderr lacks {m:?}: {:?}", o.stderr));
+        }
         return Ok(());
     }
     if o.code != Some(0) {
         return Err(format!("does not compile: {}", first_line(&o.stderr)));
     }
+    check_warnings(&spec, &file, &o.stderr)?;
     let r = run(exe_command(&exe, target).current_dir(dir), Duration::from_secs(30));
     if r.timed_out {
         return Err("timed out".into());
     }
     check_outputs(&spec, r.code, &r.stdout, &r.stderr)
+}
+
+/// The warnings in a compiler's stderr: message and `-->` line.
+pub fn warnings(stderr: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let mut out = vec![];
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(msg) = l.strip_prefix("warning: ") {
+            let at = lines.get(i + 1).filter(|n| n.contains("-->")).map_or("", |n| n.trim());
+            out.push((msg.to_string(), at.to_string()));
+        }
+    }
+    out
+}
+
+/// Every warning of the build is expected (`expect-warning`), and every expected one came.
+fn check_warnings(spec: &Spec, file: &str, stderr: &str) -> Result<(), String> {
+    let got = warnings(stderr);
+    let at = |line: usize| format!("{file}:{line}:");
+    for (msg, place) in &got {
+        if !spec.warnings.iter().any(|(l, m)| place.contains(&at(*l)) && msg.contains(m.as_str())) {
+            return Err(format!("unexpected warning at {place}: {msg}"));
+        }
+    }
+    for (l, m) in &spec.warnings {
+        if !got.iter().any(|(msg, place)| place.contains(&at(*l)) && msg.contains(m.as_str())) {
+            return Err(format!("no warning at {} containing `{m}`", at(*l)));
+        }
+    }
+    Ok(())
 }
 
 fn check_outputs(spec: &Spec, code: Option<i32>, stdout: &str, stderr: &str) -> Result<(), String> {

@@ -73,6 +73,8 @@ pub struct Emitter<'ctx, 'p> {
     /// The caller's slot for the result, when the function returns an aggregate.
     sret: Option<PointerValue<'ctx>>,
     dwarf: Option<debug::Dwarf<'ctx>>,
+    /// Debug builds: a dereference of nil panics with its location (release: a SIGSEGV).
+    nil_checks: bool,
 }
 
 pub fn emit<'ctx>(
@@ -83,6 +85,7 @@ pub fn emit<'ctx>(
     td: &TargetData,
     entry: Entry,
     debug_info: DebugInfo,
+    nil_checks: bool,
 ) -> Module<'ctx> {
     let module = ctx.create_module(name);
     let dwarf = match debug_info {
@@ -111,6 +114,7 @@ pub fn emit<'ctx>(
         heap_locals: vec![],
         sret: None,
         dwarf,
+        nil_checks,
     };
     e.declare_all();
     for (i, body) in prog.bodies.iter().enumerate() {
@@ -818,7 +822,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 Some(gv) => gv.as_pointer_value(),
                 None => self.shared_place(*g),
             },
-            ExprKind::Deref(p) => self.rvalue(p).unwrap().into_pointer_value(),
+            ExprKind::Deref(p) => {
+                let ptr = self.rvalue(p).unwrap().into_pointer_value();
+                if self.nil_checks {
+                    self.nil_check(ptr, e.span);
+                }
+                ptr
+            }
             ExprKind::Field(b, i) => {
                 let base = self.place(b);
                 let bt = self.ty(&b.ty);
@@ -891,7 +901,21 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.b.position_at_end(cont);
     }
 
-    fn location(&mut self, span: Span) -> PointerValue<'ctx> {
+    fn nil_check(&mut self, ptr: PointerValue<'ctx>, span: Span) {
+        let fv = self.cur_fn.unwrap();
+        let nil = self.b.build_is_null(ptr, "isnil").unwrap();
+        let fail = self.ctx.append_basic_block(fv, "nil");
+        let cont = self.ctx.append_basic_block(fv, "notnil");
+        self.b.build_conditional_branch(nil, fail, cont).unwrap();
+        self.b.position_at_end(fail);
+        let loc = self.location(span);
+        let f = self.rt("__truk_nil_fail", &[self.ptr().into()], None);
+        self.b.build_call(f, &[loc.into()], "").unwrap();
+        self.b.build_unreachable().unwrap();
+        self.b.position_at_end(cont);
+    }
+
+    pub(super) fn location(&mut self, span: Span) -> PointerValue<'ctx> {
         let s = self.location_text(span);
         self.string(s.as_bytes())
     }
@@ -1208,6 +1232,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 vals.push(self.rvalue(a).unwrap().into());
             }
         }
+        if direct.is_some_and(|f| is_test_framework_call(&self.prog.funcs[f as usize].name)) {
+            // A failed assertion names its call site.
+            let loc = self.location(callee.span);
+            let at = self.rt("__truk_test_at", &[self.ptr().into()], None);
+            self.b.build_call(at, &[loc.into()], "").unwrap();
+        }
         let call = match direct {
             Some(f) => self.b.build_call(self.funcs[f as usize], &vals, "").unwrap(),
             None => {
@@ -1412,6 +1442,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let r = self.b.build_call(run, &args, "").unwrap().try_as_basic_value().basic().unwrap();
         self.b.build_return(Some(&r)).unwrap();
     }
+}
+
+/// The test framework's assertions and `__truk_test_fail` (`std/testing.truk`).
+fn is_test_framework_call(name: &str) -> bool {
+    name.starts_with("__truk_test_assert_") || name == "__truk_test_fail"
 }
 
 fn const_array<'ctx>(elem: BasicTypeEnum<'ctx>, vals: &[BasicValueEnum<'ctx>]) -> BasicValueEnum<'ctx> {

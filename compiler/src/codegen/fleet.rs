@@ -164,6 +164,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 vals.push(x.into());
             }
         }
+        if let (FleetFn::Lock | FleetFn::Unlock, Some(m)) = (f, args.first()) {
+            // A misuse's panic names the place (that of the Mutex argument).
+            let loc = self.location(m.span);
+            params.push(self.ptr().into());
+            vals.push(loc.into());
+        }
         if let Some(p) = out {
             params.push(self.ptr().into());
             vals.push(p.into());
@@ -231,7 +237,7 @@ mod tests {
             assert_eq!(l.vars[2].layout, LayoutType::Mutex { size: 40, align: 8 }, "Mutex is 40 bytes, 8-aligned on {triple}");
             // The offsets agree with LLVM's layout of the types the emitter generates.
             let ctx = Context::create();
-            let module = super::super::emit(&ctx, "t", &prog, &sources, &td, super::super::Entry::Main, super::super::DebugInfo::None);
+            let module = super::super::emit(&ctx, "t", &prog, &sources, &td, super::super::Entry::Main, super::super::DebugInfo::None, false);
             let st = module.get_struct_type("struct.Entry").unwrap();
             let LayoutType::Array { elem, .. } = &l.vars[1].layout else { panic!("table is an array") };
             let LayoutType::Struct { size, fields, .. } = &**elem else { panic!("of structs") };
@@ -247,7 +253,7 @@ mod tests {
         let ctx = Context::create();
         let (prog, sources) = program(src, X86);
         let td = tm.get_target_data();
-        let module = super::super::emit(&ctx, "t", &prog, &sources, &td, entry, super::super::DebugInfo::None);
+        let module = super::super::emit(&ctx, "t", &prog, &sources, &td, entry, super::super::DebugInfo::None, false);
         module.print_to_string().to_string()
     }
 

@@ -10,7 +10,7 @@ use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Tar
 use inkwell::OptimizationLevel;
 
 use crate::codegen::emit::{self, DebugInfo, Entry};
-use crate::diag::{render_all, Diagnostic, SourceMap};
+use crate::diag::{render_all, Diagnostic, Severity, SourceMap};
 use crate::driver::cshim::{self, CHeader, Header};
 use crate::driver::{link, stdlib, target};
 use crate::fingerprint::{build_fingerprint, layout_fingerprint, BuildInputs, NoteInfo};
@@ -45,6 +45,8 @@ pub struct Options {
     pub fleet_capacity: u32,
     /// DWARF line tables (`-g`, `-g0`); `None`: in debug builds only.
     pub debug_info: Option<bool>,
+    /// Warnings fail the build (`--deny-warnings`).
+    pub deny_warnings: bool,
 }
 
 impl Options {
@@ -55,7 +57,7 @@ impl Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { release: false, target: host_target(), include: vec![], emit: Emit::Exe, out: None, tests: false, fleet_capacity: FLEET_CAPACITY, debug_info: None }
+        Options { release: false, target: host_target(), include: vec![], emit: Emit::Exe, out: None, tests: false, fleet_capacity: FLEET_CAPACITY, debug_info: None, deny_warnings: false }
     }
 }
 
@@ -105,6 +107,10 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
             continue;
         }
         let (module, mut errs) = parser::parse_module(&sources.file(file).text, file);
+        if !errs.is_empty() {
+            // Where a delimiter opens that nothing closes: the parser's place may be far off.
+            diags.extend(crate::syntax::delims::check(&sources.file(file).text, file));
+        }
         diags.append(&mut errs);
         let dir = path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
         for item in &module.items {
@@ -289,8 +295,17 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     time.stage("parse");
     let (prog, diags) = hir::check::check(&loaded.modules);
     time.stage("check");
+    let errors = diags.iter().any(|d| d.severity == Severity::Error);
+    if errors || (opts.deny_warnings && !diags.is_empty()) {
+        let mut text = render_all(&diags, &loaded.sources);
+        if !errors {
+            text.push_str("error: warnings are denied (--deny-warnings)\n");
+        }
+        return Err(text);
+    }
+    // Warnings go to stderr as they are found; the build goes on.
     if !diags.is_empty() {
-        return Err(render_all(&diags, &loaded.sources));
+        eprint!("{}", crate::diag::for_stderr(&render_all(&diags, &loaded.sources)));
     }
     if !opts.tests && prog.main.is_none() && opts.emit == Emit::Exe {
         // At the entry file's start: the error is the file's, and every diagnostic has a place.
@@ -314,7 +329,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     let name = entry.file_stem().and_then(|s| s.to_str()).unwrap_or("main");
     let td = tm.get_target_data();
     let debug_info = if opts.wants_debug_info() { DebugInfo::Lines { optimized: opts.release } } else { DebugInfo::None };
-    let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind, debug_info);
+    let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind, debug_info, !opts.release);
     let note = note_info(&loaded, opts, &td, &prog);
     crate::codegen::note::emit_fingerprint_note(&ctx, &module, &note, &opts.target);
     module.set_triple(&tm.get_triple());

@@ -68,9 +68,9 @@ impl FleetFn {
     /// The runtime function it calls (a slice argument is passed as pointer and length).
     pub fn symbol(self) -> &'static str {
         match self {
-            FleetFn::Lock => "__truk_mutex_lock",
+            FleetFn::Lock => "__truk_mutex_lock_at",
             FleetFn::TryLock => "__truk_mutex_try_lock",
-            FleetFn::Unlock => "__truk_mutex_unlock",
+            FleetFn::Unlock => "__truk_mutex_unlock_at",
             FleetFn::WaitOn => "__truk_wait_on",
             FleetFn::Wake => "__truk_wake",
             FleetFn::FleetSelf => "__truk_fleet_self",

@@ -66,7 +66,7 @@ fn main() {
     let scratch = std::env::temp_dir().join(format!("truk-conformance-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(String, Result<(), String>)>> = Mutex::new(vec![]);
+    let results: Mutex<Vec<(String, Result<Vec<String>, String>)>> = Mutex::new(vec![]);
     let started = Instant::now();
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     std::thread::scope(|s| {
@@ -88,10 +88,23 @@ fn main() {
     results.sort_by(|a, b| a.0.cmp(&b.0));
     let mut passed = 0;
     let mut crashes = 0;
+    // The programs that may warn, and of what (`PROGRAM: KIND`); any other warning fails the run.
+    let may_warn = std::fs::read_to_string(root.join("tests/conformance-warnings")).unwrap_or_default();
+    let may_warn: Vec<(&str, &str)> = may_warn
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':').map(|(p, k)| (p.trim(), k.trim())))
+        .collect();
+    let (mut warnings, mut unexpected) = (0, 0);
     for (name, r) in &results {
         match r {
-            Ok(()) => {
+            Ok(kinds) => {
                 passed += 1;
+                warnings += kinds.len();
+                if let Some(k) = kinds.iter().find(|k| !may_warn.contains(&(name.as_str(), k.as_str()))) {
+                    unexpected += 1;
+                    println!("WARN {name}: a `{k}` warning, not allowed by tests/conformance-warnings");
+                }
                 if verbose {
                     println!("ok   {name}");
                 }
@@ -111,12 +124,14 @@ fn main() {
         .unwrap_or(0);
     let on = target.as_deref().map(|t| format!(" for {t}")).unwrap_or_default();
     eprintln!("conformance: {} programs{on} in {:.1}s, floor {floor}, compiler crashes {crashes}", results.len(), started.elapsed().as_secs_f64());
+    eprintln!("conformance: {warnings} warnings, {unexpected} programs warned unexpectedly");
     println!("{passed} passed, {failed} failed");
     // The file's floor counts the whole corpus on the host: a filtered or cross run states
     // its own with --floor.
     let floor = flag("--floor").and_then(|f| f.parse().ok()).unwrap_or(if target.is_some() || flag("--filter").is_some() { 0 } else { floor });
-    if passed < floor || crashes > 0 {
-        eprintln!("conformance: FAILED ({})", if crashes > 0 { "the compiler crashed" } else { "below the floor" });
+    if passed < floor || crashes > 0 || unexpected > 0 {
+        let why = if crashes > 0 { "the compiler crashed" } else if unexpected > 0 { "unexpected warnings" } else { "below the floor" };
+        eprintln!("conformance: FAILED ({why})");
         std::process::exit(1);
     }
 }
@@ -183,7 +198,18 @@ fn crashed(o: &Out) -> bool {
     o.stderr.contains("panicked at") || o.code.is_some_and(|c| c > 128)
 }
 
-fn run_case(truk: &Path, c: &Case, dir: &Path, target: Option<&str>) -> Result<(), String> {
+/// The kind of each warning the compiler printed: `narrowing`, `unused` or `other`.
+fn warnings(stderr: &str) -> Vec<String> {
+    let kind = |m: &str| match m {
+        _ if m.starts_with("narrowing") || m.starts_with("sign-changing") => "narrowing",
+        _ if m.starts_with("unused variable") => "unused",
+        _ => "other",
+    };
+    stderr.lines().filter_map(|l| l.strip_prefix("warning: ")).map(|m| kind(m).to_string()).collect()
+}
+
+/// Check one program; `Ok` holds the kinds of the warnings its build printed.
+fn run_case(truk: &Path, c: &Case, dir: &Path, target: Option<&str>) -> Result<Vec<String>, String> {
     let folder = c.path.parent().unwrap();
     let tflags = target_flags(target);
     let exe = dir.join("prog");
@@ -212,7 +238,7 @@ fn run_case(truk: &Path, c: &Case, dir: &Path, target: Option<&str>) -> Result<(
             if !ok {
                 return Err(format!("wrong or missing diagnostic (want line {line:?}): {}", first_line(&o.stderr)));
             }
-            Ok(())
+            Ok(vec![])
         }
         Expect::TestFw => {
             let mut cmd = Command::new(truk);
@@ -224,7 +250,7 @@ fn run_case(truk: &Path, c: &Case, dir: &Path, target: Option<&str>) -> Result<(
             if o.code != Some(0) {
                 return Err(format!("truk test exited {:?}: {}", o.code, first_line(&(o.stderr + &o.stdout))));
             }
-            Ok(())
+            Ok(warnings(&o.stderr))
         }
         Expect::Exit(_) | Expect::Output(_) => {
             let o = compile(&[]);
@@ -256,7 +282,7 @@ fn run_case(truk: &Path, c: &Case, dir: &Path, target: Option<&str>) -> Result<(
                 }
                 _ => unreachable!(),
             }
-            Ok(())
+            Ok(warnings(&o.stderr))
         }
     }
 }

@@ -1,8 +1,8 @@
 //! A seeded mutation fuzzer for the compiler: mutants of the `tests/lang` programs and the
 //! conformance corpus (`../shared/conformance` beside the project), each compiled by the real
 //! `truk` to an object file. A mutant fails the run when the compiler dies of a signal,
-//! panics, hangs (per-mutant time-out), or prints an `error:` without a `--> file:line:col`
-//! after it. Failing mutants are written to `target/fuzz/`; mutant `i` of seed `s` is the
+//! panics, hangs (per-mutant time-out), or prints an `error:` or `warning:` without a
+//! `--> file:line:col` after it. Failing mutants are written to `target/fuzz/`; mutant `i` of seed `s` is the
 //! same on every run, so `--seed s` reproduces a failure.
 //!
 //! Usage: fuzz [--seed N] [--budget SECS] [--max N] [--timeout SECS] [--truk PATH] [--corpus DIR]
@@ -163,7 +163,7 @@ fn verdict(o: &truk_tests::Out) -> Option<String> {
     }
     let lines: Vec<&str> = o.stderr.lines().collect();
     for (i, l) in lines.iter().enumerate() {
-        if l.starts_with("error:") && !l.starts_with("error: aborting due to") {
+        if (l.starts_with("error:") || l.starts_with("warning:")) && !l.starts_with("error: aborting due to") {
             let located = lines.get(i + 1).is_some_and(|n| n.trim_start().starts_with("--> ") && has_line_col(n));
             if !located {
                 return Some(format!("diagnostic without a location: {}", l.chars().take(160).collect::<String>()));

@@ -35,7 +35,16 @@ impl<'a> Checker<'a> {
         };
         let variadic = c_variadic || truk_variadic;
         if args.len() < params.len() || (!variadic && args.len() > params.len()) {
-            self.err(span, format!("Argument count mismatch: expected {}{}, found {}", params.len(), if variadic { " or more" } else { "" }, args.len()));
+            let (n, more) = (params.len(), if variadic { " or more" } else { "" });
+            let mut d = Diagnostic::error(span, format!("Argument count mismatch: expected {n}{more}, found {}", args.len()));
+            if let ExprKind::Func(id) = f.kind {
+                // Name the function and show its declaration.
+                let func = &self.prog.funcs[id as usize];
+                let plural = if n == 1 && !variadic { "argument" } else { "arguments" };
+                d.message = format!("Argument count mismatch: `{}` takes {n}{more} {plural}, found {}", func.name, args.len());
+                d = d.with_related(Diagnostic::note(func.span, format!("`{}` is declared here", func.name)));
+            }
+            self.diags.push(d);
         }
         let mut out = vec![];
         for (i, a) in args.iter().enumerate() {

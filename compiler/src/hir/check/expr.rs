@@ -11,26 +11,10 @@ impl<'a> Checker<'a> {
         let mk = |kind, ty| Expr { kind, ty, span };
         match &e.kind {
             ast::ExprKind::Int(v) => {
-                let ty = match expected {
-                    Some(t @ (Ty::Int { .. } | Ty::Float { .. })) => t.clone(),
-                    Some(Ty::Enum(id)) => self.prog.enums[*id as usize].base.clone(),
-                    _ => {
-                        if *v > i64::MAX as u128 {
-                            U64
-                        } else if *v > i32::MAX as u128 {
-                            I64
-                        } else {
-                            I32
-                        }
-                    }
-                };
-                if ty.is_float() {
-                    return mk(ExprKind::Float(*v as f64), ty);
-                }
                 if *v > u64::MAX as u128 {
                     self.err(span, "integer literal is too large");
                 }
-                mk(ExprKind::Int(*v as i128), ty)
+                self.int_lit(*v as i128, expected, span)
             }
             ast::ExprKind::Float(v) => {
                 let ty = match expected {
@@ -44,7 +28,9 @@ impl<'a> Checker<'a> {
                     Some(t @ Ty::Int { .. }) => t.clone(),
                     _ => I8,
                 };
-                mk(ExprKind::Int(*c as i8 as i128), ty)
+                // A byte: `'\xff'` is 255 in a `u8`, -1 in an `i8`.
+                let v = if matches!(ty, Ty::Int { signed: false, .. }) { *c as i128 } else { *c as i8 as i128 };
+                mk(ExprKind::Int(v), ty)
             }
             ast::ExprKind::Str(s) => {
                 let ty = match expected {
@@ -68,7 +54,10 @@ impl<'a> Checker<'a> {
             ast::ExprKind::Cast(x, t) => {
                 let target = self.resolve_type(t);
                 let hint = if target.is_numeric() { Some(&target) } else { None };
+                // An explicit cast may wrap a literal (`300 as u8`, `-1 as u32`).
+                self.wrapping_literals += 1;
                 let inner = self.expr(x, hint);
+                self.wrapping_literals -= 1;
                 if inner.ty.is_error() || target.is_error() {
                     return err_expr(span);
                 }
@@ -120,9 +109,50 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// An integer literal (`v` already negated for `-5`): its type comes from where it is
+    /// used, or from its size; a value its integer type cannot hold is an error.
+    pub(super) fn int_lit(&mut self, v: i128, expected: Option<&Ty>, span: Span) -> Expr {
+        let ty = match expected {
+            Some(t @ (Ty::Int { .. } | Ty::Float { .. })) => t.clone(),
+            Some(Ty::Enum(id)) => self.prog.enums[*id as usize].base.clone(),
+            _ => {
+                let m = v.unsigned_abs();
+                if m > i64::MAX as u128 && v > 0 {
+                    U64
+                } else if m > i32::MAX as u128 {
+                    I64
+                } else {
+                    I32
+                }
+            }
+        };
+        if ty.is_float() {
+            return Expr { kind: ExprKind::Float(v as f64), ty, span };
+        }
+        if v.unsigned_abs() <= u64::MAX as u128 {
+            self.literal_fits(v, &ty, span);
+        }
+        Expr { kind: ExprKind::Int(v), ty, span }
+    }
+
+    /// Error unless the integer type `ty` holds the literal value `v`.
+    pub(super) fn literal_fits(&mut self, v: i128, ty: &Ty, span: Span) {
+        let Ty::Int { signed, bits } = *ty else { return };
+        if self.wrapping_literals > 0 || wrap_int(v, signed, bits) == v {
+            return;
+        }
+        let (lo, hi) = if signed { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) } else { (0, (1i128 << bits) - 1) };
+        let shown = self.show(ty);
+        let d = Diagnostic::error(span, format!("integer literal `{v}` does not fit in `{shown}`"))
+            .with_note(format!("note: `{shown}` holds {lo} to {hi}"))
+            .with_note(format!("help: to wrap it on purpose, write `{v} as {shown}`"));
+        self.diags.push(d);
+    }
+
     pub(super) fn ident(&mut self, name: &str, span: Span) -> Expr {
         for scope in self.fcx.scopes.iter().rev() {
             if let Some(&id) = scope.get(name) {
+                self.fcx.used.insert(id);
                 let ty = self.fcx.locals[id as usize].ty.clone();
                 return Expr { kind: ExprKind::Local(id), ty, span };
             }
@@ -234,6 +264,12 @@ impl<'a> Checker<'a> {
     pub(super) fn unary(&mut self, op: ast::UnOp, x: &ast::Expr, expected: Option<&Ty>, span: Span) -> Expr {
         match op {
             ast::UnOp::Neg => {
+                // A negative literal is one value: `-128` fits in i8, `-1` does not in u32.
+                if let (ast::ExprKind::Int(v), Some(Ty::Int { .. } | Ty::Float { .. } | Ty::Enum(_)) | None) = (&x.kind, expected) {
+                    if *v <= u64::MAX as u128 {
+                        return self.int_lit(-(*v as i128), expected, span);
+                    }
+                }
                 let inner = self.expr(x, expected.filter(|t| t.is_numeric()));
                 if inner.ty.is_error() {
                     return err_expr(span);
@@ -359,7 +395,8 @@ impl<'a> Checker<'a> {
                         Some((_, val)) => Expr { kind: ExprKind::Int(*val), ty: Ty::Enum(id), span },
                         None => {
                             let msg = format!("enum `{n}` has no variant `{}`", field.name);
-                            self.err(field.span, msg);
+                            let names: Vec<String> = en.variants.iter().map(|(v, _)| v.clone()).collect();
+                            self.err_suggest(field.span, msg, &field.name, names.iter().map(String::as_str));
                             err_expr(span)
                         }
                     };
@@ -408,7 +445,8 @@ impl<'a> Checker<'a> {
                     }
                     None => {
                         let msg = format!("struct `{}` has no field `{}`", sd.name, field.name);
-                        self.err(field.span, msg);
+                        let names: Vec<String> = fields.iter().map(|(n, _)| n.clone()).collect();
+                        self.err_suggest(field.span, msg, &field.name, names.iter().map(String::as_str));
                         err_expr(span)
                     }
                 }
@@ -445,7 +483,8 @@ impl<'a> Checker<'a> {
                     vals[i] = Some(x);
                 }
                 None => {
-                    self.err(f.span, format!("struct `{}` has no field `{}`", name.name, f.name));
+                    let names: Vec<String> = fields.iter().map(|(n, _)| n.clone()).collect();
+                    self.err_suggest(f.span, format!("struct `{}` has no field `{}`", name.name, f.name), &f.name, names.iter().map(String::as_str));
                 }
             }
         }

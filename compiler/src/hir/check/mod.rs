@@ -10,6 +10,7 @@ mod expr;
 mod items;
 mod print;
 mod stmt;
+mod suggest;
 mod types;
 
 use std::collections::HashMap;
@@ -42,6 +43,8 @@ struct FnCtx {
     /// Nested inside a `defer`: `return`/`break`/`continue` may not leave it.
     defer_depth: u32,
     truk_variadic: bool,
+    /// Locals named by some expression: the others are reported unused.
+    used: std::collections::HashSet<LocalId>,
 }
 
 pub struct Checker<'a> {
@@ -66,6 +69,8 @@ pub struct Checker<'a> {
     pub(super) table_elems: Vec<(Ty, Span, Ty, Span)>,
     /// The predeclared `Ordering` of the atomics (`fleet.rs`), unless the program has its own.
     pub(super) ordering_enum: Option<EnumId>,
+    /// Inside an explicit cast, where an integer literal may wrap.
+    wrapping_literals: u32,
 }
 
 pub fn check(modules: &[ast::Module]) -> (Program, Vec<Diagnostic>) {
@@ -83,8 +88,13 @@ pub fn check(modules: &[ast::Module]) -> (Program, Vec<Diagnostic>) {
         chan_elems: vec![],
         table_elems: vec![],
         ordering_enum: None,
+        wrapping_literals: 0,
     };
     c.run();
+    // Warnings wait until the errors are fixed: they would only add noise to them.
+    if c.diags.iter().any(|d| d.severity == crate::diag::Severity::Error) {
+        c.diags.retain(|d| d.severity == crate::diag::Severity::Error);
+    }
     (c.prog, c.diags)
 }
 
@@ -95,6 +105,10 @@ fn is_private(name: &str) -> bool {
 impl<'a> Checker<'a> {
     pub(super) fn err(&mut self, span: Span, msg: impl Into<String>) {
         self.diags.push(Diagnostic::error(span, msg));
+    }
+
+    pub(super) fn warn(&mut self, d: Diagnostic) {
+        self.diags.push(Diagnostic { severity: crate::diag::Severity::Warning, ..d });
     }
 
     pub(super) fn show(&self, ty: &Ty) -> String {
@@ -183,7 +197,8 @@ impl<'a> Checker<'a> {
         if self.private_elsewhere(name) {
             self.err(span, format!("`{name}` is private to the file (or shard) that defines it"));
         } else {
-            self.err(span, format!("Undefined identifier: {name}"));
+            let names = self.value_names();
+            self.err_suggest(span, format!("Undefined identifier: {name}"), name, names.iter().map(String::as_str));
         }
     }
 }

@@ -20,8 +20,11 @@ impl<'a> Checker<'a> {
             loop_depth: 0,
             defer_depth: 0,
             truk_variadic: f.variadic == Variadic::Truk,
+            used: Default::default(),
         };
+        let first_local = self.fcx.locals.len();
         let body = self.block(decl.body.as_ref().unwrap());
+        self.unused_locals(first_local);
         if !self.fcx.ret.is_void() && !self.fcx.ret.is_error() && !block_returns(&body) {
             let name = &decl.name.name;
             if name == "main" {
@@ -34,6 +37,19 @@ impl<'a> Checker<'a> {
         let f = &mut self.prog.funcs[id as usize];
         f.locals = fcx.locals;
         f.body = Some(body);
+    }
+
+    /// Warn of the body's locals that nothing reads or writes; a `_` prefix says it is on purpose.
+    fn unused_locals(&mut self, first: usize) {
+        for id in first..self.fcx.locals.len() {
+            let l = &self.fcx.locals[id];
+            if l.name.starts_with('_') || self.fcx.used.contains(&(id as LocalId)) {
+                continue;
+            }
+            let d = Diagnostic::warning(l.span, format!("unused variable `{}`", l.name))
+                .with_note(format!("help: if this is intentional, name it `_{}`", l.name));
+            self.warn(d);
+        }
     }
 
     pub(super) fn new_local(&mut self, name: &ast::Ident, ty: Ty) -> LocalId {
@@ -58,6 +74,11 @@ impl<'a> Checker<'a> {
             ast::StmtKind::Let { names, init } => self.let_stmt(names, init.as_ref(), s.span),
             ast::StmtKind::Expr(e) => {
                 let ex = self.expr(e, None);
+                if let ExprKind::Builtin(Builtin::Fleet(FleetFn::Lock), _) = ex.kind {
+                    let d = Diagnostic::warning(ex.span, "the result of `lock` is ignored: it is true when the previous holder died holding the Mutex")
+                        .with_note("help: check it (`if lock(&m) { ... }`) or ignore it on purpose with `let _ = lock(&m);`");
+                    self.warn(d);
+                }
                 StmtKind::Expr(ex)
             }
             ast::StmtKind::Assign { op, target, value } => self.assign(*op, target, value, s.span),

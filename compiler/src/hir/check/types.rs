@@ -20,7 +20,8 @@ impl<'a> Checker<'a> {
                         if self.private_elsewhere(n) {
                             self.err(t.span, format!("type `{n}` is private to the file (or shard) that defines it"));
                         } else {
-                            self.err(t.span, format!("Unknown type: {n}"));
+                            let names = self.type_names();
+                            self.err_suggest(t.span, format!("Unknown type: {n}"), n, names.iter().map(String::as_str));
                         }
                         Ty::Error
                     }
@@ -149,7 +150,29 @@ impl<'a> Checker<'a> {
             self.err(span, format!("{msg}: expected `{want}`, found `{got}`"));
             return err_expr(span);
         }
+        if let ExprKind::Int(v) = e.kind {
+            if &e.ty != target {
+                self.literal_fits(v, target, e.span);
+            }
+        } else {
+            self.narrowing(&e, target);
+        }
         self.cast_to(e, target)
+    }
+
+    /// Warn of an implicit conversion between integer types that can change the value: to
+    /// fewer bits, or between signed and unsigned where the target cannot hold every value.
+    fn narrowing(&mut self, e: &Expr, target: &Ty) {
+        let (Ty::Int { signed: s, bits: b }, Ty::Int { signed: ts, bits: tb }) = (&e.ty, target) else { return };
+        let lossless = (s == ts && tb >= b) || (!s && *ts && tb > b);
+        if lossless {
+            return;
+        }
+        let (from, to) = (self.show(&e.ty), self.show(target));
+        let what = if tb < b { "narrowing" } else { "sign-changing" };
+        let d = Diagnostic::warning(e.span, format!("{what} conversion from `{from}` to `{to}` may change the value"))
+            .with_note(format!("help: write `as {to}` if that is what you mean"));
+        self.warn(d);
     }
 
     pub(super) fn castable(&self, from: &Ty, to: &Ty) -> bool {
