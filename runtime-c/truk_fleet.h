@@ -192,7 +192,7 @@
  *     exec /proc/self/exe without binfmt_misc) it runs the wrapper's words,
  *     then readlink(/proc/self/exe) (qemu answers with the emulated program),
  *     then the arguments.
- *   - Regions are only read by `truk fleet ls`; ls and gc show and act only on
+ *   - Regions are only read by `truk fleet ls/inspect/watch`, without locks; they show and act only on
  *     this user's regions unless --all-users (and say what they skipped), gc
  *     only on this PID namespace's, never on a file that fails validation or
  *     whose owner is not the user its name says.
