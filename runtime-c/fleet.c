@@ -511,6 +511,13 @@ static enum attempt region_attach(void (*init)(void *)) {
     if (why)
         fleet_fail("%s: %s; refusing to use it (left untouched)", fl.path, why);
     region_map(fd);
+    /* The description is checked like the header: a region whose copy differs from
+     * this binary's was damaged (the layout fingerprint already matched). */
+    if (fl.desc_size &&
+        memcmp(fl.base + fl.program_offset + TRUK_FLEET_PROGRAM_SIZE, __truk_fleet_desc, fl.desc_size) != 0)
+        fleet_fail("%s: damaged region (the description of the shared variables differs from "
+                   "this binary's); refusing to use it (left untouched)",
+                   fl.path);
     bool ready = load32(&fl.hdr->state) == TRUK_FLEET_STATE_READY;
     if (excl) {
         /* No member holds the lock. A live slot means one is between its

@@ -129,7 +129,8 @@
  * file owned by this user, with no group/other permission bits and one link,
  * whose size is at least the header; magic, protocol,
  * header_size, slot_size, both fingerprints, region_size, capacity, offsets and
- * file_size equal to what this binary expects, and file_size == st_size.
+ * file_size equal to what this binary expects, and file_size == st_size; then
+ * (mapped, nothing written yet) the description equal to this binary's.
  *
  * ---- Attach table -----------------------------------------------------------
  * Each slot's `word` is updated only by 64-bit compare-and-swap:

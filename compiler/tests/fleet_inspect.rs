@@ -317,5 +317,24 @@ fn ns_touches_nothing_of_other_namespaces_and_a_damaged_description_is_one_line(
         assert!(code == 0 || (code == 1 && err.lines().count() == 1 && err.starts_with("fleet: ")), "{code}: {err}");
     }
     drop(opened);
+    // A member checks the description like the header: it refuses the damaged copy.
+    let mut b = bytes.clone();
+    b[desc + 16] ^= 0x20; // a letter of the first variable's name
+    write_private(&copy, &b);
+    let mut other = other;
+    let i = other.start_with(&exe, &[]);
+    let t = Instant::now();
+    let status = loop {
+        if let Some(st) = other.child(i).try_wait().unwrap() {
+            break st;
+        }
+        // The guard kills it when it joined instead.
+        assert!(t.elapsed() < Duration::from_secs(20), "a member joined a region with a damaged description");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let err = other.stderr_of(i);
+    assert_eq!(status.code(), Some(70), "{err}");
+    assert!(err.starts_with("fleet: ") && err.contains("damaged region (the description") && err.lines().count() == 1, "{err}");
+    assert_eq!(std::fs::read(&copy).unwrap(), b, "the damaged region was written to");
     std::fs::remove_file(&copy).unwrap();
 }
