@@ -15,9 +15,8 @@ use crate::inspect::{chan_counters, region_title, snapshots, var_lines, Snapshot
 use crate::value::SHOWN;
 use crate::Output;
 
-/// One line of the view; `key` names what it shows, to tell whether it changed.
+/// One line of the view, and whether it changed since the last refresh.
 struct Row {
-    key: Option<String>,
     text: String,
     changed: bool,
 }
@@ -57,7 +56,7 @@ fn rows(ns: Option<&str>, prefix: Option<&str>, seen: &mut Seen) -> Result<Vec<R
     let clock = boot_clock();
     let mut out = vec![];
     let mut next = Seen { at: Some(now), ..Seen::default() };
-    let plain = |text: String| Row { key: None, text, changed: false };
+    let plain = |text: String| Row { text, changed: false };
     let snaps = snapshots(ns, prefix)?;
     if snaps.is_empty() {
         out.push(plain("no fleet regions".into()));
@@ -93,7 +92,7 @@ fn rows(ns: Option<&str>, prefix: Option<&str>, seen: &mut Seen) -> Result<Vec<R
             }
             let changed = seen.lines.get(&key).is_some_and(|old| *old != line);
             next.lines.insert(key.clone(), line);
-            out.push(Row { key: Some(key), text, changed });
+            out.push(Row { text, changed });
         }
     }
     *seen = next;
@@ -143,10 +142,9 @@ fn tui(
         let lines: Vec<Line> = rows
             .iter()
             .map(|r| {
-                let style = match (r.changed, &r.key) {
-                    (true, _) => Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-                    (false, None) => Style::default().add_modifier(Modifier::DIM),
-                    (false, Some(_)) => Style::default(),
+                let style = match r.changed {
+                    true => Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                    false => Style::default(),
                 };
                 Line::styled(r.text.clone(), style)
             })
