@@ -36,17 +36,12 @@ pub fn stop(ns: Option<&str>, prefix: &str) -> Result<Output, String> {
     let mut out = String::new();
     let mut waited = vec![];
     for r in &regions {
-        let mut sent = 0;
-        for m in &r.members {
-            // The member must still be the process that joined (not a reused pid).
-            if proc_stat(m.pid) != Proc::Alive(m.start_time) {
-                continue;
-            }
-            // SAFETY: kill has no memory preconditions.
-            if unsafe { libc::kill(m.pid as libc::pid_t, libc::SIGTERM) } == 0 {
-                sent += 1;
-            }
-        }
+        // Each member must still be the process that joined (not a reused pid): all are
+        // checked before the first signal, which may make others end (a Mutex handed on).
+        let live: Vec<u32> =
+            r.members.iter().filter(|m| proc_stat(m.pid) == Proc::Alive(m.start_time)).map(|m| m.pid).collect();
+        // SAFETY: kill has no memory preconditions.
+        let sent = live.iter().filter(|&&pid| unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) } == 0).count();
         if sent > 0 {
             waited.push(r);
         }
