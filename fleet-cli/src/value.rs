@@ -75,8 +75,11 @@ pub fn read(area: &[u8], at: u64, t: &Type, limit: Option<u64>) -> Value {
             fields.len() as u64,
         ),
         Type::Array { len, elem } => {
-            let shown = limit.map_or(*len, |l| l.min(*len));
             let step = elem.size();
+            // Elements without bytes are all alike, and a hostile description may claim
+            // billions of them within any area: show a few.
+            let limit = if step == 0 { Some(limit.unwrap_or(SHOWN).min(SHOWN)) } else { limit };
+            let shown = limit.map_or(*len, |l| l.min(*len));
             Value::List((0..shown).map(|i| read(area, at + i * step, elem, limit)).collect(), *len)
         }
         Type::Mutex => {
@@ -243,5 +246,34 @@ impl Value {
             Value::Raw(_) => o.push_str(&json_str(&self.text())),
             _ => self.write_text(o),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_of_empty_elements_stay_small_however_long() {
+        let empty = Type::Struct { name: "E".into(), size: 0, fields: vec![] };
+        let inner = Type::Array { len: 1 << 40, elem: Box::new(empty) };
+        let t = Type::Array { len: 1 << 40, elem: Box::new(inner) };
+        let v = read(&[], 0, &t, None);
+        let Value::List(items, len) = &v else { panic!("{v:?}") };
+        assert_eq!((items.len() as u64, *len), (SHOWN, 1 << 40));
+        assert!(v.json().len() < 1000 && v.text().contains("more"));
+    }
+
+    #[test]
+    fn values_by_type() {
+        let area: Vec<u8> = [0xfeu8, 0xff, 0xff, 0xff, 1, 0, 0, 0].to_vec();
+        assert_eq!(read(&area, 0, &Type::Int { signed: true, size: 4 }, None), Value::Int(-2));
+        assert_eq!(read(&area, 0, &Type::Int { signed: false, size: 2 }, None), Value::UInt(0xfffe));
+        assert_eq!(read(&area, 4, &Type::Bool, None).text(), "true");
+        let e = Type::Enum { name: "E".into(), signed: true, size: 1, variants: vec![("MINUS".into(), -2)] };
+        assert_eq!(read(&area, 0, &e, None).json(), "\"MINUS\"");
+        assert_eq!(read(&area, 1, &e, None).text(), "-1 (no variant)");
+        // Reads past the end answer zeros, never a panic.
+        assert_eq!(read(&area, 6, &Type::Int { signed: false, size: 8 }, None), Value::UInt(0));
     }
 }
