@@ -198,9 +198,14 @@ static struct {
     struct truk_fleet_header *hdr;
     struct truk_fleet_slot *table;
     struct truk_note_fixed note;
-    uint64_t shared_offset, file_size;
+    uint64_t shared_offset, program_offset, desc_size, file_size;
     char path[PATH_MAX];
 } fl = {.fd = -1};
+
+/* The description of the shared variables, emitted by the compiler beside the
+ * join (C members built without it describe nothing). */
+extern const unsigned char __truk_fleet_desc[] __attribute__((weak));
+extern const uint64_t __truk_fleet_desc_size __attribute__((weak));
 
 static uint64_t load64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static uint32_t load32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
@@ -326,7 +331,10 @@ static const char *header_problem(const struct truk_fleet_header *h, off_t st_si
     if (memcmp(h->layout_fp, n->layout_fp, TRUK_FP_SIZE) != 0)
         return "shared variables laid out differently (layout fingerprint differs)";
     if (h->capacity != n->fleet_capacity || h->region_size != n->region_size ||
-        h->shared_offset != fl.shared_offset || h->file_size != fl.file_size) {
+        h->shared_offset != fl.shared_offset || h->file_size != fl.file_size ||
+        h->program_offset != fl.program_offset || h->program_size != TRUK_FLEET_PROGRAM_SIZE ||
+        h->desc_offset != fl.program_offset + TRUK_FLEET_PROGRAM_SIZE ||
+        h->desc_size != fl.desc_size) {
         snprintf(why, sizeof why,
                  "damaged header (capacity %" PRIu32 ", region size %" PRIu64 "; expected %" PRIu32
                  ", %" PRIu64 ")",
@@ -373,6 +381,14 @@ static void generation_start(void (*init)(void *)) {
     __atomic_store_n(&h->generation, load64(&h->generation) + 1, __ATOMIC_RELAXED);
     h->creator_pid = self_pid();
     h->generation_time = (uint64_t)time(NULL);
+    /* What `truk fleet inspect` shows: who started it, and the description. */
+    char *prog = (char *)fl.base + fl.program_offset;
+    memset(prog, 0, TRUK_FLEET_PROGRAM_SIZE);
+    ssize_t n = readlink("/proc/self/exe", prog, TRUK_FLEET_PROGRAM_SIZE - 1);
+    if (n < 0)
+        prog[0] = 0;
+    if (fl.desc_size)
+        memcpy(fl.base + fl.program_offset + TRUK_FLEET_PROGRAM_SIZE, __truk_fleet_desc, fl.desc_size);
     if (!table_register())
         fleet_fail("%s: no free slot in a fresh attach table", fl.path); /* capacity 0 */
     fl.first = true;
@@ -440,6 +456,10 @@ static enum attempt region_create(void (*init)(void *)) {
     h->shared_offset = fl.shared_offset;
     h->capacity = fl.note.fleet_capacity;
     h->slot_size = TRUK_FLEET_SLOT_SIZE;
+    h->program_offset = fl.program_offset;
+    h->program_size = TRUK_FLEET_PROGRAM_SIZE;
+    h->desc_offset = fl.program_offset + TRUK_FLEET_PROGRAM_SIZE;
+    h->desc_size = fl.desc_size;
     generation_start(init);
     __atomic_thread_fence(__ATOMIC_SEQ_CST); /* everything above before the name appears */
     char proc[64];
@@ -491,6 +511,13 @@ static enum attempt region_attach(void (*init)(void *)) {
     if (why)
         fleet_fail("%s: %s; refusing to use it (left untouched)", fl.path, why);
     region_map(fd);
+    /* The description is checked like the header: a region whose copy differs from
+     * this binary's was damaged (the layout fingerprint already matched). */
+    if (fl.desc_size &&
+        memcmp(fl.base + fl.program_offset + TRUK_FLEET_PROGRAM_SIZE, __truk_fleet_desc, fl.desc_size) != 0)
+        fleet_fail("%s: damaged region (the description of the shared variables differs from "
+                   "this binary's); refusing to use it (left untouched)",
+                   fl.path);
     bool ready = load32(&fl.hdr->state) == TRUK_FLEET_STATE_READY;
     if (excl) {
         /* No member holds the lock. A live slot means one is between its
@@ -753,7 +780,14 @@ static void fleet_locate(void) {
         fl.shared_offset + fl.note.region_size > SIZE_MAX)
         fleet_fail("the binary's note asks for an impossible region size %" PRIu64,
                    fl.note.region_size);
-    fl.file_size = fl.shared_offset + fl.note.region_size;
+    fl.desc_size = (__truk_fleet_desc && &__truk_fleet_desc_size) ? __truk_fleet_desc_size : 0;
+    if (fl.desc_size > TRUK_FLEET_DESC_MAX)
+        fleet_fail("the binary's description of its shared variables is too large");
+    fl.program_offset = truk_fleet_program_offset(fl.note.fleet_capacity, fl.note.region_size);
+    fl.file_size = fl.program_offset + TRUK_FLEET_PROGRAM_SIZE + fl.desc_size;
+    if (fl.file_size > (uint64_t)INT64_MAX || fl.file_size > SIZE_MAX)
+        fleet_fail("the binary's note asks for an impossible region size %" PRIu64,
+                   fl.note.region_size);
     fl.size = (size_t)fl.file_size;
     region_name();
 }

@@ -23,7 +23,20 @@
  *   [shared_offset, + region_size)         the shared variables, zero-filled on
  *                                          creation; shared_offset is a multiple
  *                                          of TRUK_FLEET_SHARED_ALIGN
- *   file_size == shared_offset + region_size; all pages reserved at creation.
+ *   [program_offset, + TRUK_FLEET_PROGRAM_SIZE)  the executable path of the member
+ *                                          that started the generation, NUL-
+ *                                          terminated (readlink /proc/self/exe);
+ *                                          program_offset = align(shared end)
+ *   [desc_offset, + desc_size)             the description of the shared
+ *                                          variables (names, types, offsets:
+ *                                          runtime-rs/src/desc.rs), copied from
+ *                                          the binary's __truk_fleet_desc (none:
+ *                                          size 0); desc_offset = program_offset
+ *                                          + TRUK_FLEET_PROGRAM_SIZE. The layout
+ *                                          fingerprint covers everything in it.
+ *   file_size == desc_offset + desc_size; all pages reserved at creation.
+ *   Both are written by whoever starts a generation, before READY; `truk fleet
+ *   inspect` needs only the region to show the shared variables.
  *
  * ---- Lifecycle --------------------------------------------------------------
  * Liveness is a flock on the file: every member holds LOCK_SH for its whole
@@ -116,7 +129,8 @@
  * file owned by this user, with no group/other permission bits and one link,
  * whose size is at least the header; magic, protocol,
  * header_size, slot_size, both fingerprints, region_size, capacity, offsets and
- * file_size equal to what this binary expects, and file_size == st_size.
+ * file_size equal to what this binary expects, and file_size == st_size; then
+ * (mapped, nothing written yet) the description equal to this binary's.
  *
  * ---- Attach table -----------------------------------------------------------
  * Each slot's `word` is updated only by 64-bit compare-and-swap:
@@ -179,7 +193,7 @@
  *     exec /proc/self/exe without binfmt_misc) it runs the wrapper's words,
  *     then readlink(/proc/self/exe) (qemu answers with the emulated program),
  *     then the arguments.
- *   - Regions are only read by `truk fleet ls`; ls and gc show and act only on
+ *   - Regions are only read by `truk fleet ls/inspect/watch`, without locks; they show and act only on
  *     this user's regions unless --all-users (and say what they skipped), gc
  *     only on this PID namespace's, never on a file that fails validation or
  *     whose owner is not the user its name says.
@@ -206,11 +220,13 @@
 
 #define TRUK_FLEET_MAGIC "TRUKFLT\0" /* 8 bytes, the last one NUL */
 #define TRUK_FLEET_MAGIC_SIZE 8
-#define TRUK_FLEET_PROTOCOL 2 /* 2: the exit log */
+#define TRUK_FLEET_PROTOCOL 3 /* 2: the exit log; 3: program path and description */
 #define TRUK_FLEET_HEADER_SIZE 256
 #define TRUK_FLEET_SLOT_SIZE 16
 #define TRUK_FLEET_SHARED_ALIGN 64 /* a cache line; more than the 16 promised */
 #define TRUK_FLEET_FP_SIZE 32
+#define TRUK_FLEET_PROGRAM_SIZE 4096
+#define TRUK_FLEET_DESC_MAX (1ull << 26) /* the largest description accepted */
 #define TRUK_FLEET_EXIT_STATUS 70 /* every failure to join */
 #define TRUK_FLEET_EXIT_STALL_MS 1000 /* an unpublished exit record's writer is judged dead after */
 
@@ -234,7 +250,7 @@ struct truk_fleet_header {
     uint8_t build_fp[TRUK_FLEET_FP_SIZE];    /*  16 from the note */
     uint8_t layout_fp[TRUK_FLEET_FP_SIZE];   /*  48 from the note */
     uint64_t region_size;                    /*  80 shared-variable bytes (note) */
-    uint64_t file_size;                      /*  88 shared_offset + region_size */
+    uint64_t file_size;                      /*  88 desc_offset + desc_size */
     uint64_t table_offset;                   /*  96 == TRUK_FLEET_HEADER_SIZE */
     uint64_t shared_offset;                  /* 104 */
     uint32_t capacity;                       /* 112 attach table slots (note) */
@@ -243,7 +259,11 @@ struct truk_fleet_header {
     uint32_t state;                          /* 128 atomic; TRUK_FLEET_STATE_* */
     uint32_t creator_pid;                    /* 132 who started this generation */
     uint64_t generation_time;                /* 136 when (Unix seconds) */
-    uint8_t reserved[TRUK_FLEET_HEADER_SIZE - 144]; /* 144 zero */
+    uint64_t program_offset;                 /* 144 the creator's executable path */
+    uint64_t program_size;                   /* 152 TRUK_FLEET_PROGRAM_SIZE */
+    uint64_t desc_offset;                    /* 160 program_offset + program_size */
+    uint64_t desc_size;                      /* 168 bytes of the description */
+    uint8_t reserved[TRUK_FLEET_HEADER_SIZE - 176]; /* 176 zero */
 };
 
 struct truk_fleet_slot {
@@ -293,6 +313,11 @@ static inline uint64_t truk_fleet_exitlog_offset(uint32_t capacity) {
 static inline uint64_t truk_fleet_shared_offset(uint32_t capacity) {
     return truk_fleet_align(truk_fleet_exitlog_offset(capacity) + TRUK_FLEET_EXITLOG_HEADER_SIZE +
                             truk_fleet_exitlog_len(capacity) * TRUK_FLEET_EXIT_RECORD_SIZE);
+}
+
+/* Where the program path starts: after the shared area. */
+static inline uint64_t truk_fleet_program_offset(uint32_t capacity, uint64_t region_size) {
+    return truk_fleet_align(truk_fleet_shared_offset(capacity) + region_size);
 }
 
 /* ---- The Mutex of truk_rt.h (TRUK_MUTEX_SIZE bytes, zero = unlocked) --------

@@ -128,8 +128,9 @@ pub enum LayoutType {
         size: u64,
         align: u64,
     },
-    /// An enum is laid out as its base integer type.
-    Enum { name: String, base: Box<LayoutType> },
+    /// An enum is laid out as its base integer type; `variants` are its names and values
+    /// (what `truk fleet inspect` shows).
+    Enum { name: String, base: Box<LayoutType>, variants: Vec<(String, i128)> },
     /// `fields`: `(byte offset, type)` in order.
     Tuple {
         size: u64,
@@ -158,7 +159,7 @@ const LT_TABLE: u8 = 8;
 /// - Prim:   `1 str(name) u64(size) u64(align)`
 /// - Struct: `2 str(name) u64(size) u64(align) u64(#fields) (str(field) u64(offset) type)...`
 /// - Array:  `3 u64(len) u64(size) u64(align) type(elem)`
-/// - Enum:   `4 str(name) type(base)`
+/// - Enum:   `4 str(name) type(base) u64(#variants) (str(variant) i128(value))...`
 /// - Tuple:  `5 u64(size) u64(align) u64(#fields) (u64(offset) type)...`
 /// - Mutex:  `6 u64(size) u64(align)`
 /// - Chan:   `7 u64(cap) u64(size) u64(align) type(elem)`
@@ -200,10 +201,15 @@ fn encode_layout_type(h: &mut Sha256, t: &LayoutType) {
             put_u64(h, *align);
             encode_layout_type(h, elem);
         }
-        LayoutType::Enum { name, base } => {
+        LayoutType::Enum { name, base, variants } => {
             h.update([LT_ENUM]);
             put_str(h, name.as_bytes());
             encode_layout_type(h, base);
+            put_u64(h, variants.len() as u64);
+            for (v, value) in variants {
+                put_str(h, v.as_bytes());
+                h.update(value.to_le_bytes());
+            }
         }
         LayoutType::Tuple {
             size,
@@ -703,8 +709,15 @@ mod tests {
         v[0].1 = LayoutType::Enum {
             name: "E".into(),
             base: Box::new(u64t()),
+            variants: vec![("A".into(), 0)],
         };
         check(&v, dl, "enum instead of prim");
+        v[0].1 = LayoutType::Enum {
+            name: "E".into(),
+            base: Box::new(u64t()),
+            variants: vec![("B".into(), 0)],
+        };
+        check(&v, dl, "enum variant name");
         let mut v = base.clone();
         v[0].1 = LayoutType::Tuple {
             size: 8,

@@ -3,7 +3,6 @@ pub mod codegen;
 pub mod diag;
 pub mod driver;
 pub mod fingerprint;
-pub mod fleet_cli;
 pub mod fpread;
 pub mod hir;
 pub mod mir;

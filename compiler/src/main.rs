@@ -87,7 +87,7 @@ enum Cmd {
     /// Inspect and clean up the shared-memory regions of running fleets.
     Fleet {
         #[command(subcommand)]
-        cmd: FleetCmd,
+        cmd: truk_fleet_cli::FleetCmd,
     },
     /// List the targets this machine can build for (and run), and what it lacks for the others.
     Targets,
@@ -97,31 +97,6 @@ enum Cmd {
         #[arg(long)]
         json: bool,
         binary: PathBuf,
-    },
-}
-
-#[derive(Subcommand)]
-enum FleetCmd {
-    /// List the regions in /dev/shm: fingerprint, namespace, generation, size, members.
-    Ls {
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-        /// Only regions of this fleet namespace (TRUK_FLEET_NS).
-        #[arg(long)]
-        ns: Option<String>,
-        /// Also other users' regions (by default only the caller's are listed).
-        #[arg(long)]
-        all_users: bool,
-    },
-    /// Remove the regions that have no live member (damaged files are reported, not touched).
-    Gc {
-        /// Only regions of this fleet namespace (TRUK_FLEET_NS).
-        #[arg(long)]
-        ns: Option<String>,
-        /// Also other users' regions (by default only the caller's are removed).
-        #[arg(long)]
-        all_users: bool,
     },
 }
 
@@ -191,21 +166,7 @@ fn main() -> ExitCode {
         }
         Cmd::Test { args, filter, list, path } => test(&options(&args), &path, filter.as_deref(), list),
         Cmd::Fp { json, binary } => fp(&binary, json),
-        Cmd::Fleet { cmd } => {
-            let r = match cmd {
-                FleetCmd::Ls { json, ns, all_users } => {
-                    truk::fleet_cli::ls(json, ns.as_deref(), all_users)
-                }
-                FleetCmd::Gc { ns, all_users } => truk::fleet_cli::gc(ns.as_deref(), all_users),
-            };
-            match r {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(&format!("error: {e}")),
-            }
-        }
+        Cmd::Fleet { cmd } => truk_fleet_cli::run(cmd),
         Cmd::Targets => {
             print!("{}", target::describe_all());
             ExitCode::SUCCESS

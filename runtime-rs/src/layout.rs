@@ -10,7 +10,8 @@ pub const NS_DEFAULT: &str = "default";
 pub const NS_MAX: usize = 64;
 
 pub const MAGIC: [u8; 8] = *b"TRUKFLT\0";
-pub const PROTOCOL: u32 = 2;
+/// 3: the program path and the description of the shared variables after the shared area.
+pub const PROTOCOL: u32 = 3;
 pub const HEADER_SIZE: usize = 256;
 pub const SLOT_SIZE: usize = 16;
 pub const SHARED_ALIGN: u64 = 64;
@@ -52,7 +53,13 @@ pub struct Header {
     pub state: u32,
     pub creator_pid: u32,
     pub generation_time: u64,
-    pub reserved: [u8; HEADER_SIZE - 144],
+    /// The creator's executable path, NUL-terminated, in PROGRAM_SIZE bytes.
+    pub program_offset: u64,
+    pub program_size: u64,
+    /// The description of the shared variables (`desc.rs`), from the binary.
+    pub desc_offset: u64,
+    pub desc_size: u64,
+    pub reserved: [u8; HEADER_SIZE - 176],
 }
 
 /// One attach-table slot (`struct truk_fleet_slot`).
@@ -207,6 +214,25 @@ pub fn shared_offset(capacity: u32) -> u64 {
     )
 }
 
+/// Bytes kept for the creator's executable path (NUL-terminated).
+pub const PROGRAM_SIZE: u64 = 4096;
+/// The largest description a region may carry.
+pub const DESC_MAX: u64 = 1 << 26;
+
+/// Where the program path starts: after the shared area (None: impossible sizes).
+pub fn program_offset(capacity: u32, region_size: u64) -> Option<u64> {
+    let end = shared_offset(capacity).checked_add(region_size)?;
+    (end <= i64::MAX as u64 / 2).then(|| align_shared(end))
+}
+
+/// The whole file: header, table, exit log, shared area, program path, description.
+pub fn file_size(capacity: u32, region_size: u64, desc_size: u64) -> Option<u64> {
+    if desc_size > DESC_MAX {
+        return None;
+    }
+    Some(program_offset(capacity, region_size)? + PROGRAM_SIZE + desc_size)
+}
+
 impl Header {
     /// Reads a header from the first bytes of a region file (None: too short).
     pub fn from_bytes(b: &[u8]) -> Option<Header> {
@@ -219,8 +245,9 @@ impl Header {
     }
 
     /// A new header for a region of this shape (generation 0, state INIT).
-    pub fn new(build_fp: [u8; 32], layout_fp: [u8; 32], capacity: u32, region_size: u64) -> Header {
+    pub fn new(build_fp: [u8; 32], layout_fp: [u8; 32], capacity: u32, region_size: u64, desc_size: u64) -> Header {
         let shared = shared_offset(capacity);
+        let program = program_offset(capacity, region_size).unwrap_or(0);
         Header {
             magic: MAGIC,
             protocol: PROTOCOL,
@@ -228,7 +255,7 @@ impl Header {
             build_fp,
             layout_fp,
             region_size,
-            file_size: shared + region_size,
+            file_size: program + PROGRAM_SIZE + desc_size,
             table_offset: HEADER_SIZE as u64,
             shared_offset: shared,
             capacity,
@@ -237,7 +264,11 @@ impl Header {
             state: STATE_INIT,
             creator_pid: 0,
             generation_time: 0,
-            reserved: [0; HEADER_SIZE - 144],
+            program_offset: program,
+            program_size: PROGRAM_SIZE,
+            desc_offset: program + PROGRAM_SIZE,
+            desc_size,
+            reserved: [0; HEADER_SIZE - 176],
         }
     }
 
@@ -263,8 +294,10 @@ impl Header {
             return Err(format!("damaged header (capacity {})", self.capacity));
         }
         if self.shared_offset != shared_offset(self.capacity)
-            || self.region_size > i64::MAX as u64 - self.shared_offset
-            || self.file_size != self.shared_offset + self.region_size
+            || Some(self.program_offset) != program_offset(self.capacity, self.region_size)
+            || self.program_size != PROGRAM_SIZE
+            || self.desc_offset != self.program_offset + PROGRAM_SIZE
+            || Some(self.file_size) != file_size(self.capacity, self.region_size, self.desc_size)
         {
             return Err("damaged header (offsets)".into());
         }
@@ -289,7 +322,10 @@ impl Header {
                 "shared variables laid out differently (layout fingerprint differs)".into(),
             );
         }
-        if self.capacity != e.capacity || self.region_size != e.region_size {
+        if self.capacity != e.capacity
+            || self.region_size != e.region_size
+            || self.desc_size != e.desc.len() as u64
+        {
             return Err(format!(
                 "damaged header (capacity {}, region size {}; expected {}, {})",
                 self.capacity, self.region_size, e.capacity, e.region_size
@@ -306,6 +342,8 @@ pub struct Build {
     pub layout_fp: [u8; 32],
     pub capacity: u32,
     pub region_size: u64,
+    /// The description of the shared variables (`desc.rs`; empty: none).
+    pub desc: Vec<u8>,
 }
 
 /// The parts of a region file name `truk-<uid>-<pidns>-<fp32>-<ns>`.

@@ -2,6 +2,7 @@
 //! of the layout): the layout mirror, reading and garbage-collecting regions for
 //! `truk fleet ls/gc`, joining a fleet as a member, and the Mutex and futex waits.
 
+pub mod desc;
 pub mod layout;
 pub mod member;
 pub mod region;

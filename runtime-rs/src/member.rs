@@ -17,6 +17,7 @@ pub struct Member {
     shared_offset: u64,
     region_size: u64,
     capacity: u32,
+    desc: Vec<u8>,
     slot: u32,
     slot_word: u64,
     first: bool,
@@ -86,13 +87,16 @@ impl Member {
 
     fn blank(build: &Build, path: &std::path::Path, fd: libc::c_int) -> Member {
         let shared_offset = shared_offset(build.capacity);
+        let size = file_size(build.capacity, build.region_size, build.desc.len() as u64);
         Member {
             fd,
             base: std::ptr::null_mut(),
-            size: (shared_offset + build.region_size) as usize,
+            // An impossible size fails at fallocate or at the header check.
+            size: size.unwrap_or(u64::MAX) as usize,
             shared_offset,
             region_size: build.region_size,
             capacity: build.capacity,
+            desc: build.desc.clone(),
             slot: 0,
             slot_word: 0,
             first: false,
@@ -262,10 +266,26 @@ impl Member {
             (self.base.add(creator) as *mut u32).write(std::process::id());
             (self.base.add(std::mem::offset_of!(Header, generation_time)) as *mut u64).write(time);
         }
+        self.write_info();
         self.register()?;
         self.first = true;
         self.state().store(STATE_READY, Ordering::Release);
         Ok(())
+    }
+
+    /// The program path and the description after the shared area (header: where).
+    fn write_info(&mut self) {
+        let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
+        let exe = exe.as_os_str().as_encoded_bytes();
+        let exe = &exe[..exe.len().min(PROGRAM_SIZE as usize - 1)];
+        // SAFETY: the header was checked (or written) for this mapping's size, and we hold
+        // the region exclusively.
+        unsafe {
+            let h = &*(self.base as *const Header);
+            let (prog, desc) = (h.program_offset as usize, h.desc_offset as usize);
+            std::ptr::copy_nonoverlapping(exe.as_ptr(), self.base.add(prog), exe.len());
+            std::ptr::copy_nonoverlapping(self.desc.as_ptr(), self.base.add(desc), self.desc.len());
+        }
     }
 
     fn lock_shared(&self) -> Result<(), String> {
@@ -346,6 +366,7 @@ impl Member {
             build.layout_fp,
             build.capacity,
             build.region_size,
+            build.desc.len() as u64,
         );
         // SAFETY: the new file is ours alone; the header fits in the mapping.
         unsafe { std::ptr::write(m.base as *mut Header, h) };

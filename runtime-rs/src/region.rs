@@ -228,6 +228,27 @@ pub fn read_region(path: &Path) -> Entry {
     }
 }
 
+/// Whether `path` is named like a region of fleet namespace `ns` (None: any file). Only
+/// the name is looked at, so that `--ns` touches nothing of other namespaces.
+pub fn in_ns(path: &Path, ns: Option<&str>) -> bool {
+    ns.is_none_or(|ns| {
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .and_then(RegionName::parse)
+            .is_some_and(|n| n.ns == ns)
+    })
+}
+
+/// `len` bytes at `offset` of a region file (opened as `read_region` opens it): a copy
+/// read without locks, for `truk fleet inspect`.
+pub fn read_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, String> {
+    let f = open_region(path, false)?;
+    let mut bytes = vec![0u8; len];
+    f.read_exact_at(&mut bytes, offset)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    Ok(bytes)
+}
+
 /// Every `truk-*` file of `dir` (normally [`DIR`]), sorted by name.
 pub fn list(dir: &Path) -> Result<Vec<Entry>, String> {
     Ok(paths(dir)?.iter().map(|p| read_region(p)).collect())
@@ -296,14 +317,7 @@ fn proc_check() -> Result<(), String> {
 pub fn gc(dir: &Path, only_ns: Option<&str>, all_users: bool) -> Result<Vec<GcOutcome>, String> {
     let (uid, pidns) = identity()?;
     let mut out = Vec::new();
-    let in_ns = |p: &Path| {
-        only_ns.is_none_or(|ns| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with(&format!("-{ns}")))
-        })
-    };
-    for path in paths(dir)?.into_iter().filter(|p| in_ns(p)) {
+    for path in paths(dir)?.into_iter().filter(|p| in_ns(p, only_ns)) {
         match owner(&path, uid) {
             Owner::Foreign(why) => {
                 out.push(GcOutcome::Damaged(path, why));

@@ -22,7 +22,10 @@ int main(void) {
     F(truk_fleet_header, file_size); F(truk_fleet_header, table_offset); F(truk_fleet_header, shared_offset);
     F(truk_fleet_header, capacity); F(truk_fleet_header, slot_size); F(truk_fleet_header, generation);
     F(truk_fleet_header, state); F(truk_fleet_header, creator_pid); F(truk_fleet_header, generation_time);
-    F(truk_fleet_header, reserved);
+    F(truk_fleet_header, program_offset); F(truk_fleet_header, program_size);
+    F(truk_fleet_header, desc_offset); F(truk_fleet_header, desc_size); F(truk_fleet_header, reserved);
+    C(TRUK_FLEET_PROGRAM_SIZE); C(TRUK_FLEET_DESC_MAX);
+    C(truk_fleet_program_offset(1, 0)); C(truk_fleet_program_offset(3, 100)); C(truk_fleet_program_offset(1024, 1 << 20));
     F(truk_fleet_slot, word); F(truk_fleet_slot, start_time);
     printf("exitlog %zu 0\nexitrec %zu 0\n", sizeof(struct truk_fleet_exitlog), sizeof(struct truk_fleet_exit));
     F(truk_fleet_exitlog, head); F(truk_fleet_exitlog, wake); F(truk_fleet_exitlog, pad0); F(truk_fleet_exitlog, reserved);
@@ -129,6 +132,10 @@ fn rust_layout_matches_truk_fleet_h() {
     field!("truk_fleet_header", Header, state);
     field!("truk_fleet_header", Header, creator_pid);
     field!("truk_fleet_header", Header, generation_time);
+    field!("truk_fleet_header", Header, program_offset);
+    field!("truk_fleet_header", Header, program_size);
+    field!("truk_fleet_header", Header, desc_offset);
+    field!("truk_fleet_header", Header, desc_size);
     field!("truk_fleet_header", Header, reserved);
     field!("truk_fleet_slot", Slot, word);
     field!("truk_fleet_slot", Slot, start_time);
@@ -221,6 +228,11 @@ fn rust_layout_matches_truk_fleet_h() {
         ("truk_fleet_shared_offset(1)", shared_offset(1)),
         ("truk_fleet_shared_offset(3)", shared_offset(3)),
         ("truk_fleet_shared_offset(1024)", shared_offset(1024)),
+        ("TRUK_FLEET_PROGRAM_SIZE", PROGRAM_SIZE),
+        ("TRUK_FLEET_DESC_MAX", DESC_MAX),
+        ("truk_fleet_program_offset(1, 0)", program_offset(1, 0).unwrap()),
+        ("truk_fleet_program_offset(3, 100)", program_offset(3, 100).unwrap()),
+        ("truk_fleet_program_offset(1024, 1 << 20)", program_offset(1024, 1 << 20).unwrap()),
         ("magic", 1),
     ] {
         check(k, v, 0);
@@ -255,8 +267,9 @@ fn names_parse_and_namespaces_are_checked() {
 
 #[test]
 fn header_check_reports_one_line_reasons() {
-    let h = Header::new([1; 32], [2; 32], 4, 100);
-    assert_eq!(h.file_size, shared_offset(4) + 100);
+    let h = Header::new([1; 32], [2; 32], 4, 100, 30);
+    assert_eq!(h.file_size, program_offset(4, 100).unwrap() + PROGRAM_SIZE + 30);
+    assert_eq!(h.program_offset % SHARED_ALIGN, 0);
     assert!(h.check(h.file_size).is_ok());
     assert!(h
         .check(h.file_size + 1)
@@ -273,6 +286,7 @@ fn header_check_reports_one_line_reasons() {
         layout_fp: [3; 32],
         capacity: 4,
         region_size: 100,
+        desc: vec![0; 30],
     };
     assert!(h
         .check_for(h.file_size, &b)

@@ -42,6 +42,23 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let arg = init.map(|f| f.as_global_value().as_pointer_value()).unwrap_or(ptr.const_null());
         let base = self.b.build_call(join, &[arg.into()], "").unwrap().try_as_basic_value().basic().unwrap();
         self.b.build_store(self.fleet_base().as_pointer_value(), base).unwrap();
+        self.fleet_description();
+    }
+
+    /// `__truk_fleet_desc` and `__truk_fleet_desc_size`: the description of the shared
+    /// variables that the region's creator copies in (fleet.c refers to them weakly).
+    fn fleet_description(&mut self) {
+        let bytes = crate::mir::describe::describe(self.shared);
+        if bytes.is_empty() {
+            return;
+        }
+        let data = self.ctx.const_string(&bytes, false);
+        let g = self.module.add_global(data.get_type(), None, "__truk_fleet_desc");
+        g.set_initializer(&data);
+        g.set_constant(true);
+        let size = self.module.add_global(self.ctx.i64_type(), None, "__truk_fleet_desc_size");
+        size.set_initializer(&self.i64c(bytes.len() as u64));
+        size.set_constant(true);
     }
 
     /// `void init(void *base)` applying the constant initializers of the shared variables,

@@ -246,6 +246,7 @@ impl Layouts {
             Ty::Enum(id) => LayoutType::Enum {
                 name: names(t),
                 base: Box::new(self.layout_type(prog, &self.enum_bases[*id as usize])),
+                variants: prog.enums[*id as usize].variants.clone(),
             },
             Ty::Mutex => LayoutType::Mutex { size: sa.size, align: sa.align },
             Ty::Chan(el, n) => {

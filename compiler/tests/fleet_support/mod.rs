@@ -46,6 +46,7 @@ pub fn rust_build(n: &NoteInfo) -> truk_runtime::Build {
         layout_fp: n.layout_fp,
         capacity: n.fleet_capacity,
         region_size: n.region_size,
+        desc: vec![], // the C agents carry no description
     }
 }
 
