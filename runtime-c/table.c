@@ -334,8 +334,9 @@ bool __truk_table_del(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const voi
     return ks == 8 ? del(p, cap, 8, vs, key) : del(p, cap, ks, vs, key);
 }
 
-void __truk_table_clear(void *p) {
-    table_t t = table_of(p, 1, 0, 0);
+void __truk_table_clear(void *p, uint64_t cap, uint64_t ks, uint64_t vs) {
+    /* The real shape: a dead writer's lock taken over names its slot. */
+    table_t t = table_of(p, cap, ks, vs);
     uint32_t me = __truk_fleet_mover();
     /* Whoever holds a stripe lock (or held it and died, then repaired) is
      * done with its slot: with every lock held, no slot is BUSY. */
