@@ -144,8 +144,9 @@ static uint64_t lock_word(uint32_t me, uint64_t slot_plus1) { return 1 | (uint64
 
 /* Not the table's address: it would escape, and the sized operations would
  * lose their constant key size. */
-__attribute__((noinline)) static void lock_slow(unsigned char *slots, uint64_t stride, uint64_t cap, uint64_t *l, uint64_t mine) {
-    const table_t t0 = {.slots = slots, .stride = stride, .cap = cap}, *t = &t0;
+__attribute__((noinline)) static void lock_slow(struct truk_table_header *h, unsigned char *slots, uint64_t stride, uint64_t cap,
+                                               uint64_t *l, uint64_t mine) {
+    const table_t t0 = {.h = h, .slots = slots, .stride = stride, .cap = cap}, *t = &t0;
     for (unsigned n = 0;; n++) {
         uint64_t w = __atomic_load_n(l, __ATOMIC_RELAXED);
         if (w == 0) {
@@ -158,6 +159,8 @@ __attribute__((noinline)) static void lock_slow(unsigned char *slots, uint64_t s
         if (n >= 64 && (n & 255) == 64) {
             uint32_t who = (uint32_t)(w >> 1) & 0x3fffffffu;
             if (__truk_fleet_mover_dead(who)) {
+                /* It may have committed and not counted yet. */
+                __atomic_store_n(&t->h->stale, 1, __ATOMIC_SEQ_CST);
                 repair(t, w);
                 if (cas(l, w, mine))
                     return;
@@ -174,7 +177,7 @@ __attribute__((noinline)) static void lock_slow(unsigned char *slots, uint64_t s
 /* Takes the stripe lock l, installing `mine` (lock_word). */
 static inline void lock(const table_t *t, uint64_t *l, uint64_t mine) {
     if (!cas(l, 0, mine))
-        lock_slow(t->slots, t->stride, t->cap, l, mine);
+        lock_slow(t->h, t->slots, t->stride, t->cap, l, mine);
 }
 
 static void unlock(uint64_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
@@ -303,6 +306,7 @@ SIZED bool put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key,
         memcpy(key_at(&t, free), key, ks);
         memcpy(val_at(&t, free, 0), val, vs);
         __atomic_store_n(state_at(&t, free), mk(TRUK_TABLE_FULL, 0, 0, MID(fs) + 1, e), __ATOMIC_RELEASE);
+        __atomic_fetch_add(&t.h->len, 1, __ATOMIC_RELAXED);
         ok = true;
         break;
     }
@@ -324,8 +328,10 @@ SIZED bool del(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key)
     uint64_t at, s = 0, free, fs;
     bool ok = find(&t, h, key, e, &at, &s, &free, &fs, scratch) == FOUND;
     /* Our key's slot (FULL) changes only under our stripe lock. */
-    if (ok)
+    if (ok) {
         __atomic_store_n(state_at(&t, at), mk(TRUK_TABLE_TOMB, CUR(s), 0, MID(s) + 1, e), __ATOMIC_RELEASE);
+        __atomic_fetch_sub(&t.h->len, 1, __ATOMIC_RELAXED);
+    }
     unlock(l);
     return ok;
 }
@@ -334,28 +340,55 @@ bool __truk_table_del(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const voi
     return ks == 8 ? del(p, cap, 8, vs, key) : del(p, cap, ks, vs, key);
 }
 
+static void lock_all(const table_t *t) {
+    uint32_t me = __truk_fleet_mover();
+    for (int i = 0; i < TRUK_TABLE_STRIPES; i++)
+        lock(t, &t->h->locks[i], lock_word(me, 0));
+}
+
+static void unlock_all(const table_t *t) {
+    for (int i = TRUK_TABLE_STRIPES - 1; i >= 0; i--)
+        unlock(&t->h->locks[i]);
+}
+
 void __truk_table_clear(void *p, uint64_t cap, uint64_t ks, uint64_t vs) {
     /* The real shape: a dead writer's lock taken over names its slot. */
     table_t t = table_of(p, cap, ks, vs);
-    uint32_t me = __truk_fleet_mover();
     /* Whoever holds a stripe lock (or held it and died, then repaired) is
      * done with its slot: with every lock held, no slot is BUSY. */
-    for (int i = 0; i < TRUK_TABLE_STRIPES; i++)
-        lock(&t, &t.h->locks[i], lock_word(me, 0));
+    lock_all(&t);
     __atomic_fetch_add(&t.h->epoch, 1, __ATOMIC_SEQ_CST);
-    for (int i = TRUK_TABLE_STRIPES - 1; i >= 0; i--)
-        unlock(&t.h->locks[i]);
+    __atomic_store_n(&t.h->len, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t.h->stale, 0, __ATOMIC_RELAXED);
+    unlock_all(&t);
 }
 
 uint64_t __truk_table_len(void *p, uint64_t cap, uint64_t ks, uint64_t vs) {
     table_t t = table_of(p, cap, ks, vs);
+    /* A writer killed between its commit and its count still holds its
+     * stripe lock: passing every held lock takes such a lock over (and marks
+     * len stale); a live holder is waited for. */
+    uint32_t me = __truk_fleet_mover();
+    for (int i = 0; i < TRUK_TABLE_STRIPES; i++) {
+        if (__atomic_load_n(&t.h->locks[i], __ATOMIC_RELAXED)) {
+            lock(&t, &t.h->locks[i], lock_word(me, 0));
+            unlock(&t.h->locks[i]);
+        }
+    }
+    if (!__atomic_load_n(&t.h->stale, __ATOMIC_ACQUIRE)) {
+        int64_t n = (int64_t)__atomic_load_n(&t.h->len, __ATOMIC_RELAXED);
+        return n < 0 ? 0 : (uint64_t)n > cap ? cap : (uint64_t)n;
+    }
+    /* A writer died: with every lock held no writer is between its commit and
+     * its count, and no slot is BUSY. */
+    lock_all(&t);
     uint32_t e = epoch_of(&t);
     uint64_t n = 0;
-    for (uint64_t i = 0; i < cap; i++) {
-        uint64_t s = ld_acq(state_at(&t, i));
-        unsigned k = kind_in(s, e);
-        n += k == TRUK_TABLE_FULL || (k == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e); /* a replace: there */
-    }
+    for (uint64_t i = 0; i < cap; i++)
+        n += kind_in(ld_acq(state_at(&t, i)), e) == TRUK_TABLE_FULL;
+    __atomic_store_n(&t.h->len, n, __ATOMIC_RELAXED);
+    __atomic_store_n(&t.h->stale, 0, __ATOMIC_RELAXED);
+    unlock_all(&t);
     return n;
 }
 

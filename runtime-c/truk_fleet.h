@@ -499,19 +499,30 @@ struct truk_chan_ref {
  * changes hands. So a killed put or del happened whole or not at all, and no
  * other entry is touched.
  * clear takes every stripe lock in order (repairing dead holders' slots, so
- * no BUSY slot is left), adds 1 to `epoch`, and lets them go: one store makes
- * every slot EMPTY. len counts the FULL slots and replaces (O(N)). */
+ * no BUSY slot is left), adds 1 to `epoch`, sets `len` to 0 and `stale` to
+ * 0, and lets them go: one store makes every slot EMPTY.
+ * `len`: an insert adds 1 after its commit, a del takes 1 after its TOMB,
+ * each still under its stripe lock, so with every lock held `len` is the
+ * number of FULL slots. A writer killed between its commit and its count
+ * leaves it off by one: whoever takes a dead holder's lock over sets `stale`
+ * first. table_len first takes and lets go every stripe lock that is held
+ * (waiting for live holders, taking dead ones over), then returns `len`,
+ * unless it is stale: then it takes every stripe lock, counts the FULL
+ * slots, stores that in `len`, clears `stale` and lets the locks go. */
 #define TRUK_TABLE_STRIPES 64
-#define TRUK_TABLE_HEADER_SIZE (64 + 8 * TRUK_TABLE_STRIPES)
+#define TRUK_TABLE_HEADER_SIZE (128 + 8 * TRUK_TABLE_STRIPES)
 #define TRUK_TABLE_EMPTY 0u
 #define TRUK_TABLE_BUSY 1u
 #define TRUK_TABLE_FULL 2u
 #define TRUK_TABLE_TOMB 3u
 #define TRUK_TABLE_EPOCH_MASK 0x3fffffffu
 struct truk_table_header {
-    uint64_t epoch; /*  0 clears so far */
+    uint64_t epoch; /*   0 clears so far */
     uint8_t pad0[56];
-    uint64_t locks[TRUK_TABLE_STRIPES]; /* 64 stripe locks */
+    uint64_t len;   /*  64 entries (inserts - deletes since the last clear) */
+    uint64_t stale; /*  72 1: len may be off (a writer died), recount */
+    uint8_t pad1[48];
+    uint64_t locks[TRUK_TABLE_STRIPES]; /* 128 stripe locks */
 };
 _Static_assert(sizeof(struct truk_table_header) == TRUK_TABLE_HEADER_SIZE, "table header size");
 static inline uint64_t truk_table_stride(uint64_t key_size, uint64_t value_size) {
