@@ -206,6 +206,33 @@ SIZED bool read_slot(const table_t *t, uint64_t i, uint32_t e, void *key, void *
     }
 }
 
+static void lock_all(const table_t *t);
+static void unlock_all(const table_t *t);
+
+/* Tombstones on no key's probe path become EMPTY (truk_fleet.h, "Tables").
+ * Going backwards twice around, `left` is how many slots from here back the
+ * probe paths of the FULL slots passed so far still cover (a path runs from
+ * the key's home to its slot); the second time round the counts are whole. */
+__attribute__((noinline)) static void sweep(const table_t *t) {
+    lock_all(t);
+    uint32_t e = epoch_of(t);
+    uint64_t left = 0, cap = t->cap;
+    for (uint64_t k = 0, j = cap - 1; k < 2 * cap; k++, j = j == 0 ? cap - 1 : j - 1) {
+        uint64_t *st = state_at(t, j), s = ld_acq(st);
+        unsigned kind = kind_in(s, e);
+        if (kind == TRUK_TABLE_FULL) {
+            uint64_t path = (j + cap - home(t, hash_key(t, key_at(t, j)))) % cap + 1;
+            left = path > left ? path : left;
+        } else if (kind == TRUK_TABLE_BUSY) {
+            left = 2 * cap; /* not with every lock held; but never guess */
+        } else if (kind == TRUK_TABLE_TOMB && left == 0 && k >= cap) {
+            __atomic_store_n(st, mk(TRUK_TABLE_EMPTY, 0, 0, MID(s) + 1, e), __ATOMIC_RELEASE);
+        }
+        left = left ? left - 1 : 0;
+    }
+    unlock_all(t);
+}
+
 enum probe { FOUND, ABSENT };
 
 /* Looks k up along its probe sequence: FOUND at *at (state *seen), or
@@ -327,12 +354,16 @@ SIZED bool del(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key)
     uint32_t e = epoch_of(&t);
     uint64_t at, s = 0, free, fs;
     bool ok = find(&t, h, key, e, &at, &s, &free, &fs, scratch) == FOUND;
+    uint64_t dels = 0;
     /* Our key's slot (FULL) changes only under our stripe lock. */
     if (ok) {
         __atomic_store_n(state_at(&t, at), mk(TRUK_TABLE_TOMB, CUR(s), 0, MID(s) + 1, e), __ATOMIC_RELEASE);
         __atomic_fetch_sub(&t.h->len, 1, __ATOMIC_RELAXED);
+        dels = __atomic_add_fetch(&t.h->dels, 1, __ATOMIC_RELAXED);
     }
     unlock(l);
+    if (ok && dels % TRUK_TABLE_SWEEP_EVERY(cap) == 0)
+        sweep(&t);
     return ok;
 }
 

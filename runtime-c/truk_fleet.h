@@ -508,7 +508,16 @@ struct truk_chan_ref {
  * first. table_len first takes and lets go every stripe lock that is held
  * (waiting for live holders, taking dead ones over), then returns `len`,
  * unless it is stale: then it takes every stripe lock, counts the FULL
- * slots, stores that in `len`, clears `stale` and lets the locks go. */
+ * slots, stores that in `len`, clears `stale` and lets the locks go.
+ * Tombstones: a TOMB stays (a probe may have to pass it) until a sweep, run
+ * by the del whose count `dels` reaches a multiple of
+ * TRUK_TABLE_SWEEP_EVERY(N) after it lets its lock go: with every stripe lock
+ * held (no writer, no BUSY slot), each TOMB slot that lies on no FULL key's
+ * probe path (from the key's home slot to its slot) becomes EMPTY. No probe
+ * for a key in the table thus stops short, so a lock-free reader in flight
+ * misses nothing, and every prefix of the sweep is a valid table: a sweeper
+ * killed midway is taken over like any lock holder. O(N) every N/8 deletes. */
+#define TRUK_TABLE_SWEEP_EVERY(cap) ((cap) / 8 < 16 ? 16 : (cap) / 8)
 #define TRUK_TABLE_STRIPES 64
 #define TRUK_TABLE_HEADER_SIZE (128 + 8 * TRUK_TABLE_STRIPES)
 #define TRUK_TABLE_EMPTY 0u
@@ -521,7 +530,8 @@ struct truk_table_header {
     uint8_t pad0[56];
     uint64_t len;   /*  64 entries (inserts - deletes since the last clear) */
     uint64_t stale; /*  72 1: len may be off (a writer died), recount */
-    uint8_t pad1[48];
+    uint64_t dels;  /*  80 deletes so far: every sweep_every(N)th sweeps */
+    uint8_t pad1[40];
     uint64_t locks[TRUK_TABLE_STRIPES]; /* 128 stripe locks */
 };
 _Static_assert(sizeof(struct truk_table_header) == TRUK_TABLE_HEADER_SIZE, "table header size");

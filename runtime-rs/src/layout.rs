@@ -174,7 +174,8 @@ pub struct TableHeader {
     pub pad0: [u8; 56],
     pub len: u64,
     pub stale: u64,
-    pub pad1: [u8; 48],
+    pub dels: u64,
+    pub pad1: [u8; 40],
     pub locks: [u64; TABLE_STRIPES],
 }
 pub const TABLE_STRIPES: usize = 64;
