@@ -12,13 +12,17 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The operations are compiled twice: for 8-byte keys (hashed and compared
+ * inline, no calls) and for any key size. */
+#define SIZED __attribute__((always_inline)) static inline
+
 typedef struct {
     struct truk_table_header *h;
     unsigned char *slots;
     uint64_t cap, stride, ks, vs, koff, voff, vstride;
 } table_t;
 
-static table_t table_of(void *p, uint64_t cap, uint64_t ks, uint64_t vs) {
+SIZED table_t table_of(void *p, uint64_t cap, uint64_t ks, uint64_t vs) {
     uint64_t k8 = (ks + 7) & ~(uint64_t)7, v8 = (vs + 7) & ~(uint64_t)7;
     table_t t = {p, (unsigned char *)p + TRUK_TABLE_HEADER_SIZE, cap, truk_table_stride(ks, vs), ks, vs, 8, 8 + k8, v8};
     return t;
@@ -66,7 +70,7 @@ static unsigned kind_in(uint64_t s, uint32_t e) {
     return k;
 }
 
-static uint64_t hash_key(const table_t *t, const void *key) {
+SIZED uint64_t hash_key(const table_t *t, const void *key) {
     uint64_t h;
     if (t->ks == 8) {
         memcpy(&h, key, 8);
@@ -138,11 +142,15 @@ static uint64_t outwait(uint64_t *st, uint64_t s) {
 
 static uint64_t lock_word(uint32_t me, uint64_t slot_plus1) { return 1 | (uint64_t)me << 1 | slot_plus1 << 32; }
 
-static void lock(const table_t *t, uint64_t *l, uint32_t me) {
+/* Not the table's address: it would escape, and the sized operations would
+ * lose their constant key size. */
+__attribute__((noinline)) static void lock_slow(struct truk_table_header *h, unsigned char *slots, uint64_t stride, uint64_t cap,
+                                               uint64_t *l, uint64_t mine) {
+    const table_t t0 = {.h = h, .slots = slots, .stride = stride, .cap = cap}, *t = &t0;
     for (unsigned n = 0;; n++) {
         uint64_t w = __atomic_load_n(l, __ATOMIC_RELAXED);
         if (w == 0) {
-            if (cas(l, 0, lock_word(me, 0)))
+            if (cas(l, 0, mine))
                 return;
             continue;
         }
@@ -151,8 +159,10 @@ static void lock(const table_t *t, uint64_t *l, uint32_t me) {
         if (n >= 64 && (n & 255) == 64) {
             uint32_t who = (uint32_t)(w >> 1) & 0x3fffffffu;
             if (__truk_fleet_mover_dead(who)) {
+                /* It may have committed and not counted yet. */
+                __atomic_store_n(&t->h->stale, 1, __ATOMIC_SEQ_CST);
                 repair(t, w);
-                if (cas(l, w, lock_word(me, 0)))
+                if (cas(l, w, mine))
                     return;
                 continue;
             }
@@ -164,11 +174,17 @@ static void lock(const table_t *t, uint64_t *l, uint32_t me) {
     }
 }
 
+/* Takes the stripe lock l, installing `mine` (lock_word). */
+static inline void lock(const table_t *t, uint64_t *l, uint64_t mine) {
+    if (!cas(l, 0, mine))
+        lock_slow(t->h, t->slots, t->stride, t->cap, l, mine);
+}
+
 static void unlock(uint64_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
 
 /* A consistent copy of slot i (FULL, or BUSY replacing): key and current
  * value (val may be NULL). false: nothing there in epoch e. */
-static bool read_slot(const table_t *t, uint64_t i, uint32_t e, void *key, void *val, uint64_t *seen) {
+SIZED bool read_slot(const table_t *t, uint64_t i, uint32_t e, void *key, void *val, uint64_t *seen) {
     uint64_t *st = state_at(t, i);
     for (uint64_t s = ld_acq(st);; s = ld_acq(st)) {
         unsigned k = kind_in(s, e);
@@ -190,17 +206,45 @@ static bool read_slot(const table_t *t, uint64_t i, uint32_t e, void *key, void 
     }
 }
 
+static void lock_all(const table_t *t);
+static void unlock_all(const table_t *t);
+
+/* Tombstones on no key's probe path become EMPTY (truk_fleet.h, "Tables").
+ * Going backwards twice around, `left` is how many slots from here back the
+ * probe paths of the FULL slots passed so far still cover (a path runs from
+ * the key's home to its slot); the second time round the counts are whole. */
+__attribute__((noinline)) static void sweep(const table_t *t) {
+    lock_all(t);
+    uint32_t e = epoch_of(t);
+    uint64_t left = 0, cap = t->cap;
+    for (uint64_t k = 0, j = cap - 1; k < 2 * cap; k++, j = j == 0 ? cap - 1 : j - 1) {
+        uint64_t *st = state_at(t, j), s = ld_acq(st);
+        unsigned kind = kind_in(s, e);
+        if (kind == TRUK_TABLE_FULL) {
+            uint64_t path = (j + cap - home(t, hash_key(t, key_at(t, j)))) % cap + 1;
+            left = path > left ? path : left;
+        } else if (kind == TRUK_TABLE_BUSY) {
+            left = 2 * cap; /* not with every lock held; but never guess */
+        } else if (kind == TRUK_TABLE_TOMB && left == 0 && k >= cap) {
+            __atomic_store_n(st, mk(TRUK_TABLE_EMPTY, 0, 0, MID(s) + 1, e), __ATOMIC_RELEASE);
+        }
+        left = left ? left - 1 : 0;
+    }
+    unlock_all(t);
+}
+
 enum probe { FOUND, ABSENT };
 
 /* Looks k up along its probe sequence: FOUND at *at (state *seen), or
  * ABSENT with *free the first slot a put may claim (cap if none). */
-static enum probe find(const table_t *t, uint64_t h, const void *k, uint32_t e, uint64_t *at, uint64_t *seen, uint64_t *free,
+SIZED enum probe find(const table_t *t, uint64_t h, const void *k, uint32_t e, uint64_t *at, uint64_t *seen, uint64_t *free,
                        uint64_t *free_seen, void *scratch) {
+    const uint64_t mask = ~(uint64_t)0 << 34 | 3u, full = (uint64_t)e << 34 | TRUK_TABLE_FULL;
     uint64_t i = home(t, h);
     *free = t->cap;
     for (uint64_t n = 0; n < t->cap; n++, i = i + 1 == t->cap ? 0 : i + 1) {
         uint64_t s = ld_acq(state_at(t, i));
-        unsigned kind = kind_in(s, e);
+        unsigned kind = (s & mask) == full ? TRUK_TABLE_FULL : kind_in(s, e);
         if (kind == TRUK_TABLE_EMPTY || kind == TRUK_TABLE_TOMB) {
             if (*free == t->cap) {
                 *free = i;
@@ -221,60 +265,61 @@ static enum probe find(const table_t *t, uint64_t h, const void *k, uint32_t e, 
     return ABSENT;
 }
 
-bool __truk_table_get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
+SIZED bool get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
     table_t t = table_of(p, cap, ks, vs);
     uint32_t e = epoch_of(&t);
+    /* FULL in this epoch: kind and epoch bits at once (the common case first). */
+    const uint64_t mask = ~(uint64_t)0 << 34 | 3u, full = (uint64_t)e << 34 | TRUK_TABLE_FULL;
     uint64_t i = home(&t, hash_key(&t, key));
-    for (uint64_t n = 0; n < cap; n++, i = i + 1 == cap ? 0 : i + 1) {
+    for (uint64_t n = 0; n < cap;) {
         uint64_t *st = state_at(&t, i);
         uint64_t s = ld_acq(st);
-        unsigned kind = kind_in(s, e);
-        if (kind == TRUK_TABLE_EMPTY)
-            break;
-        if (kind == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e) {
+        if ((s & mask) == full) {
+            /* A key never changes while its slot holds it; a torn compare (the
+             * slot reused meanwhile) matters only if it matched. */
+            if (ks == 8 ? *(uint64_t *)key_at(&t, i) == *(const uint64_t *)key : memcmp(key_at(&t, i), key, ks) == 0) {
+                copy(out, val_at(&t, i, CUR(s)), vs);
+                __atomic_thread_fence(__ATOMIC_ACQUIRE);
+                if (__atomic_load_n(st, __ATOMIC_RELAXED) == s)
+                    return true;
+                continue; /* changed under us: this slot again */
+            }
+        } else if (KIND(s) == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e) {
             outwait(st, s);
-            n--; /* this slot again */
-            i = i == 0 ? cap - 1 : i - 1;
             continue;
-        }
-        if (kind != TRUK_TABLE_FULL)
-            continue; /* a tombstone, or an insert not done yet */
-        if (ks == 8 ? *(uint64_t *)key_at(&t, i) != *(const uint64_t *)key : memcmp(key_at(&t, i), key, ks) != 0) {
-            /* A key never changes while its slot holds it; a torn compare
-             * (the slot reused meanwhile) matters only if it matched. */
-            continue;
-        }
-        copy(out, val_at(&t, i, CUR(s)), vs);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(st, __ATOMIC_RELAXED) == s)
-            return true;
-        n--; /* changed under us: this slot again */
-        i = i == 0 ? cap - 1 : i - 1;
+        } else if (kind_in(s, e) == TRUK_TABLE_EMPTY) {
+            break;
+        } /* else a tombstone, or an insert not done yet */
+        n++;
+        i = i + 1 == cap ? 0 : i + 1;
     }
     memset(out, 0, vs);
     return false;
 }
 
-bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
+bool __truk_table_get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
+    return ks == 8 ? get(p, cap, 8, vs, key, out) : get(p, cap, ks, vs, key, out);
+}
+
+SIZED bool put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
     table_t t = table_of(p, cap, ks, vs);
     uint64_t h = hash_key(&t, key);
     uint64_t *l = stripe(&t, h);
     uint32_t me = __truk_fleet_mover();
     unsigned char scratch[ks ? ks : 1];
-    lock(&t, l, me);
+    lock(&t, l, lock_word(me, 0));
     uint32_t e = epoch_of(&t);
     bool ok = false;
     for (;;) {
         uint64_t at, s = 0, free, fs = 0;
         if (find(&t, h, key, e, &at, &s, &free, &fs, scratch) == FOUND) {
+            /* Our key's slot changes only under our stripe lock (or by the
+             * rollback of a dead writer, not us): stores, no CAS. */
             __atomic_store_n(l, lock_word(me, at + 1), __ATOMIC_RELEASE);
-            uint64_t busy = mk(TRUK_TABLE_BUSY, CUR(s), 1, me, e);
-            if (!cas(state_at(&t, at), s, busy))
-                continue;
-            __atomic_thread_fence(__ATOMIC_RELEASE);
+            __atomic_store_n(state_at(&t, at), mk(TRUK_TABLE_BUSY, CUR(s), 1, me, e), __ATOMIC_RELAXED);
+            __atomic_thread_fence(__ATOMIC_RELEASE); /* BUSY before the copy's bytes */
             copy(val_at(&t, at, !CUR(s)), val, vs);
-            if (!cas(state_at(&t, at), busy, mk(TRUK_TABLE_FULL, !CUR(s), 0, MID(s) + 1, e)))
-                continue; /* taken for dead and rolled back: again */
+            __atomic_store_n(state_at(&t, at), mk(TRUK_TABLE_FULL, !CUR(s), 0, MID(s) + 1, e), __ATOMIC_RELEASE);
             ok = true;
             break;
         }
@@ -287,8 +332,8 @@ bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const voi
         __atomic_thread_fence(__ATOMIC_RELEASE);
         memcpy(key_at(&t, free), key, ks);
         memcpy(val_at(&t, free, 0), val, vs);
-        if (!cas(state_at(&t, free), busy, mk(TRUK_TABLE_FULL, 0, 0, MID(fs) + 1, e)))
-            continue;
+        __atomic_store_n(state_at(&t, free), mk(TRUK_TABLE_FULL, 0, 0, MID(fs) + 1, e), __ATOMIC_RELEASE);
+        __atomic_fetch_add(&t.h->len, 1, __ATOMIC_RELAXED);
         ok = true;
         break;
     }
@@ -296,49 +341,85 @@ bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const voi
     return ok;
 }
 
-bool __truk_table_del(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key) {
+bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
+    return ks == 8 ? put(p, cap, 8, vs, key, val) : put(p, cap, ks, vs, key, val);
+}
+
+SIZED bool del(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key) {
     table_t t = table_of(p, cap, ks, vs);
     uint64_t h = hash_key(&t, key);
     uint64_t *l = stripe(&t, h);
     unsigned char scratch[ks ? ks : 1];
-    lock(&t, l, __truk_fleet_mover());
+    lock(&t, l, lock_word(__truk_fleet_mover(), 0));
     uint32_t e = epoch_of(&t);
-    bool ok = false;
-    for (;;) {
-        uint64_t at, s = 0, free, fs;
-        if (find(&t, h, key, e, &at, &s, &free, &fs, scratch) != FOUND)
-            break;
-        /* A replace in progress is ours (we hold the stripe): s is FULL. */
-        if (cas(state_at(&t, at), s, mk(TRUK_TABLE_TOMB, CUR(s), 0, MID(s) + 1, e))) {
-            ok = true;
-            break;
-        }
+    uint64_t at, s = 0, free, fs;
+    bool ok = find(&t, h, key, e, &at, &s, &free, &fs, scratch) == FOUND;
+    uint64_t dels = 0;
+    /* Our key's slot (FULL) changes only under our stripe lock. */
+    if (ok) {
+        __atomic_store_n(state_at(&t, at), mk(TRUK_TABLE_TOMB, CUR(s), 0, MID(s) + 1, e), __ATOMIC_RELEASE);
+        __atomic_fetch_sub(&t.h->len, 1, __ATOMIC_RELAXED);
+        dels = __atomic_add_fetch(&t.h->dels, 1, __ATOMIC_RELAXED);
     }
     unlock(l);
+    if (ok && dels % TRUK_TABLE_SWEEP_EVERY(cap) == 0)
+        sweep(&t);
     return ok;
 }
 
-void __truk_table_clear(void *p) {
-    table_t t = table_of(p, 1, 0, 0);
+bool __truk_table_del(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key) {
+    return ks == 8 ? del(p, cap, 8, vs, key) : del(p, cap, ks, vs, key);
+}
+
+static void lock_all(const table_t *t) {
     uint32_t me = __truk_fleet_mover();
+    for (int i = 0; i < TRUK_TABLE_STRIPES; i++)
+        lock(t, &t->h->locks[i], lock_word(me, 0));
+}
+
+static void unlock_all(const table_t *t) {
+    for (int i = TRUK_TABLE_STRIPES - 1; i >= 0; i--)
+        unlock(&t->h->locks[i]);
+}
+
+void __truk_table_clear(void *p, uint64_t cap, uint64_t ks, uint64_t vs) {
+    /* The real shape: a dead writer's lock taken over names its slot. */
+    table_t t = table_of(p, cap, ks, vs);
     /* Whoever holds a stripe lock (or held it and died, then repaired) is
      * done with its slot: with every lock held, no slot is BUSY. */
-    for (int i = 0; i < TRUK_TABLE_STRIPES; i++)
-        lock(&t, &t.h->locks[i], me);
+    lock_all(&t);
     __atomic_fetch_add(&t.h->epoch, 1, __ATOMIC_SEQ_CST);
-    for (int i = TRUK_TABLE_STRIPES - 1; i >= 0; i--)
-        unlock(&t.h->locks[i]);
+    __atomic_store_n(&t.h->len, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t.h->stale, 0, __ATOMIC_RELAXED);
+    unlock_all(&t);
 }
 
 uint64_t __truk_table_len(void *p, uint64_t cap, uint64_t ks, uint64_t vs) {
     table_t t = table_of(p, cap, ks, vs);
+    /* A writer killed between its commit and its count still holds its
+     * stripe lock: passing every held lock takes such a lock over (and marks
+     * len stale); a live holder is waited for. */
+    uint32_t me = __truk_fleet_mover();
+    for (int i = 0; i < TRUK_TABLE_STRIPES; i++) {
+        if (__atomic_load_n(&t.h->locks[i], __ATOMIC_RELAXED)) {
+            lock(&t, &t.h->locks[i], lock_word(me, 0));
+            unlock(&t.h->locks[i]);
+        }
+    }
+    if (!__atomic_load_n(&t.h->stale, __ATOMIC_ACQUIRE)) {
+        int64_t n = (int64_t)__atomic_load_n(&t.h->len, __ATOMIC_RELAXED);
+        return n < 0 ? 0 : (uint64_t)n > cap ? cap : (uint64_t)n;
+    }
+    /* A writer died: with every lock held no writer is between its commit and
+     * its count, and no slot is BUSY. */
+    lock_all(&t);
     uint32_t e = epoch_of(&t);
     uint64_t n = 0;
-    for (uint64_t i = 0; i < cap; i++) {
-        uint64_t s = ld_acq(state_at(&t, i));
-        unsigned k = kind_in(s, e);
-        n += k == TRUK_TABLE_FULL || (k == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e); /* a replace: there */
-    }
+    for (uint64_t i = 0; i < cap; i++)
+        n += kind_in(ld_acq(state_at(&t, i)), e) == TRUK_TABLE_FULL;
+    __atomic_store_n(&t.h->len, n, __ATOMIC_RELAXED);
+    __atomic_store_n(&t.h->stale, 0, __ATOMIC_RELAXED);
+    unlock_all(&t);
     return n;
 }
 

@@ -509,31 +509,55 @@ struct truk_chan_ref {
  * Writers (put, del) hold the lock of the key's stripe (hash of the key),
  * one of TRUK_TABLE_STRIPES words: 1 | writer << 1 | (slot + 1) << 32, the
  * slot written in the lock word before the slot is claimed. Only one writer
- * can thus add or remove a given key: no duplicates. A claim, a commit and a
- * delete are each one CAS on the exact state word:
- *   put, key found in FULL(c, v): BUSY(c, replace, me), write copy !c, then
- *     FULL(!c, v + 1). Not found: the first TOMB or EMPTY slot of the probe,
- *     BUSY(0, insert, me), write key and copy 0, FULL(0, v + 1).
- *   del: FULL(c, v) -> TOMB(c, v + 1).
+ * can thus add or remove a given key: no duplicates, and a slot holding a key
+ * changes only under that key's stripe lock (or by the rollback of its dead
+ * writer), so its writer uses plain stores; only an insert's claim of a free
+ * slot, which writers of other stripes may race for, is a CAS:
+ *   put, key found in FULL(c, v): store BUSY(c, replace, me), write copy !c,
+ *     store FULL(!c, v + 1). Not found: the first TOMB or EMPTY slot of the
+ *     probe, CAS to BUSY(0, insert, me), write key and copy 0, store
+ *     FULL(0, v + 1).
+ *   del: store TOMB(c, v + 1) over FULL(c, v).
  * A writer waiting for a stripe lock judges its holder after a spin: if it
  * is dead, the slot its lock word names goes back (CAS on the exact word):
  * a replace to FULL with the old copy, an insert to TOMB; then the lock
  * changes hands. So a killed put or del happened whole or not at all, and no
  * other entry is touched.
  * clear takes every stripe lock in order (repairing dead holders' slots, so
- * no BUSY slot is left), adds 1 to `epoch`, and lets them go: one store makes
- * every slot EMPTY. len counts the FULL slots and replaces (O(N)). */
+ * no BUSY slot is left), adds 1 to `epoch`, sets `len` to 0 and `stale` to
+ * 0, and lets them go: one store makes every slot EMPTY.
+ * `len`: an insert adds 1 after its commit, a del takes 1 after its TOMB,
+ * each still under its stripe lock, so with every lock held `len` is the
+ * number of FULL slots. A writer killed between its commit and its count
+ * leaves it off by one: whoever takes a dead holder's lock over sets `stale`
+ * first. table_len first takes and lets go every stripe lock that is held
+ * (waiting for live holders, taking dead ones over), then returns `len`,
+ * unless it is stale: then it takes every stripe lock, counts the FULL
+ * slots, stores that in `len`, clears `stale` and lets the locks go.
+ * Tombstones: a TOMB stays (a probe may have to pass it) until a sweep, run
+ * by the del whose count `dels` reaches a multiple of
+ * TRUK_TABLE_SWEEP_EVERY(N) after it lets its lock go: with every stripe lock
+ * held (no writer, no BUSY slot), each TOMB slot that lies on no FULL key's
+ * probe path (from the key's home slot to its slot) becomes EMPTY. No probe
+ * for a key in the table thus stops short, so a lock-free reader in flight
+ * misses nothing, and every prefix of the sweep is a valid table: a sweeper
+ * killed midway is taken over like any lock holder. O(N) every N/8 deletes. */
+#define TRUK_TABLE_SWEEP_EVERY(cap) ((cap) / 8 < 16 ? 16 : (cap) / 8)
 #define TRUK_TABLE_STRIPES 64
-#define TRUK_TABLE_HEADER_SIZE (64 + 8 * TRUK_TABLE_STRIPES)
+#define TRUK_TABLE_HEADER_SIZE (128 + 8 * TRUK_TABLE_STRIPES)
 #define TRUK_TABLE_EMPTY 0u
 #define TRUK_TABLE_BUSY 1u
 #define TRUK_TABLE_FULL 2u
 #define TRUK_TABLE_TOMB 3u
 #define TRUK_TABLE_EPOCH_MASK 0x3fffffffu
 struct truk_table_header {
-    uint64_t epoch; /*  0 clears so far */
+    uint64_t epoch; /*   0 clears so far */
     uint8_t pad0[56];
-    uint64_t locks[TRUK_TABLE_STRIPES]; /* 64 stripe locks */
+    uint64_t len;   /*  64 entries (inserts - deletes since the last clear) */
+    uint64_t stale; /*  72 1: len may be off (a writer died), recount */
+    uint64_t dels;  /*  80 deletes so far: every sweep_every(N)th sweeps */
+    uint8_t pad1[40];
+    uint64_t locks[TRUK_TABLE_STRIPES]; /* 128 stripe locks */
 };
 _Static_assert(sizeof(struct truk_table_header) == TRUK_TABLE_HEADER_SIZE, "table header size");
 static inline uint64_t truk_table_stride(uint64_t key_size, uint64_t value_size) {

@@ -191,7 +191,7 @@ bool __truk_table_put(void *t, uint64_t cap, uint64_t ks, uint64_t vs, const voi
 bool __truk_table_get(void *t, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out);
 bool __truk_table_del(void *t, uint64_t cap, uint64_t ks, uint64_t vs, const void *key);
 uint64_t __truk_table_len(void *t, uint64_t cap, uint64_t ks, uint64_t vs);
-void __truk_table_clear(void *t);
+void __truk_table_clear(void *t, uint64_t cap, uint64_t ks, uint64_t vs);
 bool __truk_table_next(void *t, uint64_t cap, uint64_t ks, uint64_t vs, uint64_t *cursor, void *key, void *val);
 /* fleet.c, for chan.c: this process as a channel's mover (0 outside a fleet),
  * and whether a mover is dead (see "Channels" in truk_fleet.h). */

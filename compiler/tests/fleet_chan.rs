@@ -35,7 +35,10 @@ fn storm(f: &Fleet, secs: u64, slow: u64) {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ std::process::id() as u64;
     let (mut kills, mut sender_kills) = (0u64, 0u64);
     let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(secs) {
+    // The time asked for, and on a loaded machine (where members start slowly) up to three
+    // times that until the 100 kills checked below.
+    let (want, most) = (Duration::from_secs(secs), Duration::from_secs(3 * secs));
+    while t.elapsed() < want || (kills < 100 && t.elapsed() < most) {
         std::thread::sleep(Duration::from_micros(next(&mut seed) % (3000 * slow)));
         // Anyone but the holder (index 0).
         let i = 1 + (next(&mut seed) as usize) % (m.live.len() - 1);
@@ -46,6 +49,7 @@ fn storm(f: &Fleet, secs: u64, slow: u64) {
         sender_kills += role.starts_with("send") as u64;
         m.start(f, &role);
     }
+    let took = t.elapsed();
     let (code, _) = run(f, "stop 1");
     assert_eq!(code, 0);
     m.finish("send", Duration::from_secs(20 * slow), "channel").unwrap();
@@ -53,7 +57,7 @@ fn storm(f: &Fleet, secs: u64, slow: u64) {
     assert_eq!(code, 0);
     m.finish("recv", Duration::from_secs(20 * slow), "channel").unwrap();
     let (code, verdict) = run(f, &format!("check {kills}"));
-    eprintln!("{kills} kills ({sender_kills} of senders) in {secs} s: {verdict}");
+    eprintln!("{kills} kills ({sender_kills} of senders) in {} s: {verdict}", took.as_secs());
     assert_eq!(code, 0, "{verdict}");
     let received: u64 = verdict.split_whitespace().nth(3).and_then(|w| w.parse().ok()).unwrap();
     assert!(kills >= 100 && received > kills, "the storm did too little: {kills} kills, {verdict}");

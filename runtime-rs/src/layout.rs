@@ -179,10 +179,14 @@ pub fn chan_size(elem_size: u64, cap: u64) -> u64 {
 pub struct TableHeader {
     pub epoch: u64,
     pub pad0: [u8; 56],
+    pub len: u64,
+    pub stale: u64,
+    pub dels: u64,
+    pub pad1: [u8; 40],
     pub locks: [u64; TABLE_STRIPES],
 }
 pub const TABLE_STRIPES: usize = 64;
-pub const TABLE_HEADER_SIZE: usize = 64 + 8 * TABLE_STRIPES;
+pub const TABLE_HEADER_SIZE: usize = 128 + 8 * TABLE_STRIPES;
 pub const TABLE_EMPTY: u64 = 0;
 pub const TABLE_BUSY: u64 = 1;
 pub const TABLE_FULL: u64 = 2;

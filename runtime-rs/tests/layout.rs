@@ -50,7 +50,7 @@ int main(void) {
     C(TRUK_CHAN_READING); C(TRUK_CHAN_MOVER_MASK); C(TRUK_CHAN_MOVER_SLOT_BITS);
     C(truk_chan_stride(0)); C(truk_chan_stride(1)); C(truk_chan_stride(8)); C(truk_chan_stride(60));
     printf("table %zu 0\n", sizeof(struct truk_table_header));
-    F(truk_table_header, epoch); F(truk_table_header, locks);
+    F(truk_table_header, epoch); F(truk_table_header, len); F(truk_table_header, stale); F(truk_table_header, dels); F(truk_table_header, locks);
     C(TRUK_TABLE_STRIPES); C(TRUK_TABLE_HEADER_SIZE); C(TRUK_TABLE_BUSY); C(TRUK_TABLE_FULL);
     C(TRUK_TABLE_TOMB); C(TRUK_TABLE_EPOCH_MASK);
     C(truk_table_stride(1, 1)); C(truk_table_stride(8, 12)); C(truk_table_stride(32, 60));
@@ -175,6 +175,9 @@ fn rust_layout_matches_truk_fleet_h() {
     }
     check("table", size_of::<TableHeader>() as u64, 0);
     field!("truk_table_header", TableHeader, epoch);
+    field!("truk_table_header", TableHeader, len);
+    field!("truk_table_header", TableHeader, stale);
+    field!("truk_table_header", TableHeader, dels);
     field!("truk_table_header", TableHeader, locks);
     for (k, v) in [
         ("TRUK_TABLE_STRIPES", TABLE_STRIPES as u64),

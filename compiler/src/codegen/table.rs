@@ -134,8 +134,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     .basic()
             }
             TableOp::Clear => {
-                let f = self.rt("__truk_table_clear", &[ptr.into()], None);
-                self.b.build_call(f, &[t.into()], "").unwrap();
+                let f = self.rt("__truk_table_clear", &head_ty, None);
+                self.b.build_call(f, &head, "").unwrap();
                 None
             }
             TableOp::Each => {

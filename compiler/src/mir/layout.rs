@@ -36,9 +36,9 @@ pub fn chan_size(elem_size: u64, cap: u64) -> u64 {
 }
 
 /// `table[K, V, N]`, as `runtime-c/truk_fleet.h` ("Tables") lays it out: a header of
-/// 576 bytes, then N slots of an 8-byte state word, the key and two copies of the value,
+/// 640 bytes, then N slots of an 8-byte state word, the key and two copies of the value,
 /// each padded to a multiple of 8.
-pub const TABLE_HEADER_SIZE: u64 = 576;
+pub const TABLE_HEADER_SIZE: u64 = 640;
 pub const TABLE_ALIGN: u64 = 8;
 
 /// Bytes of one table slot (`truk_table_stride`).
