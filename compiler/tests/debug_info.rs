@@ -311,3 +311,38 @@ fn the_ir_declares_variables_and_optimized_builds_keep_working() {
     let run = fleet.command(&exe, &[]).output().unwrap();
     assert_eq!(text(&run.stdout), "67 77 -6\n", "{}", text(&run.stderr));
 }
+
+#[test]
+fn gdb_multiarch_prints_variables_of_an_aarch64_program_under_qemu() {
+    let Some(runner) = fleet_support::arm_runner() else { return };
+    if runner.is_empty() {
+        // An aarch64 host: the native tests above cover it.
+        return;
+    }
+    if !program_exists("gdb-multiarch") {
+        eprintln!("skipping: gdb-multiarch is missing (ci/setup installs it)");
+        return;
+    }
+    let s = Scratch::new("arm-vars");
+    let exe = build_vars(&s, "vars-arm", &["--target", "aarch64-unknown-linux-gnu"]);
+    let mut fleet = Fleet::under("dbg-arm", &exe, runner.clone());
+    // A port that was free a moment ago: qemu waits there for gdb before the first instruction.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let mut qemu = Command::new(&runner[0]);
+    qemu.args(&runner[1..]).args(["-g", &port]).arg(&exe).env("TRUK_FLEET_NS", &fleet.ns);
+    fleet.start_command(qemu);
+    let sysroot = runner.iter().skip_while(|a| *a != "-L").nth(1).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let out = Command::new("gdb-multiarch")
+        .args(["-nx", "-batch"])
+        .args(["-ex", &format!("set sysroot {sysroot}"), "-ex", "set tcp connect-timeout 30"])
+        .args(["-ex", &format!("target remote 127.0.0.1:{port}")])
+        .args(["-ex", "break vars.truk:43", "-ex", "continue", "-ex", "info locals", "-ex", "print p->y", "-ex", "print arr[3]"])
+        .args(["-ex", "print n1.next->value", "-ex", "print big[299999]", "-ex", "print counter", "-ex", "print shared.hits", "-ex", "kill"])
+        .arg(&exe)
+        .output()
+        .unwrap();
+    let out = text(&out.stdout) + &text(&out.stderr);
+    for want in ["arr = {10, 11, 12, 13, 14}", "pt = {x = 3, y = 4}", "c = Green", "f = 2.5", "$1 = 4\n", "$2 = 13\n", "$3 = 2\n", "$4 = -6\n", "$5 = 42\n", "$6 = 6\n"] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+}
