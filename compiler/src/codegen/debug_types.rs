@@ -197,7 +197,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             // The pointer goes in a slot of its own, which the debugger dereferences.
             let indirect = (arg.is_some() && in_memory(&l.ty)) || (arg.is_none() && self.size_of(&l.ty) >= HEAP_LOCAL_MIN);
             let storage = if indirect {
-                let p = self.entry_b.build_alloca(self.ptr(), &format!("{}.addr", l.name)).unwrap();
+                let p = self.alloca(&Ty::ptr(Ty::Void), &format!("{}.addr", l.name));
                 self.b.build_store(p, slot).unwrap();
                 p
             } else {
