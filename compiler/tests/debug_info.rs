@@ -346,3 +346,38 @@ fn gdb_multiarch_prints_variables_of_an_aarch64_program_under_qemu() {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
 }
+
+/// Two loops, each with its own `i`; a block with its own local. Lines 10 and 14 stop in the
+/// second loop and in the `if` block.
+const SCOPES: &str = "extern fn printf(fmt: *i8, ...args) : i32;
+
+fn main() : i32 {
+    var total: i64 = 0;
+    for var i: i64 = 0; i < 3; i += 1 {
+        total += i;
+    }
+    for var i: i64 = 10; i < 12; i += 1 {
+        var sq: i64 = i * i;
+        total += sq;
+    }
+    if total > 0 {
+        var twice: i64 = total * 2;
+        printf(\"%ld\\n\", twice);
+    }
+    return 0;
+}
+";
+
+#[test]
+fn gdb_tells_apart_two_locals_of_one_name_by_their_blocks() {
+    let s = Scratch::new("scopes");
+    let exe = build_source(&s, "scopes.truk", SCOPES, "scopes", &[]);
+    let commands = ["break scopes.truk:10", "break scopes.truk:14", "run", "print i", "print sq", "delete 1", "continue", "info locals"];
+    let Some(out) = gdb(&exe, &commands) else { return };
+    // The second loop's `i`, not the first one's (3 when it ended).
+    assert!(out.contains("$1 = 10\n") && out.contains("$2 = 100\n"), "{out}");
+    // In the `if` block: its local and the function's, not the loops'.
+    let locals = out.rsplit("printf(").next().unwrap();
+    assert!(locals.contains("twice = 448") && locals.contains("total = 224"), "{out}");
+    assert!(!locals.contains("i = ") && !locals.contains("sq = "), "{out}");
+}

@@ -51,6 +51,8 @@ pub struct Dwarf<'ctx> {
     last: (u32, u32),
     /// The types of variables (`debug_types.rs`).
     pub(super) types: super::debug_types::DebugTypes<'ctx>,
+    /// The lexical blocks of the function being emitted that declare variables.
+    pub(super) blocks: Vec<(Span, DIScope<'ctx>)>,
 }
 
 impl<'ctx> Dwarf<'ctx> {
@@ -86,7 +88,7 @@ impl<'ctx> Dwarf<'ctx> {
         if let Some(f) = files.first_mut() {
             *f = Some(cu.get_file());
         }
-        Dwarf { ctx, dib, cu_file: cu.get_file(), files, fn_ty, dir, optimized, scope: None, fn_file: 0, last: (0, 0), types: Default::default() }
+        Dwarf { ctx, dib, cu_file: cu.get_file(), files, fn_ty, dir, optimized, scope: None, fn_file: 0, last: (0, 0), types: Default::default(), blocks: vec![] }
     }
 
     fn file(&mut self, sources: &SourceMap, id: u32) -> DIFile<'ctx> {
@@ -160,6 +162,7 @@ impl<'ctx> Dwarf<'ctx> {
             return;
         }
         self.last = lc;
+        let scope = self.block_at(span).unwrap_or(scope);
         let loc = self.dib.create_debug_location(self.ctx, lc.0, lc.1, scope, None);
         b.set_current_debug_location(loc);
     }

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use inkwell::debug_info::{AsDIScope, DIDerivedType, DIFlags, DIFlagsConstants, DIType};
+use inkwell::debug_info::{AsDIScope, DIDerivedType, DIFlags, DIFlagsConstants, DIScope, DIType};
 use inkwell::llvm_sys::debuginfo::LLVMDIBuilderInsertDeclareRecordAtEnd;
 use inkwell::values::AsValueRef;
 use inkwell::AddressSpace;
@@ -20,6 +20,7 @@ use inkwell::AddressSpace;
 use super::debug::Dwarf;
 use super::{in_memory, Emitter, HEAP_LOCAL_MIN};
 use crate::hir::ty::{ty_name, I64};
+use crate::diag::Span;
 use crate::hir::*;
 use crate::mir;
 
@@ -186,6 +187,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         if self.dwarf.as_ref().and_then(|d| d.scope).is_none() {
             return;
         }
+        self.lexical_blocks(body);
         let entry = self.blocks[0];
         for (i, l) in body.locals.iter().enumerate() {
             let Some(slot) = self.locals[i] else { continue };
@@ -209,7 +211,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             let Some(mut tm) = self.type_maker() else { return };
             let ty = tm.ty(&l.ty);
             let d = tm.d;
-            let Some(scope) = d.scope else { return };
+            let Some(fn_scope) = d.scope else { return };
+            let block = body.scopes.get(i).copied().flatten();
+            let scope = d.blocks.iter().find(|b| Some(b.0) == block).map_or(fn_scope, |b| b.1);
             let file = d.files[fn_file as usize].unwrap_or(d.cu_file);
             let var = match arg {
                 Some(n) => d.dib.create_parameter_variable(scope, &l.name, n as u32 + 1, file, line, ty, true, DIFlags::ZERO),
@@ -229,6 +233,32 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     entry.as_mut_ptr(),
                 );
             }
+        }
+    }
+
+    /// A lexical block for each nested source block that declares a variable, nested as the
+    /// source blocks are. The instructions of its statements get it as their scope
+    /// (`Dwarf::at`), so gdb shows a variable only inside its block and tells apart two
+    /// variables of one name (the `i` of two loops).
+    fn lexical_blocks(&mut self, body: &mir::Body) {
+        let mut spans: Vec<Span> = body.scopes.iter().flatten().copied().collect();
+        spans.sort_by_key(|s| (s.lo, std::cmp::Reverse(s.hi)));
+        spans.dedup();
+        let sources = self.sources;
+        let Some(d) = self.dwarf.as_mut() else { return };
+        d.blocks.clear();
+        let Some(fn_scope) = d.scope else { return };
+        let file = d.files[d.fn_file as usize].unwrap_or(d.cu_file);
+        let mut open: Vec<(Span, DIScope<'ctx>)> = vec![];
+        for s in spans.into_iter().filter(|s| s.file == d.fn_file) {
+            while open.last().is_some_and(|(o, _)| !contains(*o, s)) {
+                open.pop();
+            }
+            let parent = open.last().map_or(fn_scope, |b| b.1);
+            let (line, col) = sources.file(s.file).line_col(s.lo);
+            let block = d.dib.create_lexical_block(parent, file, line as u32, col as u32).as_debug_info_scope();
+            open.push((s, block));
+            d.blocks.push((s, block));
         }
     }
 
@@ -267,5 +297,17 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let expr = d.dib.create_expression(vec![DW_OP_DEREF]);
         let gve = d.dib.create_global_variable_expression(file.as_debug_info_scope(), "shared", "", file, 0, ty, true, Some(expr), None, 0);
         base.set_metadata(gve.as_metadata_value(ctx), dbg);
+    }
+}
+
+fn contains(outer: Span, inner: Span) -> bool {
+    outer.lo <= inner.lo && inner.hi <= outer.hi
+}
+
+impl<'ctx> Dwarf<'ctx> {
+    /// The innermost lexical block of the current function around `span`.
+    pub(super) fn block_at(&self, span: Span) -> Option<DIScope<'ctx>> {
+        // Outer blocks come first: the last one that contains the span is the innermost.
+        self.blocks.iter().filter(|(b, _)| b.lo <= span.lo && span.lo < b.hi).last().map(|b| b.1)
     }
 }
