@@ -119,7 +119,9 @@ impl<'ctx> TypeMaker<'_, 'ctx> {
                 self.d.dib.create_array_type(elem, self.bits(t), align, &[0..*n as i64]).as_type()
             }
             Ty::Slice(el) => {
-                let members = [("ptr".to_string(), Ty::ptr((**el).clone()), 0), ("len".to_string(), I64, 8)];
+                let ptr = Ty::ptr((**el).clone());
+                let len_at = self.layouts.size_of(&ptr);
+                let members = [("ptr".to_string(), ptr, 0), ("len".to_string(), I64, len_at)];
                 self.composite(&self.name(t), t, &members, 0)
             }
             Ty::Tuple(ts) => {
