@@ -151,3 +151,25 @@ fn every_keyword_of_the_compiler_is_highlighted() {
         assert!(tree_sitter_truk::HIGHLIGHTS_QUERY.contains(&format!("\"{kw}\"")), "highlights.scm misses {kw:?}");
     }
 }
+
+#[test]
+fn the_committed_parser_is_generated_from_grammar_js() {
+    let tool = std::env::var("TREE_SITTER").unwrap_or_else(|_| "tree-sitter".to_string());
+    if std::process::Command::new(&tool).arg("--version").output().is_err() {
+        eprintln!("skipping: the tree-sitter CLI is missing (cargo install tree-sitter-cli --version 0.25.10)");
+        return;
+    }
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("tree-sitter-truk-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["grammar.js", "tree-sitter.json"] {
+        std::fs::copy(here.join(f), dir.join(f)).unwrap();
+    }
+    let out = std::process::Command::new(&tool).arg("generate").current_dir(&dir).output().unwrap();
+    let generated = std::fs::read_to_string(dir.join("src/parser.c"));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "tree-sitter generate: {}", String::from_utf8_lossy(&out.stderr));
+    let committed = std::fs::read_to_string(here.join("src/parser.c")).unwrap();
+    assert!(generated.unwrap() == committed, "src/parser.c is stale: run `tree-sitter generate` in editors/tree-sitter-truk");
+}
