@@ -1,7 +1,8 @@
 //! DWARF line tables: one compile unit per module (named after the entry file), a file per
 //! Truk source, a subprogram per Truk function (its Truk name, with the symbol as linkage
 //! name), and on each emitted instruction the location of the MIR statement or terminator
-//! it belongs to. No types or variables: enough for breakpoints, backtraces and stepping.
+//! it belongs to: breakpoints, backtraces and stepping. Variables and their types are in
+//! `debug_types.rs`.
 //! `__truk_main` gets an artificial subprogram with line-0 locations; the fleet initializer
 //! calls nothing and has no debug info at all.
 
@@ -31,23 +32,27 @@ pub enum DebugInfo {
 const DWARF_VERSION: u64 = 4;
 
 pub struct Dwarf<'ctx> {
-    ctx: &'ctx Context,
-    dib: DebugInfoBuilder<'ctx>,
+    pub(super) ctx: &'ctx Context,
+    pub(super) dib: DebugInfoBuilder<'ctx>,
     /// The entry file, the compile unit's.
-    cu_file: DIFile<'ctx>,
+    pub(super) cu_file: DIFile<'ctx>,
     /// Indexed by `SourceMap` file id, created on first use.
-    files: Vec<Option<DIFile<'ctx>>>,
+    pub(super) files: Vec<Option<DIFile<'ctx>>>,
     /// One untyped signature serves every function: line tables need no types.
     fn_ty: DISubroutineType<'ctx>,
     /// Folder that relative source paths are relative to.
     dir: String,
     optimized: bool,
     /// The subprogram of the function being emitted (`None` in generated functions).
-    scope: Option<DIScope<'ctx>>,
+    pub(super) scope: Option<DIScope<'ctx>>,
     /// The file of that function: a location's line is read in its subprogram's file.
-    fn_file: u32,
+    pub(super) fn_file: u32,
     /// The last (line, column) set, so a run of statements on one line sets it once.
     last: (u32, u32),
+    /// The types of variables (`debug_types.rs`).
+    pub(super) types: super::debug_types::DebugTypes<'ctx>,
+    /// The lexical blocks of the function being emitted that declare variables.
+    pub(super) blocks: Vec<(Span, DIScope<'ctx>)>,
 }
 
 impl<'ctx> Dwarf<'ctx> {
@@ -83,7 +88,7 @@ impl<'ctx> Dwarf<'ctx> {
         if let Some(f) = files.first_mut() {
             *f = Some(cu.get_file());
         }
-        Dwarf { ctx, dib, cu_file: cu.get_file(), files, fn_ty, dir, optimized, scope: None, fn_file: 0, last: (0, 0) }
+        Dwarf { ctx, dib, cu_file: cu.get_file(), files, fn_ty, dir, optimized, scope: None, fn_file: 0, last: (0, 0), types: Default::default(), blocks: vec![] }
     }
 
     fn file(&mut self, sources: &SourceMap, id: u32) -> DIFile<'ctx> {
@@ -157,6 +162,7 @@ impl<'ctx> Dwarf<'ctx> {
             return;
         }
         self.last = lc;
+        let scope = self.block_at(span).unwrap_or(scope);
         let loc = self.dib.create_debug_location(self.ctx, lc.0, lc.1, scope, None);
         b.set_current_debug_location(loc);
     }

@@ -30,6 +30,8 @@ pub mod chan;
 pub mod table;
 #[path = "debug.rs"]
 pub mod debug;
+#[path = "debug_types.rs"]
+mod debug_types;
 
 pub use debug::DebugInfo;
 
@@ -117,6 +119,7 @@ pub fn emit<'ctx>(
         nil_checks,
     };
     e.declare_all();
+    e.declare_globals();
     for (i, body) in prog.bodies.iter().enumerate() {
         if let Some(body) = body {
             e.function(i, &prog.hir.funcs[i], body);
@@ -532,6 +535,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.locals[i] = Some(self.alloca(&l.ty, &l.name));
             }
         }
+        self.declare_variables(body);
         self.va = None;
         if f.variadic == Variadic::Truk {
             if let Some(base) = fv.get_nth_param(first + f.params.len() as u32) {

@@ -16,7 +16,7 @@ use crate::hir::*;
 const BASE: &str = "__truk_fleet_base";
 
 impl<'ctx, 'p> Emitter<'ctx, 'p> {
-    fn fleet_base(&self) -> GlobalValue<'ctx> {
+    pub(super) fn fleet_base(&self) -> GlobalValue<'ctx> {
         if let Some(g) = self.module.get_global(BASE) {
             return g;
         }

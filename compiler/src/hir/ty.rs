@@ -109,6 +109,16 @@ impl Ty {
     }
 }
 
+/// `t` as the program writes it, with its struct and enum names.
+pub fn ty_name(prog: &super::Program, t: &Ty) -> String {
+    TyDisplay {
+        ty: t,
+        struct_names: &|id| prog.structs.get(id as usize).map(|s| s.name.clone()).unwrap_or_default(),
+        enum_names: &|id| prog.enums.get(id as usize).map(|e| e.name.clone()).unwrap_or_default(),
+    }
+    .to_string()
+}
+
 /// Displays a type with struct and enum names looked up in the program.
 pub struct TyDisplay<'a> {
     pub ty: &'a Ty,

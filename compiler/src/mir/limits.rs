@@ -12,7 +12,7 @@
 //! Large locals are not limited here: codegen puts them on the heap (`HEAP_LOCAL_MIN`).
 
 use crate::diag::{Diagnostic, Span};
-use crate::hir::ty::TyDisplay;
+use crate::hir::ty::ty_name;
 use crate::hir::{Program as Hir, Ty};
 use crate::syntax::ast::VarKind;
 
@@ -66,13 +66,7 @@ impl Check<'_> {
     }
 
     fn show(&self, t: &Ty) -> String {
-        let p = self.hir;
-        TyDisplay {
-            ty: t,
-            struct_names: &|id| p.structs.get(id as usize).map(|s| s.name.clone()).unwrap_or_default(),
-            enum_names: &|id| p.enums.get(id as usize).map(|e| e.name.clone()).unwrap_or_default(),
-        }
-        .to_string()
+        ty_name(self.hir, t)
     }
 
     fn error(&self, span: Span, what: String, t: &Ty) -> Diagnostic {

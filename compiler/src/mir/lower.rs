@@ -31,6 +31,8 @@ pub fn lower_body(locals: &[hir::Local], params: &[LocalId], ret: &Ty, body: hir
         cur: 0,
         scopes: vec![],
         loops: vec![],
+        block_spans: vec![],
+        local_scopes: vec![],
     };
     // The implicit return at the end belongs to the closing brace (for debug line tables).
     let span = Span { lo: body.span.hi.saturating_sub(1).max(body.span.lo), ..body.span };
@@ -41,7 +43,9 @@ pub fn lower_body(locals: &[hir::Local], params: &[LocalId], ret: &Ty, body: hir
         let value = (!ret.is_void()).then(|| Expr { kind: ExprKind::Zero, ty: ret.clone(), span });
         l.terminate(Terminator::Return(value));
     }
-    Body { locals: l.locals, params: params.to_vec(), blocks: prune(l.blocks) }
+    let mut scopes = l.local_scopes;
+    scopes.resize(l.locals.len(), None);
+    Body { locals: l.locals, params: params.to_vec(), blocks: prune(l.blocks), scopes }
 }
 
 /// A block under construction: `term` is None while statements may still be added.
@@ -58,6 +62,10 @@ struct Lower {
     scopes: Vec<Vec<hir::Stmt>>,
     /// (continue target, break target, scope depth at the loop).
     loops: Vec<(BlockId, BlockId, usize)>,
+    /// The spans of the open source blocks, innermost last (the body's first).
+    block_spans: Vec<Span>,
+    /// Per local: the nested block that declares it (see `Body::scopes`).
+    local_scopes: Vec<Option<Span>>,
 }
 
 impl Lower {
@@ -114,10 +122,24 @@ impl Lower {
 
     fn block(&mut self, b: hir::Block) {
         self.scopes.push(vec![]);
+        self.block_spans.push(b.span);
         for s in b.stmts {
             self.stmt(s);
         }
+        self.block_spans.pop();
         self.close_scope();
+    }
+
+    /// Local `id` is declared in the innermost open block.
+    fn declared(&mut self, id: LocalId) {
+        if self.block_spans.len() < 2 {
+            return;
+        }
+        let i = id as usize;
+        if self.local_scopes.len() <= i {
+            self.local_scopes.resize(i + 1, None);
+        }
+        self.local_scopes[i] = self.block_spans.last().copied();
     }
 
     /// Leave the innermost scope: its defers run if control falls off its end.
@@ -152,6 +174,7 @@ impl Lower {
         let span = s.span;
         match s.kind {
             K::Let(id, init) => {
+                self.declared(id);
                 let ty = self.locals[id as usize].ty.clone();
                 let value = match init {
                     Some(e) => self.expr(e),
@@ -160,6 +183,7 @@ impl Lower {
                 self.assign_local(id, value);
             }
             K::LetTuple(ids, e) => {
+                ids.iter().flatten().for_each(|&id| self.declared(id));
                 let v = self.expr(e);
                 self.push(Stmt::LetTuple(ids, v));
             }

@@ -39,6 +39,9 @@ pub struct Body {
     pub params: Vec<LocalId>,
     /// `blocks[0]` is the entry; every block is reachable from it.
     pub blocks: Vec<Block>,
+    /// Per local: the span of the nested block that declares it, for the debugger's scopes;
+    /// `None` for parameters, temporaries and the locals of the body's own block.
+    pub scopes: Vec<Option<crate::diag::Span>>,
 }
 
 #[derive(Debug, Clone)]
