@@ -229,6 +229,17 @@ pub fn llvm_type_of<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty) -> BasicTy
     llvm_type(ctx, prog, t, &|id| anon_struct(ctx, prog, id))
 }
 
+/// Integer parameters narrower than 32 bits travel as `i32` (sign- or zero-extended by the
+/// caller, truncated by the callee), as C compilers pass them: LLVM's fast instruction
+/// selector lowers no `i1`, `i8` or `i16` argument, and sends the whole call or prologue to
+/// the slow one.
+fn widened(t: BasicTypeEnum<'_>) -> BasicTypeEnum<'_> {
+    match t {
+        BasicTypeEnum::IntType(i) if i.get_bit_width() < 32 => i.get_context().i32_type().into(),
+        t => t,
+    }
+}
+
 impl<'ctx, 'p> Emitter<'ctx, 'p> {
     // ---- types -----------------------------------------------------------------------------
 
@@ -248,7 +259,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         for p in params {
             let by_ptr = matches!(p, Ty::Array(..)) || (!c_abi && in_memory(p));
             let c_ty = if c_abi { self.c_int_pair(p) } else { None };
-            ps.push(if by_ptr { self.ptr().into() } else { c_ty.unwrap_or_else(|| self.ty(p)).into() });
+            ps.push(if by_ptr { self.ptr().into() } else { widened(c_ty.unwrap_or_else(|| self.ty(p))).into() });
         }
         if variadic == Variadic::Truk {
             ps.push(self.ptr().into());
@@ -520,6 +531,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 continue;
             }
             let slot = self.alloca(&l.ty, &l.name);
+            let param = match (param, self.ty(&l.ty)) {
+                // Passed widened (see `widened`).
+                (BasicValueEnum::IntValue(v), BasicTypeEnum::IntType(t)) if t != v.get_type() => self.b.build_int_truncate(v, t, "").unwrap().into(),
+                _ => param,
+            };
             self.b.build_store(slot, param).unwrap();
             self.locals[p as usize] = Some(slot);
         }
@@ -1145,6 +1161,17 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
     }
 
+    /// An argument `v` of type `t` as a parameter takes it (see [`widened`]).
+    pub(crate) fn widen_arg(&self, v: BasicValueEnum<'ctx>, t: &Ty) -> BasicMetadataValueEnum<'ctx> {
+        match (v, widened(v.get_type())) {
+            (BasicValueEnum::IntValue(i), BasicTypeEnum::IntType(w)) if w != i.get_type() => {
+                let signed = self.resolve_enum(t).is_signed();
+                self.b.build_int_cast_sign_flag(i, w, signed, "").unwrap().into()
+            }
+            _ => v.into(),
+        }
+    }
+
     /// A call. A result that lives in memory (see [`in_memory`]) goes to `dest`, or to a
     /// temporary whose pointer is returned.
     fn call(&mut self, callee: &'p Expr, args: &'p [Expr], dest: Option<PointerValue<'ctx>>) -> Option<BasicValueEnum<'ctx>> {
@@ -1176,7 +1203,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let tmp = self.c_pair_slot();
                 vals.push(self.to_c_int_pair(&self.b, src, &a.ty, c_ty, tmp).into());
             } else {
-                vals.push(self.rvalue(a).unwrap().into());
+                let v = self.rvalue(a).unwrap();
+                vals.push(self.widen_arg(v, &a.ty));
             }
         }
         let extra = &args[params.len().min(args.len())..];

@@ -191,7 +191,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                         if matches!(t, Ty::Array(..) | Ty::Struct(_) | Ty::Tuple(_)) {
                             p.into()
                         } else {
-                            s.b.build_load(s.ty(t), p, "").unwrap().into()
+                            let v = s.b.build_load(s.ty(t), p, "").unwrap();
+                            s.widen_arg(v, t)
                         }
                     };
                 let cargs = [arg(self, kout, &kt), arg(self, vout, &vt), ctx.into()];

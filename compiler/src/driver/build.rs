@@ -328,6 +328,14 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind, debug_info);
     let note = note_info(&loaded, opts, &td, &prog);
     crate::codegen::note::emit_fingerprint_note(&ctx, &module, &note, &opts.target);
+    if !opts.release {
+        // A call to a C library function LLVM can turn into instructions (`sqrt`) sends its
+        // caller to the slow instruction selector; unoptimized builds lose nothing by this.
+        let attr = ctx.create_string_attribute("no-builtins", "");
+        for f in module.get_functions().filter(|f| f.count_basic_blocks() > 0) {
+            f.add_attribute(inkwell::attributes::AttributeLoc::Function, attr);
+        }
+    }
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&td.get_data_layout());
     time.stage("llvm-ir");
