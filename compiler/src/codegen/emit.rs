@@ -156,9 +156,10 @@ fn term_span(t: &mir::Terminator) -> Option<Span> {
 /// (sized arrays: to the caller's array, as in C); they are copied with memcpy. No
 /// whole-aggregate loads, stores or returns: LLVM's cost for those grows with the type's size
 /// (a 256 KB struct took minutes or crashed it) and its fast instruction selector rejects them.
-/// Slices stay {ptr, len} values. `extern fn`s keep C's by-value convention.
+/// Slices too: as `{ptr, len}` values they sent every function that takes or passes one to
+/// the slow selector. `extern fn`s keep C's by-value convention.
 fn in_memory(t: &Ty) -> bool {
-    matches!(t, Ty::Struct(_) | Ty::Tuple(_) | Ty::Array(..) | Ty::Mutex | Ty::Chan(..) | Ty::Table(..))
+    matches!(t, Ty::Struct(_) | Ty::Tuple(_) | Ty::Array(..) | Ty::Slice(_) | Ty::Mutex | Ty::Chan(..) | Ty::Table(..))
 }
 
 /// An element of a literal: its GEP path and its value, or (with its type) a pointer to it.
@@ -761,7 +762,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             ExprKind::Builtin(Builtin::Fleet(f), args) if in_memory(&e.ty) => self.fleet_call_into(*f, args, slot),
             ExprKind::Builtin(Builtin::Chan(ChanOp::Recv), args) => self.chan_recv_into(args, slot),
             ExprKind::Builtin(Builtin::Table(TableOp::Get), args) => self.table_get_into(args, slot),
-            _ if in_memory(&e.ty) || crate::hir::check::is_place(e) => {
+            // Other slices (conversions) are built as a value.
+            _ if (in_memory(&e.ty) && !matches!(e.ty, Ty::Slice(_))) || crate::hir::check::is_place(e) => {
                 let src = self.place(e);
                 // Source and destination are the same object or disjoint, as memcpy requires.
                 self.copy(slot, src, &e.ty);
@@ -878,18 +880,18 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// The pointer and length of a slice. From a place, each is loaded on its own: a load of
     /// the whole pair would send debug builds to LLVM's slow instruction selector.
     fn slice_parts(&mut self, e: &'p Expr) -> (PointerValue<'ctx>, IntValue<'ctx>) {
-        if crate::hir::check::is_place(e) {
-            let p = self.place(e);
-            let st = self.slice_ty();
-            let pp = self.b.build_struct_gep(st, p, 0, "").unwrap();
-            let lp = self.b.build_struct_gep(st, p, 1, "").unwrap();
-            let ptr = self.b.build_load(self.ptr(), pp, "").unwrap().into_pointer_value();
-            let len = self.b.build_load(self.ctx.i64_type(), lp, "").unwrap().into_int_value();
-            return (ptr, len);
-        }
-        let s = self.rvalue(e).unwrap().into_struct_value();
-        let ptr = self.b.build_extract_value(s, 0, "").unwrap().into_pointer_value();
-        let len = self.b.build_extract_value(s, 1, "").unwrap().into_int_value();
+        let p = if crate::hir::check::is_place(e) {
+            self.place(e)
+        } else {
+            let tmp = self.alloca(&e.ty, "slice");
+            self.store_expr(tmp, e);
+            tmp
+        };
+        let st = self.slice_ty();
+        let pp = self.b.build_struct_gep(st, p, 0, "").unwrap();
+        let lp = self.b.build_struct_gep(st, p, 1, "").unwrap();
+        let ptr = self.b.build_load(self.ptr(), pp, "").unwrap().into_pointer_value();
+        let len = self.b.build_load(self.ctx.i64_type(), lp, "").unwrap().into_int_value();
         (ptr, len)
     }
 

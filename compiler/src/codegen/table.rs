@@ -188,7 +188,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 // in any call of a Truk function.
                 let arg =
                     |s: &mut Self, p: PointerValue<'ctx>, t: &Ty| -> BasicMetadataValueEnum<'ctx> {
-                        if matches!(t, Ty::Array(..) | Ty::Struct(_) | Ty::Tuple(_)) {
+                        if super::in_memory(t) {
                             p.into()
                         } else {
                             let v = s.b.build_load(s.ty(t), p, "").unwrap();
