@@ -64,7 +64,8 @@ def stages(err):
     out = {}
     for line in err.splitlines():
         if line.startswith("time:"):
-            name, ms = line[5:].split()[0], float(line.split()[-2])
+            words = line[5:].split()
+            name, ms = words[0], float(words[words.index("ms") - 1])
             out[name] = out.get(name, 0) + ms
     return out
 
