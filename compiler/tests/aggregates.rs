@@ -70,14 +70,7 @@ fn aggregates_are_never_loaded_stored_or_returned_whole() {
         assert!(b.status.success(), "{name}: {}", text(&b.stderr));
         let ir = std::fs::read_to_string(&ll).unwrap();
         assert_eq!(first_class_aggregates(&ir), Vec::<String>::new(), "{name}");
-        // The fast instruction selector takes every instruction (when llc is installed).
-        match Command::new("llc-19").args(["-O0", "-pass-remarks-missed=sdagisel", "-o", "/dev/null"]).arg(&ll).output() {
-            Ok(o) => {
-                let misses: Vec<&str> = std::str::from_utf8(&o.stderr).unwrap().lines().filter(|l| l.contains("FastISel")).collect();
-                assert!(o.status.success() && misses.is_empty(), "{name}: {misses:#?}");
-            }
-            Err(_) => eprintln!("llc-19 not found: fast-isel fallbacks not counted"),
-        }
+        common::assert_fast_isel_takes_all(&ll);
     }
 }
 

@@ -163,9 +163,10 @@ fn term_span(t: &mir::Terminator) -> Option<Span> {
 /// (sized arrays: to the caller's array, as in C); they are copied with memcpy. No
 /// whole-aggregate loads, stores or returns: LLVM's cost for those grows with the type's size
 /// (a 256 KB struct took minutes or crashed it) and its fast instruction selector rejects them.
-/// Slices stay {ptr, len} values. `extern fn`s keep C's by-value convention.
+/// Slices too: as `{ptr, len}` values they sent every function that takes or passes one to
+/// the slow selector. `extern fn`s keep C's by-value convention.
 fn in_memory(t: &Ty) -> bool {
-    matches!(t, Ty::Struct(_) | Ty::Tuple(_) | Ty::Array(..) | Ty::Mutex | Ty::Chan(..) | Ty::Table(..))
+    matches!(t, Ty::Struct(_) | Ty::Tuple(_) | Ty::Array(..) | Ty::Slice(_) | Ty::Mutex | Ty::Chan(..) | Ty::Table(..))
 }
 
 /// An element of a literal: its GEP path and its value, or (with its type) a pointer to it.
@@ -236,6 +237,17 @@ pub fn llvm_type_of<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty) -> BasicTy
     llvm_type(ctx, prog, t, &|id| anon_struct(ctx, prog, id))
 }
 
+/// Integer parameters narrower than 32 bits travel as `i32` (sign- or zero-extended by the
+/// caller, truncated by the callee), as C compilers pass them: LLVM's fast instruction
+/// selector lowers no `i1`, `i8` or `i16` argument, and sends the whole call or prologue to
+/// the slow one.
+fn widened(t: BasicTypeEnum<'_>) -> BasicTypeEnum<'_> {
+    match t {
+        BasicTypeEnum::IntType(i) if i.get_bit_width() < 32 => i.get_context().i32_type().into(),
+        t => t,
+    }
+}
+
 impl<'ctx, 'p> Emitter<'ctx, 'p> {
     // ---- types -----------------------------------------------------------------------------
 
@@ -255,7 +267,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         for p in params {
             let by_ptr = matches!(p, Ty::Array(..)) || (!c_abi && in_memory(p));
             let c_ty = if c_abi { self.c_int_pair(p) } else { None };
-            ps.push(if by_ptr { self.ptr().into() } else { c_ty.unwrap_or_else(|| self.ty(p)).into() });
+            ps.push(if by_ptr { self.ptr().into() } else { widened(c_ty.unwrap_or_else(|| self.ty(p))).into() });
         }
         if variadic == Variadic::Truk {
             ps.push(self.ptr().into());
@@ -527,6 +539,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 continue;
             }
             let slot = self.alloca(&l.ty, &l.name);
+            let param = match (param, self.ty(&l.ty)) {
+                // Passed widened (see `widened`).
+                (BasicValueEnum::IntValue(v), BasicTypeEnum::IntType(t)) if t != v.get_type() => self.b.build_int_truncate(v, t, "").unwrap().into(),
+                _ => param,
+            };
             self.b.build_store(slot, param).unwrap();
             self.locals[p as usize] = Some(slot);
         }
@@ -753,7 +770,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             ExprKind::Builtin(Builtin::Fleet(f), args) if in_memory(&e.ty) => self.fleet_call_into(*f, args, slot),
             ExprKind::Builtin(Builtin::Chan(ChanOp::Recv), args) => self.chan_recv_into(args, slot),
             ExprKind::Builtin(Builtin::Table(TableOp::Get), args) => self.table_get_into(args, slot),
-            _ if in_memory(&e.ty) || crate::hir::check::is_place(e) => {
+            // Other slices (conversions) are built as a value.
+            _ if (in_memory(&e.ty) && !matches!(e.ty, Ty::Slice(_))) || crate::hir::check::is_place(e) => {
                 let src = self.place(e);
                 // Source and destination are the same object or disjoint, as memcpy requires.
                 self.copy(slot, src, &e.ty);
@@ -876,18 +894,18 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// The pointer and length of a slice. From a place, each is loaded on its own: a load of
     /// the whole pair would send debug builds to LLVM's slow instruction selector.
     fn slice_parts(&mut self, e: &'p Expr) -> (PointerValue<'ctx>, IntValue<'ctx>) {
-        if crate::hir::check::is_place(e) {
-            let p = self.place(e);
-            let st = self.slice_ty();
-            let pp = self.b.build_struct_gep(st, p, 0, "").unwrap();
-            let lp = self.b.build_struct_gep(st, p, 1, "").unwrap();
-            let ptr = self.b.build_load(self.ptr(), pp, "").unwrap().into_pointer_value();
-            let len = self.b.build_load(self.ctx.i64_type(), lp, "").unwrap().into_int_value();
-            return (ptr, len);
-        }
-        let s = self.rvalue(e).unwrap().into_struct_value();
-        let ptr = self.b.build_extract_value(s, 0, "").unwrap().into_pointer_value();
-        let len = self.b.build_extract_value(s, 1, "").unwrap().into_int_value();
+        let p = if crate::hir::check::is_place(e) {
+            self.place(e)
+        } else {
+            let tmp = self.alloca(&e.ty, "slice");
+            self.store_expr(tmp, e);
+            tmp
+        };
+        let st = self.slice_ty();
+        let pp = self.b.build_struct_gep(st, p, 0, "").unwrap();
+        let lp = self.b.build_struct_gep(st, p, 1, "").unwrap();
+        let ptr = self.b.build_load(self.ptr(), pp, "").unwrap().into_pointer_value();
+        let len = self.b.build_load(self.ctx.i64_type(), lp, "").unwrap().into_int_value();
         (ptr, len)
     }
 
@@ -1178,6 +1196,17 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
     }
 
+    /// An argument `v` of type `t` as a parameter takes it (see [`widened`]).
+    pub(crate) fn widen_arg(&self, v: BasicValueEnum<'ctx>, t: &Ty) -> BasicMetadataValueEnum<'ctx> {
+        match (v, widened(v.get_type())) {
+            (BasicValueEnum::IntValue(i), BasicTypeEnum::IntType(w)) if w != i.get_type() => {
+                let signed = self.resolve_enum(t).is_signed();
+                self.b.build_int_cast_sign_flag(i, w, signed, "").unwrap().into()
+            }
+            _ => v.into(),
+        }
+    }
+
     /// A call. A result that lives in memory (see [`in_memory`]) goes to `dest`, or to a
     /// temporary whose pointer is returned.
     fn call(&mut self, callee: &'p Expr, args: &'p [Expr], dest: Option<PointerValue<'ctx>>) -> Option<BasicValueEnum<'ctx>> {
@@ -1209,7 +1238,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let tmp = self.c_pair_slot();
                 vals.push(self.to_c_int_pair(&self.b, src, &a.ty, c_ty, tmp).into());
             } else {
-                vals.push(self.rvalue(a).unwrap().into());
+                let v = self.rvalue(a).unwrap();
+                vals.push(self.widen_arg(v, &a.ty));
             }
         }
         let extra = &args[params.len().min(args.len())..];

@@ -188,10 +188,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 // in any call of a Truk function.
                 let arg =
                     |s: &mut Self, p: PointerValue<'ctx>, t: &Ty| -> BasicMetadataValueEnum<'ctx> {
-                        if matches!(t, Ty::Array(..) | Ty::Struct(_) | Ty::Tuple(_)) {
+                        if super::in_memory(t) {
                             p.into()
                         } else {
-                            s.b.build_load(s.ty(t), p, "").unwrap().into()
+                            let v = s.b.build_load(s.ty(t), p, "").unwrap();
+                            s.widen_arg(v, t)
                         }
                     };
                 let cargs = [arg(self, kout, &kt), arg(self, vout, &vt), ctx.into()];

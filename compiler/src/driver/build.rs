@@ -120,16 +120,10 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
                     None => diags.push(Diagnostic::error(*span, format!("cannot find imported file `{rel}`"))),
                 },
                 ast::Item::CImport { header, system: true, span } => add_header(&mut cimports, Header::System(header.clone()), *span),
-                ast::Item::CImport { header, system: false, span } => {
-                    let p = dir.join(header);
-                    let found = if p.is_file() { Some(p) } else { include.iter().map(|d| d.join(header)).find(|p| p.is_file()) };
-                    // Absolute: the shim that includes it is compiled in another folder.
-                    let found = found.map(|p| std::fs::canonicalize(&p).unwrap_or(p));
-                    match found {
-                        Some(p) => add_header(&mut cimports, Header::Local(p), *span),
-                        None => diags.push(Diagnostic::error(*span, format!("cannot find C header `{header}`"))),
-                    }
-                }
+                ast::Item::CImport { header, system: false, span } => match resolve_header(&dir, include, header) {
+                    Some(p) => add_header(&mut cimports, Header::Local(p), *span),
+                    None => diags.push(Diagnostic::error(*span, format!("cannot find C header `{header}`"))),
+                },
                 _ => {}
             }
         }
@@ -142,7 +136,15 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
     }
 }
 
-fn add_header(cimports: &mut Vec<CHeader>, header: Header, span: crate::diag::Span) {
+/// `cimport "x.h"`: beside the importing file, then in each `-I` folder; absolute, since the
+/// shim that includes it is compiled in another folder.
+pub(crate) fn resolve_header(dir: &Path, include: &[PathBuf], header: &str) -> Option<PathBuf> {
+    let p = dir.join(header);
+    let found = if p.is_file() { Some(p) } else { include.iter().map(|d| d.join(header)).find(|p| p.is_file()) };
+    found.map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+}
+
+pub(crate) fn add_header(cimports: &mut Vec<CHeader>, header: Header, span: crate::diag::Span) {
     if !cimports.iter().any(|c| c.header == header) {
         cimports.push(CHeader { header, span });
     }
@@ -150,14 +152,14 @@ fn add_header(cimports: &mut Vec<CHeader>, header: Header, span: crate::diag::Sp
 
 /// The entry file's folder, absolute and without symlinks, however the entry is spelled: a
 /// bare `app.truk` has an empty parent, which would leave absolute paths in the file keys.
-fn entry_folder(entry: &Path) -> PathBuf {
+pub(crate) fn entry_folder(entry: &Path) -> PathBuf {
     let abs = std::fs::canonicalize(entry).or_else(|_| std::path::absolute(entry)).unwrap_or_else(|_| entry.to_path_buf());
     abs.parent().map(Path::to_path_buf).unwrap_or(abs)
 }
 
 /// The text of a source file; when it is not UTF-8, the text with the bad bytes replaced and
 /// the offset and value of the first one.
-fn read_source(path: &Path) -> Result<(String, Option<(usize, u8)>), String> {
+pub(crate) fn read_source(path: &Path) -> Result<(String, Option<(usize, u8)>), String> {
     if let Some(text) = stdlib::source(path) {
         return Ok((text.to_string(), None));
     }
@@ -175,7 +177,7 @@ fn read_source(path: &Path) -> Result<(String, Option<(usize, u8)>), String> {
 
 /// `import "x"`: relative to the importing file, then each `-I` folder (a folder means its
 /// `lib.truk`), then the standard library.
-fn resolve_import(dir: &Path, include: &[PathBuf], rel: &str) -> Option<PathBuf> {
+pub(crate) fn resolve_import(dir: &Path, include: &[PathBuf], rel: &str) -> Option<PathBuf> {
     std::iter::once(dir.to_path_buf())
         .chain(include.iter().cloned())
         .find_map(|base| {
@@ -247,7 +249,16 @@ fn build_with_note_here(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteIn
             return Err(error_line(p));
         }
     }
-    build_checked(entry, opts).map_err(error_line)
+    let mut time = Timings::new();
+    if let Some(done) = crate::driver::fresh::up_to_date(entry, opts) {
+        time.stage("up-to-date");
+        return Ok(done);
+    }
+    let (out, note) = build_checked(entry, opts).map_err(error_line)?;
+    if opts.emit == Emit::Exe {
+        crate::driver::fresh::record(entry, opts, &out, &note.build_fp);
+    }
+    Ok((out, note))
 }
 
 /// Prefix `error: ` to a message that does not start with it (rendered diagnostics do).
@@ -283,15 +294,28 @@ impl Timings {
     fn stage(&mut self, name: &str) {
         if self.on {
             let now = std::time::Instant::now();
-            eprintln!("time: {name:<8} {:8.2} ms", (now - self.last).as_secs_f64() * 1e3);
+            eprintln!("time: {name:<8} {:8.2} ms  (rss {} MB)", (now - self.last).as_secs_f64() * 1e3, rss_mb());
             self.last = now;
         }
     }
 }
 
+/// Free `x` on another thread: what a stage no longer needs goes back to the allocator (for
+/// LLVM to reuse, which lowers the peak) while the build goes on.
+fn free_aside<T: Send + 'static>(x: T) {
+    // Without a thread, the value is dropped here, with the closure.
+    let _ = std::thread::Builder::new().name("truk-free".into()).spawn(move || drop(x));
+}
+
+/// The process's resident memory now, in MiB (0 where /proc is missing).
+fn rss_mb() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm").ok().and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok());
+    pages.unwrap_or(0) * 4096 >> 20
+}
+
 fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), String> {
     let mut time = Timings::new();
-    let loaded = load(entry, &opts.include).map_err(|(s, d)| render_all(&d, &s))?;
+    let mut loaded = load(entry, &opts.include).map_err(|(s, d)| render_all(&d, &s))?;
     time.stage("parse");
     let (prog, diags) = hir::check::check(&loaded.modules);
     time.stage("check");
@@ -304,6 +328,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
         return Err(text);
     }
     // Warnings go to stderr as they are found; the build goes on.
+    free_aside(std::mem::take(&mut loaded.modules));
     if !diags.is_empty() {
         eprint!("{}", crate::diag::for_stderr(&render_all(&diags, &loaded.sources)));
     }
@@ -312,7 +337,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
         let d = Diagnostic::error(crate::diag::Span::new(0, 0, 0), "no `main` function: a program needs `fn main() : i32`");
         return Err(render_all(&[d], &loaded.sources));
     }
-    let prog = crate::mir::lower(prog, &opts.target);
+    let mut prog = crate::mir::lower(prog, &opts.target);
     let diags = crate::mir::limits::check(&prog, &opts.target);
     if !diags.is_empty() {
         return Err(render_all(&diags, &loaded.sources));
@@ -330,8 +355,17 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     let td = tm.get_target_data();
     let debug_info = if opts.wants_debug_info() { DebugInfo::Lines { optimized: opts.release } } else { DebugInfo::None };
     let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind, debug_info, !opts.release);
+    free_aside(std::mem::take(&mut prog.bodies));
     let note = note_info(&loaded, opts, &td, &prog);
     crate::codegen::note::emit_fingerprint_note(&ctx, &module, &note, &opts.target);
+    if !opts.release {
+        // A call to a C library function LLVM can turn into instructions (`sqrt`) sends its
+        // caller to the slow instruction selector; unoptimized builds lose nothing by this.
+        let attr = ctx.create_string_attribute("no-builtins", "");
+        for f in module.get_functions().filter(|f| f.count_basic_blocks() > 0) {
+            f.add_attribute(inkwell::attributes::AttributeLoc::Function, attr);
+        }
+    }
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&td.get_data_layout());
     time.stage("llvm-ir");
@@ -392,16 +426,34 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
 
 /// The note that goes into the binary: both fingerprints and what the runtime needs.
 fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData, prog: &crate::mir::Program) -> NoteInfo {
-    let profile = if opts.release { "release" } else { "debug" };
-    let mut files: Vec<(String, &[u8])> = loaded
-        .sources
-        .files
+    let sources: Vec<(&Path, &[u8])> = loaded.sources.files.iter().map(|f| (f.path.as_path(), f.text.as_bytes())).collect();
+    let data_layout = td.get_data_layout().as_str().to_string_lossy().into_owned();
+    NoteInfo {
+        build_fp: sources_fingerprint(&loaded.root, &sources, &loaded.cimports, opts),
+        layout_fp: layout_fingerprint(&prog.shared.fingerprint_vars(), &data_layout),
+        target: opts.target.clone(),
+        profile: profile(opts).into(),
+        compiler_version: COMPILER_VERSION.into(),
+        region_size: prog.shared.size,
+        fleet_capacity: opts.fleet_capacity,
+    }
+}
+
+fn profile(opts: &Options) -> &'static str {
+    if opts.release {
+        "release"
+    } else {
+        "debug"
+    }
+}
+
+/// The build fingerprint of the import closure `sources` (paths as loaded, texts) and the
+/// `cimports` under `opts`; `root` is the entry file's folder. Also what `fresh` compares.
+pub(crate) fn sources_fingerprint(root: &Path, sources: &[(&Path, &[u8])], cimports: &[CHeader], opts: &Options) -> [u8; 32] {
+    let mut files: Vec<(String, &[u8])> = sources.iter().map(|(p, text)| (fingerprint_key(root, p), *text)).collect();
+    let headers: Vec<(String, Vec<u8>)> = cshim::local_header_closure(cimports)
         .iter()
-        .map(|f| (fingerprint_key(&loaded.root, &f.path), f.text.as_bytes()))
-        .collect();
-    let headers: Vec<(String, Vec<u8>)> = cshim::local_header_closure(&loaded.cimports)
-        .iter()
-        .map(|h| (fingerprint_key(&loaded.root, h), std::fs::read(h).unwrap_or_default()))
+        .map(|h| (fingerprint_key(root, h), std::fs::read(h).unwrap_or_default()))
         .collect();
     files.extend(headers.iter().map(|(k, b)| (k.clone(), b.as_slice())));
     let mut flags = vec![format!("fleet-capacity={}", opts.fleet_capacity)];
@@ -412,17 +464,8 @@ fn note_info(loaded: &Loaded, opts: &Options, td: &inkwell::targets::TargetData,
     if opts.wants_debug_info() != !opts.release {
         flags.push(format!("debug-info={}", opts.wants_debug_info()));
     }
-    let inputs = BuildInputs { compiler_version: COMPILER_VERSION, target: &opts.target, profile, flags, files };
-    let data_layout = td.get_data_layout().as_str().to_string_lossy().into_owned();
-    NoteInfo {
-        build_fp: build_fingerprint(&inputs),
-        layout_fp: layout_fingerprint(&prog.shared.fingerprint_vars(), &data_layout),
-        target: opts.target.clone(),
-        profile: profile.into(),
-        compiler_version: COMPILER_VERSION.into(),
-        region_size: prog.shared.size,
-        fleet_capacity: opts.fleet_capacity,
-    }
+    let inputs = BuildInputs { compiler_version: COMPILER_VERSION, target: &opts.target, profile: profile(opts), flags, files };
+    build_fingerprint(&inputs)
 }
 
 /// `--fleet-capacity` for library callers of `build` (the command line checks it too).
@@ -465,7 +508,7 @@ pub(crate) fn unique() -> u64 {
     t ^ N.fetch_add(1, Ordering::Relaxed)
 }
 
-fn default_output(entry: &Path, emit: Emit) -> PathBuf {
+pub(crate) fn default_output(entry: &Path, emit: Emit) -> PathBuf {
     let stem = entry.file_stem().map(|s| s.to_os_string()).unwrap_or_else(|| "a".into());
     let mut p = PathBuf::from(stem);
     match emit {

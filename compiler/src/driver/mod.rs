@@ -5,3 +5,5 @@ pub mod build;
 pub mod cshim;
 pub mod stdlib;
 pub mod target;
+pub mod tools;
+pub mod fresh;

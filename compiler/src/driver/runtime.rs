@@ -94,6 +94,34 @@ pub(crate) struct CCompiler {
 }
 
 fn probe(program: &str, args: &[&str]) -> Option<CCompiler> {
+    Some(CCompiler {
+        program: program.to_string(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        version: version_of(program)?,
+    })
+}
+
+/// First line of `PROGRAM --version`, kept in `<cache>/toolchain/` under the program's
+/// resolved path, size and mtime: running it cost every build about 15 ms.
+fn version_of(program: &str) -> Option<String> {
+    let Some(id) = super::tools::which(program).and_then(|p| super::tools::file_identity(&p)) else {
+        return run_version(program);
+    };
+    let dir = cache_dir().join("toolchain");
+    let file = dir.join(&blake3::hash(id.as_bytes()).to_hex().as_str()[..32]);
+    if let Ok(v) = std::fs::read_to_string(&file) {
+        return Some(v);
+    }
+    let v = run_version(program)?;
+    // Written aside and renamed: a concurrent build reads all of it or nothing.
+    let tmp = dir.join(format!("tmp-{}-{}", std::process::id(), super::build::unique()));
+    if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&tmp, &v).is_ok() && std::fs::rename(&tmp, &file).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Some(v)
+}
+
+fn run_version(program: &str) -> Option<String> {
     let out = Command::new(program)
         .arg("--version")
         .stdin(Stdio::null())
@@ -108,11 +136,7 @@ fn probe(program: &str, args: &[&str]) -> Option<CCompiler> {
         .unwrap_or("")
         .trim()
         .to_string();
-    Some(CCompiler {
-        program: program.to_string(),
-        args: args.iter().map(|s| s.to_string()).collect(),
-        version,
-    })
+    Some(version)
 }
 
 fn find_c_compiler(arch: Arch) -> Result<CCompiler, String> {

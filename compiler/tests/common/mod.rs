@@ -1,7 +1,7 @@
 //! What the integration tests that drive the `truk` binary share.
 #![allow(dead_code)] // each test file uses its own part of it
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The `truk` binary that cargo built for these tests.
@@ -36,4 +36,16 @@ impl Drop for Scratch {
 
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// LLVM's fast instruction selector takes every instruction, argument and call of the IR
+/// file `ll` at -O0, as a debug build compiles it (when llc-19 is installed).
+pub fn assert_fast_isel_takes_all(ll: &Path) {
+    match Command::new("llc-19").args(["-O0", "-pass-remarks-missed=sdagisel", "-o", "/dev/null"]).arg(ll).output() {
+        Ok(o) => {
+            let misses: Vec<&str> = std::str::from_utf8(&o.stderr).unwrap().lines().filter(|l| l.contains("FastISel")).collect();
+            assert!(o.status.success() && misses.is_empty(), "{}: {misses:#?}", ll.display());
+        }
+        Err(_) => eprintln!("llc-19 not found: fast-isel fallbacks not counted"),
+    }
 }

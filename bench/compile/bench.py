@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""The compile-speed table of ci/bench-compile, or with --linearity the cost per line of each
+stage from 5k to 100k lines. Not a test: the figures depend on the machine and its load.
+
+Table rows: truk debug (DWARF), -g0 and release at 10k and 50k lines, the same program shape
+in C by clang-19 -O0 and by tcc (ratios against truk debug of the same size), and a rebuild
+with nothing changed. Each build is a whole `build` to an executable, link included; wall
+time is the median of REPS runs [min-max]; CPU is user+system of the build and everything it
+ran; peak is the build process's maximum resident set.
+Usage: bench.py TRUK WORKDIR [--linearity] [REPS]"""
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+truk, work = sys.argv[1], sys.argv[2]
+rest = sys.argv[3:]
+linearity = "--linearity" in rest
+rest = [a for a in rest if a != "--linearity"]
+reps = int(rest[0]) if rest else 3
+
+
+def generate(lines, c=False):
+    path = os.path.join(work, f"p{lines}.{'c' if c else 'truk'}")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), str(lines)] + (["--c"] if c else []), stdout=f, check=True)
+    with open(path) as f:
+        return path, sum(1 for _ in f)
+
+
+def run(cmd, env=None):
+    """(wall s, cpu s, peak MB, stderr) of one command, which must succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    err = p.stderr.read().decode(errors="replace")
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - start
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{err}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, ru.ru_maxrss / 1024, err
+
+
+def timed(cmd, out, n=reps, keep=False):
+    """Median run of `n` (the output removed first unless `keep`): its figures and the range."""
+    runs = []
+    for _ in range(n):
+        if not keep and os.path.exists(out):
+            os.remove(out)
+        runs.append(run(cmd, dict(os.environ, TRUK_TIMINGS="1")))
+    runs.sort(key=lambda r: r[0])
+    med = runs[len(runs) // 2]
+    return med, runs[0][0], runs[-1][0]
+
+
+def stages(err):
+    out = {}
+    for line in err.splitlines():
+        if line.startswith("time:"):
+            words = line[5:].split()
+            name, ms = words[0], float(words[words.index("ms") - 1])
+            out[name] = out.get(name, 0) + ms
+    return out
+
+
+def truk_cmd(src, out, flags):
+    return [truk, "build", src, "-o", out] + flags
+
+
+if linearity:
+    print("cost per line of each stage (debug build, µs/line; x: against 5k lines)")
+    sizes = [5000, 10000, 25000, 50000, 100000]
+    base = None
+    names = ["parse", "check", "mir", "llvm-ir", "codegen", "link"]
+    print(f"{'lines':>7} " + " ".join(f"{n:>14}" for n in names) + f" {'total':>14}")
+    for size in sizes:
+        src, n = generate(size)
+        (wall, _, _, err), _, _ = timed(truk_cmd(src, os.path.join(work, "lin"), []), os.path.join(work, "lin"))
+        st = stages(err)
+        per = {k: st.get(k, 0) * 1000 / n for k in names}
+        per["total"] = wall * 1e6 / n
+        base = base or per
+        cells = [f"{per[k]:6.2f} ({per[k] / base[k]:4.2f}x)" if base[k] else f"{per[k]:6.2f}" for k in names + ["total"]]
+        print(f"{n:>7} " + " ".join(f"{c:>14}" for c in cells))
+    sys.exit(0)
+
+rows = []
+split = {}
+for size in [10000, 50000]:
+    src, n = generate(size)
+    csrc, cn = generate(size, c=True)
+    out = os.path.join(work, f"out{size}")
+    ref = None
+    for name, flags in [("truk debug (-g)", []), ("truk -g0", ["-g0"]), ("truk release", ["--release"])]:
+        (wall, cpu, peak, err), lo, hi = timed(truk_cmd(src, out, flags), out)
+        ref = ref or n / wall
+        rows.append((name, n, wall, lo, hi, cpu, peak, n / wall / ref))
+        split[(name, n)] = stages(err)
+    for name, cmd in [("clang-19 -O0 (C)", ["clang-19", "-O0", csrc, "-o", out]), ("tcc (C)", ["tcc", csrc, "-o", out])]:
+        (wall, cpu, peak, _), lo, hi = timed(cmd, out)
+        rows.append((name, cn, wall, lo, hi, cpu, peak, cn / wall / ref))
+    if size == 10000:
+        subprocess.run(truk_cmd(src, out, []), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        (wall, cpu, peak, err), lo, hi = timed(truk_cmd(src, out, []), out, n=max(reps, 5), keep=True)
+        kept = "time: up-to-date" in err
+        rows.append(("truk no-change rebuild" + ("" if kept else " (NOT kept)"), n, wall, lo, hi, cpu, peak, None))
+
+print(f"{'build':<26} {'lines':>6} {'wall ms (median [min-max])':>28} {'lines/s':>9} {'cpu ms':>7} {'peak MB':>8} {'vs truk debug':>13}")
+for name, n, wall, lo, hi, cpu, peak, ratio in rows:
+    r = f"{ratio:.2f}x" if ratio is not None else ""
+    print(f"{name:<26} {n:>6} {wall * 1e3:>10.0f} [{lo * 1e3:>6.0f}-{hi * 1e3:>6.0f}] {n / wall:>9.0f} {cpu * 1e3:>7.0f} {peak:>8.1f} {r:>13}")
+print("goals at 10k lines: debug >= 100000 lines/s, -g0 >= 150000, release >= 30000; rebuild <= 20 ms; peak <= 100 MB at 50k")
+print()
+print("stage split (ms, the median run)")
+names = sorted({k for st in split.values() for k in st}, key=["parse", "check", "mir", "llvm-ir", "verify", "optimize", "codegen", "link"].index)
+print(f"{'build':<26} {'lines':>6} " + " ".join(f"{k:>9}" for k in names))
+for (name, n), st in split.items():
+    print(f"{name:<26} {n:>6} " + " ".join(f"{st.get(k, 0):>9.1f}" for k in names))
