@@ -17,6 +17,11 @@ struct Open {
 /// Diagnostics for the unbalanced delimiters of `text` (file id `file`); none when balanced.
 pub fn check(text: &str, file: u32) -> Vec<Diagnostic> {
     let b = text.as_bytes();
+    // Where each line starts: a delimiter's line is found in O(log n), not by a scan back
+    // (which made long one-line sources quadratic).
+    let starts: Vec<usize> = std::iter::once(0).chain(b.iter().enumerate().filter(|(_, c)| **c == b'\n').map(|(i, _)| i + 1)).collect();
+    let line_start = |i: usize| starts[starts.partition_point(|s| *s <= i) - 1];
+    let indent_of = |i: usize| b[line_start(i)..].iter().take_while(|c| **c == b' ' || **c == b'\t').count();
     let mut stack: Vec<Open> = vec![];
     // The first closing delimiter that is indented unlike the line of the one it closes:
     // a hint to which block really lacks its end.
@@ -30,7 +35,7 @@ pub fn check(text: &str, file: u32) -> Vec<Diagnostic> {
             b'/' if b.get(i + 1) == Some(&b'*') => i = text[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e + 2),
             q @ (b'"' | b'\'') => i = literal_end(b, i, q),
             c @ (b'{' | b'(' | b'[') => {
-                stack.push(Open { ch: c, at: i, indent: indent_of(b, i) });
+                stack.push(Open { ch: c, at: i, indent: indent_of(i) });
                 i += 1;
             }
             c @ (b'}' | b')' | b']') => {
@@ -43,8 +48,8 @@ pub fn check(text: &str, file: u32) -> Vec<Diagnostic> {
                             stack.truncate(k + 1);
                         }
                         let o = stack.pop().unwrap();
-                        let starts_line = b[line_start(b, i)..i].iter().all(|c| *c == b' ' || *c == b'\t');
-                        if misaligned.is_none() && starts_line && indent_of(b, i) != o.indent {
+                        let starts_line = line_start(i) + indent_of(i) == i;
+                        if misaligned.is_none() && starts_line && indent_of(i) != o.indent {
                             misaligned = Some((o, i));
                         }
                     }
@@ -97,16 +102,8 @@ fn closer(c: u8) -> u8 {
     }
 }
 
-fn line_start(b: &[u8], i: usize) -> usize {
-    b[..i].iter().rposition(|c| *c == b'\n').map_or(0, |p| p + 1)
-}
-
 fn line_end(b: &[u8], i: usize) -> usize {
     b[i..].iter().position(|c| *c == b'\n').map_or(b.len(), |p| i + p)
-}
-
-fn indent_of(b: &[u8], i: usize) -> usize {
-    b[line_start(b, i)..].iter().take_while(|c| **c == b' ' || **c == b'\t').count()
 }
 
 /// Just past the string or character literal opening at `i` with quote `q`.

@@ -37,7 +37,8 @@ pub(super) fn closest<'x>(name: &str, candidates: impl IntoIterator<Item = &'x s
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .filter(|c| *c != name)
+        // A length further off than the limit is too far already: skip the distance.
+        .filter(|c| *c != name && c.chars().count().abs_diff(name.chars().count()) <= limit)
         .map(|c| (distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)))
