@@ -30,6 +30,8 @@ pub mod chan;
 pub mod table;
 #[path = "debug.rs"]
 pub mod debug;
+#[path = "map.rs"]
+mod map;
 
 pub use debug::DebugInfo;
 
@@ -937,11 +939,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.b.build_load(self.ty(&e.ty), v.unwrap().into_pointer_value(), "").unwrap()
             }
             ExprKind::MapIndex(m, k) | ExprKind::MapSlot(m, k) => {
-                let mv = self.rvalue(m).unwrap();
-                let kp = self.key_ptr(k);
-                let name = if matches!(e.kind, ExprKind::MapIndex(..)) { "__truk_map_get" } else { "__truk_map_upsert" };
-                let f = self.rt(name, &[self.ptr().into(), self.ptr().into()], Some(self.ptr().into()));
-                return self.b.build_call(f, &[mv.into(), kp.into()], "").unwrap().try_as_basic_value().basic();
+                let op = if matches!(e.kind, ExprKind::MapIndex(..)) { map::MapOp::Get } else { map::MapOp::Upsert };
+                return self.map_call(op, m, k);
             }
             ExprKind::Cast(x) => return Some(self.cast(x, &e.ty)),
             ExprKind::StructLit(fields) | ExprKind::TupleLit(fields) => {
@@ -1276,10 +1275,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 None
             }
             Builtin::MapRemove => {
-                let m = self.rvalue(&args[0]).unwrap();
-                let k = self.key_ptr(&args[1]);
-                let f = self.rt("__truk_map_remove", &[ptr.into(), ptr.into()], None);
-                self.b.build_call(f, &[m.into(), k.into()], "").unwrap();
+                self.map_call(map::MapOp::Remove, &args[0], &args[1]);
                 None
             }
             Builtin::Len => Some(self.slice_parts(&args[0]).1.into()),
