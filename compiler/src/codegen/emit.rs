@@ -87,6 +87,9 @@ pub fn emit<'ctx>(
     debug_info: DebugInfo,
 ) -> Module<'ctx> {
     let module = ctx.create_module(name);
+    // Before any load or store is built: they take their alignment from the module's layout
+    // (LLVM's default one gives i64 and f64 an alignment of 4).
+    module.set_data_layout(&td.get_data_layout());
     let dwarf = match debug_info {
         DebugInfo::None => None,
         DebugInfo::Lines { optimized } => Some(debug::Dwarf::new(ctx, &module, sources, optimized)),
@@ -481,7 +484,15 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             Some(r) => r.fn_type(params, false),
             None => self.ctx.void_type().fn_type(params, false),
         };
-        self.module.add_function(name, fty, Some(Linkage::External))
+        let f = self.module.add_function(name, fty, Some(Linkage::External));
+        if matches!(name, "__truk_panic" | "__truk_panic_cstr" | "__truk_bounds_fail") {
+            // Failure paths: cold and noreturn, so they stay out of the hot code and do not
+            // count against inlining the function that checks.
+            for attr in ["noreturn", "cold", "nounwind"] {
+                f.add_attribute(AttributeLoc::Function, self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id(attr), 0));
+            }
+        }
+        f
     }
 
     // ---- functions -------------------------------------------------------------------------
