@@ -19,7 +19,8 @@
 #include <string.h>
 
 #define SLOT_EMPTY 0u
-#define SLOT_TOMB UINT64_MAX /* index slots otherwise hold entry number + 1 */
+#define SLOT_TOMB UINT64_MAX /* otherwise: low 32 bits of the hash << 32 | entry number + 1 */
+#define MAX_ENTRIES (1ull << 31) /* entry number + 1 fits the low half of a slot */
 #define MIN_ENTRIES 8u
 #define ENTRY_HDR 16u
 
@@ -167,6 +168,11 @@ void *__truk_map_new(uint32_t key_kind, uint64_t key_size, uint64_t val_size) {
     return m;
 }
 
+/* The tag lets a probe skip a slot whose hash differs without loading its entry. */
+static uint64_t make_slot(uint64_t h, uint64_t entry_no) { return h << 32 | (entry_no + 1); }
+static bool slot_matches(uint64_t s, uint64_t h) { return s != SLOT_TOMB && s >> 32 == (h & 0xffffffffu); }
+static uint64_t slot_entry(uint64_t s) { return (s & 0xffffffffu) - 1; }
+
 /* Index slot holding key, or NULL. */
 static uint64_t *find_slot(const truk_map *m, const void *key, uint64_t h) {
     if (!m->index)
@@ -176,8 +182,8 @@ static uint64_t *find_slot(const truk_map *m, const void *key, uint64_t h) {
         uint64_t s = m->index[i];
         if (s == SLOT_EMPTY)
             return NULL;
-        if (s != SLOT_TOMB) {
-            unsigned char *e = entry_at(m, s - 1);
+        if (slot_matches(s, h)) {
+            unsigned char *e = entry_at(m, slot_entry(s));
             if (entry_hash(e) == h && key_eq(m, e + ENTRY_HDR, key))
                 return &m->index[i];
         }
@@ -188,12 +194,12 @@ static uint64_t *find_slot(const truk_map *m, const void *key, uint64_t h) {
 static uint64_t *find_int(const truk_map *m, uint64_t key) {
     if (!m->index)
         return NULL;
-    uint64_t mask = 2 * m->cap - 1;
-    for (uint64_t i = int_hash(key) >> m->shift;; i = (i + 1) & mask) {
+    uint64_t mask = 2 * m->cap - 1, h = int_hash(key);
+    for (uint64_t i = h >> m->shift;; i = (i + 1) & mask) {
         uint64_t s = m->index[i];
         if (s == SLOT_EMPTY)
             return NULL;
-        if (s != SLOT_TOMB && load64(entry_at(m, s - 1) + ENTRY_HDR) == key)
+        if (slot_matches(s, h) && load64(entry_at(m, slot_entry(s)) + ENTRY_HDR) == key)
             return &m->index[i];
     }
 }
@@ -203,7 +209,7 @@ static void index_put(truk_map *m, uint64_t h, uint64_t entry_no) {
     uint64_t i = h >> m->shift;
     while (m->index[i] != SLOT_EMPTY && m->index[i] != SLOT_TOMB)
         i = (i + 1) & mask;
-    m->index[i] = entry_no + 1;
+    m->index[i] = make_slot(h, entry_no);
 }
 
 /* Called when the entry array is full: drop dead entries, size the array to
@@ -221,7 +227,7 @@ static void rebuild(truk_map *m) {
     m->n_entries = w;
     uint64_t cap = MIN_ENTRIES;
     while (cap < 2 * w) {
-        if (cap > UINT64_MAX / 4)
+        if (cap >= MAX_ENTRIES)
             __truk_panic_cstr("out of memory");
         cap *= 2;
     }
@@ -244,7 +250,7 @@ void *__truk_map_get(void *mp, const void *key) {
     if (!m)
         return NULL;
     uint64_t *slot = find_slot(m, key, key_hash(m, key));
-    return slot ? entry_at(m, *slot - 1) + m->val_off : NULL;
+    return slot ? entry_at(m, slot_entry(*slot)) + m->val_off : NULL;
 }
 
 /* The bytes an entry stores for key: a private copy of a string, a float with
@@ -298,7 +304,7 @@ void *__truk_map_upsert(void *mp, const void *key) {
     uint64_t h = key_hash(m, key);
     uint64_t *slot = find_slot(m, key, h);
     if (slot)
-        return entry_at(m, *slot - 1) + m->val_off;
+        return entry_at(m, slot_entry(*slot)) + m->val_off;
     /* Take the key before rebuild() moves the entries: the caller's key may
      * point into this map (a key pointer from __truk_map_next). */
     unsigned char small[16];
@@ -312,7 +318,7 @@ void *__truk_map_upsert(void *mp, const void *key) {
 }
 
 static void remove_slot(truk_map *m, uint64_t *slot) {
-    unsigned char *e = entry_at(m, *slot - 1);
+    unsigned char *e = entry_at(m, slot_entry(*slot));
     release_key(m, e);
     set_live(e, 0);
     *slot = SLOT_TOMB;
@@ -330,7 +336,7 @@ void __truk_map_remove(void *mp, const void *key) {
 void *__truk_map_get_int(void *mp, uint64_t key) {
     truk_map *m = mp;
     uint64_t *slot = m ? find_int(m, key) : NULL;
-    return slot ? entry_at(m, *slot - 1) + m->val_off : NULL;
+    return slot ? entry_at(m, slot_entry(*slot)) + m->val_off : NULL;
 }
 
 void *__truk_map_upsert_int(void *mp, uint64_t key) {
@@ -339,7 +345,7 @@ void *__truk_map_upsert_int(void *mp, uint64_t key) {
         __truk_panic_cstr("assignment to a nil map");
     uint64_t *slot = find_int(m, key);
     if (slot)
-        return entry_at(m, *slot - 1) + m->val_off;
+        return entry_at(m, slot_entry(*slot)) + m->val_off;
     unsigned char *e = append(m, int_hash(key));
     memcpy(e + ENTRY_HDR, &key, 8);
     return e + m->val_off;
