@@ -9,6 +9,9 @@
  * (live + tombstones) stays at or below 1/2.
  *
  * Entry: [u64 hash][u64 live][key (key_size, or char* for strings)][pad][value]
+ * An index lookup starts at the top bits of the hash (multiply-shift), so integer keys
+ * need only a multiply. Integer keys of up to 8 bytes are stored zero-extended to 8 bytes
+ * (the key room is at least 16 bytes), so the *_int entry points compare one u64.
  */
 #include "truk_rt.h"
 
@@ -16,7 +19,8 @@
 #include <string.h>
 
 #define SLOT_EMPTY 0u
-#define SLOT_TOMB UINT64_MAX /* index slots otherwise hold entry number + 1 */
+#define SLOT_TOMB UINT64_MAX /* otherwise: low 32 bits of the hash << 32 | entry number + 1 */
+#define MAX_ENTRIES (1ull << 31) /* entry number + 1 fits the low half of a slot */
 #define MIN_ENTRIES 8u
 #define ENTRY_HDR 16u
 
@@ -31,6 +35,7 @@ typedef struct {
     uint64_t cap;        /* entry capacity (power of two, or 0) */
     uint64_t len;        /* live entries */
     uint64_t *index;     /* 2 * cap slots */
+    uint32_t shift;      /* 64 - log2(2 * cap): the index slot of hash h is h >> shift */
 } truk_map;
 
 static uint64_t align16(uint64_t n) { return (n + 15u) & ~(uint64_t)15u; }
@@ -56,6 +61,15 @@ static uint64_t hash_bytes(const unsigned char *p, uint64_t n) {
     return mix64(h);
 }
 
+/* Fibonacci hashing: the top bits of the product are well mixed. */
+static uint64_t int_hash(uint64_t k) { return k * 0x9e3779b97f4a7c15ULL; }
+
+static uint64_t load64(const void *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
 static uint64_t key_hash(const truk_map *m, const void *key) {
     switch (m->key_kind) {
     case TRUK_KEY_FLOAT:
@@ -78,6 +92,11 @@ static uint64_t key_hash(const truk_map *m, const void *key) {
         return s ? hash_bytes((const unsigned char *)s, strlen(s)) : 0x9e3779b97f4a7c15ULL;
     }
     default:
+        if (m->key_size <= 8) {
+            uint64_t v = 0;
+            memcpy(&v, key, (size_t)m->key_size);
+            return int_hash(v);
+        }
         return hash_bytes(key, m->key_size);
     }
 }
@@ -149,29 +168,48 @@ void *__truk_map_new(uint32_t key_kind, uint64_t key_size, uint64_t val_size) {
     return m;
 }
 
+/* The tag lets a probe skip a slot whose hash differs without loading its entry. */
+static uint64_t make_slot(uint64_t h, uint64_t entry_no) { return h << 32 | (entry_no + 1); }
+static bool slot_matches(uint64_t s, uint64_t h) { return s != SLOT_TOMB && s >> 32 == (h & 0xffffffffu); }
+static uint64_t slot_entry(uint64_t s) { return (s & 0xffffffffu) - 1; }
+
 /* Index slot holding key, or NULL. */
 static uint64_t *find_slot(const truk_map *m, const void *key, uint64_t h) {
     if (!m->index)
         return NULL;
     uint64_t mask = 2 * m->cap - 1;
-    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+    for (uint64_t i = h >> m->shift;; i = (i + 1) & mask) {
         uint64_t s = m->index[i];
         if (s == SLOT_EMPTY)
             return NULL;
-        if (s != SLOT_TOMB) {
-            unsigned char *e = entry_at(m, s - 1);
+        if (slot_matches(s, h)) {
+            unsigned char *e = entry_at(m, slot_entry(s));
             if (entry_hash(e) == h && key_eq(m, e + ENTRY_HDR, key))
                 return &m->index[i];
         }
     }
 }
 
+/* find_slot for an integer key (kind BYTES, key_size <= 8): one u64 compare per probe. */
+static uint64_t *find_int(const truk_map *m, uint64_t key) {
+    if (!m->index)
+        return NULL;
+    uint64_t mask = 2 * m->cap - 1, h = int_hash(key);
+    for (uint64_t i = h >> m->shift;; i = (i + 1) & mask) {
+        uint64_t s = m->index[i];
+        if (s == SLOT_EMPTY)
+            return NULL;
+        if (slot_matches(s, h) && load64(entry_at(m, slot_entry(s)) + ENTRY_HDR) == key)
+            return &m->index[i];
+    }
+}
+
 static void index_put(truk_map *m, uint64_t h, uint64_t entry_no) {
     uint64_t mask = 2 * m->cap - 1;
-    uint64_t i = h & mask;
+    uint64_t i = h >> m->shift;
     while (m->index[i] != SLOT_EMPTY && m->index[i] != SLOT_TOMB)
         i = (i + 1) & mask;
-    m->index[i] = entry_no + 1;
+    m->index[i] = make_slot(h, entry_no);
 }
 
 /* Called when the entry array is full: drop dead entries, size the array to
@@ -189,7 +227,7 @@ static void rebuild(truk_map *m) {
     m->n_entries = w;
     uint64_t cap = MIN_ENTRIES;
     while (cap < 2 * w) {
-        if (cap > UINT64_MAX / 4)
+        if (cap >= MAX_ENTRIES)
             __truk_panic_cstr("out of memory");
         cap *= 2;
     }
@@ -199,6 +237,7 @@ static void rebuild(truk_map *m) {
             __truk_panic_cstr("out of memory");
         m->entries = ne;
         m->cap = cap;
+        m->shift = (uint32_t)__builtin_clzll(2 * cap) + 1;
     }
     free(m->index);
     m->index = __truk_alloc_array(sizeof(uint64_t), 2 * cap);
@@ -211,7 +250,7 @@ void *__truk_map_get(void *mp, const void *key) {
     if (!m)
         return NULL;
     uint64_t *slot = find_slot(m, key, key_hash(m, key));
-    return slot ? entry_at(m, *slot - 1) + m->val_off : NULL;
+    return slot ? entry_at(m, slot_entry(*slot)) + m->val_off : NULL;
 }
 
 /* The bytes an entry stores for key: a private copy of a string, a float with
@@ -244,19 +283,8 @@ static void make_stored_key(const truk_map *m, const void *key, unsigned char *o
     }
 }
 
-void *__truk_map_upsert(void *mp, const void *key) {
-    truk_map *m = mp;
-    if (!m)
-        __truk_panic_cstr("assignment to a nil map");
-    uint64_t h = key_hash(m, key);
-    uint64_t *slot = find_slot(m, key, h);
-    if (slot)
-        return entry_at(m, *slot - 1) + m->val_off;
-    /* Take the key before rebuild() moves the entries: the caller's key may
-     * point into this map (a key pointer from __truk_map_next). */
-    unsigned char small[16];
-    unsigned char *kb = m->key_size <= sizeof small ? small : __truk_alloc(m->key_size);
-    make_stored_key(m, key, kb);
+/* A new zero-filled live entry with hash h, indexed; the caller stores the key. */
+static unsigned char *append(truk_map *m, uint64_t h) {
     if (m->n_entries == m->cap)
         rebuild(m);
     uint64_t n = m->n_entries++;
@@ -264,26 +292,70 @@ void *__truk_map_upsert(void *mp, const void *key) {
     memset(e, 0, (size_t)m->entry_size);
     memcpy(e, &h, 8);
     set_live(e, 1);
+    index_put(m, h, n);
+    m->len++;
+    return e;
+}
+
+void *__truk_map_upsert(void *mp, const void *key) {
+    truk_map *m = mp;
+    if (!m)
+        __truk_panic_cstr("assignment to a nil map");
+    uint64_t h = key_hash(m, key);
+    uint64_t *slot = find_slot(m, key, h);
+    if (slot)
+        return entry_at(m, slot_entry(*slot)) + m->val_off;
+    /* Take the key before rebuild() moves the entries: the caller's key may
+     * point into this map (a key pointer from __truk_map_next). */
+    unsigned char small[16];
+    unsigned char *kb = m->key_size <= sizeof small ? small : __truk_alloc(m->key_size);
+    make_stored_key(m, key, kb);
+    unsigned char *e = append(m, h);
     memcpy(e + ENTRY_HDR, kb, (size_t)m->key_size);
     if (kb != small)
         free(kb);
-    index_put(m, h, n);
-    m->len++;
     return e + m->val_off;
 }
 
-void __truk_map_remove(void *mp, const void *key) {
-    truk_map *m = mp;
-    if (!m)
-        return;
-    uint64_t *slot = find_slot(m, key, key_hash(m, key));
-    if (!slot)
-        return;
-    unsigned char *e = entry_at(m, *slot - 1);
+static void remove_slot(truk_map *m, uint64_t *slot) {
+    unsigned char *e = entry_at(m, slot_entry(*slot));
     release_key(m, e);
     set_live(e, 0);
     *slot = SLOT_TOMB;
     m->len--;
+}
+
+void __truk_map_remove(void *mp, const void *key) {
+    truk_map *m = mp;
+    uint64_t *slot = m ? find_slot(m, key, key_hash(m, key)) : NULL;
+    if (slot)
+        remove_slot(m, slot);
+}
+
+/* The same operations for integer keys (kind BYTES, key_size <= 8), zero-extended to u64, by value. */
+void *__truk_map_get_int(void *mp, uint64_t key) {
+    truk_map *m = mp;
+    uint64_t *slot = m ? find_int(m, key) : NULL;
+    return slot ? entry_at(m, slot_entry(*slot)) + m->val_off : NULL;
+}
+
+void *__truk_map_upsert_int(void *mp, uint64_t key) {
+    truk_map *m = mp;
+    if (!m)
+        __truk_panic_cstr("assignment to a nil map");
+    uint64_t *slot = find_int(m, key);
+    if (slot)
+        return entry_at(m, slot_entry(*slot)) + m->val_off;
+    unsigned char *e = append(m, int_hash(key));
+    memcpy(e + ENTRY_HDR, &key, 8);
+    return e + m->val_off;
+}
+
+void __truk_map_remove_int(void *mp, uint64_t key) {
+    truk_map *m = mp;
+    uint64_t *slot = m ? find_int(m, key) : NULL;
+    if (slot)
+        remove_slot(m, slot);
 }
 
 void __truk_map_free(void *mp) {

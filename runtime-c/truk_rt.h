@@ -47,6 +47,11 @@ void *__truk_map_get(void *m, const void *key);
  * the next insert or remove. NULL map: panic "assignment to a nil map". */
 void *__truk_map_upsert(void *m, const void *key);
 void __truk_map_remove(void *m, const void *key); /* absent key / NULL map: no-op */
+/* get / upsert / remove for integer, bool and enum keys of up to 8 bytes, passed
+ * zero-extended to u64 by value: no key temporary, one compare per probe. */
+void *__truk_map_get_int(void *m, uint64_t key);
+void *__truk_map_upsert_int(void *m, uint64_t key);
+void __truk_map_remove_int(void *m, uint64_t key);
 void __truk_map_free(void *m);                    /* NULL ok */
 uint64_t __truk_map_len(void *m);                 /* NULL map: 0 */
 /* Iterate: start with cursor 0. Returns the next (non-zero) cursor and sets

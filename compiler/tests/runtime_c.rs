@@ -155,6 +155,41 @@ static int ints(void) {
     return 0;
 }
 
+/* The by-value entry points for integer keys and the by-pointer ones agree on one map:
+ * signed keys zero-extended, 1/4/8-byte keys, removal during iteration, growth. */
+static int int_entry_points(void) {
+    void *m = __truk_map_new(TRUK_KEY_BYTES, 4, 8);
+    for (int32_t i = -N / 2; i < N / 2; i++)
+        *(int64_t *)__truk_map_upsert_int(m, (uint32_t)i) = i;
+    for (int32_t i = -N / 2; i < N / 2; i += 3)
+        __truk_map_remove(m, &i);
+    for (int32_t i = -N / 2; i < N / 2; i++) {
+        int64_t *by_ptr = __truk_map_get(m, &i), *by_val = __truk_map_get_int(m, (uint32_t)i);
+        CHECK(by_ptr == by_val);
+        CHECK((i + N / 2) % 3 == 0 ? by_val == NULL : *by_val == i);
+    }
+    void *kp, *vp;
+    uint64_t cur = 0, seen = 0;
+    while ((cur = __truk_map_next(m, cur, &kp, &vp)) != 0) {
+        int32_t k;
+        memcpy(&k, kp, 4);
+        CHECK(*(int64_t *)vp == k);
+        __truk_map_remove_int(m, (uint32_t)k);
+        seen++;
+    }
+    CHECK(seen == N - (N + 2) / 3 && __truk_map_len(m) == 0);
+    CHECK(__truk_map_get_int(NULL, 1) == NULL);
+    __truk_map_remove_int(NULL, 1);
+    __truk_map_free(m);
+
+    void *b = __truk_map_new(TRUK_KEY_BYTES, 1, 4);
+    bool t = true;
+    *(int32_t *)__truk_map_upsert_int(b, 1) = 5;
+    CHECK(*(int32_t *)__truk_map_get(b, &t) == 5 && __truk_map_get_int(b, 0) == NULL);
+    __truk_map_free(b);
+    return 0;
+}
+
 static int small_keys_big_values(void) {
     void *m = __truk_map_new(TRUK_KEY_BYTES, 4, sizeof(struct big));
     for (int32_t i = -N / 2; i < N / 2; i++) {
@@ -289,7 +324,7 @@ int32_t __truk_main(int32_t argc, char **argv) {
         if (!strcmp(mode, "argv")) return argc * 10;
         return 2;
     }
-    if (ints() || small_keys_big_values() || floats() || strings() || nil_and_alloc()) return 1;
+    if (ints() || int_entry_points() || small_keys_big_values() || floats() || strings() || nil_and_alloc()) return 1;
     printf("maps ok %f\n", sqrt(4.0));
     return 0;
 }

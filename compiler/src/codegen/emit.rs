@@ -32,6 +32,8 @@ pub mod table;
 pub mod debug;
 #[path = "debug_types.rs"]
 mod debug_types;
+#[path = "map.rs"]
+mod map;
 
 pub use debug::DebugInfo;
 
@@ -90,6 +92,9 @@ pub fn emit<'ctx>(
     nil_checks: bool,
 ) -> Module<'ctx> {
     let module = ctx.create_module(name);
+    // Before any load or store is built: they take their alignment from the module's layout
+    // (LLVM's default one gives i64 and f64 an alignment of 4).
+    module.set_data_layout(&td.get_data_layout());
     let dwarf = match debug_info {
         DebugInfo::None => None,
         DebugInfo::Lines { optimized } => Some(debug::Dwarf::new(ctx, &module, sources, optimized)),
@@ -498,7 +503,15 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             Some(r) => r.fn_type(params, false),
             None => self.ctx.void_type().fn_type(params, false),
         };
-        self.module.add_function(name, fty, Some(Linkage::External))
+        let f = self.module.add_function(name, fty, Some(Linkage::External));
+        if matches!(name, "__truk_panic" | "__truk_panic_cstr" | "__truk_bounds_fail") {
+            // Failure paths: cold and noreturn, so they stay out of the hot code and do not
+            // count against inlining the function that checks.
+            for attr in ["noreturn", "cold", "nounwind"] {
+                f.add_attribute(AttributeLoc::Function, self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id(attr), 0));
+            }
+        }
+        f
     }
 
     // ---- functions -------------------------------------------------------------------------
@@ -983,11 +996,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.b.build_load(self.ty(&e.ty), v.unwrap().into_pointer_value(), "").unwrap()
             }
             ExprKind::MapIndex(m, k) | ExprKind::MapSlot(m, k) => {
-                let mv = self.rvalue(m).unwrap();
-                let kp = self.key_ptr(k);
-                let name = if matches!(e.kind, ExprKind::MapIndex(..)) { "__truk_map_get" } else { "__truk_map_upsert" };
-                let f = self.rt(name, &[self.ptr().into(), self.ptr().into()], Some(self.ptr().into()));
-                return self.b.build_call(f, &[mv.into(), kp.into()], "").unwrap().try_as_basic_value().basic();
+                let op = if matches!(e.kind, ExprKind::MapIndex(..)) { map::MapOp::Get } else { map::MapOp::Upsert };
+                return self.map_call(op, m, k);
             }
             ExprKind::Cast(x) => return Some(self.cast(x, &e.ty)),
             ExprKind::StructLit(fields) | ExprKind::TupleLit(fields) => {
@@ -1340,10 +1350,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 None
             }
             Builtin::MapRemove => {
-                let m = self.rvalue(&args[0]).unwrap();
-                let k = self.key_ptr(&args[1]);
-                let f = self.rt("__truk_map_remove", &[ptr.into(), ptr.into()], None);
-                self.b.build_call(f, &[m.into(), k.into()], "").unwrap();
+                self.map_call(map::MapOp::Remove, &args[0], &args[1]);
                 None
             }
             Builtin::Len => Some(self.slice_parts(&args[0]).1.into()),
