@@ -8,3 +8,4 @@ pub mod fpread;
 pub mod hir;
 pub mod mir;
 pub mod syntax;
+pub mod tools;

@@ -80,6 +80,21 @@ enum Cmd {
         #[command(subcommand)]
         cmd: FleetCmd,
     },
+    /// Parse and type-check a file and its imports, without generating code.
+    Check {
+        /// Target triple whose size limits apply (default: this machine's).
+        #[arg(long)]
+        target: Option<String>,
+        /// Folder to search for imports (repeatable).
+        #[arg(short = 'I', value_name = "DIR")]
+        include: Vec<PathBuf>,
+        /// The file need not define `main` (a module other files import).
+        #[arg(long)]
+        lib: bool,
+        file: PathBuf,
+    },
+    /// Create a project folder: main.truk, a test file and a README.
+    New { name: PathBuf },
     /// List the targets this machine can build for (and run), and what it lacks for the others.
     Targets,
     /// Print the build fingerprint of a Truk binary.
@@ -196,6 +211,20 @@ fn main() -> ExitCode {
                 Err(e) => fail(&format!("error: {e}")),
             }
         }
+        Cmd::Check { target, include, lib, file } => {
+            let target = target.unwrap_or_else(host_target);
+            match truk::tools::check::check_file(&file, &include, &target, lib) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+        Cmd::New { name } => match truk::tools::new::new_project(&name) {
+            Ok(()) => {
+                eprintln!("created {} (main.truk, main_test.truk, README.md)", name.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
         Cmd::Targets => {
             print!("{}", target::describe_all());
             ExitCode::SUCCESS
