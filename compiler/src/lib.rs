@@ -4,6 +4,7 @@ pub mod diag;
 pub mod driver;
 pub mod fingerprint;
 pub mod fleet_cli;
+pub mod fmt;
 pub mod fpread;
 pub mod hir;
 pub mod mir;

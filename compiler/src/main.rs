@@ -95,6 +95,14 @@ enum Cmd {
     },
     /// Create a project folder: main.truk, a test file and a README.
     New { name: PathBuf },
+    /// Lay out Truk files in the canonical style (folders: every .truk file in them).
+    Fmt {
+        /// Change nothing: list the files that would change, and fail if there are any.
+        #[arg(long)]
+        check: bool,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// List the targets this machine can build for (and run), and what it lacks for the others.
     Targets,
     /// Print the build fingerprint of a Truk binary.
@@ -225,6 +233,13 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e),
         },
+        Cmd::Fmt { check, paths } => {
+            if truk::fmt::run(&paths, check) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Cmd::Targets => {
             print!("{}", target::describe_all());
             ExitCode::SUCCESS
