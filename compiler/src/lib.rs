@@ -7,6 +7,7 @@ pub mod fleet_cli;
 pub mod fmt;
 pub mod fpread;
 pub mod hir;
+pub mod lsp;
 pub mod mir;
 pub mod syntax;
 pub mod tools;

@@ -103,6 +103,8 @@ enum Cmd {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Serve editors the Language Server Protocol on stdin/stdout.
+    Lsp,
     /// List the targets this machine can build for (and run), and what it lacks for the others.
     Targets,
     /// Print the build fingerprint of a Truk binary.
@@ -240,6 +242,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Cmd::Lsp => match truk::lsp::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&format!("error: truk lsp: {e}")),
+        },
         Cmd::Targets => {
             print!("{}", target::describe_all());
             ExitCode::SUCCESS
