@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diag::{render_all, Diagnostic, Span};
+use crate::diag::{render_all, Diagnostic, Severity, Span};
 use crate::driver::build::{load, on_compiler_stack};
 use crate::hir;
 
@@ -13,9 +13,11 @@ pub fn check_file(entry: &Path, include: &[PathBuf], target: &str, lib: bool) ->
     on_compiler_stack(|| {
         let loaded = load(entry, include).map_err(|(s, d)| render_all(&d, &s))?;
         let (prog, diags) = hir::check::check(&loaded.modules);
-        if !diags.is_empty() {
+        if diags.iter().any(|d| d.severity == Severity::Error) {
             return Err(render_all(&diags, &loaded.sources));
         }
+        // What is not an error (a warning) is shown, and the check goes on.
+        eprint!("{}", render_all(&diags, &loaded.sources));
         if !lib && prog.main.is_none() {
             // As `truk build` says it, at the entry file's start.
             let d = Diagnostic::error(Span::new(0, 0, 0), "no `main` function: a program needs `fn main() : i32`")
