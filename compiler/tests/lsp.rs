@@ -157,6 +157,12 @@ fn an_editor_session() {
     assert_eq!(h["contents"]["value"], "```truk\np.x: i32\n```", "{h}");
     let h = c.request("textDocument/hover", at(&uri, 6, 7));
     assert_eq!(h["contents"]["value"], "```truk\ntotal: i64\n```", "{h}");
+    // A function by its name (not by the types in its signature), a struct by its name.
+    let h = c.request("textDocument/hover", at(&uri, 4, 4));
+    assert_eq!(h["contents"]["value"], "```truk\nmain: fn() : i32\n```", "{h}");
+    assert_eq!(c.request("textDocument/hover", at(&uri, 4, 13)), Value::Null);
+    let h = c.request("textDocument/hover", at(&uri, 5, 10));
+    assert_eq!(h["contents"]["value"], "```truk\nstruct Point { x: i32, y: i32 }\n```", "{h}");
 
     // Definition: into the imported file, and of a local.
     let def = c.request("textDocument/definition", at(&uri, 7, 10));
@@ -165,6 +171,24 @@ fn an_editor_session() {
     let def = c.request("textDocument/definition", at(&uri, 7, 15));
     assert_eq!(def["uri"], uri.as_str(), "{def}");
     assert_eq!(def["range"]["start"]["line"], 5, "{def}");
+
+    // An error in an imported file (open in the editor, unsaved) shows on the import.
+    let lib_uri = format!("file://{}", d.0.join("lib.truk").display());
+    let broken_lib = "// helpers\nfn twice(n: i32) : i32 {\n  return n * true;\n}\n";
+    c.notify("textDocument/didOpen", json!({
+        "textDocument": { "uri": lib_uri, "languageId": "truk", "version": 1, "text": broken_lib },
+    }));
+    let lib_diags = c.diagnostics(&lib_uri);
+    assert_eq!(lib_diags.len(), 1, "{lib_diags:?}");
+    assert_eq!(lib_diags[0]["range"]["start"]["line"], 2);
+    c.change(&uri, 4, MAIN);
+    let diags = c.diagnostics(&uri);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0]["range"]["start"]["line"], 0, "{diags:?}");
+    assert!(diags[0]["message"].as_str().unwrap().contains("lib.truk:3:"), "{diags:?}");
+    c.notify("textDocument/didClose", json!({ "textDocument": { "uri": lib_uri } }));
+    c.change(&uri, 4, MAIN);
+    assert_eq!(c.diagnostics(&uri), Vec::<Value>::new());
 
     // Completion after `.` on a line still being typed (it does not parse yet).
     let typing = MAIN.replace("  return twice(p.x);", "  p.\n  return twice(p.x);");
@@ -212,4 +236,25 @@ fn an_editor_session() {
 
 fn labels_of_symbols(syms: &Value) -> Vec<String> {
     syms.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn import_folders_come_from_the_initialization_options() {
+    let d = Scratch::new("lsp-include");
+    d.write("inc/extra.truk", "fn seven() : i32 {\n  return 7;\n}\n");
+    let uri = format!("file://{}", d.0.join("main.truk").display());
+    let text = "import \"extra.truk\";\nfn main() : i32 {\n  return seven();\n}\n";
+    for (options, errors) in [(json!({ "include": [d.0.join("inc")] }), 0), (json!(null), 1)] {
+        let mut c = Client::start();
+        c.request("initialize", json!({ "processId": null, "rootUri": null, "capabilities": {}, "initializationOptions": options }));
+        c.notify("initialized", json!({}));
+        c.notify("textDocument/didOpen", json!({
+            "textDocument": { "uri": uri, "languageId": "truk", "version": 1, "text": text },
+        }));
+        let diags = c.diagnostics(&uri);
+        assert_eq!(diags.len(), errors, "{diags:?}");
+        if errors > 0 {
+            assert!(diags[0]["message"].as_str().unwrap().contains("cannot find imported file `extra.truk`"), "{diags:?}");
+        }
+    }
 }

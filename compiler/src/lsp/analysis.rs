@@ -10,11 +10,13 @@ use crate::hir::ty::{Ty, TyDisplay};
 use crate::hir::{self, ExprKind, Program, StmtKind};
 
 /// One name or expression of the entry file: its span, its type, and the declaration it
-/// names, if any.
+/// names, if any. A function's or global's declaration spans all of it: `name` then says
+/// which word of it stands for the whole.
 pub struct Entry {
     pub span: Span,
     pub ty: Ty,
     pub def: Option<Span>,
+    pub name: Option<String>,
 }
 
 pub struct Analysis {
@@ -35,17 +37,17 @@ pub fn analyze(entry: &Path, include: &[PathBuf], overlay: &(dyn Fn(&Path) -> Op
             for f in &prog.funcs {
                 w.f = Some(f);
                 for l in &f.locals {
-                    w.out.push(Entry { span: l.span, ty: l.ty.clone(), def: Some(l.span) });
+                    w.out.push(Entry { span: l.span, ty: l.ty.clone(), def: Some(l.span), name: None });
                 }
                 if let Some(b) = &f.body {
                     w.block(b);
                 }
                 if !f.name.contains('#') {
-                    w.out.push(Entry { span: f.span, ty: f.fn_ty(), def: Some(f.span) });
+                    w.out.push(Entry { span: f.span, ty: f.fn_ty(), def: Some(f.span), name: Some(f.name.clone()) });
                 }
             }
             for g in &prog.globals {
-                w.out.push(Entry { span: g.span, ty: g.ty.clone(), def: Some(g.span) });
+                w.out.push(Entry { span: g.span, ty: g.ty.clone(), def: Some(g.span), name: Some(g.name.clone()) });
             }
             let mut index = w.out;
             index.retain(|e| e.span.file == 0);
@@ -110,7 +112,7 @@ impl Walk<'_> {
             ExprKind::Func(id) => self.p.funcs.get(*id as usize).map(|f| f.span),
             _ => None,
         };
-        self.out.push(Entry { span: e.span, ty: e.ty.clone(), def });
+        self.out.push(Entry { span: e.span, ty: e.ty.clone(), def, name: None });
         match &e.kind {
             ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) | ExprKind::MapIndex(a, b) | ExprKind::MapSlot(a, b) => {
                 self.expr(a);
@@ -130,11 +132,13 @@ impl Walk<'_> {
 }
 
 impl Analysis {
-    /// The innermost indexed span of the entry file around `offset`.
-    pub fn at(&self, offset: u32) -> Option<&Entry> {
+    /// The innermost indexed span of the entry file around `offset`, where the cursor is on
+    /// `word`.
+    pub fn at(&self, offset: u32, word: &str) -> Option<&Entry> {
         self.index
             .iter()
             .filter(|e| e.span.lo <= offset && offset < e.span.hi.max(e.span.lo + 1))
+            .filter(|e| e.name.as_ref().is_none_or(|n| n == word))
             .min_by_key(|e| (e.span.hi - e.span.lo, e.def.is_none()))
     }
 
@@ -142,7 +146,7 @@ impl Analysis {
     /// global or function (in any file of the closure).
     pub fn definition(&self, offset: u32, name: &str) -> Option<Span> {
         let prog = self.prog.as_ref()?;
-        if let Some(d) = self.at(offset).and_then(|e| e.def) {
+        if let Some(d) = self.at(offset, name).and_then(|e| e.def) {
             return Some(d);
         }
         prog.funcs
@@ -153,6 +157,17 @@ impl Analysis {
             .chain(prog.structs.iter().filter(|s| s.name == name).map(|s| s.span))
             .chain(prog.enums.iter().filter(|e| e.name == name).map(|e| e.span))
             .next()
+    }
+
+    /// `struct P { x: i32, y: i32 }` for a struct's name.
+    pub fn describe_struct(&self, name: &str) -> Option<String> {
+        let p = self.prog.as_ref()?;
+        let s = p.structs.iter().find(|s| s.name == name)?;
+        let fields: Vec<String> = s.fields.iter().flatten().map(|(n, t)| format!("{n}: {}", show(p, t))).collect();
+        Some(match s.fields {
+            Some(_) => format!("struct {} {{ {} }}", s.name, fields.join(", ")),
+            None => format!("extern struct {};", s.name),
+        })
     }
 
     pub fn show(&self, ty: &Ty) -> String {

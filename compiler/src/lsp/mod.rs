@@ -36,6 +36,8 @@ struct Doc {
 #[derive(Default)]
 struct Server {
     docs: HashMap<String, Doc>,
+    /// Import folders (`-I`), from the editor's `initializationOptions.include`.
+    include: Vec<PathBuf>,
 }
 
 /// Serve the editor on stdin/stdout until it says `exit`.
@@ -49,10 +51,11 @@ pub fn run() -> Result<(), String> {
         "documentSymbolProvider": true,
         "documentFormattingProvider": true,
     });
-    let (id, _) = conn.initialize_start().map_err(|e| e.to_string())?;
+    let (id, init) = conn.initialize_start().map_err(|e| e.to_string())?;
     conn.initialize_finish(id, json!({ "capabilities": caps, "serverInfo": { "name": "truk", "version": env!("CARGO_PKG_VERSION") } }))
         .map_err(|e| e.to_string())?;
-    let mut server = Server::default();
+    let include = init["initializationOptions"]["include"].as_array().into_iter().flatten();
+    let mut server = Server { include: include.filter_map(|d| d.as_str()).map(PathBuf::from).collect(), ..Server::default() };
     for msg in &conn.receiver {
         match msg {
             Message::Request(req) => {
@@ -112,7 +115,7 @@ impl Server {
         let mut overlay: HashMap<PathBuf, String> =
             self.docs.values().map(|d| (canonical(&d.path), d.text.clone())).collect();
         overlay.insert(canonical(&path), new_text.clone());
-        let a = Rc::new(analyze(&path, &[], &|p: &Path| overlay.get(&canonical(p)).cloned()));
+        let a = Rc::new(analyze(&path, &self.include, &|p: &Path| overlay.get(&canonical(p)).cloned()));
         let good = if a.prog.is_some() { Some(a.clone()) } else { self.docs.get(uri).and_then(|d| d.good.clone()) };
         self.docs.insert(uri.to_string(), Doc { path, text: new_text, last: a, good });
     }
@@ -121,22 +124,33 @@ impl Server {
     fn diagnostics(&self, uri: &str) -> Notification {
         let doc = &self.docs[uri];
         let a = &doc.last;
+        let imports = imports(doc);
         let mut out = vec![];
         for d in &a.diags {
             let (file, lo, hi) = match d.span {
                 Some(s) => (s.file, s.lo as usize, s.hi as usize),
                 None => (0, 0, 0),
             };
-            if file != 0 {
-                continue;
-            }
+            let mut message = d.message.clone();
+            let (lo, hi) = if file == 0 {
+                (lo, hi)
+            } else {
+                // In an imported file: shown on the import that brings it in (or the first).
+                let f = a.sources.file(file);
+                let (line, col) = f.line_col(lo as u32);
+                message = format!("{}:{line}:{col}: {message}", f.path.display());
+                let target = canonical(&f.path);
+                match imports.iter().find(|(p, _)| *p == target).or(imports.first()) {
+                    Some(&(_, span)) => (span.lo as usize, span.hi as usize),
+                    None => (0, 0),
+                }
+            };
             let severity = match d.severity {
                 Severity::Error => 1,
                 Severity::Note => 3,
                 #[allow(unreachable_patterns)]
                 _ => 2,
             };
-            let mut message = d.message.clone();
             for n in &d.notes {
                 message.push('\n');
                 message.push_str(n);
@@ -179,8 +193,12 @@ impl Server {
 
     fn hover(&self, p: &TextDocumentPositionParams) -> Value {
         let Some((doc, offset, a)) = self.at(p) else { return Value::Null };
-        let Some(e) = a.at(offset as u32) else { return Value::Null };
         let (_, word) = text::word_at(&doc.text, offset);
+        let markdown = |s: String| json!({ "contents": { "kind": "markdown", "value": format!("```truk\n{s}\n```") } });
+        if let Some(s) = a.describe_struct(word) {
+            return markdown(s);
+        }
+        let Some(e) = a.at(offset as u32, word) else { return Value::Null };
         let src = &a.sources.file(0).text;
         let shown = if e.def.is_some() && !word.is_empty() {
             word.to_string()
@@ -188,10 +206,7 @@ impl Server {
             let s = src.get(e.span.lo as usize..e.span.hi as usize).unwrap_or(word);
             s.lines().next().unwrap_or("").chars().take(60).collect()
         };
-        json!({
-            "contents": { "kind": "markdown", "value": format!("```truk\n{shown}: {}\n```", a.show(&e.ty)) },
-            "range": text::range(src, e.span.lo as usize, e.span.hi as usize),
-        })
+        markdown(format!("{shown}: {}", a.show(&e.ty)))
     }
 
     fn definition(&self, p: &TextDocumentPositionParams) -> Value {
@@ -250,6 +265,20 @@ impl Server {
         }
         Ok(json!([{ "range": text::range(&doc.text, 0, doc.text.len()), "newText": out }]))
     }
+}
+
+/// The files a document imports directly (canonical paths) and the span of each import.
+fn imports(doc: &Doc) -> Vec<(PathBuf, crate::diag::Span)> {
+    let dir = doc.path.parent().unwrap_or(Path::new("."));
+    let (module, _) = parser::parse_module(&doc.text, 0);
+    module
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            ast::Item::Import { path, span } => Some((canonical(&dir.join(path)), *span)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn canonical(p: &Path) -> PathBuf {
