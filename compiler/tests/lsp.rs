@@ -171,6 +171,9 @@ fn an_editor_session() {
     let def = c.request("textDocument/definition", at(&uri, 7, 15));
     assert_eq!(def["uri"], uri.as_str(), "{def}");
     assert_eq!(def["range"]["start"]["line"], 5, "{def}");
+    // A field: its name in the struct.
+    let def = c.request("textDocument/definition", at(&uri, 7, 17));
+    assert_eq!(def["range"], json!({ "start": { "line": 2, "character": 15 }, "end": { "line": 2, "character": 16 } }), "{def}");
 
     // An error in an imported file (open in the editor, unsaved) shows on the import.
     let lib_uri = format!("file://{}", d.0.join("lib.truk").display());

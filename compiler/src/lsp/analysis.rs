@@ -33,7 +33,7 @@ pub fn analyze(entry: &Path, include: &[PathBuf], overlay: &(dyn Fn(&Path) -> Op
         Err((sources, diags)) => Analysis { sources, diags, prog: None, index: vec![] },
         Ok(loaded) => {
             let (prog, diags) = hir::check::check(&loaded.modules);
-            let mut w = Walk { p: &prog, f: None, out: vec![] };
+            let mut w = Walk { p: &prog, sources: &loaded.sources, f: None, out: vec![] };
             for f in &prog.funcs {
                 w.f = Some(f);
                 for l in &f.locals {
@@ -59,11 +59,26 @@ pub fn analyze(entry: &Path, include: &[PathBuf], overlay: &(dyn Fn(&Path) -> Op
 /// Collects the index entries of the functions' bodies.
 struct Walk<'a> {
     p: &'a Program,
+    sources: &'a SourceMap,
     f: Option<&'a hir::Function>,
     out: Vec<Entry>,
 }
 
 impl Walk<'_> {
+    /// Where field `n` of a struct is declared: its name, found in the declaration's text
+    /// (the HIR keeps the struct's span, not its fields').
+    fn field_span(&self, id: u32, n: u32) -> Option<Span> {
+        let s = self.p.structs.get(id as usize)?;
+        let name = &s.fields.as_ref()?.get(n as usize)?.0;
+        let text = self.sources.file(s.span.file).text.get(s.span.lo as usize..s.span.hi as usize)?;
+        let body = text.find('{')?;
+        let is_id = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let at = text[body..].match_indices(name.as_str()).map(|(i, _)| body + i).find(|&i| {
+            !text[..i].ends_with(is_id) && text[i + name.len()..].trim_start().starts_with(':') && !text[i + name.len()..].starts_with(is_id)
+        })?;
+        Some(Span::new(s.span.file, s.span.lo as usize + at, s.span.lo as usize + at + name.len()))
+    }
+
     fn block(&mut self, b: &hir::Block) {
         for s in &b.stmts {
             self.stmt(s);
@@ -110,6 +125,14 @@ impl Walk<'_> {
             ExprKind::Local(id) => self.f.and_then(|f| f.locals.get(*id as usize)).map(|l| l.span),
             ExprKind::Global(id) => self.p.globals.get(*id as usize).map(|g| g.span),
             ExprKind::Func(id) => self.p.funcs.get(*id as usize).map(|f| f.span),
+            ExprKind::Field(base, n) => match &base.ty {
+                Ty::Struct(id) => self.field_span(*id, *n),
+                Ty::Ptr(t) => match **t {
+                    Ty::Struct(id) => self.field_span(id, *n),
+                    _ => None,
+                },
+                _ => None,
+            },
             _ => None,
         };
         self.out.push(Entry { span: e.span, ty: e.ty.clone(), def, name: None });

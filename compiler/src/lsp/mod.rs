@@ -200,11 +200,13 @@ impl Server {
         }
         let Some(e) = a.at(offset as u32, word) else { return Value::Null };
         let src = &a.sources.file(0).text;
-        let shown = if e.def.is_some() && !word.is_empty() {
-            word.to_string()
-        } else {
-            let s = src.get(e.span.lo as usize..e.span.hi as usize).unwrap_or(word);
-            s.lines().next().unwrap_or("").chars().take(60).collect()
+        // A declaration spanning a whole function shows as its name, an expression as written.
+        let shown = match &e.name {
+            Some(name) => name.clone(),
+            None => {
+                let s = src.get(e.span.lo as usize..e.span.hi as usize).unwrap_or(word);
+                s.lines().next().unwrap_or("").chars().take(60).collect()
+            }
         };
         markdown(format!("{shown}: {}", a.show(&e.ty)))
     }
