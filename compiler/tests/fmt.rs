@@ -13,7 +13,7 @@ fn fmt(src: &str) -> String {
 
 #[test]
 fn sample_takes_the_canonical_layout() {
-    let src = "// lead\nstruct P{x:i32,\n    y:i32}\nenum E:u8{A=1,B}\n\n\n\nfn f(p:*P,a:[]*P,m:[2][3]i32):i32{\n    var q:P=P{x:1,y:-2};   // trailing\n  if(p->x>0&&!(a[0]==nil)){return -p->x*2;}\n  for ;;{break;}\n  match m[1][2]{\ncase 1=>return 1,\n_=>{}\n  }\n    return m[0][1]*(q.x+q.y) as i32 +\n  f(p, a,\n    m);\n}\n";
+    let src = "// lead\nstruct P{x:i32,\n    y:i32}\nenum E:u8{A=1,B}\n\n\n\nfn f(p:*P,a:[]*P,m:[2][3]i32):i32{\n    var q:P=P{x:1,y:-2};   // trailing \t\n  if(p->x>0&&!(a[0]==nil)){return -p->x*2;}\n  for ;;{break;}\n  match m[1][2]{\ncase 1=>return 1,\n_=>{}\n  }\n    return m[0][1]*(q.x+q.y) as i32 +\n  f(p, a,\n    m);\n}\n";
     let want = "// lead\nstruct P { x: i32,\n  y: i32 }\nenum E : u8 { A = 1, B }\n\nfn f(p: *P, a: []*P, m: [2][3]i32) : i32 {\n  var q: P = P{x: 1, y: -2}; // trailing\n  if (p->x > 0 && !(a[0] == nil)) { return -p->x * 2; }\n  for ; ; { break; }\n  match m[1][2] {\n    case 1 => return 1,\n    _ => {}\n  }\n  return m[0][1] * (q.x + q.y) as i32 +\n    f(p, a,\n      m);\n}\n";
     assert_eq!(fmt(src), want);
     assert_eq!(fmt(want), want);

@@ -79,7 +79,9 @@ fn new_project_builds_tests_and_runs() {
 fn new_in_an_empty_folder_fills_it() {
     let d = Scratch::new("new-empty");
     std::fs::create_dir(d.0.join("empty")).unwrap();
-    let out = truk().current_dir(&d.0).args(["new", "empty"]).output().unwrap();
+    let out = truk().current_dir(d.0.join("empty")).args(["new", "."]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(d.0.join("empty/main_test.truk").is_file());
+    let readme = std::fs::read_to_string(d.0.join("empty/README.md")).unwrap();
+    assert!(readme.starts_with("# empty\n"), "{readme}");
 }

@@ -66,7 +66,9 @@ pub fn tokens(src: &str) -> Option<Vec<Token<'_>>> {
             i += p.len();
             Kind::Punct
         };
-        out.push(Token { kind, text: &src[start..i], breaks });
+        // A line comment's trailing blanks go, as at the end of any other line.
+        let text = if kind == Kind::LineComment { src[start..i].trim_end() } else { &src[start..i] };
+        out.push(Token { kind, text, breaks });
         breaks = 0;
     }
     Some(out)

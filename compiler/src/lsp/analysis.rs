@@ -56,6 +56,14 @@ pub fn analyze(entry: &Path, include: &[PathBuf], overlay: &(dyn Fn(&Path) -> Op
     })
 }
 
+/// What is known when the front end panicked: one diagnostic saying so.
+pub fn failed(path: &Path, text: &str) -> Analysis {
+    let mut sources = SourceMap::default();
+    sources.add(path.to_path_buf(), text.to_string());
+    let d = Diagnostic::global("internal compiler error while checking this file (see the server's stderr)");
+    Analysis { sources, diags: vec![d], prog: None, index: vec![] }
+}
+
 /// Collects the index entries of the functions' bodies.
 struct Walk<'a> {
     p: &'a Program,

@@ -115,7 +115,10 @@ impl Server {
         let mut overlay: HashMap<PathBuf, String> =
             self.docs.values().map(|d| (canonical(&d.path), d.text.clone())).collect();
         overlay.insert(canonical(&path), new_text.clone());
-        let a = Rc::new(analyze(&path, &self.include, &|p: &Path| overlay.get(&canonical(p)).cloned()));
+        let run = || analyze(&path, &self.include, &|p: &Path| overlay.get(&canonical(p)).cloned());
+        // A compiler bug must not take the editor's server down with it.
+        let a = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| analysis::failed(&path, &new_text));
+        let a = Rc::new(a);
         let good = if a.prog.is_some() { Some(a.clone()) } else { self.docs.get(uri).and_then(|d| d.good.clone()) };
         self.docs.insert(uri.to_string(), Doc { path, text: new_text, last: a, good });
     }

@@ -29,7 +29,9 @@ fn test_greeting(t: *__truk_test_context_s) : void {
 /// Create the folder `dir` with the skeleton. Refuses a folder that exists and is not empty
 /// (nothing is written then).
 pub fn new_project(dir: &Path) -> Result<(), String> {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string());
+    // `truk new .` names the project after the current folder.
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let name = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string());
     if let Ok(mut entries) = std::fs::read_dir(dir) {
         if entries.next().is_some() {
             return Err(format!("error: `{}` already exists and is not empty", dir.display()));
