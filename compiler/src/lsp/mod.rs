@@ -99,14 +99,32 @@ impl Server {
                 uri
             }
             "textDocument/didClose" => {
-                if let Some(p) = params::<DidCloseTextDocumentParams>(n.params) {
-                    self.docs.remove(p.text_document.uri.as_str());
-                }
-                return vec![];
+                let Some(p) = params::<DidCloseTextDocumentParams>(n.params) else { return vec![] };
+                let uri = p.text_document.uri.as_str().to_string();
+                self.docs.remove(&uri);
+                // The editor shows a closed file's diagnostics no more; the others now
+                // read it from disk.
+                let clear = Notification::new("textDocument/publishDiagnostics".into(), json!({ "uri": uri, "diagnostics": [] }));
+                return std::iter::once(clear).chain(self.reanalyze_others(&uri)).collect();
             }
             _ => return vec![],
         };
-        vec![self.diagnostics(&uri)]
+        std::iter::once(self.diagnostics(&uri)).chain(self.reanalyze_others(&uri)).collect()
+    }
+
+    /// Analyze again every open document but `uri` (which one of them may import) and
+    /// give their diagnostics.
+    fn reanalyze_others(&mut self, uri: &str) -> Vec<Notification> {
+        let mut others: Vec<String> = self.docs.keys().filter(|k| *k != uri).cloned().collect();
+        others.sort();
+        others
+            .into_iter()
+            .map(|other| {
+                let text = self.docs[&other].text.clone();
+                self.open(&other, text);
+                self.diagnostics(&other)
+            })
+            .collect()
     }
 
     /// Record a document's text and analyze it (and the other open documents' texts with it).
