@@ -86,3 +86,23 @@ fn check_lists_what_would_change_and_fmt_rewrites_it() {
     assert!(text(&out.stderr).contains("broken.truk:2:"), "{}", text(&out.stderr));
     assert_eq!(std::fs::read_to_string(&broken).unwrap(), "fn main() : i32 {\n  return 0\n}\n");
 }
+
+#[test]
+fn nesting_at_the_parser_s_limit_formats_on_any_thread() {
+    // Blocks and parentheses nested as deep as the parser allows: the formatter parses on
+    // the compiler's stack, not on its caller's (here a small one).
+    let n = 990;
+    let src = format!("fn main() : i32 {{\n{}{}  return {}1{};\n}}\n", "{\n".repeat(n), "}\n".repeat(n), "(".repeat(n), ")".repeat(n));
+    let small = std::thread::Builder::new().stack_size(128 << 10);
+    let (src, once, twice) = small
+        .spawn(move || {
+            let once = fmt(&src);
+            let twice = fmt(&once);
+            (src, once, twice)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(squeeze(&once), squeeze(&src));
+    assert_eq!(twice, once);
+}

@@ -15,6 +15,11 @@ use crate::syntax::{ast, parser};
 
 /// The formatted text of `src`; on failure, rendered diagnostics (`path` names the file).
 pub fn format_source(src: &str, path: &Path) -> Result<String, String> {
+    // On the compiler's stack, as a build parses: the trees may nest 1000 levels deep.
+    crate::driver::build::on_compiler_stack(|| format_here(src, path))
+}
+
+fn format_here(src: &str, path: &Path) -> Result<String, String> {
     let (before, diags) = parser::parse_module(src, 0);
     if !diags.is_empty() {
         let mut sources = SourceMap::default();

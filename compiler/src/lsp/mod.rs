@@ -22,6 +22,7 @@ use lsp_types::{
 use serde_json::{json, Value};
 
 use crate::diag::Severity;
+use crate::driver::build::on_compiler_stack;
 use crate::syntax::{ast, parser};
 use analysis::{analyze, Analysis};
 
@@ -245,38 +246,11 @@ impl Server {
         json!(complete::complete(&doc.text, offset, a))
     }
 
-    /// The document's functions, structs (with their fields), enums and globals.
     fn symbols(&self, uri: &str) -> Value {
         let Some(doc) = self.docs.get(uri) else { return json!([]) };
-        let (module, _) = parser::parse_module(&doc.text, 0);
-        let t = &doc.text;
-        let sym = |name: &ast::Ident, kind: u32, whole: crate::diag::Span, children: Vec<Value>| {
-            json!({
-                "name": name.name, "kind": kind,
-                "range": text::range(t, whole.lo as usize, whole.hi as usize),
-                "selectionRange": text::range(t, name.span.lo as usize, name.span.hi as usize),
-                "children": children,
-            })
-        };
-        // SymbolKind values of the protocol.
-        let (function, strukt, field, enm, member, variable) = (12, 23, 8, 10, 22, 13);
-        let mut out = vec![];
-        for item in &module.items {
-            match item {
-                ast::Item::Fn(f) | ast::Item::ExternFn(f) => out.push(sym(&f.name, function, f.span, vec![])),
-                ast::Item::Struct(s) | ast::Item::ExternStruct(s) => {
-                    let fields = s.fields.iter().flatten().map(|f| sym(&f.name, field, f.name.span.to(f.ty.span), vec![])).collect();
-                    out.push(sym(&s.name, strukt, s.span, fields));
-                }
-                ast::Item::Enum(e) | ast::Item::ExternEnum(e) => {
-                    let vs = e.variants.iter().map(|v| sym(&v.name, member, v.name.span, vec![])).collect();
-                    out.push(sym(&e.name, enm, e.span, vs));
-                }
-                ast::Item::Global(v) | ast::Item::ExternVar(v) => out.push(sym(&v.name, variable, v.span, vec![])),
-                _ => {}
-            }
-        }
-        json!(out)
+        let t = doc.text.as_str();
+        // On the compiler's stack, as a build parses (and drops) its trees.
+        on_compiler_stack(|| symbols(t))
     }
 
     /// One edit that replaces the whole text with its `truk fmt` layout (none when it has it).
@@ -290,18 +264,53 @@ impl Server {
     }
 }
 
+/// The functions, structs (with their fields), enums and globals of a text.
+fn symbols(t: &str) -> Value {
+    let (module, _) = parser::parse_module(t, 0);
+    let sym = |name: &ast::Ident, kind: u32, whole: crate::diag::Span, children: Vec<Value>| {
+        json!({
+            "name": name.name, "kind": kind,
+            "range": text::range(t, whole.lo as usize, whole.hi as usize),
+            "selectionRange": text::range(t, name.span.lo as usize, name.span.hi as usize),
+            "children": children,
+        })
+    };
+    // SymbolKind values of the protocol.
+    let (function, strukt, field, enm, member, variable) = (12, 23, 8, 10, 22, 13);
+    let mut out = vec![];
+    for item in &module.items {
+        match item {
+            ast::Item::Fn(f) | ast::Item::ExternFn(f) => out.push(sym(&f.name, function, f.span, vec![])),
+            ast::Item::Struct(s) | ast::Item::ExternStruct(s) => {
+                let fields = s.fields.iter().flatten().map(|f| sym(&f.name, field, f.name.span.to(f.ty.span), vec![])).collect();
+                out.push(sym(&s.name, strukt, s.span, fields));
+            }
+            ast::Item::Enum(e) | ast::Item::ExternEnum(e) => {
+                let vs = e.variants.iter().map(|v| sym(&v.name, member, v.name.span, vec![])).collect();
+                out.push(sym(&e.name, enm, e.span, vs));
+            }
+            ast::Item::Global(v) | ast::Item::ExternVar(v) => out.push(sym(&v.name, variable, v.span, vec![])),
+            _ => {}
+        }
+    }
+    json!(out)
+}
+
 /// The files a document imports directly (canonical paths) and the span of each import.
 fn imports(doc: &Doc) -> Vec<(PathBuf, crate::diag::Span)> {
     let dir = doc.path.parent().unwrap_or(Path::new("."));
-    let (module, _) = parser::parse_module(&doc.text, 0);
-    module
-        .items
-        .iter()
-        .filter_map(|i| match i {
-            ast::Item::Import { path, span } => Some((canonical(&dir.join(path)), *span)),
-            _ => None,
-        })
-        .collect()
+    let text = doc.text.as_str();
+    on_compiler_stack(|| {
+        let (module, _) = parser::parse_module(text, 0);
+        module
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                ast::Item::Import { path, span } => Some((canonical(&dir.join(path)), *span)),
+                _ => None,
+            })
+            .collect()
+    })
 }
 
 fn canonical(p: &Path) -> PathBuf {
