@@ -221,6 +221,10 @@ fn main() -> ExitCode {
                 Err(e) => fail(&format!("error: {e}")),
             }
         }
+        Cmd::Targets => {
+            print!("{}", target::describe_all());
+            ExitCode::SUCCESS
+        }
         Cmd::Check { target, include, lib, file } => {
             let target = target.unwrap_or_else(host_target);
             match truk::tools::check::check_file(&file, &include, &target, lib) {
@@ -246,10 +250,6 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&format!("error: truk lsp: {e}")),
         },
-        Cmd::Targets => {
-            print!("{}", target::describe_all());
-            ExitCode::SUCCESS
-        }
     }
 }
 
