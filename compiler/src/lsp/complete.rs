@@ -13,7 +13,7 @@ const KEYWORDS: &[&str] = &[
 ];
 const TYPES: &[&str] = &["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64", "bool", "void", "Mutex"];
 const BUILTINS: &[&str] = &[
-    "make", "delete", "len", "sizeof", "panic", "each", "atomic_load", "atomic_store", "atomic_add", "atomic_sub",
+    "make", "delete", "len", "sizeof", "panic", "each", "print", "println", "atomic_load", "atomic_store", "atomic_add", "atomic_sub",
     "atomic_swap", "atomic_cas", "lock", "try_lock", "unlock", "wait_on", "wake", "fleet_self", "fleet_size",
     "fleet_first", "fleet_generation", "spawn", "wait_child", "spawn_linked", "wait_any_child", "fleet_wait_exit",
     "chan_send", "chan_recv", "chan_close", "chan_len", "chan_select", "table_put", "table_get", "table_del",
