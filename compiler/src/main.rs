@@ -89,6 +89,31 @@ enum Cmd {
         #[command(subcommand)]
         cmd: truk_fleet_cli::FleetCmd,
     },
+    /// Parse and type-check a file and its imports, without generating code.
+    Check {
+        /// Target triple whose size limits apply (default: this machine's).
+        #[arg(long)]
+        target: Option<String>,
+        /// Folder to search for imports (repeatable).
+        #[arg(short = 'I', value_name = "DIR")]
+        include: Vec<PathBuf>,
+        /// The file need not define `main` (a module other files import).
+        #[arg(long)]
+        lib: bool,
+        file: PathBuf,
+    },
+    /// Create a project folder: main.truk, a test file and a README.
+    New { name: PathBuf },
+    /// Lay out Truk files in the canonical style (folders: every .truk file in them).
+    Fmt {
+        /// Change nothing: list the files that would change, and fail if there are any.
+        #[arg(long)]
+        check: bool,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Serve editors the Language Server Protocol on stdin/stdout.
+    Lsp,
     /// List the targets this machine can build for (and run), and what it lacks for the others.
     Targets,
     /// Print the build fingerprint of a Truk binary.
@@ -171,6 +196,31 @@ fn main() -> ExitCode {
             print!("{}", target::describe_all());
             ExitCode::SUCCESS
         }
+        Cmd::Check { target, include, lib, file } => {
+            let target = target.unwrap_or_else(host_target);
+            match truk::tools::check::check_file(&file, &include, &target, lib) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+        Cmd::New { name } => match truk::tools::new::new_project(&name) {
+            Ok(()) => {
+                eprintln!("created {} (main.truk, main_test.truk, README.md)", name.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Cmd::Fmt { check, paths } => {
+            if truk::fmt::run(&paths, check) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Cmd::Lsp => match truk::lsp::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&format!("error: truk lsp: {e}")),
+        },
     }
 }
 

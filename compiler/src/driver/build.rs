@@ -81,6 +81,11 @@ pub struct Loaded {
 
 /// Load `entry` and every file it imports (transitively, each once), parsing as we go.
 pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec<Diagnostic>)> {
+    load_with(entry, include, &|_| None)
+}
+
+/// [`load`], taking a file's text from `overlay` when it has one (an editor's unsaved text).
+pub fn load_with(entry: &Path, include: &[PathBuf], overlay: &dyn Fn(&Path) -> Option<String>) -> Result<Loaded, (SourceMap, Vec<Diagnostic>)> {
     let mut sources = SourceMap::default();
     let mut diags = vec![];
     let mut modules = vec![];
@@ -93,7 +98,7 @@ pub fn load(entry: &Path, include: &[PathBuf]) -> Result<Loaded, (SourceMap, Vec
         if !seen.insert(canon) {
             continue;
         }
-        let (text, bad_byte) = match read_source(&path) {
+        let (text, bad_byte) = match overlay(&path).map(|t| Ok((t, None))).unwrap_or_else(|| read_source(&path)) {
             Ok(t) => t,
             Err(e) => {
                 diags.push(Diagnostic::global(e));
