@@ -133,6 +133,9 @@ fn another_compiler_or_c_toolchain_rebuilds() {
     let copy = p.s.0.join("bin/truk");
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
     std::fs::copy(&p.truk, &copy).unwrap();
+    // `truk` hands builds to the `truk-compiler` beside it: copy that too.
+    let compiler = p.truk.with_file_name("truk-compiler");
+    std::fs::copy(&compiler, copy.with_file_name("truk-compiler")).unwrap();
     p.truk = copy;
     p.rebuilds("another truk binary", &[]);
     // TRUK_CC: the same compiler and flags as the default (the runtime cache stays valid).
