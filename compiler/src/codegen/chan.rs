@@ -17,11 +17,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             // struct truk_chan_ref { void *chan; u64 cap; u64 elem_size; }[n]
             let ref_ty = self.ctx.struct_type(&[ptr.into(), i64t.into(), i64t.into()], false);
             let arr_ty = ref_ty.array_type(chans.len() as u32);
-            let entry = self.cur_fn.unwrap().get_first_basic_block().unwrap();
-            match entry.get_first_instruction() {
-                Some(i) => self.entry_b.position_before(&i),
-                None => self.entry_b.position_at_end(entry),
-            }
+            self.position_entry_builder();
             let arr = self.entry_b.build_alloca(arr_ty, "chan.refs").unwrap();
             for (i, c) in chans.iter().enumerate() {
                 let (el, cap) = chan_of_ptr(&c.ty).expect("the checker gives chan_select channel pointers");

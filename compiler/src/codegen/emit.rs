@@ -597,12 +597,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
 
     /// A local or temporary of type `t`, for the whole call of the function.
     fn alloca(&mut self, t: &Ty, name: &str) -> PointerValue<'ctx> {
-        // Allocas go first in the entry block, where mem2reg can promote them.
-        let entry = self.cur_fn.unwrap().get_first_basic_block().unwrap();
-        match entry.get_first_instruction() {
-            Some(i) => self.entry_b.position_before(&i),
-            None => self.entry_b.position_at_end(entry),
-        }
+        self.position_entry_builder();
         let size = self.size_of(t);
         if size < HEAP_LOCAL_MIN {
             return self.entry_b.build_alloca(self.ty(t), name).unwrap();
@@ -614,6 +609,19 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let p = p.try_as_basic_value().basic().unwrap().into_pointer_value();
         self.heap_locals.push(p);
         p
+    }
+
+    /// Put `entry_b` first in the current function's entry block: allocas go there, where
+    /// mem2reg can promote them. They carry no debug location (as clang's): positioning takes
+    /// the next instruction's location, and at the end of an empty block the builder would keep
+    /// one from the function emitted before, which the verifier rejects.
+    pub(super) fn position_entry_builder(&mut self) {
+        let entry = self.cur_fn.unwrap().get_first_basic_block().unwrap();
+        match entry.get_first_instruction() {
+            Some(i) => self.entry_b.position_before(&i),
+            None => self.entry_b.position_at_end(entry),
+        }
+        self.entry_b.unset_current_debug_location();
     }
 
     /// Free the heap locals before every return of the function being emitted.
