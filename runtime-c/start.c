@@ -29,7 +29,8 @@ static void rt_atexit(void) { __truk_rt_exit(); }
  * A fault close to the stack pointer is the stack running into its guard: it becomes the
  * panic "stack overflow" (exit status 101, like every panic), handled on an alternate
  * stack since the thread's own is exhausted. Any other SIGSEGV keeps its default action:
- * the handler resets it and the faulting instruction runs again. */
+ * the handler resets it and the faulting instruction runs again (or, for a SIGSEGV sent by
+ * kill or raise, the handler sends it again). */
 
 static char rt_alt_stack[64 * 1024];
 
@@ -51,6 +52,9 @@ static void rt_on_segv(int sig, siginfo_t *info, void *uc) {
     if (sp && addr + 64 * 1024 >= sp && addr <= sp + (1u << 20))
         __truk_panic_cstr("stack overflow");
     signal(sig, SIG_DFL);
+    /* Sent by kill or raise (si_code <= 0), no instruction runs again: send it once more. */
+    if (info->si_code <= 0)
+        raise(sig);
 }
 
 static void rt_catch_stack_overflow(void) {

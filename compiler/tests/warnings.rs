@@ -30,6 +30,9 @@ fn deny_warnings_fails_the_build_and_leaves_no_binary() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("warning: unused variable `unused`"), "{err}");
     assert!(err.ends_with("error: warnings are denied (--deny-warnings)\n"), "{err}");
+    // Each warning once, as a warning (not `error: warning: ...`).
+    assert_eq!(err.matches("unused variable `unused`").count(), 1, "{err}");
+    assert!(!err.contains("error: warning:"), "{err}");
     assert!(!exe.exists());
     let o = truk().arg("build").arg(&src).arg("-o").arg(&exe).output().unwrap();
     assert!(o.status.success() && exe.exists(), "{}", text(&o.stderr));

@@ -266,9 +266,10 @@ fn build_with_note_here(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteIn
     Ok((out, note))
 }
 
-/// Prefix `error: ` to a message that does not start with it (rendered diagnostics do).
+/// Prefix `error: ` to a message that does not start with it (rendered diagnostics do:
+/// errors, or warnings that `--deny-warnings` made fatal).
 fn error_line(e: String) -> String {
-    if e.starts_with("error") {
+    if e.starts_with("error") || e.starts_with("warning") {
         e
     } else {
         format!("error: {e}")
