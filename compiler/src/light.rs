@@ -42,5 +42,9 @@ fn main() -> ExitCode {
     };
     let e = std::process::Command::new(&compiler).arg0(argv0).args(rest).exec();
     eprintln!("error: cannot run the compiler {}: {e}", compiler.display());
+    if e.kind() == std::io::ErrorKind::NotFound {
+        // A `truk` copied alone: only `fleet` commands work without its compiler.
+        eprintln!("  = help: `truk` hands every command but `fleet` to `truk-compiler`: keep the two in one folder");
+    }
     ExitCode::FAILURE
 }

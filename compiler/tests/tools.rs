@@ -85,3 +85,20 @@ fn new_in_an_empty_folder_fills_it() {
     let readme = std::fs::read_to_string(d.0.join("empty/README.md")).unwrap();
     assert!(readme.starts_with("# empty\n"), "{readme}");
 }
+
+/// `truk` copied without `truk-compiler`: fleet commands still work, and a build says what is
+/// missing and why, in one error and a hint.
+#[test]
+fn a_truk_copied_alone_names_the_compiler_it_needs() {
+    let d = Scratch::new("truk-alone");
+    let alone = d.0.join("truk");
+    std::fs::copy(env!("CARGO_BIN_EXE_truk"), &alone).unwrap();
+    let src = d.write("main.truk", "fn main() : i32 {\n  return 0;\n}\n");
+    let o = std::process::Command::new(&alone).arg("build").arg(&src).output().unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("error: cannot run the compiler "), "{err}");
+    assert!(err.contains("keep the two in one folder"), "{err}");
+    let o = std::process::Command::new(&alone).args(["fleet", "ls", "--ns", "truk-alone-test"]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
