@@ -100,20 +100,8 @@ fn work_queue(f: &Fleet) {
 
 fn build_example(name: &str, target: Option<&str>, release: bool) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/work_queue.truk");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet").join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join("work_queue");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_truk"));
-    cmd.arg("build").arg(&src).arg("-o").arg(&exe);
-    if release {
-        cmd.arg("--release");
-    }
-    if let Some(t) = target {
-        cmd.args(["--target", t]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    exe
+    let text = std::fs::read_to_string(&src).unwrap();
+    build_truk(name, ("work_queue.truk", &text), target, release)
 }
 
 #[test]
