@@ -178,14 +178,24 @@ fn run_to_files(cmd: &mut Command, stdin: Stdio, dir: &Path, timeout: Duration) 
 
 /// Kill the processes a block left running (copies it spawned and did not wait for, or a
 /// program that timed out): they carry the block's own `TRUK_FLEET_NS` in their environment.
+/// A SIGKILL takes effect asynchronously, and a copy may be spawning another: scan again
+/// until none is left (a dead process's environment reads empty), for at most 10 s.
 fn kill_leftovers(ns: &str) {
     let mark = format!("TRUK_FLEET_NS={ns}");
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
-        if env.split(|&b| b == 0).any(|v| v == mark.as_bytes()) {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
+    for _ in 0..1000 {
+        let mut left = false;
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
+            if env.split(|&b| b == 0).any(|v| v == mark.as_bytes()) {
+                left = true;
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
+            }
         }
+        if !left {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
