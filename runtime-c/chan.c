@@ -101,7 +101,10 @@ static void copy(void *dst, const void *src, uint64_t n) {
         memcpy(dst, src, n);
 }
 
-static enum step try_send(const chan_t *c, const void *val, uint32_t me, uint64_t **cell, uint64_t *seen) {
+/* guess: the send's first look. It claims at once as if the cell were EMPTY
+ * of this lap: the CAS fetches the cell's line once, where a load and then a
+ * CAS would fetch it twice from the receiver that last wrote it. */
+static enum step try_send(const chan_t *c, const void *val, uint32_t me, bool guess, uint64_t **cell, uint64_t *seen) {
     struct truk_chan_header *h = c->h;
     uint64_t t = ld(&h->tail);
     for (;;) {
@@ -109,7 +112,8 @@ static enum step try_send(const chan_t *c, const void *val, uint32_t me, uint64_
             return CLOSED;
         uint32_t lap = (uint32_t)(t / c->cap);
         uint64_t *cs = cell_at(c, t);
-        uint64_t s = ld(cs);
+        uint64_t s = guess ? state(lap, 0, TRUK_CHAN_EMPTY) : ld(cs);
+        guess = false;
         int32_t d = (int32_t)(lap_of(s) - lap);
         if (d == 0 && kind_of(s) == TRUK_CHAN_EMPTY) {
             if (!cas(cs, s, state(lap, me, TRUK_CHAN_WRITING)))
@@ -278,9 +282,9 @@ bool __truk_chan_send(void *p, uint64_t cap, uint64_t elem_size, const void *val
     chan_t c = chan_of(p, cap, elem_size);
     uint32_t me = __truk_fleet_mover();
     waiter w = {.timeout_ms = timeout_ms};
-    for (;;) {
+    for (bool first = true;; first = false) {
         uint64_t *cell = NULL, seen = 0;
-        enum step r = try_send(&c, val, me, &cell, &seen);
+        enum step r = try_send(&c, val, me, first, &cell, &seen);
         if (r != BLOCKED)
             return r == DONE;
         if (!wait_step(&w, &c, &c.h->recvd, &c.h->send_sleepers, cell, seen))

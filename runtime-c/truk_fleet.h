@@ -398,7 +398,8 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  *   bits 32..63 lap
  * For each lap a cell goes EMPTY(l) -> WRITING(l, me) -> FULL(l) -> EMPTY(l + 1).
  *   send: from t = tail, skip cells that show t was claimed (this lap and not
- *     EMPTY, or a later lap); at EMPTY(lap(t)) CAS to WRITING(lap, me), copy
+ *     EMPTY, or a later lap); at EMPTY(lap(t)) CAS to WRITING(lap, me) (the
+ *     first try guesses EMPTY without loading the cell first), copy
  *     the message in, CAS WRITING(lap, me) -> FULL(lap), then store tail t+1
  *     if tail is lower (a plain store: racing senders may set it back a
  *     little, never past an unclaimed position). A cell of the previous lap
