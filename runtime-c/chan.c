@@ -28,14 +28,25 @@ typedef struct {
     struct truk_chan_header *h;
     unsigned char *cells;
     uint64_t cap, stride, size;
+    int shift; /* log2(cap) when cap is a power of two, else -1 */
 } chan_t;
 
 static chan_t chan_of(void *p, uint64_t cap, uint64_t elem_size) {
-    chan_t c = {p, (unsigned char *)p + TRUK_CHAN_HEADER_SIZE, cap, truk_chan_stride(elem_size), elem_size};
+    int shift = (cap & (cap - 1)) == 0 ? __builtin_ctzll(cap) : -1;
+    chan_t c = {p, (unsigned char *)p + TRUK_CHAN_HEADER_SIZE, cap, truk_chan_stride(elem_size), elem_size, shift};
     return c;
 }
 
-static uint64_t *cell_at(const chan_t *c, uint64_t pos) { return (uint64_t *)(c->cells + (pos % c->cap) * c->stride); }
+/* A position's lap and cell; a shift and a mask for the usual power-of-two
+ * capacity (a 64-bit division costs tens of cycles on the busy path). */
+static uint32_t lap_at(const chan_t *c, uint64_t pos) {
+    return (uint32_t)(c->shift >= 0 ? pos >> c->shift : pos / c->cap);
+}
+
+static uint64_t *cell_at(const chan_t *c, uint64_t pos) {
+    uint64_t i = c->shift >= 0 ? pos & (c->cap - 1) : pos % c->cap;
+    return (uint64_t *)(c->cells + i * c->stride);
+}
 static uint32_t lap_of(uint64_t s) { return (uint32_t)(s >> 32); }
 static unsigned kind_of(uint64_t s) { return (unsigned)(s & 3u); }
 static uint32_t mover_of(uint64_t s) { return (uint32_t)((s >> 2) & TRUK_CHAN_MOVER_MASK); }
@@ -110,7 +121,7 @@ static enum step try_send(const chan_t *c, const void *val, uint32_t me, bool gu
     for (;;) {
         if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
             return CLOSED;
-        uint32_t lap = (uint32_t)(t / c->cap);
+        uint32_t lap = lap_at(c, t);
         uint64_t *cs = cell_at(c, t);
         uint64_t s = guess ? state(lap, 0, TRUK_CHAN_EMPTY) : ld(cs);
         guess = false;
@@ -150,7 +161,7 @@ static enum step try_recv(const chan_t *c, void *out, uint64_t **cell, uint64_t 
     struct truk_chan_header *h = c->h;
     uint64_t hd = ld(&h->head);
     for (;;) {
-        uint32_t lap = (uint32_t)(hd / c->cap);
+        uint32_t lap = lap_at(c, hd);
         uint64_t *cs = cell_at(c, hd);
         uint64_t s = ld(cs);
         int32_t d = (int32_t)(lap_of(s) - lap);
@@ -321,7 +332,7 @@ void __truk_chan_close(void *p) {
 /* The first position from the hint `hd` that was not taken yet (head is a
  * hint: a receiver killed after its CAS leaves it behind). */
 static uint64_t untaken(const chan_t *c, uint64_t hd) {
-    for (uint64_t i = 0; i < c->cap && (int32_t)(lap_of(ld(cell_at(c, hd))) - (uint32_t)(hd / c->cap)) > 0; i++)
+    for (uint64_t i = 0; i < c->cap && (int32_t)(lap_of(ld(cell_at(c, hd))) - lap_at(c, hd)) > 0; i++)
         hd++;
     return hd;
 }
@@ -330,7 +341,7 @@ static uint64_t untaken(const chan_t *c, uint64_t hd) {
 static uint64_t unclaimed(const chan_t *c, uint64_t t) {
     for (uint64_t i = 0; i < c->cap; i++, t++) {
         uint64_t s = ld(cell_at(c, t));
-        int32_t d = (int32_t)(lap_of(s) - (uint32_t)(t / c->cap));
+        int32_t d = (int32_t)(lap_of(s) - lap_at(c, t));
         if (d < 0 || (d == 0 && kind_of(s) == TRUK_CHAN_EMPTY))
             break;
     }
@@ -351,7 +362,7 @@ static bool ready(const chan_t *c, bool judging) {
     uint64_t hd = untaken(c, ld(&c->h->head));
     uint64_t *cs = cell_at(c, hd);
     uint64_t s = ld(cs);
-    if (lap_of(s) == (uint32_t)(hd / c->cap) && kind_of(s) == TRUK_CHAN_FULL)
+    if (lap_of(s) == lap_at(c, hd) && kind_of(s) == TRUK_CHAN_FULL)
         return true;
     if (ld32(&c->h->closed))
         return true;
