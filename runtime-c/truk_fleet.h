@@ -419,7 +419,10 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  * exactly once, and the position is skipped. No other message moves, so
  * nothing else is lost, duplicated or reordered. The commit is a CAS on the
  * exact WRITING(l, me) word (not a store), so a mover wrongly taken for dead
- * could never overwrite the repair: its CAS fails and it sends again.
+ * could never overwrite the repair: its CAS fails and it sends again. A
+ * release store would be safe only as long as the liveness check never errs,
+ * and would save nothing: the wake-up check after it needs a store-load fence
+ * (on x86_64 as dear as the CAS), which the CAS gives.
  * The mover is (attach-table slot + 1) in its low 17 bits and the low 13
  * bits of that slot's claim count above: dead when the slot no longer has
  * that claim count or its member is dead (pid and start time, as for the
