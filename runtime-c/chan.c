@@ -4,10 +4,12 @@
  * chan_* builtin link any of this (gc-sections).
  *
  * Each cell's state word says which lap of positions it is at and, while a
- * message is moved in or out, who moves it; every step is a CAS on the exact
- * word, so of the parties that race for a step (two senders, a receiver and a
- * repairer...) exactly one wins. A mover found dead is repaired: its cell goes
- * to the next lap's EMPTY and the message it was moving is dropped, once. */
+ * sender writes a message in, who writes it; every step is a CAS on the exact
+ * word, so of the parties that race for a step (two senders, two receivers, a
+ * repairer...) exactly one wins. A receiver copies the message out first and
+ * takes it with its one CAS. A sender found dead is repaired: its cell goes to
+ * the next lap's EMPTY and the message it was writing is dropped, once. head
+ * and tail are only hints, moved on with plain stores. */
 #define _GNU_SOURCE
 #include "truk_fleet.h"
 #include "truk_rt.h"
@@ -26,14 +28,25 @@ typedef struct {
     struct truk_chan_header *h;
     unsigned char *cells;
     uint64_t cap, stride, size;
+    int shift; /* log2(cap) when cap is a power of two, else -1 */
 } chan_t;
 
 static chan_t chan_of(void *p, uint64_t cap, uint64_t elem_size) {
-    chan_t c = {p, (unsigned char *)p + TRUK_CHAN_HEADER_SIZE, cap, truk_chan_stride(elem_size), elem_size};
+    int shift = (cap & (cap - 1)) == 0 ? __builtin_ctzll(cap) : -1;
+    chan_t c = {p, (unsigned char *)p + TRUK_CHAN_HEADER_SIZE, cap, truk_chan_stride(elem_size), elem_size, shift};
     return c;
 }
 
-static uint64_t *cell_at(const chan_t *c, uint64_t pos) { return (uint64_t *)(c->cells + (pos % c->cap) * c->stride); }
+/* A position's lap and cell; a shift and a mask for the usual power-of-two
+ * capacity (a 64-bit division costs tens of cycles on the busy path). */
+static uint32_t lap_at(const chan_t *c, uint64_t pos) {
+    return (uint32_t)(c->shift >= 0 ? pos >> c->shift : pos / c->cap);
+}
+
+static uint64_t *cell_at(const chan_t *c, uint64_t pos) {
+    uint64_t i = c->shift >= 0 ? pos & (c->cap - 1) : pos % c->cap;
+    return (uint64_t *)(c->cells + i * c->stride);
+}
 static uint32_t lap_of(uint64_t s) { return (uint32_t)(s >> 32); }
 static unsigned kind_of(uint64_t s) { return (unsigned)(s & 3u); }
 static uint32_t mover_of(uint64_t s) { return (uint32_t)((s >> 2) & TRUK_CHAN_MOVER_MASK); }
@@ -70,11 +83,10 @@ static void relax(void) { truk_cpu_relax(); }
 
 static void now(struct timespec *t) { clock_gettime(CLOCK_MONOTONIC, t); }
 
-/* The mover of a WRITING or READING cell found dead: the cell skips to the
- * next lap's EMPTY (the message it was moving is dropped). */
+/* The sender of a WRITING cell found dead: the cell skips to the next lap's
+ * EMPTY (the message it was writing is dropped). */
 static void judge(const chan_t *c, uint64_t *cell, uint64_t s) {
-    unsigned k = kind_of(s);
-    if (k != TRUK_CHAN_WRITING && k != TRUK_CHAN_READING)
+    if (kind_of(s) != TRUK_CHAN_WRITING)
         return;
     if (!__truk_fleet_mover_dead(mover_of(s)))
         return;
@@ -84,37 +96,59 @@ static void judge(const chan_t *c, uint64_t *cell, uint64_t s) {
 
 enum step { DONE, BLOCKED, CLOSED };
 
-static enum step try_send(const chan_t *c, const void *val, uint32_t me, uint64_t **cell, uint64_t *seen) {
+/* Moves a position hint (tail or head) forward to v. A plain store: two
+ * racing movers may set it back by a little, which only costs the next one a
+ * step of walking; it never passes a position that was not taken. */
+static void advance(uint64_t *hint, uint64_t v) {
+    if (__atomic_load_n(hint, __ATOMIC_RELAXED) < v)
+        __atomic_store_n(hint, v, __ATOMIC_RELEASE);
+}
+
+/* The payload copy: 8 bytes (the common u64 or pointer) inline. */
+static void copy(void *dst, const void *src, uint64_t n) {
+    if (n == 8)
+        memcpy(dst, src, 8);
+    else
+        memcpy(dst, src, n);
+}
+
+/* guess: the send's first look. It claims at once as if the cell were EMPTY
+ * of this lap: the CAS fetches the cell's line once, where a load and then a
+ * CAS would fetch it twice from the receiver that last wrote it. */
+static enum step try_send(const chan_t *c, const void *val, uint32_t me, bool guess, uint64_t **cell, uint64_t *seen) {
     struct truk_chan_header *h = c->h;
+    uint64_t t = ld(&h->tail);
     for (;;) {
         if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
             return CLOSED;
-        uint64_t t = ld(&h->tail);
-        uint32_t lap = (uint32_t)(t / c->cap);
+        uint32_t lap = lap_at(c, t);
         uint64_t *cs = cell_at(c, t);
-        uint64_t s = ld(cs);
+        uint64_t s = guess ? state(lap, 0, TRUK_CHAN_EMPTY) : ld(cs);
+        guess = false;
         int32_t d = (int32_t)(lap_of(s) - lap);
         if (d == 0 && kind_of(s) == TRUK_CHAN_EMPTY) {
             if (!cas(cs, s, state(lap, me, TRUK_CHAN_WRITING)))
                 continue;
-            cas(&h->tail, t, t + 1); /* or someone helped already */
             if (ld32(&h->closed)) {
                 /* Closed while we claimed: skip the position, so that no
                  * message lands after a receiver saw "closed and empty". */
                 cas(cs, state(lap, me, TRUK_CHAN_WRITING), state(lap + 1, 0, TRUK_CHAN_EMPTY));
+                advance(&h->tail, t + 1);
                 notify_both(c);
                 return CLOSED;
             }
-            memcpy((unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, val, c->size);
+            copy((unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, val, c->size);
             /* A CAS, not a store: should we ever be taken for dead (never, with
              * a correct liveness check) the repair stands and we send again. */
-            if (!cas(cs, state(lap, me, TRUK_CHAN_WRITING), state(lap, 0, TRUK_CHAN_FULL)))
+            bool ok = cas(cs, state(lap, me, TRUK_CHAN_WRITING), state(lap, 0, TRUK_CHAN_FULL));
+            advance(&h->tail, t + 1);
+            if (!ok)
                 continue;
             notify(&h->sent, &h->recv_sleepers);
             return DONE;
         }
-        if (d >= 0) { /* position t is taken, or tail is behind: help it on */
-            cas(&h->tail, t, t + 1);
+        if (d >= 0) { /* position t is taken: walk on */
+            t++;
             continue;
         }
         *cell = cs; /* the previous lap is still here: full */
@@ -123,35 +157,35 @@ static enum step try_send(const chan_t *c, const void *val, uint32_t me, uint64_
     }
 }
 
-static enum step try_recv(const chan_t *c, void *out, uint32_t me, uint64_t **cell, uint64_t *seen) {
+static enum step try_recv(const chan_t *c, void *out, uint64_t **cell, uint64_t *seen) {
     struct truk_chan_header *h = c->h;
+    uint64_t hd = ld(&h->head);
     for (;;) {
-        uint64_t hd = ld(&h->head);
-        uint32_t lap = (uint32_t)(hd / c->cap);
+        uint32_t lap = lap_at(c, hd);
         uint64_t *cs = cell_at(c, hd);
         uint64_t s = ld(cs);
         int32_t d = (int32_t)(lap_of(s) - lap);
         if (d == 0 && kind_of(s) == TRUK_CHAN_FULL) {
-            if (!cas(cs, s, state(lap, me, TRUK_CHAN_READING)))
-                continue;
-            cas(&h->head, hd, hd + 1);
-            /* Senders asleep on a full channel start judging us: if we die
-             * now, only they can free this cell. */
-            notify(&h->recvd, &h->send_sleepers);
+            /* Copy first, then take the message with one CAS: FULL(l) is left
+             * only by a receiver's CAS, so if ours wins the copy was whole. A
+             * lost CAS discards the copy; a receiver killed after its CAS
+             * drops the message, before it nothing happened. */
             if (out)
-                memcpy(out, (unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, c->size);
-            cas(cs, state(lap, me, TRUK_CHAN_READING), state(lap + 1, 0, TRUK_CHAN_EMPTY));
+                copy(out, (unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, c->size);
+            if (!cas(cs, s, state(lap + 1, 0, TRUK_CHAN_EMPTY)))
+                continue;
+            advance(&h->head, hd + 1);
             notify(&h->recvd, &h->send_sleepers);
             return DONE;
         }
-        if (d > 0 || (d == 0 && kind_of(s) == TRUK_CHAN_READING)) {
-            cas(&h->head, hd, hd + 1);
+        if (d > 0) { /* position hd was taken: walk on */
+            hd++;
             continue;
         }
-        /* EMPTY or WRITING of this lap, or the previous lap's READING:
-         * nothing to take yet. Closed is read before the cell again, so a
-         * sender that claims after this read sees closed (see try_send). */
-        if (kind_of(s) != TRUK_CHAN_WRITING && ld32(&h->closed) && ld(cs) == s && ld(&h->head) == hd)
+        /* EMPTY or WRITING of this lap: nothing to take yet. Closed is read
+         * before the cell again, so a sender that claims after this read sees
+         * closed (see try_send). */
+        if (kind_of(s) != TRUK_CHAN_WRITING && ld32(&h->closed) && ld(cs) == s)
             return CLOSED;
         *cell = cs;
         *seen = s;
@@ -169,9 +203,11 @@ static uint64_t mono_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Spinning for at most `ns` (the clock is read every 32 pauses). No
- * sched_yield: on a busy machine it hands the CPU to another program for a
- * whole time slice, and a futex wake-up would have been faster. */
+/* Spinning for at most `ns`. The clock is read only every 32 pauses, the
+ * first time after 32 of them: most waits of a busy pair end sooner, and a
+ * clock read (tens of ns in a VM) would delay the reply. No sched_yield: on
+ * a busy machine it hands the CPU to another program for a whole time
+ * slice, and a futex wake-up would have been faster. */
 typedef struct {
     uint64_t until;
     unsigned n;
@@ -181,11 +217,14 @@ typedef struct {
 static bool spin(spinner *s, uint64_t ns) {
     if (s->done)
         return false;
-    if (s->until == 0)
-        s->until = mono_ns() + ns;
-    if ((++s->n & 31) == 0 && mono_ns() >= s->until) {
-        s->done = true;
-        return false;
+    if ((++s->n & 31) == 0) {
+        uint64_t t = mono_ns();
+        if (s->until == 0)
+            s->until = t + ns;
+        else if (t >= s->until) {
+            s->done = true;
+            return false;
+        }
     }
     relax();
     return true;
@@ -193,7 +232,8 @@ static bool spin(spinner *s, uint64_t ns) {
 
 /* A blocking operation's waiting: spin, then sleep on `word` while the cell
  * still holds `seen`. While a mover is in the way the sleep is cut to
- * TRUK_CHAN_JUDGE_MS so that its death is noticed that fast. */
+ * TRUK_CHAN_JUDGE_MS so that its death is noticed that fast, and any sleep
+ * to TRUK_CHAN_BACKSTOP_MS. */
 typedef struct {
     int64_t timeout_ms;
     bool have_deadline;
@@ -206,7 +246,7 @@ typedef struct {
 static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *sleepers, uint64_t *cell, uint64_t seen) {
     if (w->timeout_ms == 0)
         return false;
-    bool mover = kind_of(seen) == TRUK_CHAN_WRITING || kind_of(seen) == TRUK_CHAN_READING;
+    bool mover = kind_of(seen) == TRUK_CHAN_WRITING;
     if (mover && w->spin.n >= TRUK_CHAN_JUDGE_AFTER && !w->judged) {
         /* A live mover finishes within a few pauses: judge early, once per
          * wake-up (reading /proc costs microseconds). */
@@ -230,21 +270,18 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
         if (ld(cell) != seen)
             return true;
     }
-    struct timespec until = w->have_deadline ? w->deadline : t;
-    bool bounded = w->have_deadline;
-    if (mover) {
-        struct timespec slice = truk_ms_after(t, TRUK_CHAN_JUDGE_MS);
-        if (!bounded || before(slice, until))
-            until = slice;
-        bounded = true;
-    }
+    /* Never an unbounded sleep: a member killed between its step on the cell
+     * and its wake-up call never wakes us, so we look again after a slice. */
+    struct timespec until = truk_ms_after(t, mover ? TRUK_CHAN_JUDGE_MS : TRUK_CHAN_BACKSTOP_MS);
+    if (w->have_deadline && before(w->deadline, until))
+        until = w->deadline;
     uint32_t v = ld32(word);
     __atomic_fetch_add(sleepers, 1, __ATOMIC_SEQ_CST);
     /* Closed: a blocked receiver looks again at once (it returns unless a
      * sender is still writing); a blocked sender returns. */
     bool closed = ld32(&c->h->closed) && kind_of(seen) != TRUK_CHAN_WRITING;
     if (ld(cell) == seen && !closed)
-        futex(word, FUTEX_WAIT_BITSET, v, bounded ? &until : NULL);
+        futex(word, FUTEX_WAIT_BITSET, v, &until);
     __atomic_fetch_sub(sleepers, 1, __ATOMIC_SEQ_CST);
     /* Woken: spin again before sleeping again. */
     w->spin = (spinner){0};
@@ -256,9 +293,9 @@ bool __truk_chan_send(void *p, uint64_t cap, uint64_t elem_size, const void *val
     chan_t c = chan_of(p, cap, elem_size);
     uint32_t me = __truk_fleet_mover();
     waiter w = {.timeout_ms = timeout_ms};
-    for (;;) {
+    for (bool first = true;; first = false) {
         uint64_t *cell = NULL, seen = 0;
-        enum step r = try_send(&c, val, me, &cell, &seen);
+        enum step r = try_send(&c, val, me, first, &cell, &seen);
         if (r != BLOCKED)
             return r == DONE;
         if (!wait_step(&w, &c, &c.h->recvd, &c.h->send_sleepers, cell, seen))
@@ -268,11 +305,10 @@ bool __truk_chan_send(void *p, uint64_t cap, uint64_t elem_size, const void *val
 
 bool __truk_chan_recv(void *p, uint64_t cap, uint64_t elem_size, void *out, int64_t timeout_ms) {
     chan_t c = chan_of(p, cap, elem_size);
-    uint32_t me = __truk_fleet_mover();
     waiter w = {.timeout_ms = timeout_ms};
     for (;;) {
         uint64_t *cell = NULL, seen = 0;
-        enum step r = try_recv(&c, out, me, &cell, &seen);
+        enum step r = try_recv(&c, out, &cell, &seen);
         if (r == DONE)
             return true;
         if (r == CLOSED) {
@@ -293,9 +329,28 @@ void __truk_chan_close(void *p) {
     notify_both(&c);
 }
 
-uint64_t __truk_chan_len(void *p, uint64_t cap) {
-    struct truk_chan_header *h = p;
-    uint64_t hd = ld(&h->head), t = ld(&h->tail);
+/* The first position from the hint `hd` that was not taken yet (head is a
+ * hint: a receiver killed after its CAS leaves it behind). */
+static uint64_t untaken(const chan_t *c, uint64_t hd) {
+    for (uint64_t i = 0; i < c->cap && (int32_t)(lap_of(ld(cell_at(c, hd))) - lap_at(c, hd)) > 0; i++)
+        hd++;
+    return hd;
+}
+
+/* The first position from the hint `t` that was not claimed yet. */
+static uint64_t unclaimed(const chan_t *c, uint64_t t) {
+    for (uint64_t i = 0; i < c->cap; i++, t++) {
+        uint64_t s = ld(cell_at(c, t));
+        int32_t d = (int32_t)(lap_of(s) - lap_at(c, t));
+        if (d < 0 || (d == 0 && kind_of(s) == TRUK_CHAN_EMPTY))
+            break;
+    }
+    return t;
+}
+
+uint64_t __truk_chan_len(void *p, uint64_t cap, uint64_t elem_size) {
+    chan_t c = chan_of(p, cap, elem_size);
+    uint64_t hd = untaken(&c, ld(&c.h->head)), t = unclaimed(&c, ld(&c.h->tail));
     if (t <= hd)
         return 0;
     return t - hd > cap ? cap : t - hd;
@@ -304,12 +359,11 @@ uint64_t __truk_chan_len(void *p, uint64_t cap) {
 /* Ready for chan_select: the cell at head holds a message, or the channel is
  * closed. Repairs a dead mover in the way on the slow path. */
 static bool ready(const chan_t *c, bool judging) {
-    uint64_t hd = ld(&c->h->head);
+    uint64_t hd = untaken(c, ld(&c->h->head));
     uint64_t *cs = cell_at(c, hd);
     uint64_t s = ld(cs);
-    int32_t d = (int32_t)(lap_of(s) - (uint32_t)(hd / c->cap));
-    if (d > 0 || (d == 0 && kind_of(s) == TRUK_CHAN_FULL))
-        return true; /* a message, or head is behind and the next may be one */
+    if (lap_of(s) == lap_at(c, hd) && kind_of(s) == TRUK_CHAN_FULL)
+        return true;
     if (ld32(&c->h->closed))
         return true;
     if (judging)

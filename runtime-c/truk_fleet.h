@@ -388,27 +388,41 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  *   header (struct truk_chan_header), then N cells of
  *     state    0  uint64 atomic, below
  *     payload  8  sizeof T bytes, padded to a multiple of 8
- * Positions are u64 counters that only grow: `tail` the next one to send to,
- * `head` the next one to receive from; position p lives in cell p % N, lap
- * p / N (its low 32 bits go in the state). A cell's state:
- *   bits  0..1  kind: EMPTY, WRITING, FULL, READING
- *   bits  2..31 the mover (WRITING and READING; 0 otherwise): see below
+ * Positions are u64 counters that only grow; position p lives in cell p % N,
+ * lap p / N (its low 32 bits go in the state). `tail` and `head` are hints:
+ * every position below tail was claimed by a sender, every one below head was
+ * taken by a receiver, and the true next positions are found by walking on
+ * from them over cells that show they were. A cell's state:
+ *   bits  0..1  kind: EMPTY, WRITING, FULL (3 is not used)
+ *   bits  2..31 the mover (WRITING; 0 otherwise): see below
  *   bits 32..63 lap
- * For each lap a cell goes EMPTY(l) -> WRITING(l, me) -> FULL(l) ->
- * READING(l, me) -> EMPTY(l + 1), each step by CAS on the exact word.
- *   send: t = tail; cell EMPTY(lap(t)): claim it, CAS tail t -> t+1 (anyone
- *     may help), copy in, store FULL. Cell of lap(t) in any other state, or of
- *     a later lap: t was taken, help tail on. Cell of the previous lap: full.
- *   recv: symmetric with head, FULL -> READING, copy out, store EMPTY(l+1).
- *     A later lap at head, or READING of this lap: help head on. EMPTY or
- *     WRITING of this lap, or READING of the previous one: nothing yet.
- * A member killed while it moves a message leaves its cell WRITING or
- * READING. Whoever is blocked behind that cell checks the mover's liveness
+ * For each lap a cell goes EMPTY(l) -> WRITING(l, me) -> FULL(l) -> EMPTY(l + 1).
+ *   send: from t = tail, skip cells that show t was claimed (this lap and not
+ *     EMPTY, or a later lap); at EMPTY(lap(t)) CAS to WRITING(lap, me) (the
+ *     first try guesses EMPTY without loading the cell first), copy
+ *     the message in, CAS WRITING(lap, me) -> FULL(lap), then store tail t+1
+ *     if tail is lower (a plain store: racing senders may set it back a
+ *     little, never past an unclaimed position). A cell of the previous lap
+ *     at t: the channel is full.
+ *   recv: from hd = head, skip cells of a later lap; at FULL(lap(hd)) copy the
+ *     message out, then CAS FULL(lap) -> EMPTY(lap + 1): the one CAS takes it
+ *     (FULL(l) is left only by such a CAS, so if ours wins, the copy was
+ *     whole; if it loses, the copy is dropped and we look again), then store
+ *     head hd+1 if lower. EMPTY or WRITING of this lap: nothing yet.
+ * A receiver killed at any instruction leaves the cell FULL (the message is
+ * still there) or EMPTY(l + 1) (it took the message, which is dropped: its
+ * program never got it); head may stay behind, and the next receiver walks
+ * past. A sender killed between its claim and its commit leaves its cell
+ * WRITING. Whoever is blocked behind that cell checks the mover's liveness
  * after a spin and then every TRUK_CHAN_JUDGE_MS; if the mover is dead it
- * CASes the exact word to EMPTY(l + 1): the half-written message (or the one
- * the dead receiver never returned to its program) is dropped, exactly once,
- * and the position is skipped. No other message moves, so nothing else is
- * lost, duplicated or reordered.
+ * CASes the exact word to EMPTY(l + 1): the half-written message is dropped,
+ * exactly once, and the position is skipped. No other message moves, so
+ * nothing else is lost, duplicated or reordered. The commit is a CAS on the
+ * exact WRITING(l, me) word (not a store), so a mover wrongly taken for dead
+ * could never overwrite the repair: its CAS fails and it sends again. A
+ * release store would be safe only as long as the liveness check never errs,
+ * and would save nothing: the wake-up check after it needs a store-load fence
+ * (on x86_64 as dear as the CAS), which the CAS gives.
  * The mover is (attach-table slot + 1) in its low 17 bits and the low 13
  * bits of that slot's claim count above: dead when the slot no longer has
  * that claim count or its member is dead (pid and start time, as for the
@@ -420,29 +434,28 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  * again: closed and still nothing means drained.
  * Waiting: spin for TRUK_CHAN_SPIN_US, then sleep on `sent` (receivers) or
  * `recvd` (senders), counted in recv_sleepers / send_sleepers; the other side
- * bumps the word and wakes only when that count is not 0: after each
- * completion, and also after a receiver's claim (senders asleep on a full
- * channel then judge that receiver: if it dies, only they can free its cell).
- * A receiver asleep on an empty channel is not told of a sender's claim: if
- * that sender dies, there was nothing for it anyway, and the next send wakes
- * it (and it judges the dead cell in its way). */
+ * bumps the word and wakes only when that count is not 0, after each commit
+ * or take (that CAS orders the cell before the count). A sleep lasts at most
+ * TRUK_CHAN_JUDGE_MS while a sender is writing in the way and at most
+ * TRUK_CHAN_BACKSTOP_MS otherwise: a member killed between its CAS and its
+ * wake-up call wakes nobody, and the sleeper finds the change itself. */
 #define TRUK_CHAN_HEADER_SIZE 192
 #define TRUK_CHAN_CELL_PAYLOAD 8
 #define TRUK_CHAN_ALIGN 8
 #define TRUK_CHAN_EMPTY 0u
 #define TRUK_CHAN_WRITING 1u
 #define TRUK_CHAN_FULL 2u
-#define TRUK_CHAN_READING 3u
 #define TRUK_CHAN_MOVER_MASK 0x3fffffffu
 #define TRUK_CHAN_MOVER_SLOT_BITS 17
 #define TRUK_CHAN_SPIN_US 20   /* spinning (pauses) before sleeping */
 #define TRUK_CHAN_JUDGE_AFTER 64 /* pauses before a mover in the way is judged */
 #define TRUK_CHAN_JUDGE_MS 1  /* sleep slice while a mover is in the way */
+#define TRUK_CHAN_BACKSTOP_MS 50 /* longest sleep: a waker killed before its wake-up call */
 #define TRUK_CHAN_SELECT_BACKSTOP_MS 1000 /* chan_select's longest sleep (futex_waitv) */
 struct truk_chan_header {
-    uint64_t tail;          /*   0 next position to send to */
+    uint64_t tail;          /*   0 hint: the next position to send to */
     uint8_t pad0[56];
-    uint64_t head;          /*  64 next position to receive from */
+    uint64_t head;          /*  64 hint: the next position to receive from */
     uint8_t pad1[56];
     uint32_t sent;          /* 128 futex word: bumped for sleeping receivers */
     uint32_t recvd;         /* 132 futex word: bumped for sleeping senders */

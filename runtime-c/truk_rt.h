@@ -186,7 +186,7 @@ struct truk_chan_ref;
 bool __truk_chan_send(void *ch, uint64_t cap, uint64_t elem_size, const void *val, int64_t timeout_ms);
 bool __truk_chan_recv(void *ch, uint64_t cap, uint64_t elem_size, void *out, int64_t timeout_ms);
 void __truk_chan_close(void *ch);
-uint64_t __truk_chan_len(void *ch, uint64_t cap);
+uint64_t __truk_chan_len(void *ch, uint64_t cap, uint64_t elem_size);
 int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_chan_ref *refs);
 /* Tables: table[K, V, N] (table.c; layout and protocol: "Tables" in
  * truk_fleet.h). `t` points at the table's inline memory, `cap` is N, keys

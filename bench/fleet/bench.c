@@ -288,6 +288,62 @@ static void uncontended_rows(unsigned char *b) {
     row_spread("Mutex lock+unlock, private memory", priv, "plain pthread_mutex", pl, REPEATS, "ns");
 }
 
+/* ---- contended lock+unlock: 2 processes on one lock, CONTENDED pairs each ---- */
+
+#define CONTENDED 300000
+enum { GO_AT = 1400 }; /* shared-area offset of the start word, after the ready words */
+_Static_assert(READY_AT + 4 * KILLS <= GO_AT, "start word after the ready words");
+
+static uint32_t *go_word(void) { return (uint32_t *)(shared + GO_AT); }
+
+static void contended_pairs(enum lock_kind k) {
+    for (int i = 0; i < CONTENDED; i++) {
+        take(k, 0);
+        release(k, 0);
+    }
+}
+
+/* `bench contend KIND` (a spawned member): says it is ready, waits for the start. */
+static int contend(enum lock_kind k) {
+    __atomic_store_n(ready_at(0), 1, __ATOMIC_RELEASE);
+    __truk_wake(ready_at(0), 1);
+    while (!__atomic_load_n(go_word(), __ATOMIC_ACQUIRE))
+        __truk_wait_on(go_word(), 0, 100);
+    contended_pairs(k);
+    return 0;
+}
+
+/* ns per lock+unlock pair, both processes hammering lock 0 at once. */
+static double contended_run(enum lock_kind k) {
+    memset(lock_at(0), 0, LOCK_STRIDE);
+    if (k == PTHREAD_ROBUST)
+        robust_init(lock_at(0));
+    *ready_at(0) = 0;
+    *go_word() = 0;
+    char kind[8];
+    snprintf(kind, sizeof kind, "%d", (int)k);
+    const char *args[] = {"contend", kind};
+    int64_t pid = __truk_spawn(args, 2);
+    while (!__atomic_load_n(ready_at(0), __ATOMIC_ACQUIRE))
+        __truk_wait_on(ready_at(0), 0, 100);
+    double t0 = now();
+    __atomic_store_n(go_word(), 1, __ATOMIC_RELEASE);
+    __truk_wake(go_word(), 1);
+    contended_pairs(k);
+    __truk_wait_child(pid);
+    return (now() - t0) / (2.0 * CONTENDED) * 1e9;
+}
+
+static void contended_rows(void) {
+    double ours[REPEATS], theirs[REPEATS];
+    for (int r = 0; r < REPEATS; r++) { /* interleaved */
+        ours[r] = contended_run(TRUK_ROBUST);
+        theirs[r] = contended_run(PTHREAD_ROBUST);
+    }
+    row_spread("Mutex lock+unlock, 2 processes contend", ours, "robust pshared pthread_mutex", theirs,
+               REPEATS, "ns");
+}
+
 
 int32_t __truk_main(int32_t argc, char **argv) {
     if (argc > 1) { /* the spawned second process */
@@ -295,6 +351,8 @@ int32_t __truk_main(int32_t argc, char **argv) {
         shared = b;
         if (!strcmp(argv[1], "hold") && argc > 3)
             return hold((enum lock_kind)atoi(argv[2]), atoi(argv[3]));
+        if (!strcmp(argv[1], "contend") && argc > 2)
+            return contend((enum lock_kind)atoi(argv[2]));
         if (!strcmp(argv[1], "pong"))
             pong_truk(ping_word(b), ROUNDS);
         else if (!strcmp(argv[1], "add"))
@@ -362,6 +420,7 @@ int32_t __truk_main(int32_t argc, char **argv) {
     /* uncontended lock/unlock, then a holder's death */
     shared = b;
     uncontended_rows(b);
+    contended_rows();
     dead_holder_rows();
 
     /* contended atomic add: 2 processes on the region against 2 threads */

@@ -9,7 +9,7 @@
 mod fleet_support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fleet_support::{arm_runner, build_truk, next, run, Fleet, Members, ARM};
@@ -144,11 +144,10 @@ fn dead_movers(f: &Fleet, m: &mut Members) {
     assert_eq!(&r[..3], ["recv", "1", "42"], "{r:?}");
     eprintln!("receiver blocked by a dead sender for {} ms", r[3]);
     assert_eq!(agent(f, "len"), ["len", "0"]);
-    // A receiver dies holding 7 (never returned to its program): 7 is dropped, and the
-    // senders get its cell back once the ring comes round to it.
+    // A receiver dies right after taking 7 (never returned to its program), before it
+    // moves head on: 7 is dropped, and the others walk past the position.
     assert_eq!(agent(f, "send 7 0")[1], "1");
-    let (code, _) = run(f, "stall-recv");
-    assert_ne!(code, 0, "stall-recv kills itself");
+    stall_recv(f);
     for v in 100..104 {
         let s = agent(f, &format!("send {v} 5000"));
         assert_eq!(s[1], "1", "send {v}: {s:?}");
@@ -160,12 +159,39 @@ fn dead_movers(f: &Fleet, m: &mut Members) {
         assert_eq!(&agent(f, "recv 0")[..3], ["recv", "1", &v.to_string()]);
     }
     assert_eq!(&agent(f, "recv 0")[..2], ["recv", "0"], "nothing else: 7 was dropped once");
+    // A sender asleep on a full channel, and the receiver that frees a cell dies before
+    // its wake-up call: the sender's sleep is bounded, it finds the cell by itself.
+    for v in 200..204 {
+        assert_eq!(agent(f, &format!("send {v} 0"))[1], "1");
+    }
+    let sleeper = f.command(&f.exe, &["send", "9", "-1"]).stdout(Stdio::piped()).spawn().unwrap();
+    m.live.push(("sleeper".into(), sleeper));
+    std::thread::sleep(Duration::from_millis(100)); // past its spin: asleep
+    stall_recv(f);
+    // Waits forever unless it looks again by itself (a generous limit: a loaded machine).
+    m.finish("sleeper", Duration::from_secs(10), "sleeping sender").unwrap();
+    let (_, sleeper) = m.live.pop().unwrap();
+    let out = String::from_utf8_lossy(&sleeper.wait_with_output().unwrap().stdout).to_string();
+    let s: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(&s[..2], ["send", "1"], "{out}");
+    eprintln!("sender asleep on a full channel found the cell of a dead receiver after {} ms", s[2]);
+    for v in [201, 202, 203, 9] {
+        assert_eq!(&agent(f, "recv 0")[..3], ["recv", "1", &v.to_string()]);
+    }
+    assert_eq!(&agent(f, "recv 0")[..2], ["recv", "0"], "nothing else: 200 was dropped once");
+}
+
+/// A receiver takes the message at head and is SIGKILLed (not "no message": exit 3).
+fn stall_recv(f: &Fleet) {
+    let (code, out) = run(f, "stall-recv");
+    assert!(code == -1 || code == 128 + 9, "stall-recv takes a message and kills itself: {code} {out}");
 }
 
 fn chan_agent(name: &str, target: &str) -> PathBuf {
-    // Two slots: the holder's, and one that every other member takes in turn, so that
-    // the members after a dead one reuse its slot (its claim count tells them apart).
-    let n = fleet_support::note_for(target, 0x6c, 2, 256);
+    // Three slots: the holder's, one that every other member takes in turn (slots are
+    // taken lowest first), so that the members after a dead one reuse its slot (its
+    // claim count tells them apart), and one for a member beside a sleeping sender.
+    let n = fleet_support::note_for(target, 0x6c, 3, 256);
     fleet_support::build_c(name, include_str!("fleet_support/chan_agent.c"), &n)
 }
 

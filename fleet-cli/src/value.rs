@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use truk_runtime::desc::Type;
 use truk_runtime::layout::{
-    table_stride, MUTEX_OWNER_DIED, MUTEX_TID_MASK, MUTEX_WAITERS, TABLE_BUSY, TABLE_EPOCH_MASK,
+    chan_positions, chan_stride, table_stride, CHAN_HEADER_SIZE, MUTEX_OWNER_DIED, MUTEX_TID_MASK, MUTEX_WAITERS, TABLE_BUSY, TABLE_EPOCH_MASK,
     TABLE_FULL, TABLE_HEADER_SIZE,
 };
 
@@ -91,8 +91,10 @@ pub fn read(area: &[u8], at: u64, t: &Type, limit: Option<u64>) -> Value {
                 dead_holder: word & MUTEX_OWNER_DIED != 0,
             }
         }
-        Type::Chan { cap, .. } => {
-            let (tail, head) = (uint(area, at, 8), uint(area, at + 64, 8));
+        Type::Chan { cap, elem } => {
+            let (stride, cells) = (chan_stride(elem.size()), at + CHAN_HEADER_SIZE as u64);
+            let state = |p: u64| uint(area, cells + (p % cap) * stride, 8);
+            let (tail, head) = chan_positions(*cap, uint(area, at, 8), uint(area, at + 64, 8), state);
             Value::Chan {
                 len: tail.saturating_sub(head).min(*cap),
                 cap: *cap,

@@ -158,7 +158,6 @@ pub const CHAN_CELL_PAYLOAD: u64 = 8;
 pub const CHAN_EMPTY: u64 = 0;
 pub const CHAN_WRITING: u64 = 1;
 pub const CHAN_FULL: u64 = 2;
-pub const CHAN_READING: u64 = 3;
 pub const CHAN_MOVER_MASK: u64 = 0x3fff_ffff;
 pub const CHAN_MOVER_SLOT_BITS: u32 = 17;
 
@@ -170,6 +169,28 @@ pub fn chan_stride(elem_size: u64) -> u64 {
 /// Bytes of a `chan[T, cap]` whose T has `elem_size` bytes.
 pub fn chan_size(elem_size: u64, cap: u64) -> u64 {
     CHAN_HEADER_SIZE as u64 + cap * chan_stride(elem_size)
+}
+
+/// The true next positions `(tail, head)` of a channel from its two hints: walks on over
+/// cells whose state shows the position was claimed (tail) or taken (head), at most `cap`
+/// steps each, as chan.c does. `state(p)` reads the state word of position p's cell.
+pub fn chan_positions(cap: u64, tail: u64, head: u64, state: impl Fn(u64) -> u64) -> (u64, u64) {
+    let d = |p: u64| ((state(p) >> 32) as u32).wrapping_sub((p / cap) as u32) as i32;
+    let (mut t, mut h) = (tail, head);
+    for _ in 0..cap {
+        let claimed = d(t) > 0 || (d(t) == 0 && state(t) & 3 != CHAN_EMPTY);
+        if !claimed {
+            break;
+        }
+        t += 1;
+    }
+    for _ in 0..cap {
+        if d(h) <= 0 {
+            break;
+        }
+        h += 1;
+    }
+    (t, h)
 }
 
 /// The header of a `table[K, V, N]` (`struct truk_table_header`, "Tables" in
@@ -417,4 +438,20 @@ pub fn check_ns(ns: &str) -> Result<(), String> {
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chan_positions_walk_past_hints_left_behind() {
+        // cap 4: positions 0..5 were sent, 0..2 taken; both hints were left one behind.
+        let lap = |p: u64, kind: u64| (p / 4) << 32 | kind;
+        let cells = [lap(4, CHAN_FULL), lap(5, CHAN_WRITING), lap(6, CHAN_EMPTY), lap(3, CHAN_FULL)];
+        let state = |p: u64| cells[(p % 4) as usize];
+        assert_eq!(chan_positions(4, 5, 2, state), (6, 3));
+        assert_eq!(chan_positions(4, 6, 3, state), (6, 3), "hints in place: no walk");
+        assert_eq!(chan_positions(4, 0, 0, |_| 0), (0, 0), "all zero: empty");
+    }
 }

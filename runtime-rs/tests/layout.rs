@@ -47,7 +47,7 @@ int main(void) {
     F(truk_chan_header, tail); F(truk_chan_header, head); F(truk_chan_header, sent); F(truk_chan_header, recvd);
     F(truk_chan_header, recv_sleepers); F(truk_chan_header, send_sleepers); F(truk_chan_header, closed);
     C(TRUK_CHAN_HEADER_SIZE); C(TRUK_CHAN_CELL_PAYLOAD); C(TRUK_CHAN_WRITING); C(TRUK_CHAN_FULL);
-    C(TRUK_CHAN_READING); C(TRUK_CHAN_MOVER_MASK); C(TRUK_CHAN_MOVER_SLOT_BITS);
+    C(TRUK_CHAN_MOVER_MASK); C(TRUK_CHAN_MOVER_SLOT_BITS);
     C(truk_chan_stride(0)); C(truk_chan_stride(1)); C(truk_chan_stride(8)); C(truk_chan_stride(60));
     printf("table %zu 0\n", sizeof(struct truk_table_header));
     F(truk_table_header, epoch); F(truk_table_header, len); F(truk_table_header, stale); F(truk_table_header, dels); F(truk_table_header, locks);
@@ -163,7 +163,6 @@ fn rust_layout_matches_truk_fleet_h() {
         ("TRUK_CHAN_CELL_PAYLOAD", CHAN_CELL_PAYLOAD),
         ("TRUK_CHAN_WRITING", CHAN_WRITING),
         ("TRUK_CHAN_FULL", CHAN_FULL),
-        ("TRUK_CHAN_READING", CHAN_READING),
         ("TRUK_CHAN_MOVER_MASK", CHAN_MOVER_MASK),
         ("TRUK_CHAN_MOVER_SLOT_BITS", CHAN_MOVER_SLOT_BITS as u64),
         ("truk_chan_stride(0)", chan_stride(0)),

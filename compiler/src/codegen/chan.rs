@@ -54,7 +54,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             // `(bool, T)` lives in memory: `store_expr` sends it to `chan_recv_into`.
             ChanOp::Recv => unreachable!("chan_recv's tuple is written into a slot"),
             ChanOp::Close => call(self, "__truk_chan_close", &[ptr.into()], &[ch.into()], None),
-            ChanOp::Len => call(self, "__truk_chan_len", &[ptr.into(), i64t.into()], &[ch.into(), self.i64c(cap).into()], Some(i64t.into())),
+            ChanOp::Len => {
+                let vals = [ch.into(), self.i64c(cap).into(), self.i64c(el_size).into()];
+                call(self, "__truk_chan_len", &[ptr.into(), i64t.into(), i64t.into()], &vals, Some(i64t.into()))
+            }
             ChanOp::Select => unreachable!(),
         }
     }

@@ -1,7 +1,8 @@
 /* A channel member for the dead-mover tests: a chan[u64, 4] at the start of the
- * shared area. `stall-send` and `stall-recv` claim a cell exactly as chan.c does
- * and die (SIGKILL) before they complete the move: a member killed at that
- * instruction. The others use the channel through the runtime. */
+ * shared area. `stall-send` claims a cell exactly as chan.c does and dies
+ * (SIGKILL) before it completes the send; `stall-recv` takes a message with
+ * chan.c's CAS and dies before it moves head on or wakes anyone: a member
+ * killed at that instruction. The others use the channel through the runtime. */
 #define _GNU_SOURCE
 #include "truk_fleet.h"
 #include "truk_rt.h"
@@ -48,10 +49,12 @@ int32_t __truk_main(int32_t argc, char **argv) {
     }
     if (!strcmp(mode, "stall-recv")) { /* took the oldest message, dead before returning it */
         uint64_t hd = __atomic_load_n(&h->head, __ATOMIC_SEQ_CST);
-        uint64_t *s = cell0(hd);
-        __atomic_store_n(s, state(hd, TRUK_CHAN_READING), __ATOMIC_SEQ_CST);
-        __atomic_store_n(&h->head, hd + 1, __ATOMIC_SEQ_CST);
-        raise(SIGKILL);
+        uint64_t *s = cell0(hd), lap = hd / CAP;
+        uint64_t full = lap << 32 | TRUK_CHAN_FULL;
+        if (!__atomic_compare_exchange_n(s, &full, (lap + 1) << 32 | TRUK_CHAN_EMPTY, false, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_SEQ_CST))
+            return 3; /* no message at head */
+        raise(SIGKILL); /* before head moves on and before any wake-up call */
     }
     if (!strcmp(mode, "send") && argc > 3) {
         uint64_t v = strtoull(argv[2], NULL, 10);
@@ -70,7 +73,7 @@ int32_t __truk_main(int32_t argc, char **argv) {
         return 0;
     }
     if (!strcmp(mode, "len")) {
-        printf("len %llu\n", (unsigned long long)__truk_chan_len(ch, CAP));
+        printf("len %llu\n", (unsigned long long)__truk_chan_len(ch, CAP, 8));
         return 0;
     }
     return 2;
