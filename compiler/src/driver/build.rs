@@ -291,8 +291,7 @@ struct Timings {
 
 impl Timings {
     fn new() -> Timings {
-        let on = std::env::var_os("TRUK_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0");
-        Timings { on, last: std::time::Instant::now() }
+        Timings { on: timings_wanted(), last: std::time::Instant::now() }
     }
 
     /// Report the time since the previous stage ended.
@@ -303,6 +302,11 @@ impl Timings {
             self.last = now;
         }
     }
+}
+
+/// Whether `TRUK_TIMINGS` asks for the stages' times.
+pub(crate) fn timings_wanted() -> bool {
+    std::env::var_os("TRUK_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Free `x` on another thread: what a stage no longer needs goes back to the allocator (for

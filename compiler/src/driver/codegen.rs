@@ -58,11 +58,13 @@ pub fn write_objects(setup: &Setup, parts: usize) -> Result<Vec<PathBuf>, String
     let parts = Part::split(setup.prog, parts);
     let next = AtomicUsize::new(0);
     let done: Mutex<Vec<Option<Result<PathBuf, String>>>> = Mutex::new(vec![None; parts.len()]);
+    let cpu_ms: Mutex<Vec<f64>> = Mutex::new(vec![]);
     let work = || {
         while let Some(part) = parts.get(next.fetch_add(1, Ordering::Relaxed)) {
             let r = write_part(setup, part);
             done.lock().unwrap_or_else(|e| e.into_inner())[part.index] = Some(r);
         }
+        cpu_ms.lock().unwrap_or_else(|e| e.into_inner()).push(thread_cpu_ms());
     };
     std::thread::scope(|s| {
         let started = (0..thread_count(parts.len()))
@@ -72,6 +74,14 @@ pub fn write_objects(setup: &Setup, parts: usize) -> Result<Vec<PathBuf>, String
             work();
         }
     });
+    if crate::driver::build::timings_wanted() {
+        // What the threads used, whatever else the machine ran: on an idle one, the stage
+        // takes about as long as the busiest thread.
+        let cpu = cpu_ms.into_inner().unwrap_or_else(|e| e.into_inner());
+        let busiest = cpu.iter().copied().fold(0.0, f64::max);
+        let total: f64 = cpu.iter().sum();
+        eprintln!("codegen: {} parts on {} threads: {total:.1} ms of CPU, {busiest:.1} ms on the busiest thread", parts.len(), cpu.len());
+    }
     let results = done.into_inner().unwrap_or_else(|e| e.into_inner());
     let objs: Vec<PathBuf> = results.iter().filter_map(|r| r.as_ref()?.as_ref().ok().cloned()).collect();
     match results.into_iter().find_map(|r| match r {
@@ -87,6 +97,16 @@ pub fn write_objects(setup: &Setup, parts: usize) -> Result<Vec<PathBuf>, String
         }
         None => Ok(objs),
     }
+}
+
+/// The CPU time of the calling thread, in ms.
+fn thread_cpu_ms() -> f64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `t` is a valid timespec for the call to fill.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } != 0 {
+        return 0.0;
+    }
+    t.tv_sec as f64 * 1e3 + t.tv_nsec as f64 / 1e6
 }
 
 /// Emit part `part` into a context of its own and write its object (freed on return).
