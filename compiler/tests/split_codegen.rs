@@ -172,3 +172,17 @@ fn large_programs_split_by_themselves_and_small_ones_stay_whole() {
     assert_eq!(status(&big_auto), status(&big_whole));
     assert_eq!(status(&big_auto), status(&big_release));
 }
+
+#[test]
+fn functions_of_one_name_in_two_files_stay_apart_across_parts() {
+    let s = Scratch::new("split-names");
+    s.write("a.truk", "fn _helper() : i32 { return 1; }\nfn a() : i32 { return _helper(); }\n");
+    s.write("b.truk", "fn _helper() : i32 { return 2; }\nfn b() : i32 { return _helper(); }\n");
+    let src = s.write("m.truk", "import \"a.truk\";\nimport \"b.truk\";\nfn main() : i32 { return a() * 10 + b(); }\n");
+    // Every part declares all functions in one order, so LLVM's `.1` for the second name
+    // is the same in each.
+    for parts in [1, 2, 3, 5] {
+        let (exe, _) = build(&s, &src, &format!("m{parts}"), Some(parts), &[]);
+        assert_eq!(Command::new(&exe).status().unwrap().code(), Some(12), "{parts} parts");
+    }
+}
