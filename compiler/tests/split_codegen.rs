@@ -186,3 +186,38 @@ fn functions_of_one_name_in_two_files_stay_apart_across_parts() {
         assert_eq!(Command::new(&exe).status().unwrap().code(), Some(12), "{parts} parts");
     }
 }
+
+#[test]
+fn a_c_function_used_as_a_value_has_one_address_in_every_part() {
+    let s = Scratch::new("split-thunk");
+    // `div` returns a struct by value: as a function value it is reached through a thunk,
+    // which each part that takes its address emits. With three parts, `pick` is in the
+    // first and `same` in the second.
+    let src = s.write(
+        "prog.truk",
+        "struct DivT { quot: i32, rem: i32 }
+extern fn div(a: i32, b: i32) : DivT;
+
+fn pick() : fn(i32, i32) : DivT {
+    return div;
+}
+
+fn main() : i32 {
+    var f: fn(i32, i32) : DivT = pick();
+    var d: DivT = f(17, 5);
+    if same(f) {
+        return d.quot * 10 + d.rem;
+    }
+    return 1;
+}
+
+fn same(f: fn(i32, i32) : DivT) : bool {
+    return f == div;
+}
+",
+    );
+    for parts in [1, 3] {
+        let (exe, _) = build(&s, &src, &format!("p{parts}"), Some(parts), &[]);
+        assert_eq!(Command::new(&exe).status().unwrap().code(), Some(32), "{parts} parts");
+    }
+}
