@@ -34,6 +34,10 @@ pub mod debug;
 mod debug_types;
 #[path = "map.rs"]
 mod map;
+#[path = "entry.rs"]
+mod entry;
+
+pub use super::parts::Part;
 
 pub use debug::DebugInfo;
 
@@ -79,8 +83,13 @@ pub struct Emitter<'ctx, 'p> {
     dwarf: Option<debug::Dwarf<'ctx>>,
     /// Debug builds: a dereference of nil panics with its location (release: a SIGSEGV).
     nil_checks: bool,
+    /// The functions this module defines, and whether it holds the program's globals.
+    part: &'p Part,
 }
 
+/// The LLVM module of `part` of `prog` (`Part::whole` for all of it): the entry only in
+/// the first part.
+#[allow(clippy::too_many_arguments)]
 pub fn emit<'ctx>(
     ctx: &'ctx Context,
     name: &str,
@@ -90,6 +99,7 @@ pub fn emit<'ctx>(
     entry: Entry,
     debug_info: DebugInfo,
     nil_checks: bool,
+    part: &Part,
 ) -> Module<'ctx> {
     let module = ctx.create_module(name);
     // Before any load or store is built: they take their alignment from the module's layout
@@ -122,11 +132,18 @@ pub fn emit<'ctx>(
         sret: None,
         dwarf,
         nil_checks,
+        part,
     };
     e.declare_all();
-    e.declare_globals();
+    if part.is_first() {
+        if part.is_split() && !prog.shared.vars.is_empty() {
+            // Defined here for every part's shared variables.
+            e.fleet_base();
+        }
+        e.declare_globals();
+    }
     for (i, body) in prog.bodies.iter().enumerate() {
-        if let Some(body) = body {
+        if let Some(body) = body.as_ref().filter(|_| part.defines(i)) {
             e.function(i, &prog.hir.funcs[i], body);
         }
     }
@@ -134,6 +151,7 @@ pub fn emit<'ctx>(
         d.end_function(&e.b);
     }
     match entry {
+        _ if !part.is_first() => {}
         Entry::Main => e.main_wrapper(),
         Entry::Tests => e.test_main(),
         Entry::None => {}
@@ -366,7 +384,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             let fv = if f.is_extern {
                 self.module.get_function(&f.symbol).unwrap_or_else(|| self.module.add_function(&f.symbol, fty, Some(Linkage::External)))
             } else {
-                let fv = self.module.add_function(&f.symbol, fty, Some(Linkage::Internal));
+                let fv = self.module.add_function(&self.part.symbol(&f.symbol), fty, None);
+                self.part.link_internal(fv.as_global_value());
                 if f.ret == Ty::Bool {
                     // As C compilers do: the fast instruction selector cannot return a bare i1.
                     let zext = self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("zeroext"), 0);
@@ -382,7 +401,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 continue;
             }
             let ty = self.ty(&g.ty);
-            let name = if g.via_c_shim { format!("__truk_unused_{}", g.symbol) } else { g.symbol.clone() };
+            let name = if g.via_c_shim { format!("__truk_unused_{}", g.symbol) } else { self.part.symbol(&g.symbol).into_owned() };
             let gv = self.module.add_global(ty, None, &name);
             if g.via_c_shim {
                 gv.set_linkage(Linkage::Private);
@@ -392,8 +411,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             if g.is_extern {
                 gv.set_linkage(Linkage::External);
+            } else if !self.part.is_first() {
+                // Defined by the first part.
+                self.part.link_internal(gv);
+                gv.set_constant(g.kind == VarKind::Const);
             } else {
-                gv.set_linkage(Linkage::Internal);
+                self.part.link_internal(gv);
                 let init = match &g.init {
                     Some(c) => self.const_value(c, &g.ty),
                     None => ty.const_zero(),
@@ -463,7 +486,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         if let Some(t) = self.module.get_function(&name) {
             return t.as_global_value().as_pointer_value();
         }
-        let thunk = self.module.add_function(&name, self.fn_type(&params, &fd.ret, Variadic::None, false), Some(Linkage::Internal));
+        // One copy in the linked program: a function value has one address in every part.
+        let linkage = if self.part.is_split() { Linkage::LinkOnceODR } else { Linkage::Internal };
+        let thunk = self.module.add_function(&name, self.fn_type(&params, &fd.ret, Variadic::None, false), Some(linkage));
+        if self.part.is_split() {
+            thunk.as_global_value().set_visibility(inkwell::GlobalVisibility::Hidden);
+        }
         let b = self.ctx.create_builder();
         b.position_at_end(self.ctx.append_basic_block(thunk, "entry"));
         let sret = in_memory(&fd.ret).then(|| thunk.get_nth_param(0).unwrap().into_pointer_value());
@@ -1414,82 +1442,6 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let st = self.slice_ty();
         let s = self.b.build_insert_value(st.get_undef(), p, 0, "").unwrap();
         self.b.build_insert_value(s, n, 1, "").unwrap().into_struct_value().into()
-    }
-    // ---- entry points ----------------------------------------------------------------------
-
-    fn entry_fn(&mut self) -> FunctionValue<'ctx> {
-        let i32t = self.ctx.i32_type();
-        let fty = i32t.fn_type(&[i32t.into(), self.ptr().into()], false);
-        let f = self.module.add_function("__truk_main", fty, Some(Linkage::External));
-        let bb = self.ctx.append_basic_block(f, "entry");
-        self.b.position_at_end(bb);
-        if let Some(d) = &mut self.dwarf {
-            d.begin_generated(&self.b, f, "__truk_main");
-        }
-        self.cur_fn = Some(f);
-        if self.prog.joins_fleet() {
-            self.join_fleet();
-        }
-        f
-    }
-
-    fn main_wrapper(&mut self) {
-        let Some(m) = self.prog.main else { return };
-        let user = self.funcs[m as usize];
-        let mf = &self.prog.funcs[m as usize];
-        let f = self.entry_fn();
-        let args: Vec<BasicMetadataValueEnum> = if mf.params.is_empty() {
-            vec![]
-        } else {
-            let argc = f.get_nth_param(0).unwrap().into_int_value();
-            let want = self.ty(&mf.locals[mf.params[0] as usize].ty).into_int_type();
-            let argc = self.b.build_int_cast_sign_flag(argc, want, true, "").unwrap();
-            vec![argc.into(), f.get_nth_param(1).unwrap().into()]
-        };
-        let r = self.b.build_call(user, &args, "").unwrap().try_as_basic_value().basic();
-        let i32t = self.ctx.i32_type();
-        let code = match r {
-            Some(v) if v.is_int_value() => self.b.build_int_cast_sign_flag(v.into_int_value(), i32t, mf.ret.is_signed(), "").unwrap(),
-            _ => i32t.const_zero(),
-        };
-        self.b.build_return(Some(&code)).unwrap();
-    }
-
-    fn test_main(&mut self) {
-        let ptr = self.ptr();
-        let case_ty = self.ctx.struct_type(&[ptr.into(), ptr.into()], false);
-        let mut cases = vec![];
-        for &t in &self.prog.tests {
-            let name = self.prog.funcs[t as usize].name.clone();
-            let n = self.string(name.as_bytes());
-            let fp = self.funcs[t as usize].as_global_value().as_pointer_value();
-            cases.push(case_ty.const_named_struct(&[n.into(), fp.into()]));
-        }
-        let arr = case_ty.const_array(&cases);
-        let table = self.module.add_global(arr.get_type(), None, "__truk_tests");
-        table.set_linkage(Linkage::Private);
-        table.set_constant(true);
-        table.set_initializer(&arr);
-        let f = self.entry_fn();
-        let i32t = self.ctx.i32_type();
-        let i64t = self.ctx.i64_type();
-        let run = self.rt("__truk_test_run", &[i32t.into(), ptr.into(), ptr.into(), i64t.into(), ptr.into(), ptr.into()], Some(i32t.into()));
-        let fnptr = |o: Option<FuncId>, s: &Self| -> BasicMetadataValueEnum<'ctx> {
-            match o {
-                Some(id) => s.funcs[id as usize].as_global_value().as_pointer_value().into(),
-                None => ptr.const_null().into(),
-            }
-        };
-        let args = [
-            f.get_nth_param(0).unwrap().into(),
-            f.get_nth_param(1).unwrap().into(),
-            table.as_pointer_value().into(),
-            self.i64c(cases.len() as u64).into(),
-            fnptr(self.prog.test_setup, self),
-            fnptr(self.prog.test_teardown, self),
-        ];
-        let r = self.b.build_call(run, &args, "").unwrap().try_as_basic_value().basic().unwrap();
-        self.b.build_return(Some(&r)).unwrap();
     }
 }
 

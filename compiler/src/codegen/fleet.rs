@@ -12,7 +12,8 @@ use super::Emitter;
 use crate::hir::fleet::Ordering;
 use crate::hir::*;
 
-/// The internal global holding the base of the shared-variable area.
+/// The internal global holding the base of the shared-variable area (hidden, defined by the
+/// first part, in a split build).
 const BASE: &str = "__truk_fleet_base";
 
 impl<'ctx, 'p> Emitter<'ctx, 'p> {
@@ -21,8 +22,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             return g;
         }
         let g = self.module.add_global(self.ptr(), None, BASE);
-        g.set_linkage(Linkage::Internal);
-        g.set_initializer(&self.ptr().const_null());
+        self.part.link_internal(g);
+        if self.part.is_first() {
+            g.set_initializer(&self.ptr().const_null());
+        }
         g
     }
 
@@ -254,7 +257,7 @@ mod tests {
             assert_eq!(l.vars[2].layout, LayoutType::Mutex { size: 40, align: 8 }, "Mutex is 40 bytes, 8-aligned on {triple}");
             // The offsets agree with LLVM's layout of the types the emitter generates.
             let ctx = Context::create();
-            let module = super::super::emit(&ctx, "t", &prog, &sources, &td, super::super::Entry::Main, super::super::DebugInfo::None, false);
+            let module = super::super::emit(&ctx, "t", &prog, &sources, &td, super::super::Entry::Main, super::super::DebugInfo::None, false, &super::super::Part::whole(&prog));
             let st = module.get_struct_type("struct.Entry").unwrap();
             let LayoutType::Array { elem, .. } = &l.vars[1].layout else { panic!("table is an array") };
             let LayoutType::Struct { size, fields, .. } = &**elem else { panic!("of structs") };
@@ -270,7 +273,7 @@ mod tests {
         let ctx = Context::create();
         let (prog, sources) = program(src, X86);
         let td = tm.get_target_data();
-        let module = super::super::emit(&ctx, "t", &prog, &sources, &td, entry, super::super::DebugInfo::None, false);
+        let module = super::super::emit(&ctx, "t", &prog, &sources, &td, entry, super::super::DebugInfo::None, false, &super::super::Part::whole(&prog));
         module.print_to_string().to_string()
     }
 

@@ -5,14 +5,13 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use inkwell::context::Context;
-use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
 use inkwell::OptimizationLevel;
 
-use crate::codegen::emit::{self, DebugInfo, Entry};
+use crate::codegen::emit::{self, DebugInfo, Entry, Part};
 use crate::diag::{render_all, Diagnostic, Severity, SourceMap};
 use crate::driver::cshim::{self, CHeader, Header};
-use crate::driver::{link, stdlib, target};
+use crate::driver::{codegen, link, stdlib, target};
 use crate::fingerprint::{build_fingerprint, layout_fingerprint, BuildInputs, NoteInfo};
 use crate::hir;
 use crate::syntax::{ast, parser};
@@ -292,8 +291,7 @@ struct Timings {
 
 impl Timings {
     fn new() -> Timings {
-        let on = std::env::var_os("TRUK_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0");
-        Timings { on, last: std::time::Instant::now() }
+        Timings { on: timings_wanted(), last: std::time::Instant::now() }
     }
 
     /// Report the time since the previous stage ended.
@@ -304,6 +302,11 @@ impl Timings {
             self.last = now;
         }
     }
+}
+
+/// Whether `TRUK_TIMINGS` asks for the stages' times.
+pub(crate) fn timings_wanted() -> bool {
+    std::env::var_os("TRUK_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Free `x` on another thread: what a stage no longer needs goes back to the allocator (for
@@ -349,47 +352,33 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
         return Err(render_all(&diags, &loaded.sources));
     }
     time.stage("mir");
+    let entry_kind = if opts.tests { Entry::Tests } else { Entry::Main };
+    let name = entry.file_stem().and_then(|s| s.to_str()).unwrap_or("main");
+    let out = opts.out.clone().unwrap_or_else(|| default_output(entry, opts.emit));
+    let parts = if opts.emit == Emit::Exe { codegen::part_count(&prog, opts) } else { 1 };
+    if parts > 1 {
+        let note = note_info(&loaded, opts, &target_machine(&opts.target, opts.release)?.get_target_data(), &prog);
+        let setup = codegen::Setup { prog: &prog, loaded: &loaded, opts, name, entry: entry_kind, note: &note };
+        let objs = codegen::write_objects(&setup, parts)?;
+        time.stage("codegen");
+        link_objects(objs, &out, &prog, &loaded, opts, &mut time)?;
+        if EXIT_AFTER_BUILD.load(std::sync::atomic::Ordering::Relaxed) {
+            std::mem::forget((prog, loaded));
+        }
+        return Ok((out, note));
+    }
     let tm = target_machine(&opts.target, opts.release)?;
     let ctx = Context::create();
     if opts.emit != Emit::LlvmIr {
-        // Names of values only help a reader of the IR; keeping them costs time in LLVM.
-        // SAFETY: `ctx` is a live context; the call only sets a flag on it.
-        unsafe { inkwell::llvm_sys::core::LLVMContextSetDiscardValueNames(ctx.raw(), 1) };
+        codegen::discard_value_names(&ctx);
     }
-    let entry_kind = if opts.tests { Entry::Tests } else { Entry::Main };
-    let name = entry.file_stem().and_then(|s| s.to_str()).unwrap_or("main");
     let td = tm.get_target_data();
     let debug_info = if opts.wants_debug_info() { DebugInfo::Lines { optimized: opts.release } } else { DebugInfo::None };
-    let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind, debug_info, !opts.release);
+    let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind, debug_info, !opts.release, &Part::whole(&prog));
     free_aside(std::mem::take(&mut prog.bodies));
     let note = note_info(&loaded, opts, &td, &prog);
     crate::codegen::note::emit_fingerprint_note(&ctx, &module, &note, &opts.target);
-    if !opts.release {
-        // A call to a C library function LLVM can turn into instructions (`sqrt`) sends its
-        // caller to the slow instruction selector; unoptimized builds lose nothing by this.
-        let attr = ctx.create_string_attribute("no-builtins", "");
-        for f in module.get_functions().filter(|f| f.count_basic_blocks() > 0) {
-            f.add_attribute(inkwell::attributes::AttributeLoc::Function, attr);
-        }
-    }
-    module.set_triple(&tm.get_triple());
-    module.set_data_layout(&td.get_data_layout());
-    time.stage("llvm-ir");
-    // The verifier costs about a tenth of a debug build: debug builds of the compiler (the
-    // test suites) always run it, release ones when TRUK_VERIFY is set.
-    if cfg!(debug_assertions) || std::env::var_os("TRUK_VERIFY").is_some() {
-        if let Err(e) = module.verify() {
-            return Err(format!("error: internal compiler error: invalid LLVM IR generated\n{}\n", e.to_string()));
-        }
-        time.stage("verify");
-    }
-    if opts.release {
-        module
-            .run_passes("default<O2>", &tm, PassBuilderOptions::create())
-            .map_err(|e| format!("error: LLVM optimization failed: {e}"))?;
-        time.stage("optimize");
-    }
-    let out = opts.out.clone().unwrap_or_else(|| default_output(entry, opts.emit));
+    codegen::finish_module(&ctx, &module, opts, &tm, &mut |stage| time.stage(stage))?;
     match opts.emit {
         Emit::LlvmIr => module.print_to_file(&out).map_err(|e| format!("error: cannot write {}: {e}", out.display()))?,
         Emit::Asm => tm.write_to_file(&module, FileType::Assembly, &out).map_err(|e| format!("error: cannot write {}: {e}", out.display()))?,
@@ -398,24 +387,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
             let tmp = std::env::temp_dir().join(format!("truk-{}-{}.o", std::process::id(), unique()));
             tm.write_to_file(&module, FileType::Object, &tmp).map_err(|e| format!("error: cannot write object: {e}"))?;
             time.stage("codegen");
-            let mut objs = crate::driver::runtime::runtime_objects(&opts.target, opts.release)?;
-            objs.insert(0, tmp.clone());
-            if let Some(shim) = cshim::shim_source(&prog.hir, &loaded.cimports) {
-                match cshim::shim_object(&shim, &loaded.cimports, &opts.target) {
-                    Ok(obj) => objs.push(obj),
-                    Err(e) => {
-                        let _ = std::fs::remove_file(&tmp);
-                        return Err(cshim::failure_message(e, &shim, &prog.hir, &loaded));
-                    }
-                }
-            }
-            let r = link::link(&objs, &out, &opts.target, opts.release, opts.wants_debug_info());
-            let _ = std::fs::remove_file(&tmp);
-            r.map_err(|e| link::failure_message(e, &prog.hir, &loaded.sources))?;
-            if opts.wants_debug_info() {
-                crate::driver::link::unname_c_main(&out)?;
-            }
-            time.stage("link");
+            link_objects(vec![tmp], &out, &prog, &loaded, opts, &mut time)?;
         }
     }
     if opts.emit != Emit::Exe {
@@ -428,6 +400,38 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
         std::mem::forget(ctx);
     }
     Ok((out, note))
+}
+
+/// Link the program's objects `objs` (removed after) with the runtime (and the C shim) into
+/// `out`.
+fn link_objects(mut objs: Vec<PathBuf>, out: &Path, prog: &crate::mir::Program, loaded: &Loaded, opts: &Options, time: &mut Timings) -> Result<(), String> {
+    let ours = objs.clone();
+    let remove = || ours.iter().for_each(|o| drop(std::fs::remove_file(o)));
+    let mut runtime = match crate::driver::runtime::runtime_objects(&opts.target, opts.release) {
+        Ok(r) => r,
+        Err(e) => {
+            remove();
+            return Err(e);
+        }
+    };
+    objs.append(&mut runtime);
+    if let Some(shim) = cshim::shim_source(&prog.hir, &loaded.cimports) {
+        match cshim::shim_object(&shim, &loaded.cimports, &opts.target) {
+            Ok(obj) => objs.push(obj),
+            Err(e) => {
+                remove();
+                return Err(cshim::failure_message(e, &shim, &prog.hir, loaded));
+            }
+        }
+    }
+    let r = link::link(&objs, out, &opts.target, opts.release, opts.wants_debug_info());
+    remove();
+    r.map_err(|e| link::failure_message(e, &prog.hir, &loaded.sources))?;
+    if opts.wants_debug_info() {
+        crate::driver::link::unname_c_main(out)?;
+    }
+    time.stage("link");
+    Ok(())
 }
 
 /// The note that goes into the binary: both fingerprints and what the runtime needs.

@@ -7,3 +7,4 @@ pub mod stdlib;
 pub mod target;
 pub mod tools;
 pub mod fresh;
+pub mod codegen;
