@@ -249,11 +249,7 @@ SIZED enum probe find(const table_t *t, uint64_t h, const void *k, uint32_t e, u
     uint64_t i = home(t, h);
     *free = t->cap;
     for (uint64_t n = 0; n < t->cap; n++, i = i + 1 == t->cap ? 0 : i + 1) {
-        uint64_t s;
-        /* A replace from before a clear ends EMPTY in this epoch, committed
-         * or, when its writer died, rolled back by us. */
-        while (KIND(s = ld_acq(state_at(t, i))) == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) != e)
-            outwait(state_at(t, i), s);
+        uint64_t s = ld_acq(state_at(t, i));
         unsigned kind = (s & mask) == full ? TRUK_TABLE_FULL : kind_in(s, e);
         if (kind == TRUK_TABLE_EMPTY || kind == TRUK_TABLE_TOMB) {
             if (*free == t->cap) {
