@@ -316,32 +316,36 @@ SIZED bool get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key,
     return false;
 }
 
-bool __truk_table_get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
+__attribute__((noinline)) static bool get_any(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
     return ks == 8 ? get(p, cap, 8, vs, key, out) : get(p, cap, ks, vs, key, out);
 }
 
-/* Replaces the value of slot i, FULL as `s`, claiming the slot with one CAS
- * (no stripe lock): false when the slot changed since. */
-SIZED bool replace(const table_t *t, uint64_t i, uint64_t s, uint32_t me, const void *val) {
-    uint64_t *st = state_at(t, i);
-    if (!cas(st, s, mk(TRUK_TABLE_BUSY, CUR(s), 1, me, EPOCH(s))))
+/* Replaces the value of the slot at st (its copies at vals, vstride apart),
+ * FULL as `s`, claiming the slot with one CAS (no stripe lock): false when
+ * the slot changed since. */
+SIZED bool replace_at(uint64_t *st, unsigned char *vals, uint64_t vstride, uint64_t s, const void *val, uint64_t vs) {
+    if (!cas(st, s, mk(TRUK_TABLE_BUSY, CUR(s), 1, __truk_fleet_mover(), EPOCH(s))))
         return false;
     __atomic_thread_fence(__ATOMIC_RELEASE); /* BUSY before the copy's bytes */
-    copy(val_at(t, i, !CUR(s)), val, t->vs);
+    copy(vals + !CUR(s) * vstride, val, vs);
     __atomic_store_n(st, mk(TRUK_TABLE_FULL, !CUR(s), 0, MID(s) + 1, EPOCH(s)), __ATOMIC_RELEASE);
     return true;
+}
+
+SIZED bool replace(const table_t *t, uint64_t i, uint64_t s, const void *val) {
+    return replace_at(state_at(t, i), val_at(t, i, 0), t->vstride, s, val, t->vs);
 }
 
 SIZED bool put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
     table_t t = table_of(p, cap, ks, vs);
     uint64_t h = hash_key(&t, key);
-    uint32_t me = __truk_fleet_mover();
     uint32_t e = epoch_of(&t);
     /* A key already there is replaced without the stripe lock. */
     for (uint64_t at, s; probe(&t, h, key, e, &at, &s);)
-        if (replace(&t, at, s, me, val))
+        if (replace(&t, at, s, val))
             return true;
     uint64_t *l = stripe(&t, h);
+    uint32_t me = __truk_fleet_mover();
     unsigned char scratch[ks ? ks : 1];
     lock(&t, l, lock_word(me, 0));
     e = epoch_of(&t);
@@ -349,7 +353,7 @@ SIZED bool put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key,
     for (;;) {
         uint64_t at, s = 0, free, fs = 0;
         if (find(&t, h, key, e, &at, &s, &free, &fs, scratch) == FOUND) {
-            if (!replace(&t, at, s, me, val))
+            if (!replace(&t, at, s, val))
                 continue; /* a replace or del of another writer came first */
             ok = true;
             break;
@@ -372,8 +376,69 @@ SIZED bool put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key,
     return ok;
 }
 
-bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
+__attribute__((noinline)) static bool put_any(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
     return ks == 8 ? put(p, cap, 8, vs, key, val) : put(p, cap, ks, vs, key, val);
+}
+
+/* The common case of get and put for 8-byte keys, in as few instructions as a
+ * plain C table's probe: FULL slots and tombstones of this epoch are passed;
+ * HIT: k's slot, FULL as *seen; MISS: an EMPTY slot (in this epoch) ends the
+ * probe; SLOW: a replace in progress (BUSY), or a probe all the way round,
+ * for the whole path to deal with. */
+enum fast { HIT, MISS, SLOW };
+SIZED enum fast probe8(void *p, uint64_t cap, uint64_t stride, uint64_t k, unsigned char **at, uint64_t *seen) {
+    uint64_t e = ld_acq(&((struct truk_table_header *)p)->epoch) & TRUK_TABLE_EPOCH_MASK;
+    const uint64_t mask = ~(uint64_t)0 << 34 | 3u, full = e << 34 | TRUK_TABLE_FULL, tomb = e << 34 | TRUK_TABLE_TOMB;
+    unsigned char *slots = (unsigned char *)p + TRUK_TABLE_HEADER_SIZE;
+    uint64_t i = home(&(table_t){.cap = cap}, hash_key(&(table_t){.ks = 8}, &k));
+    for (uint64_t n = 0; n < cap; n++, i = i + 1 == cap ? 0 : i + 1) {
+        unsigned char *slot = slots + i * stride;
+        uint64_t s = ld_acq((uint64_t *)slot);
+        if ((s & mask) == full) {
+            if (*(uint64_t *)(slot + 8) != k)
+                continue;
+            *at = slot;
+            *seen = s;
+            return HIT;
+        }
+        if ((s & mask) != tomb)
+            return KIND(s) == TRUK_TABLE_BUSY ? SLOW : MISS;
+    }
+    return SLOW;
+}
+
+bool __truk_table_get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
+    unsigned char *slot;
+    uint64_t k, s;
+    if (ks != 8)
+        return get_any(p, cap, ks, vs, key, out);
+    memcpy(&k, key, 8);
+    switch (probe8(p, cap, truk_table_stride(8, vs), k, &slot, &s)) {
+    case HIT:
+        copy(out, slot + 16 + CUR(s) * ((vs + 7) & ~(uint64_t)7), vs);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n((uint64_t *)slot, __ATOMIC_RELAXED) == s)
+            return true;
+        break; /* changed under us */
+    case MISS:
+        memset(out, 0, vs);
+        return false;
+    case SLOW:
+        break;
+    }
+    return get_any(p, cap, 8, vs, key, out);
+}
+
+bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
+    unsigned char *slot;
+    uint64_t k, s;
+    if (ks == 8) {
+        memcpy(&k, key, 8);
+        if (probe8(p, cap, truk_table_stride(8, vs), k, &slot, &s) == HIT &&
+            replace_at((uint64_t *)slot, slot + 16, (vs + 7) & ~(uint64_t)7, s, val, vs))
+            return true;
+    }
+    return put_any(p, cap, ks, vs, key, val);
 }
 
 SIZED bool del(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key) {
