@@ -323,8 +323,8 @@ __attribute__((noinline)) static bool get_any(void *p, uint64_t cap, uint64_t ks
 /* Replaces the value of the slot at st (its copies at vals, vstride apart),
  * FULL as `s`, claiming the slot with one CAS (no stripe lock): false when
  * the slot changed since. */
-SIZED bool replace_at(uint64_t *st, unsigned char *vals, uint64_t vstride, uint64_t s, const void *val, uint64_t vs) {
-    if (!cas(st, s, mk(TRUK_TABLE_BUSY, CUR(s), 1, __truk_fleet_mover(), EPOCH(s))))
+SIZED bool replace_at(uint64_t *st, unsigned char *vals, uint64_t vstride, uint64_t s, uint32_t me, const void *val, uint64_t vs) {
+    if (!cas(st, s, mk(TRUK_TABLE_BUSY, CUR(s), 1, me, EPOCH(s))))
         return false;
     __atomic_thread_fence(__ATOMIC_RELEASE); /* BUSY before the copy's bytes */
     copy(vals + !CUR(s) * vstride, val, vs);
@@ -333,7 +333,7 @@ SIZED bool replace_at(uint64_t *st, unsigned char *vals, uint64_t vstride, uint6
 }
 
 SIZED bool replace(const table_t *t, uint64_t i, uint64_t s, const void *val) {
-    return replace_at(state_at(t, i), val_at(t, i, 0), t->vstride, s, val, t->vs);
+    return replace_at(state_at(t, i), val_at(t, i, 0), t->vstride, s, __truk_fleet_mover(), val, t->vs);
 }
 
 SIZED bool put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
@@ -433,9 +433,10 @@ bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const voi
     unsigned char *slot;
     uint64_t k, s;
     if (ks == 8) {
+        uint32_t me = __truk_fleet_mover();
         memcpy(&k, key, 8);
         if (probe8(p, cap, truk_table_stride(8, vs), k, &slot, &s) == HIT &&
-            replace_at((uint64_t *)slot, slot + 16, (vs + 7) & ~(uint64_t)7, s, val, vs))
+            replace_at((uint64_t *)slot, slot + 16, (vs + 7) & ~(uint64_t)7, s, me, val, vs))
             return true;
     }
     return put_any(p, cap, ks, vs, key, val);
