@@ -381,7 +381,7 @@ __attribute__((noinline)) static bool put_any(void *p, uint64_t cap, uint64_t ks
 }
 
 /* The common case of get and put for 8-byte keys, in as few instructions as a
- * plain C table's probe: FULL slots and tombstones of this epoch are passed;
+ * plain C table's probe (compiled programs do the same inline, codegen/table.rs): FULL slots and tombstones of this epoch are passed;
  * HIT: k's slot, FULL as *seen; MISS: an EMPTY slot (in this epoch) ends the
  * probe; SLOW: a replace in progress (BUSY), or a probe all the way round,
  * for the whole path to deal with. */

@@ -518,6 +518,8 @@ struct truk_chan_ref {
  *     first TOMB or EMPTY slot of the probe, CAS to BUSY(0, insert, me),
  *     write key and copy 0, store FULL(0, v + 1).
  *   del (stripe lock held): CAS FULL(c, v) to TOMB(c, v + 1).
+ * (For 8-byte keys the compiler emits get and this replace inline, as
+ * table.c's probe8 does them: compiler/src/codegen/table.rs follows any change.)
  * A replace takes no lock because it neither adds nor removes a key: its CAS
  * succeeds only on the very word it probed, so the key it compared was the
  * slot's throughout (a key is written only while its slot is BUSY insert,
