@@ -70,6 +70,12 @@ static unsigned kind_in(uint64_t s, uint32_t e) {
     return k;
 }
 
+/* Holds a key in epoch e: FULL, or a replace in progress (which ends FULL,
+ * committed or rolled back). */
+static bool present(uint64_t s, uint32_t e) {
+    return EPOCH(s) == e && (KIND(s) == TRUK_TABLE_FULL || (KIND(s) == TRUK_TABLE_BUSY && WASFULL(s)));
+}
+
 SIZED uint64_t hash_key(const table_t *t, const void *key) {
     uint64_t h;
     if (t->ks == 8) {
@@ -126,7 +132,7 @@ static void repair(const table_t *t, uint64_t lock) {
  * and could leave the same state word, so the reader could not tell. A
  * writer that takes long is judged, and rolled back when dead. Returns the
  * slot's new state. */
-static uint64_t outwait(uint64_t *st, uint64_t s) {
+__attribute__((noinline, cold)) static uint64_t outwait(uint64_t *st, uint64_t s) {
     for (unsigned n = 1;; n++) {
         if (n % 1024 == 0 && __truk_fleet_mover_dead(MID(s)))
             rollback(st, s);
@@ -188,7 +194,7 @@ SIZED bool read_slot(const table_t *t, uint64_t i, uint32_t e, void *key, void *
     uint64_t *st = state_at(t, i);
     for (uint64_t s = ld_acq(st);; s = ld_acq(st)) {
         unsigned k = kind_in(s, e);
-        if (k == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e) {
+        if (k == TRUK_TABLE_BUSY && WASFULL(s)) {
             outwait(st, s);
             continue;
         }
@@ -220,11 +226,11 @@ __attribute__((noinline)) static void sweep(const table_t *t) {
     for (uint64_t k = 0, j = cap - 1; k < 2 * cap; k++, j = j == 0 ? cap - 1 : j - 1) {
         uint64_t *st = state_at(t, j), s = ld_acq(st);
         unsigned kind = kind_in(s, e);
-        if (kind == TRUK_TABLE_FULL) {
+        if (present(s, e)) { /* a replace does not change the key */
             uint64_t path = (j + cap - home(t, hash_key(t, key_at(t, j)))) % cap + 1;
             left = path > left ? path : left;
-        } else if (kind == TRUK_TABLE_BUSY) {
-            left = 2 * cap; /* not with every lock held; but never guess */
+        } else if (kind == TRUK_TABLE_BUSY && !WASFULL(s)) {
+            left = 2 * cap; /* an insert: not with every lock held; but never guess */
         } else if (kind == TRUK_TABLE_TOMB && left == 0 && k >= cap) {
             __atomic_store_n(st, mk(TRUK_TABLE_EMPTY, 0, 0, MID(s) + 1, e), __ATOMIC_RELEASE);
         }
@@ -265,61 +271,90 @@ SIZED enum probe find(const table_t *t, uint64_t h, const void *k, uint32_t e, u
     return ABSENT;
 }
 
-SIZED bool get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
-    table_t t = table_of(p, cap, ks, vs);
-    uint32_t e = epoch_of(&t);
+/* Walks k's probe sequence without a lock: true when slot *at holds k, FULL
+ * in epoch e, its state *seen (k compared in place: a key never changes
+ * while its slot holds it, so a compare torn by the slot's reuse is caught
+ * by the caller's check of *seen). Waits out a replace in progress. */
+SIZED bool probe(const table_t *t, uint64_t h, const void *k, uint32_t e, uint64_t *at, uint64_t *seen) {
     /* FULL in this epoch: kind and epoch bits at once (the common case first). */
     const uint64_t mask = ~(uint64_t)0 << 34 | 3u, full = (uint64_t)e << 34 | TRUK_TABLE_FULL;
-    uint64_t i = home(&t, hash_key(&t, key));
-    for (uint64_t n = 0; n < cap;) {
-        uint64_t *st = state_at(&t, i);
+    uint64_t i = home(t, h);
+    for (uint64_t n = 0; n < t->cap;) {
+        uint64_t *st = state_at(t, i);
         uint64_t s = ld_acq(st);
         if ((s & mask) == full) {
-            /* A key never changes while its slot holds it; a torn compare (the
-             * slot reused meanwhile) matters only if it matched. */
-            if (ks == 8 ? *(uint64_t *)key_at(&t, i) == *(const uint64_t *)key : memcmp(key_at(&t, i), key, ks) == 0) {
-                copy(out, val_at(&t, i, CUR(s)), vs);
-                __atomic_thread_fence(__ATOMIC_ACQUIRE);
-                if (__atomic_load_n(st, __ATOMIC_RELAXED) == s)
-                    return true;
-                continue; /* changed under us: this slot again */
+            if (t->ks == 8 ? *(uint64_t *)key_at(t, i) == *(const uint64_t *)k : memcmp(key_at(t, i), k, t->ks) == 0) {
+                *at = i;
+                *seen = s;
+                return true;
             }
-        } else if (KIND(s) == TRUK_TABLE_BUSY && WASFULL(s) && EPOCH(s) == e) {
+        } else if (KIND(s) == TRUK_TABLE_BUSY && WASFULL(s)) {
             outwait(st, s);
-            continue;
+            continue; /* this slot again */
         } else if (kind_in(s, e) == TRUK_TABLE_EMPTY) {
             break;
         } /* else a tombstone, or an insert not done yet */
         n++;
-        i = i + 1 == cap ? 0 : i + 1;
+        i = i + 1 == t->cap ? 0 : i + 1;
+    }
+    return false;
+}
+
+SIZED bool get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
+    table_t t = table_of(p, cap, ks, vs);
+    uint32_t e = epoch_of(&t);
+    uint64_t h = hash_key(&t, key), i, s;
+    while (probe(&t, h, key, e, &i, &s)) {
+        uint64_t *st = state_at(&t, i);
+        copy(out, val_at(&t, i, CUR(s)), vs);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(st, __ATOMIC_RELAXED) == s)
+            return true;
+        /* changed under us: look again */
     }
     memset(out, 0, vs);
     return false;
 }
 
-bool __truk_table_get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
+__attribute__((noinline)) static bool get_any(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
     return ks == 8 ? get(p, cap, 8, vs, key, out) : get(p, cap, ks, vs, key, out);
+}
+
+/* Replaces the value of the slot at st (its copies at vals, vstride apart),
+ * FULL as `s`, claiming the slot with one CAS (no stripe lock): false when
+ * the slot changed since. */
+SIZED bool replace_at(uint64_t *st, unsigned char *vals, uint64_t vstride, uint64_t s, uint32_t me, const void *val, uint64_t vs) {
+    if (!cas(st, s, mk(TRUK_TABLE_BUSY, CUR(s), 1, me, EPOCH(s))))
+        return false;
+    __atomic_thread_fence(__ATOMIC_RELEASE); /* BUSY before the copy's bytes */
+    copy(vals + !CUR(s) * vstride, val, vs);
+    __atomic_store_n(st, mk(TRUK_TABLE_FULL, !CUR(s), 0, MID(s) + 1, EPOCH(s)), __ATOMIC_RELEASE);
+    return true;
+}
+
+SIZED bool replace(const table_t *t, uint64_t i, uint64_t s, const void *val) {
+    return replace_at(state_at(t, i), val_at(t, i, 0), t->vstride, s, __truk_fleet_mover(), val, t->vs);
 }
 
 SIZED bool put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
     table_t t = table_of(p, cap, ks, vs);
     uint64_t h = hash_key(&t, key);
+    uint32_t e = epoch_of(&t);
+    /* A key already there is replaced without the stripe lock. */
+    for (uint64_t at, s; probe(&t, h, key, e, &at, &s);)
+        if (replace(&t, at, s, val))
+            return true;
     uint64_t *l = stripe(&t, h);
     uint32_t me = __truk_fleet_mover();
     unsigned char scratch[ks ? ks : 1];
     lock(&t, l, lock_word(me, 0));
-    uint32_t e = epoch_of(&t);
+    e = epoch_of(&t);
     bool ok = false;
     for (;;) {
         uint64_t at, s = 0, free, fs = 0;
         if (find(&t, h, key, e, &at, &s, &free, &fs, scratch) == FOUND) {
-            /* Our key's slot changes only under our stripe lock (or by the
-             * rollback of a dead writer, not us): stores, no CAS. */
-            __atomic_store_n(l, lock_word(me, at + 1), __ATOMIC_RELEASE);
-            __atomic_store_n(state_at(&t, at), mk(TRUK_TABLE_BUSY, CUR(s), 1, me, e), __ATOMIC_RELAXED);
-            __atomic_thread_fence(__ATOMIC_RELEASE); /* BUSY before the copy's bytes */
-            copy(val_at(&t, at, !CUR(s)), val, vs);
-            __atomic_store_n(state_at(&t, at), mk(TRUK_TABLE_FULL, !CUR(s), 0, MID(s) + 1, e), __ATOMIC_RELEASE);
+            if (!replace(&t, at, s, val))
+                continue; /* a replace or del of another writer came first */
             ok = true;
             break;
         }
@@ -341,8 +376,70 @@ SIZED bool put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key,
     return ok;
 }
 
-bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
+__attribute__((noinline)) static bool put_any(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
     return ks == 8 ? put(p, cap, 8, vs, key, val) : put(p, cap, ks, vs, key, val);
+}
+
+/* The common case of get and put for 8-byte keys, in as few instructions as a
+ * plain C table's probe (compiled programs do the same inline, codegen/table.rs): FULL slots and tombstones of this epoch are passed;
+ * HIT: k's slot, FULL as *seen; MISS: an EMPTY slot (in this epoch) ends the
+ * probe; SLOW: a replace in progress (BUSY), or a probe all the way round,
+ * for the whole path to deal with. */
+enum fast { HIT, MISS, SLOW };
+SIZED enum fast probe8(void *p, uint64_t cap, uint64_t stride, uint64_t k, unsigned char **at, uint64_t *seen) {
+    uint64_t e = ld_acq(&((struct truk_table_header *)p)->epoch) & TRUK_TABLE_EPOCH_MASK;
+    const uint64_t mask = ~(uint64_t)0 << 34 | 3u, full = e << 34 | TRUK_TABLE_FULL, tomb = e << 34 | TRUK_TABLE_TOMB;
+    unsigned char *slots = (unsigned char *)p + TRUK_TABLE_HEADER_SIZE;
+    uint64_t i = home(&(table_t){.cap = cap}, hash_key(&(table_t){.ks = 8}, &k));
+    for (uint64_t n = 0; n < cap; n++, i = i + 1 == cap ? 0 : i + 1) {
+        unsigned char *slot = slots + i * stride;
+        uint64_t s = ld_acq((uint64_t *)slot);
+        if ((s & mask) == full) {
+            if (*(uint64_t *)(slot + 8) != k)
+                continue;
+            *at = slot;
+            *seen = s;
+            return HIT;
+        }
+        if ((s & mask) != tomb)
+            return KIND(s) == TRUK_TABLE_BUSY ? SLOW : MISS;
+    }
+    return SLOW;
+}
+
+bool __truk_table_get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
+    unsigned char *slot;
+    uint64_t k, s;
+    if (ks != 8)
+        return get_any(p, cap, ks, vs, key, out);
+    memcpy(&k, key, 8);
+    switch (probe8(p, cap, truk_table_stride(8, vs), k, &slot, &s)) {
+    case HIT:
+        copy(out, slot + 16 + CUR(s) * ((vs + 7) & ~(uint64_t)7), vs);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n((uint64_t *)slot, __ATOMIC_RELAXED) == s)
+            return true;
+        break; /* changed under us */
+    case MISS:
+        memset(out, 0, vs);
+        return false;
+    case SLOW:
+        break;
+    }
+    return get_any(p, cap, 8, vs, key, out);
+}
+
+bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
+    unsigned char *slot;
+    uint64_t k, s;
+    if (ks == 8) {
+        uint32_t me = __truk_fleet_mover();
+        memcpy(&k, key, 8);
+        if (probe8(p, cap, truk_table_stride(8, vs), k, &slot, &s) == HIT &&
+            replace_at((uint64_t *)slot, slot + 16, (vs + 7) & ~(uint64_t)7, s, me, val, vs))
+            return true;
+    }
+    return put_any(p, cap, ks, vs, key, val);
 }
 
 SIZED bool del(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key) {
@@ -353,11 +450,13 @@ SIZED bool del(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key)
     lock(&t, l, lock_word(__truk_fleet_mover(), 0));
     uint32_t e = epoch_of(&t);
     uint64_t at, s = 0, free, fs;
-    bool ok = find(&t, h, key, e, &at, &s, &free, &fs, scratch) == FOUND;
+    bool ok;
+    /* A replace (no lock) may claim the slot first: then look again. */
+    while ((ok = find(&t, h, key, e, &at, &s, &free, &fs, scratch) == FOUND) &&
+           !cas(state_at(&t, at), s, mk(TRUK_TABLE_TOMB, CUR(s), 0, MID(s) + 1, e)))
+        ;
     uint64_t dels = 0;
-    /* Our key's slot (FULL) changes only under our stripe lock. */
     if (ok) {
-        __atomic_store_n(state_at(&t, at), mk(TRUK_TABLE_TOMB, CUR(s), 0, MID(s) + 1, e), __ATOMIC_RELEASE);
         __atomic_fetch_sub(&t.h->len, 1, __ATOMIC_RELAXED);
         dels = __atomic_add_fetch(&t.h->dels, 1, __ATOMIC_RELAXED);
     }
@@ -386,7 +485,8 @@ void __truk_table_clear(void *p, uint64_t cap, uint64_t ks, uint64_t vs) {
     /* The real shape: a dead writer's lock taken over names its slot. */
     table_t t = table_of(p, cap, ks, vs);
     /* Whoever holds a stripe lock (or held it and died, then repaired) is
-     * done with its slot: with every lock held, no slot is BUSY. */
+     * done with its slot: with every lock held, no insert is in progress;
+     * a replace (no lock) then commits or is rolled back into the old epoch. */
     lock_all(&t);
     __atomic_fetch_add(&t.h->epoch, 1, __ATOMIC_SEQ_CST);
     __atomic_store_n(&t.h->len, 0, __ATOMIC_RELAXED);
@@ -411,12 +511,12 @@ uint64_t __truk_table_len(void *p, uint64_t cap, uint64_t ks, uint64_t vs) {
         return n < 0 ? 0 : (uint64_t)n > cap ? cap : (uint64_t)n;
     }
     /* A writer died: with every lock held no writer is between its commit and
-     * its count, and no slot is BUSY. */
+     * its count, and no insert is in progress (a replace counts: its key stays). */
     lock_all(&t);
     uint32_t e = epoch_of(&t);
     uint64_t n = 0;
     for (uint64_t i = 0; i < cap; i++)
-        n += kind_in(ld_acq(state_at(&t, i)), e) == TRUK_TABLE_FULL;
+        n += present(ld_acq(state_at(&t, i)), e);
     __atomic_store_n(&t.h->len, n, __ATOMIC_RELAXED);
     __atomic_store_n(&t.h->stale, 0, __ATOMIC_RELAXED);
     unlock_all(&t);

@@ -515,30 +515,46 @@ struct truk_chan_ref {
  * current copy, and the state again; unchanged FULL means a consistent copy,
  * because a writer only ever writes the copy that is not current (and the
  * key only of a slot that is not FULL), and every commit changes the
- * version. A reader that meets a BUSY replace waits for it (the writer's
- * next replace could repeat the BUSY word after writing the copy read), and
- * judges its writer after a spin, rolling it back when dead; a BUSY insert
- * is not there yet.
- * Writers (put, del) hold the lock of the key's stripe (hash of the key),
- * one of TRUK_TABLE_STRIPES words: 1 | writer << 1 | (slot + 1) << 32, the
- * slot written in the lock word before the slot is claimed. Only one writer
- * can thus add or remove a given key: no duplicates, and a slot holding a key
- * changes only under that key's stripe lock (or by the rollback of its dead
- * writer), so its writer uses plain stores; only an insert's claim of a free
- * slot, which writers of other stripes may race for, is a CAS:
- *   put, key found in FULL(c, v): store BUSY(c, replace, me), write copy !c,
- *     store FULL(!c, v + 1). Not found: the first TOMB or EMPTY slot of the
- *     probe, CAS to BUSY(0, insert, me), write key and copy 0, store
- *     FULL(0, v + 1).
- *   del: store TOMB(c, v + 1) over FULL(c, v).
+ * version. A reader (or writer) that meets a BUSY replace, of any epoch,
+ * waits for it (the writer's next replace could repeat the BUSY word after
+ * writing the copy read), and judges its writer after a spin, rolling it
+ * back when dead; a BUSY insert is not there yet.
+ * Keys come and go (insert, del) under the lock of the key's stripe (hash of
+ * the key), one of TRUK_TABLE_STRIPES words: 1 | writer << 1 | (slot + 1) <<
+ * 32, the slot written in the lock word before an insert claims it. Only one
+ * writer can thus add or remove a given key: no duplicates. Every change of a
+ * FULL slot is a CAS on its exact state word, so that of two writers of the
+ * same slot exactly one goes ahead and the other looks again:
+ *   put, key found in FULL(c, v) (probing as a reader does, no lock): CAS to
+ *     BUSY(c, replace, me), write copy !c, store FULL(!c, v + 1). Not found:
+ *     take the stripe lock and probe again: found, replace as above; else the
+ *     first TOMB or EMPTY slot of the probe, CAS to BUSY(0, insert, me),
+ *     write key and copy 0, store FULL(0, v + 1).
+ *   del (stripe lock held): CAS FULL(c, v) to TOMB(c, v + 1).
+ * (For 8-byte keys the compiler emits get and this replace inline, as
+ * table.c's probe8 does them: compiler/src/codegen/table.rs follows any change.)
+ * A replace takes no lock because it neither adds nor removes a key: its CAS
+ * succeeds only on the very word it probed, so the key it compared was the
+ * slot's throughout (a key is written only while its slot is BUSY insert,
+ * and every commit bumps the version); a del or another replace of that word
+ * makes it fail and look again, and it makes theirs fail while it is BUSY.
+ * A writer killed at any instruction of a replace leaves the slot FULL(c, v)
+ * (before the CAS: nothing happened), FULL(!c, v + 1) (after the store:
+ * whole), or BUSY(c, replace, writer) in between, with copy c untouched:
+ * whoever meets that slot (a get, put or del of any key probing through it,
+ * table_each) judges the writer after a spin and rolls it back, a CAS of the
+ * exact word to FULL(c) with a new version: not at all.
  * A writer waiting for a stripe lock judges its holder after a spin: if it
- * is dead, the slot its lock word names goes back (CAS on the exact word):
- * a replace to FULL with the old copy, an insert to TOMB; then the lock
- * changes hands. So a killed put or del happened whole or not at all, and no
- * other entry is touched.
+ * is dead, the slot its lock word names goes back if its BUSY word names the
+ * holder (CAS on the exact word): an insert to TOMB; then the lock changes
+ * hands. So a killed put or del happened whole or not at all, and no other
+ * entry is touched.
  * clear takes every stripe lock in order (repairing dead holders' slots, so
- * no BUSY slot is left), adds 1 to `epoch`, sets `len` to 0 and `stale` to
- * 0, and lets them go: one store makes every slot EMPTY.
+ * no BUSY insert is left), adds 1 to `epoch`, sets `len` to 0 and `stale` to
+ * 0, and lets them go: one store makes every slot EMPTY. A replace in flight
+ * ends in the old epoch (committed or rolled back): EMPTY now, ordered before
+ * the clear; until then a probe of the new epoch waits for it (so that a slot
+ * left BUSY by a dead replacer is rolled back, not lost).
  * `len`: an insert adds 1 after its commit, a del takes 1 after its TOMB,
  * each still under its stripe lock, so with every lock held `len` is the
  * number of FULL slots. A writer killed between its commit and its count
@@ -546,12 +562,12 @@ struct truk_chan_ref {
  * first. table_len first takes and lets go every stripe lock that is held
  * (waiting for live holders, taking dead ones over), then returns `len`,
  * unless it is stale: then it takes every stripe lock, counts the FULL
- * slots, stores that in `len`, clears `stale` and lets the locks go.
+ * slots and BUSY replaces of the epoch, stores that in `len`, clears `stale` and lets the locks go.
  * Tombstones: a TOMB stays (a probe may have to pass it) until a sweep, run
  * by the del whose count `dels` reaches a multiple of
  * TRUK_TABLE_SWEEP_EVERY(N) after it lets its lock go: with every stripe lock
- * held (no writer, no BUSY slot), each TOMB slot that lies on no FULL key's
- * probe path (from the key's home slot to its slot) becomes EMPTY. No probe
+ * held (no key comes or goes, no BUSY insert), each TOMB slot that lies on
+ * no FULL (or BUSY replace) key's probe path (from the key's home slot to its slot) becomes EMPTY. No probe
  * for a key in the table thus stops short, so a lock-free reader in flight
  * misses nothing, and every prefix of the sweep is a valid table: a sweeper
  * killed midway is taken over like any lock holder. O(N) every N/8 deletes. */

@@ -5,7 +5,9 @@
  *   single process: get and put (replace) on u64 keys, 75% full, against a C
  *     open-addressing table of the same capacity without locks (CPU time);
  *   90% gets, 10% puts, random keys: two processes against one (the same table
- *     shared), beside a C table under one Mutex (what users write without it). */
+ *     shared), beside a C table under one Mutex (what users write without it).
+ * `table_bench c` prints only the C table's get and put (M ops/s): the yardstick
+ * of table.truk, the same loops in a Truk program. */
 #define _GNU_SOURCE
 #include "truk_fleet.h"
 #include "truk_rt.h"
@@ -198,10 +200,16 @@ static void row(const char *what, double *v, int n, const char *unit) {
 }
 
 int32_t __truk_main(int32_t argc, char **argv) {
-    (void)argc, (void)argv;
     void *t = shared(TABLE_BYTES);
     ctable *c = shared(sizeof(ctable));
     entry v = {1, 2};
+    if (argc > 1 && !strcmp(argv[1], "c")) {
+        for (uint64_t i = 0; i < FILLED; i++)
+            c_put(c, key_of(i), &v);
+        double get = c_single(c, 0);
+        printf("%.2f %.2f\n", get, c_single(c, 1));
+        return 0;
+    }
     for (uint64_t i = 0; i < FILLED; i++) {
         uint64_t k = key_of(i);
         __truk_table_put(t, CAP, 8, sizeof(entry), &k, &v);

@@ -12,6 +12,9 @@
 //!
 //! Race: writers in several processes put and delete the same keys at once; no key may
 //! end up twice.
+//!
+//! Dead replacer: a C member (fleet_support/table_agent.c) dies inside a replace, which
+//! holds no lock; the others roll it back, before and after a clear.
 
 mod fleet_support;
 
@@ -191,4 +194,52 @@ fn only_programs_with_tables_link_the_table_runtime() {
     assert!(local.contains("__truk_table_put") && !local.contains("__truk_fleet_join"), "{local}");
     let none = symbols("no_table", "fn main() : i32 {\n  return 3;\n}\n");
     assert!(!none.contains("__truk_table_"), "{none}");
+}
+
+// ---- a replacer dead in the middle of its replace, at an exact instruction -----------
+
+/// Runs a table_agent command in the fleet (it must succeed); its output, trimmed.
+fn said(f: &Fleet, args: &str) -> String {
+    let (code, out) = run(f, args);
+    assert_eq!(code, 0, "`{args}`: {out}");
+    out.trim().to_string()
+}
+
+/// A replace holds no lock: a replacer killed after claiming its slot (BUSY) leaves it to
+/// whoever meets the slot. The replace must not have happened (no half-written value), and
+/// a clear must not lose the slot: a fill after it takes the whole capacity.
+fn dead_replacers(f: &Fleet) {
+    let mut m = Members::new();
+    hold(f, &mut m, 4);
+    assert_eq!(said(f, "put 1 10"), "put 1");
+    assert_eq!(said(f, "put 2 20"), "put 1");
+    assert_ne!(run(f, "stall-replace 1 11").0, 0, "stall-replace kills itself");
+    assert_eq!(said(f, "get 1"), "get 1 10", "a get rolls the dead replace back");
+    assert_eq!(said(f, "put 1 12"), "put 1");
+    assert_eq!(said(f, "get 1"), "get 1 12");
+    assert_ne!(run(f, "stall-replace 2 21").0, 0, "stall-replace kills itself");
+    assert_eq!(said(f, "put 2 22"), "put 1", "a put rolls the dead replace back first");
+    assert_eq!(said(f, "get 2"), "get 1 22");
+    assert_ne!(run(f, "stall-replace 2 23").0, 0, "stall-replace kills itself");
+    assert_eq!(said(f, "clear"), "clear");
+    assert_eq!(said(f, "get 2"), "get 0 0");
+    assert_eq!(said(f, "fill 100"), "fill 8 8", "the dead replacer's slot is free again");
+}
+
+fn table_agent(name: &str, target: &str) -> std::path::PathBuf {
+    // Two slots: the holder's, and one that every other member takes in turn (a dead
+    // replacer's successor has another claim count).
+    let n = fleet_support::note_for(target, 0x7b, 2, 1024);
+    fleet_support::build_c(name, include_str!("fleet_support/table_agent.c"), &n)
+}
+
+#[test]
+fn a_dead_replacer_is_rolled_back_and_its_slot_not_lost() {
+    dead_replacers(&Fleet::new("tabledead", &table_agent("table_agent", fleet_support::X86)));
+}
+
+#[test]
+fn aarch64_a_dead_replacer_is_rolled_back_under_qemu() {
+    let Some(runner) = arm_runner() else { return };
+    dead_replacers(&Fleet::under("tabledeadarm", &table_agent("table_agent_arm", ARM), runner));
 }

@@ -2,15 +2,118 @@
 //! and value sizes. Keys go through a zeroed temporary (the runtime compares and hashes
 //! every byte, padding included); values in and out through entry-block temporaries.
 //! `table_each` is a loop here: the runtime's cursor copies an entry out, then the
-//! callback runs.
+//! callback runs. For 8-byte keys, `table_get` and the replace of `table_put` are emitted
+//! inline, the capacity and sizes as constants, as the runtime's `probe8` does them
+//! (truk_fleet.h, "Tables"): anything but the common case calls the runtime.
 
-use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, PointerValue};
+use inkwell::basic_block::BasicBlock;
+use inkwell::values::{BasicMetadataValueEnum, BasicValue, BasicValueEnum, IntValue, PointerValue};
+use inkwell::{AtomicOrdering, IntPredicate};
 
 use super::Emitter;
 use crate::hir::table::table_of_ptr;
 use crate::hir::*;
+use crate::mir::layout::{table_stride, TABLE_HEADER_SIZE};
+
+/// A slot's state word (truk_fleet.h, "Tables"): kind in bits 0..1, the current copy in bit
+/// 2, a replace's flag in bit 3, writer or version in bits 4..33, the epoch above.
+const KIND_AND_EPOCH: u64 = !0u64 << 34 | 3;
+const BUSY: u64 = 1;
+const FULL: u64 = 2;
+const TOMB: u64 = 3;
+const MID_MASK: u64 = 0x3fff_ffff;
 
 impl<'ctx, 'p> Emitter<'ctx, 'p> {
+    fn atomic_load64(&mut self, p: PointerValue<'ctx>, order: AtomicOrdering) -> IntValue<'ctx> {
+        let v = self.b.build_load(self.ctx.i64_type(), p, "").unwrap();
+        let i = v.as_instruction_value().unwrap();
+        i.set_atomic_ordering(order).unwrap();
+        i.set_alignment(8).unwrap();
+        v.into_int_value()
+    }
+
+    /// The probe of an 8-byte key `k` (its zero-filled temporary) in table `t`: FULL slots
+    /// and tombstones of the table's epoch are passed; an EMPTY slot (in this epoch) goes to
+    /// `miss`, anything else (a replace in progress, a probe all the way round) to `slow`.
+    /// Leaves the builder in the block reached when `k` is found, with its slot and state.
+    fn table_probe8(
+        &mut self,
+        t: PointerValue<'ctx>,
+        k: PointerValue<'ctx>,
+        (cap, stride): (u64, u64),
+        miss: BasicBlock<'ctx>,
+        slow: BasicBlock<'ctx>,
+    ) -> (PointerValue<'ctx>, IntValue<'ctx>) {
+        let (i64t, i8t, i128t) = (self.ctx.i64_type(), self.ctx.i8_type(), self.ctx.i128_type());
+        let c = |v: u64| i64t.const_int(v, false);
+        let e = self.atomic_load64(t, AtomicOrdering::Acquire);
+        let b = &self.b;
+        let e = b.build_left_shift(b.build_and(e, c(MID_MASK), "").unwrap(), c(34), "").unwrap();
+        let full = b.build_or(e, c(FULL), "").unwrap();
+        let tomb = b.build_or(e, c(TOMB), "").unwrap();
+        let key = b.build_load(i64t, k, "").unwrap().into_int_value();
+        key.as_instruction_value().unwrap().set_alignment(1).unwrap();
+        // splitmix64's finalizer, as table.c hashes, then the home slot: (h * cap) >> 64.
+        let mut h = key;
+        for (shift, mul) in [(30, Some(0xBF58_476D_1CE4_E5B9u64)), (27, Some(0x94D0_49BB_1331_11EB)), (31, None)] {
+            h = b.build_xor(h, b.build_right_shift(h, c(shift), false, "").unwrap(), "").unwrap();
+            if let Some(m) = mul {
+                h = b.build_int_mul(h, c(m), "").unwrap();
+            }
+        }
+        let wide = b.build_int_mul(b.build_int_z_extend(h, i128t, "").unwrap(), i128t.const_int(cap, false), "").unwrap();
+        let home = b.build_int_truncate(b.build_right_shift(wide, i128t.const_int(64, false), false, "").unwrap(), i64t, "").unwrap();
+        let fv = self.cur_fn.unwrap();
+        let blocks = ["table.probe", "table.key", "table.notfull", "table.other", "table.next", "table.hit"];
+        let [lp, cmpkey, notfull, other, next, hit] = blocks.map(|n| self.ctx.append_basic_block(fv, n));
+        let entry = b.get_insert_block().unwrap();
+        b.build_unconditional_branch(lp).unwrap();
+        b.position_at_end(lp);
+        let i = b.build_phi(i64t, "").unwrap();
+        let n = b.build_phi(i64t, "").unwrap();
+        let iv = i.as_basic_value().into_int_value();
+        let nv = n.as_basic_value().into_int_value();
+        let off = b.build_int_add(b.build_int_mul(iv, c(stride), "").unwrap(), c(TABLE_HEADER_SIZE), "").unwrap();
+        let slot = unsafe { b.build_in_bounds_gep(i8t, t, &[off], "").unwrap() };
+        let s = self.atomic_load64(slot, AtomicOrdering::Acquire);
+        let b = &self.b;
+        let kind = b.build_and(s, c(KIND_AND_EPOCH), "").unwrap();
+        b.build_conditional_branch(b.build_int_compare(IntPredicate::EQ, kind, full, "").unwrap(), cmpkey, notfull).unwrap();
+        b.position_at_end(cmpkey);
+        let kp = unsafe { b.build_in_bounds_gep(i8t, slot, &[c(8)], "").unwrap() };
+        let there = b.build_load(i64t, kp, "").unwrap().into_int_value();
+        b.build_conditional_branch(b.build_int_compare(IntPredicate::EQ, there, key, "").unwrap(), hit, next).unwrap();
+        b.position_at_end(notfull);
+        b.build_conditional_branch(b.build_int_compare(IntPredicate::EQ, kind, tomb, "").unwrap(), next, other).unwrap();
+        b.position_at_end(other);
+        let busy = b.build_int_compare(IntPredicate::EQ, b.build_and(s, c(3), "").unwrap(), c(BUSY), "").unwrap();
+        b.build_conditional_branch(busy, slow, miss).unwrap();
+        b.position_at_end(next);
+        let i1 = b.build_int_add(iv, c(1), "").unwrap();
+        let wrapped = b.build_int_compare(IntPredicate::EQ, i1, c(cap), "").unwrap();
+        let i1 = b.build_select(wrapped, c(0), i1, "").unwrap().into_int_value();
+        let n1 = b.build_int_add(nv, c(1), "").unwrap();
+        let round = b.build_int_compare(IntPredicate::EQ, n1, c(cap), "").unwrap();
+        b.build_conditional_branch(round, slow, lp).unwrap();
+        i.add_incoming(&[(&home, entry), (&i1, next)]);
+        n.add_incoming(&[(&c(0), entry), (&n1, next)]);
+        b.position_at_end(hit);
+        (slot, s)
+    }
+
+    /// Where slot `slot` in state `s` keeps its current copy (`other`: the one that is not).
+    fn table_copy_at(&mut self, slot: PointerValue<'ctx>, s: IntValue<'ctx>, vs: u64, other: bool) -> PointerValue<'ctx> {
+        let (i64t, i8t) = (self.ctx.i64_type(), self.ctx.i8_type());
+        let b = &self.b;
+        let mut cur = b.build_and(b.build_right_shift(s, i64t.const_int(2, false), false, "").unwrap(), i64t.const_int(1, false), "").unwrap();
+        if other {
+            cur = b.build_xor(cur, i64t.const_int(1, false), "").unwrap();
+        }
+        let v8 = (vs + 7) & !7;
+        let off = b.build_int_add(b.build_int_mul(cur, i64t.const_int(v8, false), "").unwrap(), i64t.const_int(16, false), "").unwrap();
+        unsafe { b.build_in_bounds_gep(i8t, slot, &[off], "").unwrap() }
+    }
+
     fn table_key(&mut self, k: &'p Expr, kt: &Ty) -> PointerValue<'ctx> {
         let tmp = self.alloca(kt, "table.key");
         self.zero_fill(tmp, kt);
@@ -64,14 +167,82 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let (ks, vs) = (self.size_of(&kt), self.size_of(&vt));
         let t = self.rvalue(&args[0]).unwrap();
         let k = self.table_key(&args[1], &kt);
-        let tuple_ty = self.ty(&Ty::Tuple(vec![Ty::Bool, vt])).into_struct_type();
+        let tuple_ty = self.ty(&Ty::Tuple(vec![Ty::Bool, vt.clone()])).into_struct_type();
         let out = self.b.build_struct_gep(tuple_ty, slot, 1, "").unwrap();
         let f = self.rt("__truk_table_get", &[ptr.into(), i64t.into(), i64t.into(), i64t.into(), ptr.into(), ptr.into()], Some(boolt.into()));
         let vals: [BasicMetadataValueEnum; 6] =
             [t.into(), self.i64c(cap).into(), self.i64c(ks).into(), self.i64c(vs).into(), k.into(), out.into()];
-        let ok = self.b.build_call(f, &vals, "").unwrap().try_as_basic_value().basic().unwrap();
         let okp = self.b.build_struct_gep(tuple_ty, slot, 0, "").unwrap();
-        self.b.build_store(okp, ok).unwrap();
+        if ks != 8 {
+            let ok = self.b.build_call(f, &vals, "").unwrap().try_as_basic_value().basic().unwrap();
+            self.b.build_store(okp, ok).unwrap();
+            return;
+        }
+        let fv = self.cur_fn.unwrap();
+        let [miss, slow, done] = ["table.miss", "table.slow", "table.done"].map(|n| self.ctx.append_basic_block(fv, n));
+        let (sp, s) = self.table_probe8(t.into_pointer_value(), k, (cap, table_stride(ks, vs)), miss, slow);
+        // A copy, then the state again (a seqlock): changed meanwhile, the runtime looks again.
+        let src = self.table_copy_at(sp, s, vs, false);
+        self.b.build_memcpy(out, self.align_of(&vt), src, 8, self.i64c(vs)).unwrap();
+        self.b.build_fence(AtomicOrdering::Acquire, false, "").unwrap();
+        let again = self.atomic_load64(sp, AtomicOrdering::Monotonic);
+        let same = self.b.build_int_compare(IntPredicate::EQ, again, s, "").unwrap();
+        let hit_end = self.b.get_insert_block().unwrap();
+        self.b.build_conditional_branch(same, done, slow).unwrap();
+        self.b.position_at_end(miss);
+        self.b.build_memset(out, self.align_of(&vt), self.ctx.i8_type().const_zero(), self.i64c(vs)).unwrap();
+        self.b.build_unconditional_branch(done).unwrap();
+        self.b.position_at_end(slow);
+        let ok = self.b.build_call(f, &vals, "").unwrap().try_as_basic_value().basic().unwrap();
+        self.b.build_unconditional_branch(done).unwrap();
+        self.b.position_at_end(done);
+        let phi = self.b.build_phi(boolt, "").unwrap();
+        phi.add_incoming(&[(&boolt.const_int(1, false), hit_end), (&boolt.const_zero(), miss), (&ok, slow)]);
+        self.b.build_store(okp, phi.as_basic_value()).unwrap();
+    }
+
+    /// `table_put` of an 8-byte key already in the table: claims its slot with one CAS (BUSY,
+    /// naming this member), writes the copy that is not current and publishes it (FULL, a new
+    /// version); anything else is the runtime's.
+    fn table_put8(&mut self, t: PointerValue<'ctx>, k: PointerValue<'ctx>, v: (PointerValue<'ctx>, &Ty), (cap, vs): (u64, u64), put: impl Fn(&mut Self) -> BasicValueEnum<'ctx>) -> BasicValueEnum<'ctx> {
+        let (i64t, boolt) = (self.ctx.i64_type(), self.ctx.bool_type());
+        let c = |x: u64| i64t.const_int(x, false);
+        let mover = self.rt("__truk_fleet_mover", &[], Some(self.ctx.i32_type().into()));
+        let me = self.b.build_call(mover, &[], "").unwrap().try_as_basic_value().basic().unwrap().into_int_value();
+        let me = self.b.build_int_z_extend(me, i64t, "").unwrap();
+        let fv = self.cur_fn.unwrap();
+        let [write, slow, done] = ["table.write", "table.slow", "table.done"].map(|n| self.ctx.append_basic_block(fv, n));
+        let (sp, s) = self.table_probe8(t, k, (cap, table_stride(8, vs)), slow, slow);
+        let b = &self.b;
+        let keep = b.build_and(s, c(!0u64 << 34 | 4), "").unwrap();
+        let me = b.build_left_shift(b.build_and(me, c(MID_MASK), "").unwrap(), c(4), "").unwrap();
+        let busy = b.build_or(b.build_or(keep, me, "").unwrap(), c(BUSY | 8), "").unwrap();
+        let seq = AtomicOrdering::SequentiallyConsistent;
+        let r = b.build_cmpxchg(sp, s, busy, seq, seq).unwrap();
+        let claimed = b.build_extract_value(r, 1, "").unwrap().into_int_value();
+        b.build_conditional_branch(claimed, write, slow).unwrap();
+        b.position_at_end(write);
+        b.build_fence(AtomicOrdering::Release, false, "").unwrap(); // BUSY before the copy's bytes
+        let dst = self.table_copy_at(sp, s, vs, true);
+        self.b.build_memcpy(dst, 8, v.0, self.align_of(v.1), self.i64c(vs)).unwrap();
+        let b = &self.b;
+        let epoch = b.build_and(s, c(!0u64 << 34), "").unwrap();
+        let cur = b.build_xor(b.build_and(s, c(4), "").unwrap(), c(4), "").unwrap();
+        let version = b.build_and(b.build_int_add(b.build_right_shift(s, c(4), false, "").unwrap(), c(1), "").unwrap(), c(MID_MASK), "").unwrap();
+        let version = b.build_left_shift(version, c(4), "").unwrap();
+        let now = b.build_or(b.build_or(epoch, cur, "").unwrap(), b.build_or(version, c(FULL), "").unwrap(), "").unwrap();
+        let st = b.build_store(sp, now).unwrap();
+        st.set_atomic_ordering(AtomicOrdering::Release).unwrap();
+        st.set_alignment(8).unwrap();
+        b.build_unconditional_branch(done).unwrap();
+        self.b.position_at_end(slow);
+        let ok = put(self);
+        let slow_end = self.b.get_insert_block().unwrap();
+        self.b.build_unconditional_branch(done).unwrap();
+        self.b.position_at_end(done);
+        let phi = self.b.build_phi(boolt, "").unwrap();
+        phi.add_incoming(&[(&boolt.const_int(1, false), write), (&ok, slow_end)]);
+        phi.as_basic_value()
     }
 
     pub(super) fn table_call(
@@ -103,11 +274,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     Some(boolt.into()),
                 );
                 let vals = [head.as_slice(), &[k.into(), vtmp.into()]].concat();
-                self.b
-                    .build_call(f, &vals, "")
-                    .unwrap()
-                    .try_as_basic_value()
-                    .basic()
+                let put = |s: &mut Self| s.b.build_call(f, &vals, "").unwrap().try_as_basic_value().basic().unwrap();
+                if ks == 8 {
+                    return Some(self.table_put8(t.into_pointer_value(), k, (vtmp, &vt), (cap, vs), put));
+                }
+                Some(put(self))
             }
             // `(bool, V)` lives in memory: `store_expr` sends it to `table_get_into`.
             TableOp::Get => unreachable!("table_get's tuple is written into a slot"),
