@@ -24,6 +24,13 @@ const TOMB: u64 = 3;
 const MID_MASK: u64 = 0x3fff_ffff;
 
 impl<'ctx, 'p> Emitter<'ctx, 'p> {
+    /// Inline gets and replaces: 8-byte keys, optimized builds only (unoptimized, the inline
+    /// atomics and the 128-bit multiply would send the function to LLVM's slow instruction
+    /// selector, for no gain: nothing is inlined further at -O0).
+    fn inline_table_ops(&self, key_size: u64) -> bool {
+        key_size == 8 && !self.nil_checks
+    }
+
     fn atomic_load64(&mut self, p: PointerValue<'ctx>, order: AtomicOrdering) -> IntValue<'ctx> {
         let v = self.b.build_load(self.ctx.i64_type(), p, "").unwrap();
         let i = v.as_instruction_value().unwrap();
@@ -173,7 +180,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let vals: [BasicMetadataValueEnum; 6] =
             [t.into(), self.i64c(cap).into(), self.i64c(ks).into(), self.i64c(vs).into(), k.into(), out.into()];
         let okp = self.b.build_struct_gep(tuple_ty, slot, 0, "").unwrap();
-        if ks != 8 {
+        if !self.inline_table_ops(ks) {
             let ok = self.b.build_call(f, &vals, "").unwrap().try_as_basic_value().basic().unwrap();
             self.b.build_store(okp, ok).unwrap();
             return;
@@ -275,7 +282,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 );
                 let vals = [head.as_slice(), &[k.into(), vtmp.into()]].concat();
                 let put = |s: &mut Self| s.b.build_call(f, &vals, "").unwrap().try_as_basic_value().basic().unwrap();
-                if ks == 8 {
+                if self.inline_table_ops(ks) {
                     return Some(self.table_put8(t.into_pointer_value(), k, (vtmp, &vt), (cap, vs), put));
                 }
                 Some(put(self))
