@@ -82,6 +82,7 @@ if linearity:
     base = None
     names = ["parse", "check", "mir", "llvm-ir", "codegen", "link"]
     print(f"{'lines':>7} " + " ".join(f"{n:>14}" for n in names) + f" {'total':>14}")
+    rows = []
     for size in sizes:
         src, n = generate(size)
         (wall, _, _, err), _, _ = timed(truk_cmd(src, os.path.join(work, "lin"), []), os.path.join(work, "lin"))
@@ -91,6 +92,10 @@ if linearity:
         base = base or per
         cells = [f"{per[k]:6.2f} ({per[k] / base[k]:4.2f}x)" if base[k] else f"{per[k]:6.2f}" for k in names + ["total"]]
         print(f"{n:>7} " + " ".join(f"{c:>14}" for c in cells))
+        rows.append(per)
+    # Linear: the cost per line stays flat, so largest/smallest stays near 1 (noise aside).
+    spread = [max(r[k] for r in rows) / min(r[k] for r in rows) if min(r[k] for r in rows) else 0 for k in names + ["total"]]
+    print(f"{'max/min':>7} " + " ".join(f"{x:>13.2f}x" for x in spread))
     sys.exit(0)
 
 rows = []

@@ -168,7 +168,7 @@ fn main() -> ExitCode {
             match build_with_note(&file, &o) {
                 Ok((out, note)) => {
                     // stderr: stdout stays the program's (truk run) or the tool's (truk fp).
-                    eprintln!("wrote {} (fingerprint {})", out.display(), truk::fingerprint::hex(&note.build_fp));
+                    eprintln!("{}", truk::driver::build::wrote_line(&out, &note));
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e),

@@ -144,6 +144,51 @@ fn another_compiler_or_c_toolchain_rebuilds() {
     assert!(!p.build_with(c, "app.truk", &[]), "not rebuilt for TRUK_CC");
 }
 
+/// The light `truk` decides a no-change rebuild itself, without `truk-compiler` (loading
+/// LLVM was most of its time), and says what the compiler says; each binary of the pair is
+/// an input: replacing either one rebuilds.
+#[test]
+fn the_light_truk_keeps_an_up_to_date_output_without_the_compiler() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut p = Project::new("fresh-light");
+    let bin = p.s.0.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["truk", "truk-compiler"] {
+        std::fs::copy(p.truk.with_file_name(name), bin.join(name)).unwrap();
+    }
+    p.truk = bin.join("truk");
+    p.rebuilds("the first build", &[]);
+    // Without TRUK_TIMINGS: what a user sees.
+    let quiet = |program: &Path| {
+        let mut c = Command::new(program);
+        c.current_dir(&p.dir).env_remove("TRUK_CC").arg("build").arg("app.truk").arg("-o").arg(&p.out).args(["-I", "../lib"]);
+        let o = c.output().unwrap();
+        (o.status.code(), text(&o.stderr))
+    };
+    let light = quiet(&p.truk);
+    assert_eq!(light, quiet(&bin.join("truk-compiler")));
+    assert!(light.1.starts_with("wrote "), "{}", light.1);
+
+    // A compiler that cannot run (chmod leaves its identity as it was) is not needed...
+    let compiler = bin.join("truk-compiler");
+    std::fs::set_permissions(&compiler, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(p.build(&[]), "rebuilt without a change");
+    // ...until something changed.
+    p.s.write("proj/app.truk", &APP.replace("twice(util())", "twice(util()) + 2"));
+    let (status, err) = quiet(&p.truk);
+    assert!(status == Some(1) && err.starts_with("error: cannot run the compiler"), "{err}");
+    std::fs::set_permissions(&compiler, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.rebuilds("a change to the entry file", &[]);
+    assert_eq!(p.run(), 42);
+
+    for name in ["truk-compiler", "truk"] {
+        // A new file (inode and mtime) of the same bytes: a rebuilt compiler of one version.
+        std::fs::copy(bin.join(name), bin.join("new")).unwrap();
+        std::fs::rename(bin.join("new"), bin.join(name)).unwrap();
+        p.rebuilds(&format!("another {name}"), &[]);
+    }
+}
+
 /// `clang-19 --version` ran on every build: now once per compiler binary (its path, size
 /// and mtime), remembered in the cache folder.
 #[test]

@@ -102,3 +102,19 @@ fn a_truk_copied_alone_names_the_compiler_it_needs() {
     let o = std::process::Command::new(&alone).args(["fleet", "ls", "--ns", "truk-alone-test"]).output().unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+/// The light `truk` links no LLVM: fleet commands and no-change rebuilds start without
+/// loading it (the compiler beside it does link it: the check can see it).
+#[test]
+fn the_light_truk_links_no_llvm() {
+    let libraries = |bin: &std::path::Path| {
+        let o = std::process::Command::new("ldd").arg(bin).output().expect("ldd runs");
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let light = libraries(std::path::Path::new(env!("CARGO_BIN_EXE_truk")));
+    assert!(light.contains("libc.so"), "{light}");
+    assert!(!light.contains("LLVM"), "{light}");
+    let compiler = libraries(&std::path::Path::new(env!("CARGO_BIN_EXE_truk")).with_file_name("truk-compiler"));
+    assert!(compiler.contains("libLLVM"), "{compiler}");
+}

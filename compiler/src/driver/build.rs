@@ -243,19 +243,8 @@ pub fn on_compiler_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 }
 
 fn build_with_note_here(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), String> {
-    check_fleet_capacity(opts.fleet_capacity)?;
-    let spec = target::parse(&opts.target).map_err(error_line)?;
-    // The canonical triple: aliases of one target build the same fingerprint.
-    let opts = &Options { target: spec.triple.to_string(), ..opts.clone() };
-    if opts.emit == Emit::Exe {
-        // Before compiling anything: a missing toolchain is one line, not a failed link.
-        if let Some(p) = spec.link_problem() {
-            return Err(error_line(p));
-        }
-    }
-    let mut time = Timings::new();
-    if let Some(done) = crate::driver::fresh::up_to_date(entry, opts) {
-        time.stage("up-to-date");
+    let opts = &checked_options(opts)?;
+    if let Some(done) = up_to_date(entry, opts) {
         return Ok(done);
     }
     let (out, note) = build_checked(entry, opts).map_err(error_line)?;
@@ -263,6 +252,35 @@ fn build_with_note_here(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteIn
         crate::driver::fresh::record(entry, opts, &out, &note.build_fp);
     }
     Ok((out, note))
+}
+
+/// `opts` with the canonical target triple (aliases of one target build the same
+/// fingerprint), after the checks made before compiling anything: a missing toolchain is
+/// one line, not a failed link.
+pub fn checked_options(opts: &Options) -> Result<Options, String> {
+    check_fleet_capacity(opts.fleet_capacity)?;
+    let spec = target::parse(&opts.target).map_err(error_line)?;
+    if opts.emit == Emit::Exe {
+        if let Some(p) = spec.link_problem() {
+            return Err(error_line(p));
+        }
+    }
+    Ok(Options { target: spec.triple.to_string(), ..opts.clone() })
+}
+
+/// The output and its note when it is already what building `entry` with `opts` (from
+/// [`checked_options`]) would produce (`driver::fresh`). Needs no LLVM: the light `truk`
+/// calls it before handing a build to `truk-compiler`.
+pub fn up_to_date(entry: &Path, opts: &Options) -> Option<(PathBuf, NoteInfo)> {
+    let mut time = Timings::new();
+    let done = crate::driver::fresh::up_to_date(entry, opts)?;
+    time.stage("up-to-date");
+    Some(done)
+}
+
+/// What `truk build` prints on stderr when it has written (or kept) `out`.
+pub fn wrote_line(out: &Path, note: &NoteInfo) -> String {
+    format!("wrote {} (fingerprint {})", out.display(), crate::fingerprint::hex(&note.build_fp))
 }
 
 /// Prefix `error: ` to a message that does not start with it (rendered diagnostics do:

@@ -7,8 +7,8 @@
 //!   fingerprint, so a full build, never a stale output;
 //! - a stamp written after each executable build, in `<cache>/fresh/` under the output's
 //!   path, must equal what this build's would be. It covers what the fingerprint leaves out:
-//!   the truk binary itself (its path, size, mtime, inode: a rebuilt compiler of the same
-//!   version), every option (`-I` folders, output), the working folder and the entry as
+//!   the compiler's binaries, `truk` and `truk-compiler` (path, size, mtime, inode: a
+//!   rebuilt compiler of the same version), every option (`-I` folders, output), the working folder and the entry as
 //!   spelled (debug info holds paths), `TRUK_CC` and the C toolchain's programs, and the
 //!   output's own size, mtime and inode (a replaced or modified output is rebuilt).
 
@@ -71,7 +71,7 @@ fn stamp_path(out: &Path) -> Option<PathBuf> {
 
 /// What, besides the sources, decides the output's bytes; `None` if the output is missing.
 fn stamp(entry: &Path, opts: &Options, out: &Path, build_fp: &[u8; 32]) -> Option<String> {
-    let exe = std::env::current_exe().ok().and_then(|p| tools::file_identity(&p))?;
+    let exe = compiler_identity()?;
     let cwd = std::env::current_dir().ok()?;
     let cc = std::env::var("TRUK_CC").unwrap_or_default();
     let programs = ["clang-19", "cc", "gcc", "x86_64-linux-gnu-gcc", "aarch64-linux-gnu-gcc"];
@@ -84,6 +84,20 @@ fn stamp(entry: &Path, opts: &Options, out: &Path, build_fp: &[u8; 32]) -> Optio
         crate::fingerprint::hex(build_fp),
         tools::file_identity(out)?,
     ))
+}
+
+/// The compiler pair's identity: the light `truk` (which decides freshness itself) and
+/// `truk-compiler` (which builds), found beside the running binary, so that either one's
+/// stamp is the other's; a binary of another name (a test harness) adds its own.
+fn compiler_identity() -> Option<String> {
+    let me = std::env::current_exe().ok()?;
+    let pair = ["truk", "truk-compiler"];
+    let mut ids: Vec<String> =
+        pair.iter().map(|n| tools::file_identity(&me.with_file_name(n)).unwrap_or_else(|| format!("missing:{n}"))).collect();
+    if !me.file_name().is_some_and(|n| pair.iter().any(|p| n == *p)) {
+        ids.push(tools::file_identity(&me)?);
+    }
+    Some(ids.join(" "))
 }
 
 type Closure = (PathBuf, Vec<(PathBuf, Vec<u8>)>, Vec<CHeader>);

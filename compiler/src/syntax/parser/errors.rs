@@ -219,10 +219,12 @@ pub(super) fn describe_token(tok: &str) -> Option<String> {
     match tok {
         // These open a call/index or an assignment after an expression; they are covered by
         // "an operator" except when they are all that is expected (handled by the caller).
-        t if OPERATORS.contains(&t) && !matches!(t, "=" | "(" | "[" | "*" | "&" | "-" | "!" | "~") => {
+        t if OPERATORS.contains(&t) && !matches!(t, "=" | "(" | "[" | "*" | "&" | "-" | "!" | "~" | "/") => {
             Some("an operator".into())
         }
-        "(" | "[" | "*" | "&" | "-" | "!" | "~" => None,
+        // `/` also starts a comment (WHITESPACE): every skip tries it. A missing operator
+        // still shows through the others.
+        "(" | "[" | "*" | "&" | "-" | "!" | "~" | "/" => None,
         "=" => Some("`=`".into()),
         "\"" | "'" | "@" | "" | " " | "\t" | "\n" | "\r" | "//" | "/*" => None,
         "0x" | "0X" | "0b" | "0B" | "0o" | "0O" | "e" | "E" | "_" => None,
