@@ -399,6 +399,9 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
             tm.write_to_file(&module, FileType::Object, &tmp).map_err(|e| format!("error: cannot write object: {e}"))?;
             time.stage("codegen");
             let mut objs = crate::driver::runtime::runtime_objects(&opts.target, opts.release)?;
+            if !opts.wants_debug_info() {
+                objs = crate::driver::runtime::without_local_symbols(objs);
+            }
             objs.insert(0, tmp.clone());
             if let Some(shim) = cshim::shim_source(&prog.hir, &loaded.cimports) {
                 match cshim::shim_object(&shim, &loaded.cimports, &opts.target) {
