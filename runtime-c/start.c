@@ -63,7 +63,12 @@ static void rt_on_segv(int sig, siginfo_t *info, void *uc) {
 }
 
 static void rt_catch_stack_overflow(void) {
-    stack_t ss = {.ss_sp = rt_alt_stack, .ss_size = sizeof rt_alt_stack};
+    /* Filled field by field: an initializer would be a constant template in .data.rel.ro,
+     * a section (and a relocation) of its own in every binary. */
+    stack_t ss;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_sp = rt_alt_stack;
+    ss.ss_size = sizeof rt_alt_stack;
     if (sigaltstack(&ss, NULL) != 0)
         return;
     struct sigaction sa;
