@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <ucontext.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,14 +53,22 @@ static void rt_on_segv(int sig, siginfo_t *info, void *uc) {
      * more live on the heap, so frames are smaller than that. */
     if (sp && addr + 64 * 1024 >= sp && addr <= sp + (1u << 20))
         __truk_panic_cstr("stack overflow");
-    signal(sig, SIG_DFL);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, NULL);
     /* Sent by kill or raise (si_code <= 0), no instruction runs again: send it once more. */
     if (info->si_code <= 0)
         raise(sig);
 }
 
 static void rt_catch_stack_overflow(void) {
-    stack_t ss = {.ss_sp = rt_alt_stack, .ss_size = sizeof rt_alt_stack};
+    /* Filled field by field: an initializer would be a constant template in .data.rel.ro,
+     * a section (and a relocation) of its own in every binary. */
+    stack_t ss;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_sp = rt_alt_stack;
+    ss.ss_size = sizeof rt_alt_stack;
     if (sigaltstack(&ss, NULL) != 0)
         return;
     struct sigaction sa;
@@ -82,7 +92,7 @@ void __truk_rt_exit(void) {
     if (rt_exited)
         return;
     rt_exited = true;
-    fflush(stdout);
+    fflush(NULL); /* stdout, and any stream the program left open */
     if (__truk_rt_fleet_exit_hook)
         __truk_rt_fleet_exit_hook();
 }
@@ -100,8 +110,17 @@ int main(int argc, char **argv) __attribute__((alias("truk_c_entry")));
 
 /* ---- panics ---- */
 
+/* Every panic line goes through vfprintf: one libc import instead of four (a C compiler
+ * turns fprintf with a plain string into fputs, fputc or fwrite). */
+__attribute__((format(printf, 1, 2))) static void rt_eprintf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
 static _Noreturn void panic_finish(void) {
-    fputc('\n', stderr);
+    rt_eprintf("\n");
     fflush(stderr);
     exit(TRUK_PANIC_STATUS); /* runs the exit hook */
 }
@@ -110,42 +129,52 @@ static _Noreturn void panic_finish(void) {
  * recurse into exit() again. */
 static void panic_begin(void) {
     if (rt_panicking) {
-        fputs("panic: panicked while panicking\n", stderr);
+        rt_eprintf("panic: panicked while panicking\n");
         fflush(stderr);
         _exit(TRUK_PANIC_STATUS);
     }
     rt_panicking = true;
-    fflush(stdout); /* keep program output ahead of the panic line */
-    fputs("panic: ", stderr);
+    fflush(NULL); /* keep program output ahead of the panic line */
+    rt_eprintf("panic: ");
 }
 
 _Noreturn void __truk_panic(const uint8_t *msg, uint64_t len) {
     panic_begin();
-    if (msg && len)
-        fwrite(msg, 1, (size_t)len, stderr);
+    /* Every byte, NULs too (where %.*s would stop), in pieces %.*s can take. */
+    const char *p = (const char *)msg, *end = msg ? p + len : p;
+    while (p < end) {
+        const char *q = p;
+        while (q < end && *q && q - p < INT_MAX)
+            q++;
+        rt_eprintf("%.*s", (int)(q - p), p);
+        if (q < end && !*q) {
+            rt_eprintf("%c", 0);
+            q++;
+        }
+        p = q;
+    }
     panic_finish();
 }
 
 _Noreturn void __truk_panic_cstr(const char *msg) {
     panic_begin();
-    fputs(msg ? msg : "(null)", stderr);
+    rt_eprintf("%s", msg ? msg : "(null)");
     panic_finish();
 }
 
 _Noreturn void __truk_bounds_fail(uint64_t index, uint64_t len, const char *loc) {
     panic_begin();
-    fprintf(stderr, "index out of bounds: the index is %" PRIu64 " but the length is %" PRIu64,
-            index, len);
+    rt_eprintf("index out of bounds: the index is %" PRIu64 " but the length is %" PRIu64, index, len);
     if (loc && *loc)
-        fprintf(stderr, " (at %s)", loc);
+        rt_eprintf(" (at %s)", loc);
     panic_finish();
 }
 
 _Noreturn void __truk_nil_fail(const char *loc) {
     panic_begin();
-    fputs("nil dereference", stderr);
+    rt_eprintf("nil dereference");
     if (loc && *loc)
-        fprintf(stderr, " (at %s)", loc);
+        rt_eprintf(" (at %s)", loc);
     panic_finish();
 }
 

@@ -1,6 +1,6 @@
 //! Properties of the generated LLVM IR that decide speed, not behaviour: natural alignment
 //! of 8-byte loads and stores, failure paths declared cold and noreturn, integer map keys
-//! passed by value to the map's integer entry points.
+//! passed by value to the map's integer entry points, aggregate parameters `noalias`.
 
 mod common;
 
@@ -34,7 +34,11 @@ fn main() : i32 {
 
 /// The program's IR, unoptimized, so that every access and check is still there.
 fn ir(dir: &Scratch) -> String {
-    let src = dir.write("main.truk", PROGRAM);
+    ir_of(dir, PROGRAM)
+}
+
+fn ir_of(dir: &Scratch, program: &str) -> String {
+    let src = dir.write("main.truk", program);
     let ll = dir.0.join("main.ll");
     let b = truk().arg("build").args(["--emit", "llvm-ir"]).arg(&src).arg("-o").arg(&ll).output().unwrap();
     assert!(b.status.success(), "{}", text(&b.stderr));
@@ -79,4 +83,28 @@ fn integer_map_keys_go_by_value() {
     for f in ["@__truk_map_get(", "@__truk_map_upsert(", "@__truk_map_remove("] {
         assert!(!ir.contains(f), "{f} is called for an integer key");
     }
+}
+
+#[test]
+fn aggregate_parameters_are_noalias_but_arrays_are_not() {
+    // Slices and structs arrive as pointers to the caller's copy for this call alone;
+    // a sized array is the caller's own array.
+    let dir = Scratch::new("cg-noalias");
+    let ir = ir_of(
+        &dir,
+        r#"
+struct P { a: i64, b: i64 }
+fn f(xs: []i64, p: P, arr: [4]i64) : i64 { xs[0] = p.a; return xs[0] + arr[1]; }
+fn main() : i32 {
+    var xs: []i64 = make(@i64, 1);
+    defer delete(xs);
+    var arr: [4]i64 = [1, 2, 3, 4];
+    return f(xs, P { a: 1, b: 2 }, arr) as i32;
+}
+"#,
+    );
+    let def = ir.lines().find(|l| l.starts_with("define") && l.contains("@f(")).expect("f is defined");
+    let params: Vec<&str> = def.split_once("@f(").unwrap().1.split(',').collect();
+    assert!(params[0].contains("noalias") && params[1].contains("noalias"), "{def}");
+    assert!(!params[2].contains("noalias"), "{def}");
 }

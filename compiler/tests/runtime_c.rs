@@ -318,6 +318,7 @@ int32_t __truk_main(int32_t argc, char **argv) {
         const char *mode = argv[1];
         if (!strcmp(mode, "bounds")) { printf("before\n"); __truk_bounds_fail(7, 3, "main.truk:4:9"); }
         if (!strcmp(mode, "panic")) __truk_panic((const uint8_t *)"boom, truncated", 4);
+        if (!strcmp(mode, "panic-nul")) __truk_panic((const uint8_t *)"a\0b\n\0", 5);
         if (!strcmp(mode, "nilmap")) { uint64_t k = 0; __truk_map_upsert(NULL, &k); }
         if (!strcmp(mode, "overflow")) __truk_alloc_array(UINT64_MAX / 2, 3);
         if (!strcmp(mode, "exit")) exit(42);
@@ -353,6 +354,11 @@ fn check_map_program(exe: &Path, runner: &[&str]) {
     let out = go(&["panic"]);
     assert_eq!(out.status.code(), Some(101));
     assert_eq!(text(&out.stderr), "panic: boom\n");
+
+    // Every byte of the message, NULs too.
+    let out = go(&["panic-nul"]);
+    assert_eq!(out.status.code(), Some(101));
+    assert_eq!(out.stderr, b"panic: a\0b\n\0\n");
 
     let out = go(&["nilmap"]);
     assert_eq!(out.status.code(), Some(101));

@@ -34,6 +34,8 @@ pub mod debug;
 mod debug_types;
 #[path = "map.rs"]
 mod map;
+#[path = "attrs.rs"]
+mod attrs;
 #[path = "entry.rs"]
 mod entry;
 
@@ -391,6 +393,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     let zext = self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("zeroext"), 0);
                     fv.add_attribute(AttributeLoc::Return, zext);
                 }
+                self.mark_private_copies(fv, &params, &f.ret);
                 fv
             };
             self.funcs.push(fv);

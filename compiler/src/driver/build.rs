@@ -432,6 +432,9 @@ fn link_objects(mut objs: Vec<PathBuf>, out: &Path, prog: &crate::mir::Program, 
             return Err(e);
         }
     };
+    if !opts.wants_debug_info() {
+        runtime = crate::driver::runtime::without_local_symbols(runtime);
+    }
     objs.append(&mut runtime);
     if let Some(shim) = cshim::shim_source(&prog.hir, &loaded.cimports) {
         match cshim::shim_object(&shim, &loaded.cimports, &opts.target) {
