@@ -8,7 +8,9 @@
  * word, so of the parties that race for a step (two senders, two receivers, a
  * repairer...) exactly one wins. A receiver copies the message out first and
  * takes it with its one CAS. A sender found dead is repaired: its cell goes to
- * the next lap's EMPTY and the message it was writing is dropped, once. head
+ * the next lap's EMPTY and the message it was writing is dropped, once.
+ * Messages of 1 to 8 bytes move whole instead: one 16-byte CAS of state and
+ * payload per send or receive, with no WRITING state (try_send_whole). head
  * and tail are only hints, moved on with plain stores. */
 #define _GNU_SOURCE
 #include "truk_fleet.h"
@@ -29,11 +31,14 @@ typedef struct {
     unsigned char *cells;
     uint64_t cap, stride, size;
     int shift; /* log2(cap) when cap is a power of two, else -1 */
+    bool whole; /* messages move whole: one 16-byte CAS of state and payload */
 } chan_t;
 
 static chan_t chan_of(void *p, uint64_t cap, uint64_t elem_size) {
     int shift = (cap & (cap - 1)) == 0 ? __builtin_ctzll(cap) : -1;
-    chan_t c = {p, (unsigned char *)p + TRUK_CHAN_HEADER_SIZE, cap, truk_chan_stride(elem_size), elem_size, shift};
+    /* 16-aligned (the compiler aligns these channels so) 16-byte cells */
+    bool whole = truk_chan_whole(elem_size) && ((uintptr_t)p & 15) == 0;
+    chan_t c = {p, (unsigned char *)p + TRUK_CHAN_HEADER_SIZE, cap, truk_chan_stride(elem_size), elem_size, shift, whole};
     return c;
 }
 
@@ -58,6 +63,37 @@ static uint64_t ld(uint64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 static uint32_t ld32(uint32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 static bool cas(uint64_t *p, uint64_t expected, uint64_t desired) {
     return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+/* The 16-byte CAS of a cell {state, payload} (16-aligned): cmpxchg16b on
+ * x86_64, an LDAXP/STLXP loop on aarch64 (LSE's casp is not in the baseline
+ * armv8.0). Inline assembly, not __atomic: 16-byte __atomic calls libatomic
+ * without -mcx16. Full barrier, as the seq_cst CAS. On failure `e` gets the
+ * cell's words (possibly torn on aarch64: only a guess for the next try). */
+static bool cas16(uint64_t *p, uint64_t e[2], uint64_t s, uint64_t v) {
+#if defined(__x86_64__)
+    bool ok;
+    __asm__ __volatile__("lock cmpxchg16b %1"
+                         : "=@ccz"(ok), "+m"(*(volatile unsigned __int128 *)p), "+a"(e[0]), "+d"(e[1])
+                         : "b"(s), "c"(v)
+                         : "memory");
+    return ok;
+#elif defined(__aarch64__)
+    uint64_t lo, hi;
+    uint32_t fail;
+    do {
+        __asm__ __volatile__("ldaxp %0, %1, [%2]" : "=&r"(lo), "=&r"(hi) : "r"(p) : "memory");
+        if (lo != e[0] || hi != e[1]) {
+            __asm__ __volatile__("clrex" ::: "memory");
+            e[0] = lo, e[1] = hi;
+            return false;
+        }
+        __asm__ __volatile__("stlxp %w0, %2, %3, [%1]" : "=&r"(fail) : "r"(p), "r"(s), "r"(v) : "memory");
+    } while (fail);
+    return true;
+#else
+#error "chan.c: no 16-byte CAS for this architecture"
+#endif
 }
 
 static long futex(uint32_t *p, int op, uint32_t val, const struct timespec *ts) {
@@ -110,6 +146,61 @@ static void copy(void *dst, const void *src, uint64_t n) {
         memcpy(dst, src, 8);
     else
         memcpy(dst, src, n);
+}
+
+/* A send of a small message to a 16-aligned cell: one 16-byte CAS from
+ * {EMPTY(l), 0} to {FULL(l), message}, so nothing is ever half-written and
+ * there is no WRITING state to repair. Receivers leave {EMPTY(l + 1), 0}, so
+ * the first look's guess (see try_send) is exact. Later looks, after a wait,
+ * load the cell first: a CAS on a full channel's cell would take its line
+ * from the receiver at every try. */
+static enum step try_send_whole(const chan_t *c, const void *val, bool guess, uint64_t **cell, uint64_t *seen) {
+    struct truk_chan_header *h = c->h;
+    uint64_t t = ld(&h->tail), v = 0;
+    copy(&v, val, c->size);
+    if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
+        return CLOSED;
+    uint64_t e[2] = {state(lap_at(c, t), 0, TRUK_CHAN_EMPTY), 0};
+    for (;;) {
+        uint32_t lap = lap_at(c, t);
+        uint64_t *cs = cell_at(c, t);
+        if (!guess) {
+            e[0] = ld(cs), e[1] = __atomic_load_n(cs + 1, __ATOMIC_RELAXED);
+            guess = kind_of(e[0]) == TRUK_CHAN_EMPTY && lap_of(e[0]) == lap;
+        }
+        if (guess && cas16(cs, e, state(lap, 0, TRUK_CHAN_FULL), v)) {
+            advance(&h->tail, t + 1);
+            if (ld32(&h->closed)) {
+                /* Closed before our CAS landed (a receiver may have seen
+                 * "closed and empty"): take the message back unless a
+                 * receiver already has it. */
+                uint64_t mine[2] = {state(lap, 0, TRUK_CHAN_FULL), v};
+                if (cas16(cs, mine, state(lap + 1, 0, TRUK_CHAN_EMPTY), 0)) {
+                    notify_both(c);
+                    return CLOSED;
+                }
+            }
+            notify(&h->sent, &h->recv_sleepers);
+            return DONE;
+        }
+        uint64_t s = e[0];
+        int32_t d = (int32_t)(lap_of(s) - lap);
+        /* EMPTY beside another payload (left by a hand-written mover, never
+         * by this protocol): CAS on what is there. */
+        if ((guess = d == 0 && kind_of(s) == TRUK_CHAN_EMPTY))
+            continue;
+        if (d >= 0) { /* position t is taken: walk on, guessing as at first */
+            t++;
+            if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
+                return CLOSED;
+            e[0] = state(lap_at(c, t), 0, TRUK_CHAN_EMPTY), e[1] = 0;
+            guess = true;
+            continue;
+        }
+        *cell = cs; /* the previous lap is still here: full */
+        *seen = s;
+        return BLOCKED;
+    }
 }
 
 /* guess: the send's first look. It claims at once as if the cell were EMPTY
@@ -170,10 +261,20 @@ static enum step try_recv(const chan_t *c, void *out, uint64_t **cell, uint64_t 
              * only by a receiver's CAS, so if ours wins the copy was whole. A
              * lost CAS discards the copy; a receiver killed after its CAS
              * drops the message, before it nothing happened. */
-            if (out)
-                copy(out, (unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, c->size);
-            if (!cas(cs, s, state(lap + 1, 0, TRUK_CHAN_EMPTY)))
-                continue;
+            if (c->whole) {
+                /* One 16-byte CAS takes the message and clears the payload
+                 * for the next send's guess; if it wins, v was the message. */
+                uint64_t e[2] = {s, __atomic_load_n(cs + 1, __ATOMIC_RELAXED)}, v = e[1];
+                if (!cas16(cs, e, state(lap + 1, 0, TRUK_CHAN_EMPTY), 0))
+                    continue;
+                if (out)
+                    copy(out, &v, c->size);
+            } else {
+                if (out)
+                    copy(out, (unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, c->size);
+                if (!cas(cs, s, state(lap + 1, 0, TRUK_CHAN_EMPTY)))
+                    continue;
+            }
             advance(&h->head, hd + 1);
             notify(&h->recvd, &h->send_sleepers);
             return DONE;
@@ -291,11 +392,11 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
 
 bool __truk_chan_send(void *p, uint64_t cap, uint64_t elem_size, const void *val, int64_t timeout_ms) {
     chan_t c = chan_of(p, cap, elem_size);
-    uint32_t me = __truk_fleet_mover();
+    uint32_t me = c.whole ? 0 : __truk_fleet_mover();
     waiter w = {.timeout_ms = timeout_ms};
     for (bool first = true;; first = false) {
         uint64_t *cell = NULL, seen = 0;
-        enum step r = try_send(&c, val, me, first, &cell, &seen);
+        enum step r = c.whole ? try_send_whole(&c, val, first, &cell, &seen) : try_send(&c, val, me, first, &cell, &seen);
         if (r != BLOCKED)
             return r == DONE;
         if (!wait_step(&w, &c, &c.h->recvd, &c.h->send_sleepers, cell, seen))

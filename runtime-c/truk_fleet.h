@@ -208,6 +208,7 @@
 #ifndef TRUK_FLEET_H
 #define TRUK_FLEET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -383,8 +384,9 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
 /* ---- Channels: chan[T, N] of truk_rt.h (chan.c) -------------------------------
  * A channel is inline memory, in the region or anywhere else; all zero bytes
  * is an open, empty channel. Size: TRUK_CHAN_HEADER_SIZE + N * stride, with
- * stride = truk_chan_stride(sizeof T); 8-aligned (every Truk type is at most
- * 8-aligned). The compiler's mir/layout.rs computes the same.
+ * stride = truk_chan_stride(sizeof T); 16-aligned when T is 1 to 8 bytes
+ * (truk_chan_whole: 16-byte cells that move whole, below), else 8-aligned.
+ * The compiler's mir/layout.rs computes the same.
  *   header (struct truk_chan_header), then N cells of
  *     state    0  uint64 atomic, below
  *     payload  8  sizeof T bytes, padded to a multiple of 8
@@ -423,6 +425,14 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  * release store would be safe only as long as the liveness check never errs,
  * and would save nothing: the wake-up check after it needs a store-load fence
  * (on x86_64 as dear as the CAS), which the CAS gives.
+ * Whole cells: when T is 1 to 8 bytes and the cell is 16-aligned, a cell's
+ * {state, payload} moves with one 16-byte CAS (cmpxchg16b; LDAXP/STLXP on
+ * aarch64) and never shows WRITING: send CASes {EMPTY(l), 0} ->
+ * {FULL(l), message} (the first try guesses, as above; a payload other than
+ * 0 beside EMPTY, left by a hand-written mover, is CASed on as found), recv
+ * CASes {FULL(l), message} -> {EMPTY(l + 1), 0}, so the message it copied is
+ * the one it took. A sender killed at any instruction sent or did not; none
+ * is ever in anyone's way. The walk, closing and waiting are as below.
  * The mover is (attach-table slot + 1) in its low 17 bits and the low 13
  * bits of that slot's claim count above: dead when the slot no longer has
  * that claim count or its member is dead (pid and start time, as for the
@@ -430,7 +440,8 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  * such a channel is private to it.
  * Closing: `closed` is set once. A sender checks it before its claim and
  * again after (seq_cst); closed by then, it skips its position (EMPTY(l+1))
- * and fails. A receiver that finds nothing reads `closed` and then the cell
+ * and fails (a whole send CASes its message back out, unless a receiver has
+ * already taken it: then it was sent). A receiver that finds nothing reads `closed` and then the cell
  * again: closed and still nothing means drained.
  * Waiting: spin for TRUK_CHAN_SPIN_US, then sleep on `sent` (receivers) or
  * `recvd` (senders), counted in recv_sleepers / send_sleepers; the other side
@@ -468,6 +479,8 @@ _Static_assert(sizeof(struct truk_chan_header) == TRUK_CHAN_HEADER_SIZE, "channe
 static inline uint64_t truk_chan_stride(uint64_t elem_size) {
     return TRUK_CHAN_CELL_PAYLOAD + ((elem_size + 7) & ~(uint64_t)7);
 }
+/* Elements that move whole with their state: one 16-byte CAS per send or receive. */
+static inline bool truk_chan_whole(uint64_t elem_size) { return elem_size >= 1 && elem_size <= 8; }
 /* A pause in a spin loop. */
 static inline void truk_cpu_relax(void) {
 #if defined(__x86_64__)

@@ -1,7 +1,8 @@
 /* Channel benchmarks (runtime-c/chan.c), each beside a plain-C baseline measured
  * in the same run. Built and run by ci/bench-fleet; two processes (fork) share
  * an anonymous shared mapping, as two members share the region. Not a test:
- * numbers only. Latencies are per round trip, p50 and p99 over the samples;
+ * numbers only. Latencies are per round trip, p50 and p99 over the samples,
+ * taken in blocks that alternate with the baseline's in one pair of processes;
  * throughputs are medians [min .. max] of several runs. Every process is
  * pinned to CPU 0 or 1, for ours and the baselines alike. */
 #define _GNU_SOURCE
@@ -69,8 +70,19 @@ struct pp {
     unsigned char cb[CHAN_BYTES] __attribute__((aligned(64)));
 };
 
-static void pong(struct pp *s, int kind, int rounds) {
-    for (uint32_t i = 1; i <= (uint32_t)rounds; i++) {
+/* Blocks of ROUND_BLOCK round trips alternate between the channel (even blocks) and the
+ * C baseline (odd ones) in one pair of processes, so that both see the same machine: a
+ * neighbour's load or the host moving a virtual CPU changes both alike. */
+enum { ROUND_BLOCKS = 20 };
+
+static int kind_of_round(uint32_t i, int rounds, int base_kind) {
+    uint32_t block = (uint32_t)(rounds / ROUND_BLOCKS);
+    return ((i - 1) / (block ? block : 1)) % 2 ? base_kind : CHAN;
+}
+
+static void pong(struct pp *s, int base_kind, int rounds) {
+    for (uint32_t i = 1; i <= (uint32_t)(2 * rounds); i++) {
+        int kind = kind_of_round(i, rounds, base_kind);
         if (kind == CHAN) {
             uint64_t v;
             __truk_chan_recv(s->ca, CAP, 8, &v, -1);
@@ -80,8 +92,8 @@ static void pong(struct pp *s, int kind, int rounds) {
                 relax();
             __atomic_store_n(&s->b, i, __ATOMIC_RELEASE);
         } else {
-            while (__atomic_load_n(&s->a, __ATOMIC_ACQUIRE) != i)
-                futex(&s->a, FUTEX_WAIT, i - 1);
+            for (uint32_t a; (a = __atomic_load_n(&s->a, __ATOMIC_ACQUIRE)) != i;)
+                futex(&s->a, FUTEX_WAIT, a);
             __atomic_store_n(&s->b, i, __ATOMIC_RELEASE);
             futex(&s->b, FUTEX_WAKE, 1);
         }
@@ -108,18 +120,21 @@ static void unpin(void) {
     sched_setaffinity(0, sizeof set, &set);
 }
 
-/* Fills us[] with round-trip times in microseconds; the two sides on CPUs 0 and 1. */
-static void round_trips(int kind, int parked, double *us, int rounds) {
+/* Fills ours[] and theirs[] (`rounds` each) with round-trip times in microseconds, in
+ * alternating blocks; the two sides on CPUs 0 and 1. */
+static void round_trips(int base_kind, int parked, double *ours, double *theirs, int rounds) {
     struct pp *s = shared(sizeof *s);
     memset(s, 0, sizeof *s);
     pid_t pid = fork();
     if (pid == 0) {
         pin(1);
-        pong(s, kind, rounds);
+        pong(s, base_kind, rounds);
         _exit(0);
     }
     pin(0);
-    for (uint32_t i = 1; i <= (uint32_t)rounds; i++) {
+    int no = 0, nt = 0;
+    for (uint32_t i = 1; i <= (uint32_t)(2 * rounds); i++) {
+        int kind = kind_of_round(i, rounds, base_kind);
         if (parked)
             sleep_us(2000);
         double t = now();
@@ -134,10 +149,14 @@ static void round_trips(int kind, int parked, double *us, int rounds) {
         } else {
             __atomic_store_n(&s->a, i, __ATOMIC_RELEASE);
             futex(&s->a, FUTEX_WAKE, 1);
-            while (__atomic_load_n(&s->b, __ATOMIC_ACQUIRE) != i)
-                futex(&s->b, FUTEX_WAIT, i - 1);
+            for (uint32_t b; (b = __atomic_load_n(&s->b, __ATOMIC_ACQUIRE)) != i;)
+                futex(&s->b, FUTEX_WAIT, b);
         }
-        us[i - 1] = (now() - t) * 1e6;
+        t = (now() - t) * 1e6;
+        if (kind == CHAN && no < rounds)
+            ours[no++] = t;
+        else if (kind != CHAN && nt < rounds)
+            theirs[nt++] = t;
     }
     waitpid(pid, NULL, 0);
     unpin();
@@ -146,8 +165,7 @@ static void round_trips(int kind, int parked, double *us, int rounds) {
 
 static void rtt_row(const char *what, int parked, int rounds, int base_kind, const char *base) {
     double *ours = malloc(sizeof(double) * (size_t)rounds), *theirs = malloc(sizeof(double) * (size_t)rounds);
-    round_trips(CHAN, parked, ours, rounds);
-    round_trips(base_kind, parked, theirs, rounds);
+    round_trips(base_kind, parked, ours, theirs, rounds);
     double o50 = pct(ours, rounds, 0.5), o99 = pct(ours, rounds, 0.99);
     double t50 = pct(theirs, rounds, 0.5), t99 = pct(theirs, rounds, 0.99);
     printf("%-34s p50 %7.2f p99 %8.2f us | C %-18s p50 %7.2f p99 %8.2f us | ratio p50 %.2f p99 %.2f\n", what, o50,
@@ -167,6 +185,11 @@ struct ring {
     uint64_t slot[CAP] __attribute__((aligned(64)));
 };
 
+/* SEQ_CST: the reference ring stores its indices with __ATOMIC_SEQ_CST (xchg on x86_64):
+ * one locked instruction per message per side, as few as any channel that many senders
+ * and many receivers may share can have (each must claim its position). */
+static int ring_order = __ATOMIC_RELEASE;
+
 static void ring_send(struct ring *r, uint64_t *cached_head, uint64_t *tail, uint64_t v) {
     while (*tail - *cached_head == CAP) {
         *cached_head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
@@ -174,7 +197,7 @@ static void ring_send(struct ring *r, uint64_t *cached_head, uint64_t *tail, uin
             relax();
     }
     r->slot[*tail % CAP] = v;
-    __atomic_store_n(&r->tail, ++*tail, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->tail, ++*tail, ring_order);
 }
 
 static uint64_t ring_recv(struct ring *r, uint64_t *head, uint64_t *cached_tail) {
@@ -184,7 +207,7 @@ static uint64_t ring_recv(struct ring *r, uint64_t *head, uint64_t *cached_tail)
             relax();
     }
     uint64_t v = r->slot[*head % CAP];
-    __atomic_store_n(&r->head, ++*head, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->head, ++*head, ring_order);
     return v;
 }
 
@@ -313,6 +336,13 @@ int32_t __truk_main(int32_t argc, char **argv) {
         theirs[i] = throughput(1, 1, 1, n);
     }
     tput_row("SPSC throughput, 8 bytes", ours, "SPSC ring acq/rel", theirs, RUNS);
+    ring_order = __ATOMIC_SEQ_CST;
+    for (int i = 0; i < RUNS; i++) {
+        ours[i] = throughput(0, 1, 1, n);
+        theirs[i] = throughput(1, 1, 1, n);
+    }
+    ring_order = __ATOMIC_RELEASE;
+    tput_row("SPSC throughput, again", ours, "ring, seq_cst stores", theirs, RUNS);
     double mpmc[RUNS];
     for (int i = 0; i < RUNS; i++)
         mpmc[i] = throughput(0, 4, 4, n);

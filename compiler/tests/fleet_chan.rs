@@ -18,19 +18,21 @@ const STORM: &str = include_str!("fleet_support/chan_storm.truk");
 const SENDERS: usize = 4;
 const RECEIVERS: usize = 3;
 
-fn storm(f: &Fleet, secs: u64, slow: u64) {
+/// `small`: through the storm's chan[u64, 16] (messages that move whole) instead.
+fn storm(f: &Fleet, secs: u64, slow: u64, small: bool) {
+    let tag = if small { " small" } else { "" };
     let mut m = Members::new();
-    m.start(f, "hold");
+    m.start(f, &format!("hold{tag}"));
     let t = Instant::now();
     while f.regions().is_empty() {
         assert!(t.elapsed() < Duration::from_secs(10 * slow), "the holder did not create the region");
         std::thread::sleep(Duration::from_millis(2));
     }
     for i in 0..SENDERS {
-        m.start(f, &format!("send {i}"));
+        m.start(f, &format!("send {i}{tag}"));
     }
     for _ in 0..RECEIVERS {
-        m.start(f, "recv");
+        m.start(f, &format!("recv{tag}"));
     }
     let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ std::process::id() as u64;
     let (mut kills, mut sender_kills) = (0u64, 0u64);
@@ -56,7 +58,7 @@ fn storm(f: &Fleet, secs: u64, slow: u64) {
     let (code, _) = run(f, "stop 2");
     assert_eq!(code, 0);
     m.finish("recv", Duration::from_secs(20 * slow), "channel").unwrap();
-    let (code, verdict) = run(f, &format!("check {kills}"));
+    let (code, verdict) = run(f, &format!("check {kills}{tag}"));
     eprintln!("{kills} kills ({sender_kills} of senders) in {} s: {verdict}", took.as_secs());
     assert_eq!(code, 0, "{verdict}");
     let received: u64 = verdict.split_whitespace().nth(3).and_then(|w| w.parse().ok()).unwrap();
@@ -72,19 +74,38 @@ fn storm_secs(default: u64) -> u64 {
     std::env::var("TRUK_CHAN_STORM_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
+/// The storm natively (12 s), or for aarch64 under qemu (6 s, slower members): false
+/// skipped without qemu. Each build and fleet has a name of its own.
+fn storm_on(arm: bool, small: bool) {
+    let name = format!("chan_storm{}{}", if small { "8" } else { "" }, if arm { "_arm" } else { "" });
+    let ns = name.replace('_', "");
+    if !arm {
+        let exe = build_truk(&name, ("chan_storm.truk", STORM), None, true);
+        return storm(&Fleet::new(&ns, &exe), storm_secs(12), 1, small);
+    }
+    let Some(runner) = arm_runner() else { return };
+    let exe = build_truk(&name, ("chan_storm.truk", STORM), Some(ARM), true);
+    storm(&Fleet::under(&ns, &exe, runner), storm_secs(6), 4, small);
+}
+
 #[test]
 fn channel_survives_a_kill_storm() {
-    let exe = build_truk("chan_storm", ("chan_storm.truk", STORM), None, true);
-    let f = Fleet::new("chanstorm", &exe);
-    storm(&f, storm_secs(12), 1);
+    storm_on(false, false);
+}
+
+#[test]
+fn small_messages_survive_a_kill_storm() {
+    storm_on(false, true);
 }
 
 #[test]
 fn aarch64_channel_survives_a_kill_storm_under_qemu() {
-    let Some(runner) = arm_runner() else { return };
-    let exe = build_truk("chan_storm_arm", ("chan_storm.truk", STORM), Some(ARM), true);
-    let f = Fleet::under("chanstormarm", &exe, runner);
-    storm(&f, storm_secs(6), 4);
+    storm_on(true, false);
+}
+
+#[test]
+fn aarch64_small_messages_survive_a_kill_storm_under_qemu() {
+    storm_on(true, true);
 }
 
 /// examples/work_queue.truk: a worker killed holding a job; its job is sent again and

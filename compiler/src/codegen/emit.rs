@@ -231,8 +231,13 @@ fn llvm_type<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty, struct_ty: &dyn F
         // Opaque words: the runtime reads the cells (`chan_size` is a multiple of 8).
         Ty::Chan(el, n) => {
             // Header words, then N cells of words: every count stays within u32.
-            let cell = c.i64_type().array_type((layout::chan_stride(layout::chan_elem_size(prog, el)) / 8) as u32);
-            let header = c.i64_type().array_type((layout::CHAN_HEADER_SIZE / 8) as u32);
+            let size = layout::chan_elem_size(prog, el);
+            let cell = c.i64_type().array_type((layout::chan_stride(size) / 8) as u32);
+            // 16-aligned channels (layout::chan_align): a header of i128 words carries it.
+            let header = match layout::chan_align(size) {
+                16 => c.i128_type().array_type((layout::CHAN_HEADER_SIZE / 16) as u32),
+                _ => c.i64_type().array_type((layout::CHAN_HEADER_SIZE / 8) as u32),
+            };
             c.struct_type(&[header.into(), cell.array_type(*n as u32).into()], false).into()
         }
         Ty::Table(k, v, n) => {

@@ -18,7 +18,16 @@ pub const MUTEX_ALIGN: u64 = 8;
 /// `chan[T, N]`, as `runtime-c/truk_fleet.h` ("Channels") lays it out: a 192-byte header,
 /// then N cells of an 8-byte state word and the payload padded to a multiple of 8.
 pub const CHAN_HEADER_SIZE: u64 = 192;
-pub const CHAN_ALIGN: u64 = 8;
+
+/// 16 for elements of 1 to 8 bytes (`truk_chan_whole`): their 16-byte cells move with one
+/// 16-byte CAS, which needs 16-aligned cells; 8 otherwise.
+pub fn chan_align(elem_size: u64) -> u64 {
+    if (1..=8).contains(&elem_size) {
+        16
+    } else {
+        8
+    }
+}
 
 /// Bytes of one channel cell for an element of `elem_size` bytes (`truk_chan_stride`).
 pub fn chan_stride(elem_size: u64) -> u64 {
@@ -33,6 +42,10 @@ pub fn chan_elem_size(prog: &Program, el: &Ty) -> u64 {
 
 pub fn chan_size(elem_size: u64, cap: u64) -> u64 {
     CHAN_HEADER_SIZE.saturating_add(cap.saturating_mul(chan_stride(elem_size)))
+}
+
+fn chan_size_align(elem_size: u64, cap: u64) -> SizeAlign {
+    SizeAlign { size: chan_size(elem_size, cap), align: chan_align(elem_size) }
 }
 
 /// `table[K, V, N]`, as `runtime-c/truk_fleet.h` ("Tables") lays it out: a header of
@@ -147,7 +160,7 @@ impl Layouts {
                 let a = aggregate(&fields);
                 SizeAlign { size: a.size, align: a.align }
             }
-            Ty::Chan(el, n) => SizeAlign { size: chan_size(self.compute(prog, el, slots).size, *n), align: CHAN_ALIGN },
+            Ty::Chan(el, n) => chan_size_align(self.compute(prog, el, slots).size, *n),
             Ty::Table(k, v, n) => {
                 let (ks, vs) = (self.compute(prog, k, slots).size, self.compute(prog, v, slots).size);
                 SizeAlign { size: table_size(ks, vs, *n), align: TABLE_ALIGN }
@@ -188,7 +201,7 @@ impl Layouts {
                 let a = self.tuple(ts);
                 SizeAlign { size: a.size, align: a.align }
             }
-            Ty::Chan(el, n) => SizeAlign { size: chan_size(self.size_of(el), *n), align: CHAN_ALIGN },
+            Ty::Chan(el, n) => chan_size_align(self.size_of(el), *n),
             Ty::Table(k, v, n) => SizeAlign { size: table_size(self.size_of(k), self.size_of(v), *n), align: TABLE_ALIGN },
             _ => self.scalar(t),
         }
@@ -397,6 +410,9 @@ mod tests {
         let ch = Ty::Chan(Box::new(Ty::Struct(8)), 4);
         assert_eq!(l.size_align(&ch), SizeAlign { size: 192 + 4 * 24, align: 8 });
         assert_eq!(chan_elem_size(&p, &Ty::Struct(8)), 16);
+        // Elements of 1 to 8 bytes move whole: 16-byte cells, 16-aligned.
+        assert_eq!(l.size_align(&Ty::Chan(Box::new(int(64)), 3)), SizeAlign { size: 192 + 3 * 16, align: 16 });
+        assert_eq!(l.size_align(&Ty::Chan(Box::new(Ty::Bool), 1)), SizeAlign { size: 208, align: 16 });
     }
 
     #[test]
@@ -413,6 +429,8 @@ mod tests {
             tys.push(Ty::Array(5, Box::new(Ty::Struct(2))));
             tys.push(Ty::Mutex);
             tys.push(Ty::Chan(Box::new(Ty::Struct(1)), 5));
+            tys.push(Ty::Chan(Box::new(int(32)), 5));
+            tys.push(Ty::Tuple(vec![Ty::Bool, Ty::Chan(Box::new(int(64)), 2)]));
             tys.push(Ty::Table(Box::new(Ty::Struct(0)), Box::new(Ty::Struct(1)), 7));
             for t in &tys {
                 let lt = llvm_type_of(&ctx, &p, t);

@@ -1,8 +1,12 @@
 /* A channel member for the dead-mover tests: a chan[u64, 4] at the start of the
- * shared area. `stall-send` claims a cell exactly as chan.c does and dies
- * (SIGKILL) before it completes the send; `stall-recv` takes a message with
- * chan.c's CAS and dies before it moves head on or wakes anyone: a member
- * killed at that instruction. The others use the channel through the runtime. */
+ * shared area. `stall-send` claims a cell as chan.c does for messages of more
+ * than 8 bytes and dies (SIGKILL) before it completes the send; `stall-recv`
+ * takes a message with an 8-byte CAS of the state and dies before it moves
+ * head on or wakes anyone: a member killed at that instruction. A u64 moves
+ * whole in chan.c (one 16-byte CAS, no WRITING), so both leave what only a
+ * hand-written mover would: the runtime repairs it all the same and sends
+ * beside the payload left behind. The others use the channel through the
+ * runtime. */
 #define _GNU_SOURCE
 #include "truk_fleet.h"
 #include "truk_rt.h"
