@@ -142,6 +142,7 @@ fn options(a: &BuildArgs) -> Options {
 }
 
 fn main() -> ExitCode {
+    one_malloc_arena();
     // `-g0`, as C compilers spell it, is not a clap flag: a short flag cannot take an
     // optional attached value without also swallowing the next argument. After `--`, the
     // arguments are the program's.
@@ -362,5 +363,17 @@ fn fp(binary: &std::path::Path, json: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(&format!("error: {e}")),
+    }
+}
+
+/// One glibc malloc arena for every thread. The codegen threads otherwise each get an arena
+/// of their own, which cannot reuse what the main thread freed (the syntax trees, once
+/// checked): with one arena, LLVM reuses it (50k lines: peak 133 MB instead of 147, no
+/// measurable time lost at 10k lines, paired).
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called first in `main`, before any thread; it only sets a malloc parameter.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
