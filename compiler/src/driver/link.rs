@@ -7,7 +7,9 @@ use std::process::{Command, Stdio};
 use super::runtime::{host_arch, target_arch, Arch};
 use crate::diag::{render_all, Diagnostic, SourceMap};
 
-/// Linker drivers to try for a target, best first.
+/// Linker drivers to try for a target, best first. The driver's own linker (GNU ld) stays:
+/// Debian's ld.lld-19 loads libLLVM.so (about 13 ms before it reads an input), so a debug
+/// link of 10k lines took 1.16x the CPU of GNU ld's, and gold saved nothing measurable.
 fn linker_candidates(arch: Arch) -> Vec<(&'static str, Vec<&'static str>)> {
     let native = host_arch() == Some(arch);
     match arch {
