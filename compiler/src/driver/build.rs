@@ -447,7 +447,6 @@ fn link_objects(mut objs: Vec<PathBuf>, out: &Path, prog: &crate::mir::Program, 
     if !opts.wants_debug_info() {
         runtime = crate::driver::runtime::without_local_symbols(runtime);
     }
-    objs.append(&mut runtime);
     if let Some(shim) = cshim::shim_source(&prog.hir, &loaded.cimports) {
         match cshim::shim_object(&shim, &loaded.cimports, &opts.target) {
             Ok(obj) => objs.push(obj),
@@ -457,6 +456,8 @@ fn link_objects(mut objs: Vec<PathBuf>, out: &Path, prog: &crate::mir::Program, 
             }
         }
     }
+    // Last: an archive serves only the references of what comes before it.
+    objs.append(&mut crate::driver::runtime::as_archive(runtime));
     let r = link::link(&objs, out, &opts.target, opts.release, opts.wants_debug_info());
     remove();
     r.map_err(|e| link::failure_message(e, &prog.hir, &loaded.sources))?;
