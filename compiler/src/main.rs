@@ -142,6 +142,7 @@ fn options(a: &BuildArgs) -> Options {
 }
 
 fn main() -> ExitCode {
+    two_malloc_arenas();
     // `-g0`, as C compilers spell it, is not a clap flag: a short flag cannot take an
     // optional attached value without also swallowing the next argument. After `--`, the
     // arguments are the program's.
@@ -362,5 +363,18 @@ fn fp(binary: &std::path::Path, json: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(&format!("error: {e}")),
+    }
+}
+
+/// At most two glibc malloc arenas. The codegen threads otherwise each get an arena of their
+/// own, which cannot reuse what the main thread freed (the syntax trees, once checked); with
+/// two, one of them works in the main thread's arena and reuses it (50k lines: peak 138 MB
+/// instead of 148; 10k: 86.5 instead of 89.5, time unchanged, paired). One arena for all
+/// would save more but costs a quarter more time: both codegen threads wait on its lock.
+fn two_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called first in `main`, before any thread; it only sets a malloc parameter.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

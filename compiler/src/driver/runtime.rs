@@ -290,22 +290,53 @@ pub fn without_local_symbols(objects: Vec<PathBuf>) -> Vec<PathBuf> {
                 return stripped;
             }
             let tmp = obj.with_extension(format!("tmp-{}-{}.o", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
-            let ok = Command::new("llvm-objcopy-19")
-                .arg("--strip-unneeded")
-                .arg(&obj)
-                .arg(&tmp)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok && std::fs::rename(&tmp, &stripped).is_ok() {
+            let mut objcopy = Command::new("llvm-objcopy-19");
+            objcopy.arg("--strip-unneeded").arg(&obj).arg(&tmp);
+            if made_by(&mut objcopy, &tmp, &stripped) {
                 return stripped;
             }
-            let _ = std::fs::remove_file(&tmp);
             obj
         })
         .collect()
+}
+
+/// The runtime objects as one archive, cached beside them (named by their names, which hash
+/// their contents): the linker then reads only the members the program needs, so a program
+/// without fleets, channels or tables links neither `fleet.c`'s nor `chan.c`'s nor
+/// `table.c`'s object and debug info. Without `llvm-ar-19` (or when it fails) the objects
+/// are linked as they are.
+pub fn as_archive(objects: Vec<PathBuf>) -> Vec<PathBuf> {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let Some(dir) = objects.first().and_then(|o| o.parent()).map(Path::to_path_buf) else {
+        return objects;
+    };
+    let mut h = blake3::Hasher::new();
+    for o in &objects {
+        h.update(o.as_os_str().as_encoded_bytes());
+        h.update(&[0]);
+    }
+    let archive = dir.join(format!("runtime-{}.a", &h.finalize().to_hex().as_str()[..32]));
+    if archive.is_file() {
+        return vec![archive];
+    }
+    let tmp = dir.join(format!("tmp-{}-{}.a", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+    let mut ar = Command::new("llvm-ar-19");
+    ar.arg("rcs").arg(&tmp).args(&objects);
+    if made_by(&mut ar, &tmp, &archive) {
+        return vec![archive];
+    }
+    objects
+}
+
+/// Run `tool` (quietly), which writes `tmp`, then move `tmp` to `path` (atomically, for other
+/// builds that share the cache). False, with `tmp` removed, when either fails.
+fn made_by(tool: &mut Command, tmp: &Path, path: &Path) -> bool {
+    let ok = tool.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if ok && std::fs::rename(tmp, path).is_ok() {
+        return true;
+    }
+    let _ = std::fs::remove_file(tmp);
+    false
 }
 
 /// Compile `files` (name, source, final object path) in a private temp folder under `dir`,
