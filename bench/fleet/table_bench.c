@@ -8,7 +8,8 @@
  *     shared; each process pinned to its own CPU), beside a C table under one
  *     Mutex (what users write without it). The controls run the same mix on the
  *     plain C table without locks (its 10% puts plain stores), and gets only: what
- *     the machine itself allows two processes. "per CPU second" sums each
+ *     the machine itself allows two processes; and arithmetic alone, which two
+ *     processes double unless other programs hold the CPUs. "per CPU second" sums each
  *     process's ops over its own CPU time: the same ratio without the time other
  *     programs of a busy machine took the CPUs (it still counts what the two
  *     processes cost each other: cache lines moving between the cores).
@@ -152,7 +153,7 @@ static double c_single(ctable *t, int put) {
 }
 
 /* ---- 90% gets, in `procs` processes at once for `secs` -------------------- */
-enum kind { TRUK, MUTEX, PLAIN, GETS }; /* PLAIN, GETS: the C table, no locks */
+enum kind { TRUK, MUTEX, PLAIN, GETS, ALU }; /* PLAIN, GETS: the C table, no locks; ALU: no table */
 
 /* Process p on the p-th CPU this program may use (with fewer CPUs, round). */
 static void pin(int p) {
@@ -212,6 +213,9 @@ static struct rate mixed(void *t, enum kind kind, int procs, double secs) {
                         break;
                     case GETS:
                         c_get(c, k, &v);
+                        break;
+                    case ALU:
+                        v.hits += k >> 7;
                         break;
                     }
                     acc += v.hits;
@@ -302,8 +306,9 @@ int32_t __truk_main(int32_t argc, char **argv) {
     const struct { enum kind kind; const char *what; } controls[] = {
         {PLAIN, "control: C table, no locks, 10% puts: 2 / 1"},
         {GETS, "control: C table, gets only: 2 / 1"},
+        {ALU, "control: no memory (below 2: a busy machine)"},
     };
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         scaling(c, controls[k].kind, one, two, wall, cpu);
         ratio_row(controls[k].what, wall, cpu);
     }
