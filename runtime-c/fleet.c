@@ -207,6 +207,15 @@ static struct {
 extern const unsigned char __truk_fleet_desc[] __attribute__((weak));
 extern const uint64_t __truk_fleet_desc_size __attribute__((weak));
 
+/* This process as a mover (__truk_fleet_mover), set whenever fl.joined, fl.self
+ * or fl.self_word change: a table put reads it without a call. */
+uint32_t __truk_fleet_me;
+
+static void me_update(void) {
+    uint32_t count = (uint32_t)((fl.self_word & TRUK_SLOT_COUNT_MASK) >> 2);
+    __truk_fleet_me = fl.joined ? ((fl.self + 1) | count << TRUK_CHAN_MOVER_SLOT_BITS) & TRUK_CHAN_MOVER_MASK : 0;
+}
+
 static uint64_t load64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static uint32_t load32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static bool cas64(uint64_t *p, uint64_t expected, uint64_t desired) {
@@ -633,6 +642,7 @@ static void leave(bool dying) {
     signals_block(&old);
     if (__atomic_load_n(&fl.joined, __ATOMIC_ACQUIRE)) {
         __atomic_store_n(&fl.joined, false, __ATOMIC_RELAXED);
+        me_update();
         /* A child not yet in its slot relies on the lock we share with it:
          * converting that lock could drop it (truk_fleet.h, "fork"). */
         bool keep_lock = fork_pending();
@@ -746,6 +756,7 @@ static void fleet_fork_child(void) {
         } else if (!table_register()) {
             fork_fail("fleet: the child of fork finds the attach table full\n");
         }
+        me_update();
         fl.first = false;
         char path[64];
         *put_uint(put_str(path, "/proc/self/fd/"), (uint32_t)fl.fd) = 0;
@@ -809,6 +820,7 @@ void *__truk_fleet_join(void (*init)(void *shared_base)) {
             break;
     }
     __atomic_store_n(&fl.joined, true, __ATOMIC_RELEASE);
+    me_update();
     __truk_rt_fleet_exit_hook = fleet_leave;
     static bool hooked;
     if (!hooked && pthread_atfork(fleet_fork_prepare, fleet_fork_parent, fleet_fork_child) == 0)
@@ -1287,12 +1299,7 @@ int32_t __truk_wait_child(int64_t pid) {
 
 /* Who moves a channel message: (slot + 1) | low bits of the slot's claim
  * count; 0 outside a fleet (such a channel is private to this process). */
-uint32_t __truk_fleet_mover(void) {
-    if (!fl.joined)
-        return 0;
-    uint32_t count = (uint32_t)((fl.self_word & TRUK_SLOT_COUNT_MASK) >> 2);
-    return ((fl.self + 1) | count << TRUK_CHAN_MOVER_SLOT_BITS) & TRUK_CHAN_MOVER_MASK;
-}
+uint32_t __truk_fleet_mover(void) { return __truk_fleet_me; }
 
 bool __truk_fleet_mover_dead(uint32_t mover) {
     uint32_t slot = (mover & ((1u << TRUK_CHAN_MOVER_SLOT_BITS) - 1)) - 1;

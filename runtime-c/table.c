@@ -389,29 +389,29 @@ enum fast { HIT, MISS, SLOW };
 SIZED enum fast probe8(void *p, uint64_t cap, uint64_t stride, uint64_t k, unsigned char **at, uint64_t *seen) {
     uint64_t e = ld_acq(&((struct truk_table_header *)p)->epoch) & TRUK_TABLE_EPOCH_MASK;
     const uint64_t mask = ~(uint64_t)0 << 34 | 3u, full = e << 34 | TRUK_TABLE_FULL, tomb = e << 34 | TRUK_TABLE_TOMB;
-    unsigned char *slots = (unsigned char *)p + TRUK_TABLE_HEADER_SIZE;
-    uint64_t i = home(&(table_t){.cap = cap}, hash_key(&(table_t){.ks = 8}, &k));
-    for (uint64_t n = 0; n < cap; n++, i = i + 1 == cap ? 0 : i + 1) {
-        unsigned char *slot = slots + i * stride;
+    unsigned char *slots = (unsigned char *)p + TRUK_TABLE_HEADER_SIZE, *end = slots + cap * stride;
+    unsigned char *slot = slots + home(&(table_t){.cap = cap}, hash_key(&(table_t){.ks = 8}, &k)) * stride;
+    for (uint64_t n = cap; n; n--) {
         uint64_t s = ld_acq((uint64_t *)slot);
         if ((s & mask) == full) {
-            if (*(uint64_t *)(slot + 8) != k)
-                continue;
-            *at = slot;
-            *seen = s;
-            return HIT;
-        }
-        if ((s & mask) != tomb)
+            if (*(uint64_t *)(slot + 8) == k) {
+                *at = slot;
+                *seen = s;
+                return HIT;
+            }
+        } else if ((s & mask) != tomb) {
             return KIND(s) == TRUK_TABLE_BUSY ? SLOW : MISS;
+        }
+        slot += stride;
+        if (slot == end)
+            slot = slots;
     }
     return SLOW;
 }
 
-bool __truk_table_get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
+SIZED bool get8(void *p, uint64_t cap, uint64_t vs, const void *key, void *out) {
     unsigned char *slot;
     uint64_t k, s;
-    if (ks != 8)
-        return get_any(p, cap, ks, vs, key, out);
     memcpy(&k, key, 8);
     switch (probe8(p, cap, truk_table_stride(8, vs), k, &slot, &s)) {
     case HIT:
@@ -429,17 +429,38 @@ bool __truk_table_get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const voi
     return get_any(p, cap, 8, vs, key, out);
 }
 
-bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
+SIZED bool put8(void *p, uint64_t cap, uint64_t vs, const void *key, const void *val) {
     unsigned char *slot;
     uint64_t k, s;
-    if (ks == 8) {
-        uint32_t me = __truk_fleet_mover();
-        memcpy(&k, key, 8);
-        if (probe8(p, cap, truk_table_stride(8, vs), k, &slot, &s) == HIT &&
-            replace_at((uint64_t *)slot, slot + 16, (vs + 7) & ~(uint64_t)7, s, me, val, vs))
-            return true;
+    uint32_t me = __truk_fleet_me;
+    memcpy(&k, key, 8);
+    if (probe8(p, cap, truk_table_stride(8, vs), k, &slot, &s) == HIT &&
+        replace_at((uint64_t *)slot, slot + 16, (vs + 7) & ~(uint64_t)7, s, me, val, vs))
+        return true;
+    return put_any(p, cap, 8, vs, key, val);
+}
+
+/* The value sizes `copy` inlines get their own copy of the fast path: the
+ * stride and the copy constant, as the compiler's inline path has them. */
+#define BY_VALUE_SIZE(f, ...)                                                                                          \
+    switch (vs) {                                                                                                      \
+    case 8: return f(p, cap, 8, __VA_ARGS__);                                                                          \
+    case 16: return f(p, cap, 16, __VA_ARGS__);                                                                        \
+    case 24: return f(p, cap, 24, __VA_ARGS__);                                                                        \
+    case 32: return f(p, cap, 32, __VA_ARGS__);                                                                        \
+    default: return f(p, cap, vs, __VA_ARGS__);                                                                        \
     }
-    return put_any(p, cap, ks, vs, key, val);
+
+bool __truk_table_get(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, void *out) {
+    if (ks != 8)
+        return get_any(p, cap, ks, vs, key, out);
+    BY_VALUE_SIZE(get8, key, out)
+}
+
+bool __truk_table_put(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key, const void *val) {
+    if (ks != 8)
+        return put_any(p, cap, ks, vs, key, val);
+    BY_VALUE_SIZE(put8, key, val)
 }
 
 SIZED bool del(void *p, uint64_t cap, uint64_t ks, uint64_t vs, const void *key) {

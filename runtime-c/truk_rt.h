@@ -199,7 +199,10 @@ uint64_t __truk_table_len(void *t, uint64_t cap, uint64_t ks, uint64_t vs);
 void __truk_table_clear(void *t, uint64_t cap, uint64_t ks, uint64_t vs);
 bool __truk_table_next(void *t, uint64_t cap, uint64_t ks, uint64_t vs, uint64_t *cursor, void *key, void *val);
 /* fleet.c, for chan.c: this process as a channel's mover (0 outside a fleet),
- * and whether a mover is dead (see "Channels" in truk_fleet.h). */
+ * and whether a mover is dead (see "Channels" in truk_fleet.h). The mover is
+ * also the variable `__truk_fleet_me`, kept up to date at join, fork and
+ * leave, which table puts (the compiler's inline ones too) read without a call. */
+extern uint32_t __truk_fleet_me;
 uint32_t __truk_fleet_mover(void);
 bool __truk_fleet_mover_dead(uint32_t mover);
 

@@ -5,13 +5,21 @@
  *   single process: get and put (replace) on u64 keys, 75% full, against a C
  *     open-addressing table of the same capacity without locks (CPU time);
  *   90% gets, 10% puts, random keys: two processes against one (the same table
- *     shared), beside a C table under one Mutex (what users write without it).
+ *     shared; each process pinned to its own CPU), beside a C table under one
+ *     Mutex (what users write without it). The controls run the same mix on the
+ *     plain C table without locks (its 10% puts plain stores), and gets only: what
+ *     the machine itself allows two processes; and arithmetic alone, which two
+ *     processes double unless other programs hold the CPUs. "per CPU second" sums each
+ *     process's ops over its own CPU time: the same ratio without the time other
+ *     programs of a busy machine took the CPUs (it still counts what the two
+ *     processes cost each other: cache lines moving between the cores).
  * `table_bench c` prints only the C table's get and put (M ops/s): the yardstick
  * of table.truk, the same loops in a Truk program. */
 #define _GNU_SOURCE
 #include "truk_fleet.h"
 #include "truk_rt.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,58 +153,117 @@ static double c_single(ctable *t, int put) {
 }
 
 /* ---- 90% gets, in `procs` processes at once for `secs` -------------------- */
-enum kind { TRUK, MUTEX };
+enum kind { TRUK, MUTEX, PLAIN, GETS, ALU }; /* PLAIN, GETS: the C table, no locks; ALU: no table */
 
-static double mixed(void *t, enum kind kind, int procs, double secs) {
-    uint64_t *counts = shared(64 * 8);
-    volatile uint32_t *go = (uint32_t *)(counts + 32);
+/* Process p on the p-th CPU this program may use (with fewer CPUs, round). */
+static void pin(int p) {
+    cpu_set_t all, one;
+    if (sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) == 0)
+        return;
+    int want = p % CPU_COUNT(&all);
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+        if (CPU_ISSET(c, &all) && want-- == 0) {
+            CPU_ZERO(&one);
+            CPU_SET(c, &one);
+            sched_setaffinity(0, sizeof one, &one);
+            return;
+        }
+    }
+}
+
+struct rate { double wall, cpu; }; /* M ops/s: over the run's time; summed over each process's CPU time */
+
+static struct rate mixed(void *t, enum kind kind, int procs, double secs) {
+    uint64_t *counts = shared(64 * 8); /* process p's count and rate on their own line */
+    volatile uint32_t *go = (uint32_t *)(counts + 56);
     memset(counts, 0, 64 * 8);
     for (int p = 0; p < procs; p++) {
         if (fork() == 0) {
-            uint64_t x = 88172645463325252ull * (uint64_t)(p + 1), n = 0;
+            pin(p);
+            uint64_t x = 88172645463325252ull * (uint64_t)(p + 1), n = 0, acc = 0;
             entry v = {1, 2};
+            ctable *c = t;
             while (!*go)
                 ;
-            double end = now() + secs;
+            double end = now() + secs, c0 = cpu_now();
             for (;;) {
                 for (int i = 0; i < 1000; i++, n++) {
                     uint64_t r = rnd(&x), k = key_of(r % FILLED);
                     int put = (r >> 40) % 10 == 0;
-                    if (kind == TRUK) {
+                    switch (kind) {
+                    case TRUK:
                         if (put)
                             __truk_table_put(t, CAP, 8, sizeof(entry), &k, &v);
                         else
                             __truk_table_get(t, CAP, 8, sizeof(entry), &k, &v);
-                    } else {
-                        ctable *c = t;
+                        break;
+                    case MUTEX:
                         __truk_mutex_lock(c->lock);
                         if (put)
                             c_put(c, k, &v);
                         else
                             c_get(c, k, &v);
                         __truk_mutex_unlock(c->lock);
+                        break;
+                    case PLAIN:
+                        if (put)
+                            c_put(c, k, &v);
+                        else
+                            c_get(c, k, &v);
+                        break;
+                    case GETS:
+                        c_get(c, k, &v);
+                        break;
+                    case ALU:
+                        v.hits += k >> 7;
+                        break;
                     }
+                    acc += v.hits;
                 }
                 if (now() >= end)
                     break;
             }
+            double rate = n / (cpu_now() - c0);
+            sink = acc;
             counts[p * 8] = n;
+            memcpy(&counts[p * 8 + 1], &rate, sizeof rate);
             _exit(0);
         }
     }
     __atomic_store_n(go, 1, __ATOMIC_SEQ_CST);
     for (int p = 0; p < procs; p++)
         wait(NULL);
-    uint64_t total = 0;
-    for (int p = 0; p < procs; p++)
-        total += counts[p * 8];
+    struct rate r = {0, 0};
+    for (int p = 0; p < procs; p++) {
+        double rate;
+        memcpy(&rate, &counts[p * 8 + 1], sizeof rate);
+        r.wall += counts[p * 8] / secs / 1e6;
+        r.cpu += rate / 1e6;
+    }
     munmap(counts, 64 * 8);
-    return total / secs / 1e6;
+    return r;
+}
+
+/* Two processes against one, RUNS times: ratios of the wall and CPU rates. */
+static void scaling(void *t, enum kind kind, double *one, double *two, double *wall, double *cpu) {
+    for (int i = 0; i < RUNS; i++) {
+        struct rate a = mixed(t, kind, 1, 0.3), b = mixed(t, kind, 2, 0.3);
+        one[i] = a.wall;
+        two[i] = b.wall;
+        wall[i] = b.wall / a.wall;
+        cpu[i] = b.cpu / a.cpu;
+    }
 }
 
 static void row(const char *what, double *v, int n, const char *unit) {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     printf("%-44s %7.2f [%.2f .. %.2f] %s", what, v[n / 2], v[0], v[n - 1], unit);
+}
+
+static void ratio_row(const char *what, double *wall, double *cpu) {
+    row(what, wall, RUNS, "| ");
+    qsort(cpu, RUNS, sizeof *cpu, cmp_double);
+    printf("per CPU second %.2f [%.2f .. %.2f]\n", cpu[RUNS / 2], cpu[0], cpu[RUNS - 1]);
 }
 
 int32_t __truk_main(int32_t argc, char **argv) {
@@ -231,18 +298,22 @@ int32_t __truk_main(int32_t argc, char **argv) {
         qsort(r, RUNS, sizeof *r, cmp_double);
         printf("C/table %.2f [%.2f .. %.2f]\n", r[RUNS / 2], r[0], r[RUNS - 1]);
     }
-    double one[RUNS], two[RUNS], ratio[RUNS], m1[RUNS], m2[RUNS];
-    for (int i = 0; i < RUNS; i++) {
-        one[i] = mixed(t, TRUK, 1, 0.3);
-        two[i] = mixed(t, TRUK, 2, 0.3);
-        ratio[i] = two[i] / one[i];
-        m1[i] = mixed(c, MUTEX, 1, 0.3);
-        m2[i] = mixed(c, MUTEX, 2, 0.3);
-    }
+    double one[RUNS], two[RUNS], wall[RUNS], cpu[RUNS];
+    scaling(t, TRUK, one, two, wall, cpu);
     row("90% gets, one process", one, RUNS, "M ops/s\n");
     row("90% gets, two processes (total)", two, RUNS, "M ops/s\n");
-    row("two processes / one", ratio, RUNS, "\n");
-    row("reference: C table under one Mutex, one", m1, RUNS, "M ops/s\n");
-    row("reference: C table under one Mutex, two", m2, RUNS, "M ops/s\n");
+    ratio_row("two processes / one", wall, cpu);
+    const struct { enum kind kind; const char *what; } controls[] = {
+        {PLAIN, "control: C table, no locks, 10% puts: 2 / 1"},
+        {GETS, "control: C table, gets only: 2 / 1"},
+        {ALU, "control: no memory (below 2: a busy machine)"},
+    };
+    for (int k = 0; k < 3; k++) {
+        scaling(c, controls[k].kind, one, two, wall, cpu);
+        ratio_row(controls[k].what, wall, cpu);
+    }
+    scaling(c, MUTEX, one, two, wall, cpu);
+    row("reference: C table under one Mutex, one", one, RUNS, "M ops/s\n");
+    row("reference: C table under one Mutex, two", two, RUNS, "M ops/s\n");
     return 0;
 }

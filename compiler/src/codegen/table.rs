@@ -22,6 +22,8 @@ const BUSY: u64 = 1;
 const FULL: u64 = 2;
 const TOMB: u64 = 3;
 const MID_MASK: u64 = 0x3fff_ffff;
+/// fleet.c's copy of `__truk_fleet_mover()`.
+const ME: &str = "__truk_fleet_me";
 
 impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// Inline gets and replaces: 8-byte keys, optimized builds only (unoptimized, the inline
@@ -214,8 +216,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     fn table_put8(&mut self, t: PointerValue<'ctx>, k: PointerValue<'ctx>, v: (PointerValue<'ctx>, &Ty), (cap, vs): (u64, u64), put: impl Fn(&mut Self) -> BasicValueEnum<'ctx>) -> BasicValueEnum<'ctx> {
         let (i64t, boolt) = (self.ctx.i64_type(), self.ctx.bool_type());
         let c = |x: u64| i64t.const_int(x, false);
-        let mover = self.rt("__truk_fleet_mover", &[], Some(self.ctx.i32_type().into()));
-        let me = self.b.build_call(mover, &[], "").unwrap().try_as_basic_value().basic().unwrap().into_int_value();
+        // This member as a writer: fleet.c keeps it in a variable (no call in the caller's loop).
+        let i32t = self.ctx.i32_type();
+        let me_g = self.module.get_global(ME).unwrap_or_else(|| self.module.add_global(i32t, None, ME));
+        let me = self.b.build_load(i32t, me_g.as_pointer_value(), "").unwrap().into_int_value();
         let me = self.b.build_int_z_extend(me, i64t, "").unwrap();
         let fv = self.cur_fn.unwrap();
         let [write, slow, done] = ["table.write", "table.slow", "table.done"].map(|n| self.ctx.append_basic_block(fv, n));
