@@ -542,6 +542,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 f.add_attribute(AttributeLoc::Function, self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id(attr), 0));
             }
         }
+        if matches!(name, "__truk_new" | "__truk_alloc" | "__truk_alloc_array") {
+            // Fresh memory no other pointer reaches: the zeroing of `make(@T)` is dropped
+            // where the fields are stored before any use.
+            f.add_attribute(AttributeLoc::Return, self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("noalias"), 0));
+        }
         f
     }
 
@@ -1352,7 +1357,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let ptr = self.ptr();
         match b {
             Builtin::MakeOne(t) => {
-                let f = self.rt("__truk_alloc", &[i64t.into()], Some(ptr.into()));
+                let f = self.rt("__truk_new", &[i64t.into()], Some(ptr.into()));
                 let size = self.i64c(self.size_of(t));
                 let p = self.b.build_call(f, &[size.into()], "").unwrap().try_as_basic_value().basic().unwrap().into_pointer_value();
                 self.b.build_memset(p, self.align_of(t).min(16), self.ctx.i8_type().const_zero(), size).unwrap();
