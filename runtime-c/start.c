@@ -191,7 +191,9 @@ void *__truk_alloc(uint64_t size) {
     return p;
 }
 
-/* `make(@T)`: not zeroed (the caller zeroes the few bytes inline, which the optimizer drops
+void __truk_out_of_memory(void) { __truk_panic_cstr("out of memory"); }
+
+/* `make(@T)` where the program has a malloc of its own (else codegen calls malloc): not zeroed (the caller zeroes the few bytes inline, which the optimizer drops
  * where the fields are stored next), as glibc's calloc skips the thread cache that malloc
  * takes: an allocation-heavy program ran about 30% more instructions on calloc. */
 void *__truk_new(uint64_t size) {

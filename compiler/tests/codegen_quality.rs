@@ -99,6 +99,27 @@ fn release_builds_look_integer_keys_up_inline() {
 }
 
 #[test]
+fn release_make_is_malloc_never_calloc() {
+    // glibc's calloc skips the thread cache: make(@T) is malloc and a zeroing, which must
+    // not be folded back into calloc where the zeroing stays (the fields are read).
+    let dir = Scratch::new("cg-make");
+    let program = r#"
+extern fn getpid() : i32;
+struct N { a: i64, b: f64, c: *N }
+var seen: *N;
+fn main() : i32 {
+    var n: *N = make(@N);
+    seen = n;
+    getpid();
+    return seen->a as i32;
+}
+"#;
+    let ir = ir_with(&dir, program, &["--release"]);
+    assert!(ir.contains("call ptr @malloc(") || ir.contains(") ptr @malloc("), "{ir}");
+    assert!(!ir.contains("@calloc(") && !ir.contains("@__truk_alloc("), "{ir}");
+}
+
+#[test]
 fn aggregate_parameters_are_noalias_but_arrays_are_not() {
     // Slices and structs arrive as pointers to the caller's copy for this call alone;
     // a sized array is the caller's own array.
