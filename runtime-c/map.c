@@ -15,6 +15,7 @@
  */
 #include "truk_rt.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,13 @@ typedef struct {
     uint64_t *index;     /* 2 * cap slots */
     uint32_t shift;      /* 64 - log2(2 * cap): the index slot of hash h is h >> shift */
 } truk_map;
+
+/* Optimized builds look integer keys up inline (compiler/src/codegen/map.rs, as find_int
+ * does): the fields it reads stay where it expects them. */
+_Static_assert(offsetof(truk_map, val_off) == 24 && offsetof(truk_map, entry_size) == 32 &&
+                   offsetof(truk_map, entries) == 40 && offsetof(truk_map, cap) == 56 &&
+                   offsetof(truk_map, index) == 72 && offsetof(truk_map, shift) == 80,
+               "truk_map's fields as codegen/map.rs reads them");
 
 static uint64_t align16(uint64_t n) { return (n + 15u) & ~(uint64_t)15u; }
 

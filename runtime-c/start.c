@@ -191,6 +191,22 @@ void *__truk_alloc(uint64_t size) {
     return p;
 }
 
+void __truk_out_of_memory(void) { __truk_panic_cstr("out of memory"); }
+
+/* `make(@T)` where the program has a malloc of its own (else codegen calls malloc): not zeroed (the caller zeroes the few bytes inline, which the optimizer drops
+ * where the fields are stored next), as glibc's calloc skips the thread cache that malloc
+ * takes: an allocation-heavy program ran about 30% more instructions on calloc. */
+void *__truk_new(uint64_t size) {
+#if UINT64_MAX > SIZE_MAX
+    if (size > SIZE_MAX)
+        __truk_panic_cstr("out of memory");
+#endif
+    void *p = malloc(size ? (size_t)size : 1);
+    if (!p)
+        __truk_panic_cstr("out of memory");
+    return p;
+}
+
 void *__truk_alloc_array(uint64_t elem_size, uint64_t count) {
     uint64_t total;
     if (__builtin_mul_overflow(elem_size, count, &total))

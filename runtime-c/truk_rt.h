@@ -31,6 +31,8 @@ _Noreturn void __truk_nil_fail(const char *loc);
 
 /* ---- Memory: zero-filled; panics "out of memory" on failure -------------- */
 void *__truk_alloc(uint64_t size);                          /* size 0 allowed */
+_Noreturn void __truk_out_of_memory(void); /* malloc failed in make(@T) */
+void *__truk_new(uint64_t size);                            /* not zeroed; size 0 allowed */
 void *__truk_alloc_array(uint64_t elem_size, uint64_t count); /* overflow panics */
 void __truk_free(void *p);                                  /* NULL ok */
 

@@ -1,6 +1,7 @@
 //! Properties of the generated LLVM IR that decide speed, not behaviour: natural alignment
 //! of 8-byte loads and stores, failure paths declared cold and noreturn, integer map keys
-//! passed by value to the map's integer entry points, aggregate parameters `noalias`.
+//! passed by value to the map's integer entry points (and looked up inline in release
+//! builds), aggregate parameters `noalias`.
 
 mod common;
 
@@ -38,9 +39,13 @@ fn ir(dir: &Scratch) -> String {
 }
 
 fn ir_of(dir: &Scratch, program: &str) -> String {
+    ir_with(dir, program, &[])
+}
+
+fn ir_with(dir: &Scratch, program: &str, flags: &[&str]) -> String {
     let src = dir.write("main.truk", program);
     let ll = dir.0.join("main.ll");
-    let b = truk().arg("build").args(["--emit", "llvm-ir"]).arg(&src).arg("-o").arg(&ll).output().unwrap();
+    let b = truk().arg("build").args(flags).args(["--emit", "llvm-ir"]).arg(&src).arg("-o").arg(&ll).output().unwrap();
     assert!(b.status.success(), "{}", text(&b.stderr));
     std::fs::read_to_string(&ll).unwrap()
 }
@@ -83,6 +88,35 @@ fn integer_map_keys_go_by_value() {
     for f in ["@__truk_map_get(", "@__truk_map_upsert(", "@__truk_map_remove("] {
         assert!(!ir.contains(f), "{f} is called for an integer key");
     }
+}
+
+#[test]
+fn release_builds_look_integer_keys_up_inline() {
+    let dir = Scratch::new("cg-map-inline");
+    let ir = ir_with(&dir, PROGRAM, &["--release"]);
+    assert!(ir.contains("@__truk_map_upsert_int("), "inserts still call the runtime:\n{ir}");
+    assert!(!ir.contains("call ptr @__truk_map_get_int("), "a lookup calls the runtime:\n{ir}");
+}
+
+#[test]
+fn release_make_is_malloc_never_calloc() {
+    // glibc's calloc skips the thread cache: make(@T) is malloc and a zeroing, which must
+    // not be folded back into calloc where the zeroing stays (the fields are read).
+    let dir = Scratch::new("cg-make");
+    let program = r#"
+extern fn getpid() : i32;
+struct N { a: i64, b: f64, c: *N }
+var seen: *N;
+fn main() : i32 {
+    var n: *N = make(@N);
+    seen = n;
+    getpid();
+    return seen->a as i32;
+}
+"#;
+    let ir = ir_with(&dir, program, &["--release"]);
+    assert!(ir.contains("call ptr @malloc(") || ir.contains(") ptr @malloc("), "{ir}");
+    assert!(!ir.contains("@calloc(") && !ir.contains("@__truk_alloc("), "{ir}");
 }
 
 #[test]

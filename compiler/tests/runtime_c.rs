@@ -306,6 +306,10 @@ static int nil_and_alloc(void) {
     void *z = __truk_alloc(0);
     CHECK(z != NULL);
     __truk_free(z);
+    void *n0 = __truk_new(0), *n1 = __truk_new(0);
+    CHECK(n0 != NULL && n1 != NULL && n0 != n1);
+    __truk_free(n0);
+    __truk_free(n1);
     uint32_t *a = __truk_alloc_array(4, 1000);
     for (int i = 0; i < 1000; i++) CHECK(a[i] == 0);
     __truk_free(a);

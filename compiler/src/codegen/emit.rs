@@ -38,6 +38,8 @@ mod map;
 mod attrs;
 #[path = "entry.rs"]
 mod entry;
+#[path = "alloc.rs"]
+mod alloc;
 
 pub use super::parts::Part;
 
@@ -540,12 +542,17 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             None => self.ctx.void_type().fn_type(params, false),
         };
         let f = self.module.add_function(name, fty, Some(Linkage::External));
-        if matches!(name, "__truk_panic" | "__truk_panic_cstr" | "__truk_bounds_fail") {
+        if matches!(name, "__truk_panic" | "__truk_panic_cstr" | "__truk_bounds_fail" | "__truk_out_of_memory") {
             // Failure paths: cold and noreturn, so they stay out of the hot code and do not
             // count against inlining the function that checks.
             for attr in ["noreturn", "cold", "nounwind"] {
                 f.add_attribute(AttributeLoc::Function, self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id(attr), 0));
             }
+        }
+        if matches!(name, "__truk_new" | "__truk_alloc" | "__truk_alloc_array") {
+            // Fresh memory no other pointer reaches: the zeroing of `make(@T)` is dropped
+            // where the fields are stored before any use.
+            f.add_attribute(AttributeLoc::Return, self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("noalias"), 0));
         }
         f
     }
@@ -1357,9 +1364,19 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let ptr = self.ptr();
         match b {
             Builtin::MakeOne(t) => {
-                let f = self.rt("__truk_alloc", &[i64t.into()], Some(ptr.into()));
-                let size = self.i64c(self.size_of(t));
-                let p = self.b.build_call(f, &[size.into()], "").unwrap().try_as_basic_value().basic().unwrap().into_pointer_value();
+                let size = self.i64c(self.size_of(t).max(1));
+                let p = match self.libc_fn("malloc", ptr.fn_type(&[i64t.into()], false)) {
+                    Some(malloc) => {
+                        let call = self.b.build_call(malloc, &[size.into()], "").unwrap();
+                        let p = call.try_as_basic_value().basic().unwrap().into_pointer_value();
+                        self.check_allocated(p);
+                        p
+                    }
+                    None => {
+                        let f = self.rt("__truk_new", &[i64t.into()], Some(ptr.into()));
+                        self.b.build_call(f, &[size.into()], "").unwrap().try_as_basic_value().basic().unwrap().into_pointer_value()
+                    }
+                };
                 self.b.build_memset(p, self.align_of(t).min(16), self.ctx.i8_type().const_zero(), size).unwrap();
                 Some(p.into())
             }
@@ -1383,7 +1400,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     Ty::Slice(_) => self.slice_parts(&args[0]).0.into(),
                     _ => self.rvalue(&args[0]).unwrap(),
                 };
-                let f = self.rt("__truk_free", &[ptr.into()], None);
+                let f = self.libc_fn("free", self.ctx.void_type().fn_type(&[ptr.into()], false));
+                let f = f.unwrap_or_else(|| self.rt("__truk_free", &[ptr.into()], None));
                 self.b.build_call(f, &[p.into()], "").unwrap();
                 None
             }

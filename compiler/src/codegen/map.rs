@@ -1,8 +1,12 @@
 //! Map builtins: calls of `runtime-c/map.c`. Integer, bool and enum keys of up to 8 bytes
 //! go by value, zero-extended to u64, to the `*_int` entry points (no key temporary, one
-//! compare per probe); other keys go through a pointer to a temporary.
+//! compare per probe); other keys go through a pointer to a temporary. Optimized builds
+//! emit the lookup of such a key inline (`m[k]`, and the update of an existing key in
+//! `m[k] = v`): map.c's `find_int` on its `truk_map` fields; a miss of an assignment, an
+//! insert, calls the runtime.
 
-use inkwell::values::BasicValueEnum;
+use inkwell::values::{BasicValueEnum, IntValue, PointerValue};
+use inkwell::IntPredicate;
 
 use super::Emitter;
 use crate::hir::*;
@@ -13,6 +17,18 @@ pub(super) enum MapOp {
     Upsert,
     Remove,
 }
+
+/// Offsets of `truk_map`'s fields (map.c asserts them) that the inline lookup reads.
+const VAL_OFF: u64 = 24;
+const ENTRY_SIZE: u64 = 32;
+const ENTRIES: u64 = 40;
+const CAP: u64 = 56;
+const INDEX: u64 = 72;
+const SHIFT: u64 = 80;
+/// map.c's `int_hash` multiplier, the tombstone slot and the entry's key offset.
+const INT_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
+const SLOT_TOMB: u64 = u64::MAX;
+const ENTRY_HDR: u64 = 16;
 
 impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// `m[k]` (Get: *V or nil), `m[k] = ...` (Upsert: the value slot), `delete(m[k])`.
@@ -36,6 +52,78 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         };
         let ret = (op != MapOp::Remove).then_some(ptr.into());
         let f = self.rt(name, &[ptr.into(), key_ty], ret);
-        self.b.build_call(f, &[mv.into(), key], "").unwrap().try_as_basic_value().basic()
+        // Unoptimized builds keep the call: nothing would inline further at -O0.
+        if !by_value || op == MapOp::Remove || self.nil_checks {
+            return self.b.build_call(f, &[mv.into(), key], "").unwrap().try_as_basic_value().basic();
+        }
+        let (mv, key) = (mv.into_pointer_value(), key.into_int_value());
+        let fv = self.cur_fn.unwrap();
+        let [miss, join] = ["map.miss", "map.join"].map(|n| self.ctx.append_basic_block(fv, n));
+        let found = self.map_find_int(mv, key, miss);
+        let hit = self.b.get_insert_block().unwrap();
+        self.b.build_unconditional_branch(join).unwrap();
+        self.b.position_at_end(miss);
+        let missed = match op {
+            MapOp::Get => ptr.const_null(),
+            _ => self.b.build_call(f, &[mv.into(), key.into()], "").unwrap().try_as_basic_value().basic().unwrap().into_pointer_value(),
+        };
+        let miss_end = self.b.get_insert_block().unwrap();
+        self.b.build_unconditional_branch(join).unwrap();
+        self.b.position_at_end(join);
+        let phi = self.b.build_phi(ptr, "").unwrap();
+        phi.add_incoming(&[(&found, hit), (&missed, miss_end)]);
+        Some(phi.as_basic_value())
+    }
+
+    /// map.c's `find_int` inline: the value of integer key `key` in map `m`, with the
+    /// builder left where it is found; a nil map, an empty one or an absent key go to `miss`.
+    fn map_find_int(&mut self, m: PointerValue<'ctx>, key: IntValue<'ctx>, miss: inkwell::basic_block::BasicBlock<'ctx>) -> PointerValue<'ctx> {
+        let (i64t, i8t, ptr) = (self.ctx.i64_type(), self.ctx.i8_type(), self.ptr());
+        let c = |v: u64| i64t.const_int(v, false);
+        let fv = self.cur_fn.unwrap();
+        let blocks = ["map.some", "map.index", "map.probe", "map.tag", "map.key", "map.next", "map.hit"];
+        let [some, has_index, lp, tag_ok, cmpkey, next, hit] = blocks.map(|n| self.ctx.append_basic_block(fv, n));
+        let b = &self.b;
+        let field = |off: u64| unsafe { b.build_in_bounds_gep(i8t, m, &[c(off)], "").unwrap() };
+        b.build_conditional_branch(b.build_is_null(m, "").unwrap(), miss, some).unwrap();
+        b.position_at_end(some);
+        let index = b.build_load(ptr, field(INDEX), "").unwrap().into_pointer_value();
+        b.build_conditional_branch(b.build_is_null(index, "").unwrap(), miss, has_index).unwrap();
+        b.position_at_end(has_index);
+        let cap = b.build_load(i64t, field(CAP), "").unwrap().into_int_value();
+        let mask = b.build_int_sub(b.build_int_add(cap, cap, "").unwrap(), c(1), "").unwrap();
+        let shift = b.build_load(self.ctx.i32_type(), field(SHIFT), "").unwrap().into_int_value();
+        let shift = b.build_int_z_extend(shift, i64t, "").unwrap();
+        let h = b.build_int_mul(key, c(INT_HASH), "").unwrap();
+        let home = b.build_right_shift(h, shift, false, "").unwrap();
+        let tag = b.build_and(h, c(0xffff_ffff), "").unwrap();
+        let entry = b.get_insert_block().unwrap();
+        b.build_unconditional_branch(lp).unwrap();
+        b.position_at_end(lp);
+        let i = b.build_phi(i64t, "").unwrap();
+        let iv = i.as_basic_value().into_int_value();
+        let slot = unsafe { b.build_in_bounds_gep(i64t, index, &[iv], "").unwrap() };
+        let s = b.build_load(i64t, slot, "").unwrap().into_int_value();
+        let empty = b.build_int_compare(IntPredicate::EQ, s, c(0), "").unwrap();
+        b.build_conditional_branch(empty, miss, tag_ok).unwrap();
+        b.position_at_end(tag_ok);
+        let not_tomb = b.build_int_compare(IntPredicate::NE, s, c(SLOT_TOMB), "").unwrap();
+        let same_tag = b.build_int_compare(IntPredicate::EQ, b.build_right_shift(s, c(32), false, "").unwrap(), tag, "").unwrap();
+        b.build_conditional_branch(b.build_and(not_tomb, same_tag, "").unwrap(), cmpkey, next).unwrap();
+        b.position_at_end(cmpkey);
+        let entries = b.build_load(ptr, field(ENTRIES), "").unwrap().into_pointer_value();
+        let esize = b.build_load(i64t, field(ENTRY_SIZE), "").unwrap().into_int_value();
+        let no = b.build_int_sub(b.build_and(s, c(0xffff_ffff), "").unwrap(), c(1), "").unwrap();
+        let e = unsafe { b.build_in_bounds_gep(i8t, entries, &[b.build_int_mul(no, esize, "").unwrap()], "").unwrap() };
+        let kp = unsafe { b.build_in_bounds_gep(i8t, e, &[c(ENTRY_HDR)], "").unwrap() };
+        let there = b.build_load(i64t, kp, "").unwrap().into_int_value();
+        b.build_conditional_branch(b.build_int_compare(IntPredicate::EQ, there, key, "").unwrap(), hit, next).unwrap();
+        b.position_at_end(next);
+        let i1 = b.build_and(b.build_int_add(iv, c(1), "").unwrap(), mask, "").unwrap();
+        b.build_unconditional_branch(lp).unwrap();
+        i.add_incoming(&[(&home, entry), (&i1, next)]);
+        b.position_at_end(hit);
+        let val_off = b.build_load(i64t, field(VAL_OFF), "").unwrap().into_int_value();
+        unsafe { b.build_in_bounds_gep(i8t, e, &[val_off], "").unwrap() }
     }
 }
