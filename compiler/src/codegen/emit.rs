@@ -1368,12 +1368,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 Some(self.make_slice(p, n))
             }
             Builtin::MakeMap(k, v) => {
-                let kind = match k {
+                let kind = match **k {
                     Ty::Float { .. } => 1,
                     Ty::Ptr(_) => 2,
                     _ => 0,
                 };
-                let ksize = if *k == Ty::Bool { 1 } else { self.size_of(k) };
+                let ksize = if **k == Ty::Bool { 1 } else { self.size_of(k) };
                 let f = self.rt("__truk_map_new", &[self.ctx.i32_type().into(), i64t.into(), i64t.into()], Some(ptr.into()));
                 let args = [self.ctx.i32_type().const_int(kind, false).into(), self.i64c(ksize).into(), self.i64c(self.size_of(v)).into()];
                 self.b.build_call(f, &args, "").unwrap().try_as_basic_value().basic()

@@ -328,7 +328,7 @@ impl Timings {
     fn stage(&mut self, name: &str) {
         if self.on {
             let now = std::time::Instant::now();
-            eprintln!("time: {name:<8} {:8.2} ms  (rss {} MB)", (now - self.last).as_secs_f64() * 1e3, rss_mb());
+            eprintln!("time: {name:<8} {:8.2} ms  ({})", (now - self.last).as_secs_f64() * 1e3, memory());
             self.last = now;
         }
     }
@@ -346,10 +346,16 @@ fn free_aside<T: Send + 'static>(x: T) {
     let _ = std::thread::Builder::new().name("truk-free".into()).spawn(move || drop(x));
 }
 
-/// The process's resident memory now, in MiB (0 where /proc is missing).
-fn rss_mb() -> u64 {
-    let pages = std::fs::read_to_string("/proc/self/statm").ok().and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok());
-    pages.unwrap_or(0) * 4096 >> 20
+/// The process's resident memory now, split into the anonymous part (the heap: what the
+/// build allocated) and the mapped files (mostly libLLVM's code), and its peak so far, in
+/// MiB; empty where /proc is missing.
+fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)?.split_whitespace().next()?.parse::<u64>().ok());
+    match (kb("VmRSS:"), kb("RssAnon:"), kb("RssFile:"), kb("VmHWM:")) {
+        (Some(rss), Some(anon), Some(file), Some(hwm)) => format!("rss {} MB: heap {}, files {}; peak {} MB", rss >> 10, anon >> 10, file >> 10, hwm >> 10),
+        _ => String::new(),
+    }
 }
 
 fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), String> {

@@ -219,14 +219,15 @@ pub enum ExprKind {
     Zero,
 }
 
+/// Types are boxed: an `Expr` is as large as its largest kind, and builtins are rare.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Builtin {
     /// `make(@T)`: a zeroed `*T`.
-    MakeOne(Ty),
+    MakeOne(Box<Ty>),
     /// `make(@T, n)`: a `[]T` of n elements.
-    MakeSlice(Ty),
+    MakeSlice(Box<Ty>),
     /// `make(@map[K, V])`.
-    MakeMap(Ty, Ty),
+    MakeMap(Box<Ty>, Box<Ty>),
     /// `delete(p)` for a pointer or slice.
     Free,
     /// `delete(m)`.
@@ -234,14 +235,14 @@ pub enum Builtin {
     /// `delete(m[k])`: args are the map and the key.
     MapRemove,
     Len,
-    SizeOf(Ty),
+    SizeOf(Box<Ty>),
     Panic,
     /// `each(collection, ctx, fn)`.
     EachMap,
     EachSlice,
     EachStr,
     /// `__TRUK_VA_ARG_I32()` etc.: the next Truk variadic argument, as this type.
-    VaArg(Ty),
+    VaArg(Box<Ty>),
     /// `atomic_load(p)` etc.: args are the pointer, then the operands.
     Atomic(AtomicOp),
     /// `lock(&m)`, `fleet_size()`, `spawn(args)`...: a call of the fleet runtime.
