@@ -1265,7 +1265,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// temporary whose pointer is returned.
     fn call(&mut self, callee: &'p Expr, args: &'p [Expr], dest: Option<PointerValue<'ctx>>) -> Option<BasicValueEnum<'ctx>> {
         let (params, ret, c_variadic) = match &callee.ty {
-            Ty::Fn { params, ret, c_variadic } => (params.clone(), (**ret).clone(), *c_variadic),
+            Ty::Fn { params, ret, c_variadic } => (params.to_vec(), (**ret).clone(), *c_variadic),
             _ => unreachable!("call of a non-function passed the checker"),
         };
         let direct = match callee.kind {

@@ -19,14 +19,22 @@ pub fn lower(mut prog: hir::Program, triple: &str) -> Program {
     let bodies = prog
         .funcs
         .iter_mut()
-        .map(|f| f.body.take().map(|b| lower_body(&f.locals, &f.params, &f.ret, b)))
+        .map(|f| {
+            let b = f.body.take()?;
+            let body = lower_body(std::mem::take(&mut f.locals), &f.params, &f.ret, b);
+            // The declaration keeps only what its signature reads (`fn_ty`): the body has the
+            // locals, so a program's locals are not held twice through codegen.
+            let keep = f.params.iter().map(|&p| p as usize + 1).max().unwrap_or(0);
+            f.locals = body.locals[..keep].to_vec();
+            Some(body)
+        })
         .collect();
     Program { hir: prog, bodies, layouts, shared }
 }
 
-pub fn lower_body(locals: &[hir::Local], params: &[LocalId], ret: &Ty, body: hir::Block) -> Body {
+pub fn lower_body(locals: Vec<hir::Local>, params: &[LocalId], ret: &Ty, body: hir::Block) -> Body {
     let mut l = Lower {
-        locals: locals.to_vec(),
+        locals,
         blocks: vec![Open { stmts: vec![], term: None }],
         cur: 0,
         scopes: vec![],

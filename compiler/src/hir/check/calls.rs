@@ -16,7 +16,7 @@ impl<'a> Checker<'a> {
         }
         let f = self.expr(callee, None);
         let (params, ret, c_variadic) = match &f.ty {
-            Ty::Fn { params, ret, c_variadic } => (params.clone(), (**ret).clone(), *c_variadic),
+            Ty::Fn { params, ret, c_variadic } => (params.to_vec(), (**ret).clone(), *c_variadic),
             Ty::Error => {
                 for a in args {
                     self.expr(a, None);
