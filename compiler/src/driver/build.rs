@@ -340,10 +340,23 @@ pub(crate) fn timings_wanted() -> bool {
 }
 
 /// Free `x` on another thread: what a stage no longer needs goes back to the allocator (for
-/// LLVM to reuse, which lowers the peak) while the build goes on.
-fn free_aside<T: Send + 'static>(x: T) {
+/// LLVM to reuse, which lowers the peak) while the build goes on. The handle, when there is
+/// a thread, tells when it is done.
+fn free_aside<T: Send + 'static>(x: T) -> Option<std::thread::JoinHandle<()>> {
     // Without a thread, the value is dropped here, with the closure.
-    let _ = std::thread::Builder::new().name("truk-free".into()).spawn(move || drop(x));
+    std::thread::Builder::new().name("truk-free".into()).spawn(move || drop(x)).ok()
+}
+
+/// Once the trees freed by `freeing` are gone, give the allocator's free pages back to the
+/// OS. The stages ran on one thread and so in one malloc arena, and LLVM will run on other
+/// threads, at least one of them in the other arena: the holes the syntax tree and the HIR
+/// left would stay resident, unused (about 18 MB at 50k lines).
+fn trim_heap(freeing: Option<std::thread::JoinHandle<()>>) {
+    if let Some(h) = freeing {
+        let _ = h.join();
+    }
+    // SAFETY: malloc_trim only returns free memory; it is safe to call at any time.
+    unsafe { libc::malloc_trim(0) };
 }
 
 /// The process's resident memory now, split into the anonymous part (the heap: what the
@@ -373,7 +386,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
         return Err(text);
     }
     // Warnings go to stderr as they are found; the build goes on.
-    free_aside(std::mem::take(&mut loaded.modules));
+    let freeing = free_aside(std::mem::take(&mut loaded.modules));
     if !diags.is_empty() {
         eprint!("{}", crate::diag::for_stderr(&render_all(&diags, &loaded.sources)));
     }
@@ -387,6 +400,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     if !diags.is_empty() {
         return Err(render_all(&diags, &loaded.sources));
     }
+    trim_heap(freeing);
     time.stage("mir");
     let entry_kind = if opts.tests { Entry::Tests } else { Entry::Main };
     let name = entry.file_stem().and_then(|s| s.to_str()).unwrap_or("main");
@@ -411,7 +425,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     let td = tm.get_target_data();
     let debug_info = if opts.wants_debug_info() { DebugInfo::Lines { optimized: opts.release } } else { DebugInfo::None };
     let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind, debug_info, !opts.release, &Part::whole(&prog));
-    free_aside(std::mem::take(&mut prog.bodies));
+    let _ = free_aside(std::mem::take(&mut prog.bodies));
     let note = note_info(&loaded, opts, &td, &prog);
     crate::codegen::note::emit_fingerprint_note(&ctx, &module, &note, &opts.target);
     codegen::finish_module(&ctx, &module, opts, &tm, &mut |stage| time.stage(stage))?;
