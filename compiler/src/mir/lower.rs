@@ -53,7 +53,15 @@ pub fn lower_body(locals: Vec<hir::Local>, params: &[LocalId], ret: &Ty, body: h
     }
     let mut scopes = l.local_scopes;
     scopes.resize(l.locals.len(), None);
-    Body { locals: l.locals, params: params.to_vec(), blocks: prune(l.blocks), scopes }
+    let mut blocks = prune(l.blocks);
+    // Bodies live until codegen is done: without the slack their vectors grew with.
+    for b in &mut blocks {
+        b.stmts.shrink_to_fit();
+    }
+    blocks.shrink_to_fit();
+    let mut locals = l.locals;
+    locals.shrink_to_fit();
+    Body { locals, params: params.to_vec(), blocks, scopes }
 }
 
 /// A block under construction: `term` is None while statements may still be added.
