@@ -65,7 +65,9 @@ pub struct Emitter<'ctx, 'p> {
     layouts: &'p mir::Layouts,
     sources: &'p SourceMap,
     structs: Vec<StructType<'ctx>>,
-    funcs: Vec<FunctionValue<'ctx>>,
+    /// Declared on first use, but for the functions this part defines (declared at once, in
+    /// order): a part of a split build declares only what it calls, not the whole program.
+    funcs: Vec<Option<FunctionValue<'ctx>>>,
     /// `None` for a shared variable: it lives in the fleet's area, at `shared`'s offset.
     globals: Vec<Option<GlobalValue<'ctx>>>,
     shared: &'p mir::SharedLayout,
@@ -385,23 +387,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         if cfg!(debug_assertions) {
             self.check_layouts();
         }
-        for f in &self.prog.funcs {
-            let params: Vec<Ty> = f.params.iter().map(|&p| f.locals[p as usize].ty.clone()).collect();
-            let fty = self.fn_type(&params, &f.ret, f.variadic, f.is_extern);
-            let fv = if f.is_extern {
-                self.module.get_function(&f.symbol).unwrap_or_else(|| self.module.add_function(&f.symbol, fty, Some(Linkage::External)))
-            } else {
-                let fv = self.module.add_function(&self.part.symbol(&f.symbol), fty, None);
-                self.part.link_internal(fv.as_global_value());
-                if f.ret == Ty::Bool {
-                    // As C compilers do: the fast instruction selector cannot return a bare i1.
-                    let zext = self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("zeroext"), 0);
-                    fv.add_attribute(AttributeLoc::Return, zext);
-                }
-                self.mark_private_copies(fv, &params, &f.ret);
-                fv
-            };
-            self.funcs.push(fv);
+        self.funcs = vec![None; self.prog.funcs.len()];
+        for i in self.part.funcs.clone() {
+            if !self.prog.funcs[i].is_extern {
+                self.func(i as FuncId);
+            }
         }
         for g in &self.prog.globals {
             if g.kind == VarKind::Shared {
@@ -480,11 +470,36 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         p
     }
 
+    /// Function `f`, declared in this module on first use.
+    pub(super) fn func(&mut self, id: FuncId) -> FunctionValue<'ctx> {
+        if let Some(fv) = self.funcs[id as usize] {
+            return fv;
+        }
+        let f = &self.prog.funcs[id as usize];
+        let params: Vec<Ty> = f.params.iter().map(|&p| f.locals[p as usize].ty.clone()).collect();
+        let fty = self.fn_type(&params, &f.ret, f.variadic, f.is_extern);
+        let fv = if f.is_extern {
+            self.module.get_function(&f.symbol).unwrap_or_else(|| self.module.add_function(&f.symbol, fty, Some(Linkage::External)))
+        } else {
+            let fv = self.module.add_function(&self.part.symbol(&f.symbol), fty, None);
+            self.part.link_internal(fv.as_global_value());
+            if f.ret == Ty::Bool {
+                // As C compilers do: the fast instruction selector cannot return a bare i1.
+                let zext = self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("zeroext"), 0);
+                fv.add_attribute(AttributeLoc::Return, zext);
+            }
+            self.mark_private_copies(fv, &params, &f.ret);
+            fv
+        };
+        self.funcs[id as usize] = Some(fv);
+        fv
+    }
+
     /// The address of function `f` as a value: function values have Truk's convention, so
     /// an `extern fn` that takes or returns aggregates is reached through a thunk.
     fn func_value(&mut self, f: FuncId) -> PointerValue<'ctx> {
         let fd = &self.prog.funcs[f as usize];
-        let target = self.funcs[f as usize];
+        let target = self.func(f);
         let params: Vec<Ty> = fd.params.iter().map(|&p| fd.locals[p as usize].ty.clone()).collect();
         let differs = in_memory(&fd.ret) || params.iter().any(|p| in_memory(p) && !matches!(p, Ty::Array(..)));
         if !fd.is_extern || !differs || fd.variadic != Variadic::None {
@@ -567,7 +582,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     // ---- functions -------------------------------------------------------------------------
 
     fn function(&mut self, idx: usize, f: &'p Function, body: &'p mir::Body) {
-        let fv = self.funcs[idx];
+        let fv = self.func(idx as FuncId);
         self.cur_fn = Some(fv);
         self.ret_ty = f.ret.clone();
         self.blocks = (0..body.blocks.len()).map(|_| self.ctx.append_basic_block(fv, "")).collect();
@@ -1327,7 +1342,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             self.b.build_call(at, &[loc.into()], "").unwrap();
         }
         let call = match direct {
-            Some(f) => self.b.build_call(self.funcs[f as usize], &vals, "").unwrap(),
+            Some(f) => {
+                let fv = self.func(f);
+                self.b.build_call(fv, &vals, "").unwrap()
+            }
             None => {
                 let fp = self.rvalue(callee).unwrap().into_pointer_value();
                 let fty = self.fn_type(&params, &ret, if c_variadic { Variadic::C } else { Variadic::None }, false);
