@@ -68,6 +68,10 @@ pub struct Emitter<'ctx, 'p> {
     /// Declared on first use, but for the functions this part defines (declared at once, in
     /// order): a part of a split build declares only what it calls, not the whole program.
     funcs: Vec<Option<FunctionValue<'ctx>>>,
+    /// Per function: how many functions before it (by id) have its symbol, which its symbol
+    /// then ends with in a split build, so that every part names it alike whatever order it
+    /// declares functions in (private functions of two files share a symbol).
+    symbol_nth: Vec<u32>,
     /// `None` for a shared variable: it lives in the fleet's area, at `shared`'s offset.
     globals: Vec<Option<GlobalValue<'ctx>>>,
     shared: &'p mir::SharedLayout,
@@ -124,6 +128,7 @@ pub fn emit<'ctx>(
         sources,
         structs: vec![],
         funcs: vec![],
+        symbol_nth: vec![],
         globals: vec![],
         shared: &prog.shared,
         strings: HashMap::new(),
@@ -388,6 +393,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             self.check_layouts();
         }
         self.funcs = vec![None; self.prog.funcs.len()];
+        if self.part.is_split() {
+            let mut seen: HashMap<&str, u32> = HashMap::new();
+            self.symbol_nth = self.prog.funcs.iter().map(|f| if f.is_extern { 0 } else { post_inc(seen.entry(f.symbol.as_str()).or_insert(0)) }).collect();
+        }
         for i in self.part.funcs.clone() {
             if !self.prog.funcs[i].is_extern {
                 self.func(i as FuncId);
@@ -481,7 +490,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let fv = if f.is_extern {
             self.module.get_function(&f.symbol).unwrap_or_else(|| self.module.add_function(&f.symbol, fty, Some(Linkage::External)))
         } else {
-            let fv = self.module.add_function(&self.part.symbol(&f.symbol), fty, None);
+            let name = match self.symbol_nth.get(id as usize) {
+                Some(&n) if n > 0 => format!("{}.{n}", self.part.symbol(&f.symbol)),
+                _ => self.part.symbol(&f.symbol).into_owned(),
+            };
+            let fv = self.module.add_function(&name, fty, None);
             self.part.link_internal(fv.as_global_value());
             if f.ret == Ty::Bool {
                 // As C compilers do: the fast instruction selector cannot return a bare i1.
@@ -1486,4 +1499,10 @@ fn const_array<'ctx>(elem: BasicTypeEnum<'ctx>, vals: &[BasicValueEnum<'ctx>]) -
         BasicTypeEnum::VectorType(t) => t.const_array(&vals.iter().map(|v| v.into_vector_value()).collect::<Vec<_>>()).into(),
         BasicTypeEnum::ScalableVectorType(t) => t.const_array(&vals.iter().map(|v| v.into_scalable_vector_value()).collect::<Vec<_>>()).into(),
     }
+}
+
+/// `*n`, then one more in it.
+fn post_inc(n: &mut u32) -> u32 {
+    *n += 1;
+    *n - 1
 }

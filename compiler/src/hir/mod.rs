@@ -252,3 +252,16 @@ pub enum Builtin {
     /// `table_put(&t, k, v)` etc.: a call of the table runtime.
     Table(TableOp),
 }
+
+#[cfg(test)]
+mod tests {
+    /// The trees of a whole program stay in memory until codegen is done: a kind that grows
+    /// every node (a large payload not boxed) shows in the build's peak memory.
+    #[test]
+    fn nodes_stay_small() {
+        use std::mem::size_of;
+        assert!(size_of::<super::Expr>() <= 96, "hir::Expr is {} bytes", size_of::<super::Expr>());
+        assert!(size_of::<super::ty::Ty>() <= 32, "Ty is {} bytes", size_of::<super::ty::Ty>());
+        assert!(size_of::<crate::mir::Stmt>() <= 208, "mir::Stmt is {} bytes", size_of::<crate::mir::Stmt>());
+    }
+}
