@@ -356,7 +356,10 @@ fn trim_heap(freeing: Option<std::thread::JoinHandle<()>>) {
         let _ = h.join();
     }
     // SAFETY: malloc_trim only returns free memory; it is safe to call at any time.
-    unsafe { libc::malloc_trim(0) };
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0)
+    };
 }
 
 /// The process's resident memory now, split into the anonymous part (the heap: what the
