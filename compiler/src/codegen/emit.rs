@@ -67,7 +67,13 @@ pub struct Emitter<'ctx, 'p> {
     layouts: &'p mir::Layouts,
     sources: &'p SourceMap,
     structs: Vec<StructType<'ctx>>,
-    funcs: Vec<FunctionValue<'ctx>>,
+    /// Declared on first use, but for the functions this part defines (declared at once, in
+    /// order): a part of a split build declares only what it calls, not the whole program.
+    funcs: Vec<Option<FunctionValue<'ctx>>>,
+    /// Per function: how many functions before it (by id) have its symbol, which its symbol
+    /// then ends with in a split build, so that every part names it alike whatever order it
+    /// declares functions in (private functions of two files share a symbol).
+    symbol_nth: Vec<u32>,
     /// `None` for a shared variable: it lives in the fleet's area, at `shared`'s offset.
     globals: Vec<Option<GlobalValue<'ctx>>>,
     shared: &'p mir::SharedLayout,
@@ -124,6 +130,7 @@ pub fn emit<'ctx>(
         sources,
         structs: vec![],
         funcs: vec![],
+        symbol_nth: vec![],
         globals: vec![],
         shared: &prog.shared,
         strings: HashMap::new(),
@@ -387,23 +394,15 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         if cfg!(debug_assertions) {
             self.check_layouts();
         }
-        for f in &self.prog.funcs {
-            let params: Vec<Ty> = f.params.iter().map(|&p| f.locals[p as usize].ty.clone()).collect();
-            let fty = self.fn_type(&params, &f.ret, f.variadic, f.is_extern);
-            let fv = if f.is_extern {
-                self.module.get_function(&f.symbol).unwrap_or_else(|| self.module.add_function(&f.symbol, fty, Some(Linkage::External)))
-            } else {
-                let fv = self.module.add_function(&self.part.symbol(&f.symbol), fty, None);
-                self.part.link_internal(fv.as_global_value());
-                if f.ret == Ty::Bool {
-                    // As C compilers do: the fast instruction selector cannot return a bare i1.
-                    let zext = self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("zeroext"), 0);
-                    fv.add_attribute(AttributeLoc::Return, zext);
-                }
-                self.mark_private_copies(fv, &params, &f.ret);
-                fv
-            };
-            self.funcs.push(fv);
+        self.funcs = vec![None; self.prog.funcs.len()];
+        if self.part.is_split() {
+            let mut seen: HashMap<&str, u32> = HashMap::new();
+            self.symbol_nth = self.prog.funcs.iter().map(|f| if f.is_extern { 0 } else { post_inc(seen.entry(f.symbol.as_str()).or_insert(0)) }).collect();
+        }
+        for i in self.part.funcs.clone() {
+            if !self.prog.funcs[i].is_extern {
+                self.func(i as FuncId);
+            }
         }
         for g in &self.prog.globals {
             if g.kind == VarKind::Shared {
@@ -482,11 +481,40 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         p
     }
 
+    /// Function `f`, declared in this module on first use.
+    pub(super) fn func(&mut self, id: FuncId) -> FunctionValue<'ctx> {
+        if let Some(fv) = self.funcs[id as usize] {
+            return fv;
+        }
+        let f = &self.prog.funcs[id as usize];
+        let params: Vec<Ty> = f.params.iter().map(|&p| f.locals[p as usize].ty.clone()).collect();
+        let fty = self.fn_type(&params, &f.ret, f.variadic, f.is_extern);
+        let fv = if f.is_extern {
+            self.module.get_function(&f.symbol).unwrap_or_else(|| self.module.add_function(&f.symbol, fty, Some(Linkage::External)))
+        } else {
+            let name = match self.symbol_nth.get(id as usize) {
+                Some(&n) if n > 0 => format!("{}.{n}", self.part.symbol(&f.symbol)),
+                _ => self.part.symbol(&f.symbol).into_owned(),
+            };
+            let fv = self.module.add_function(&name, fty, None);
+            self.part.link_internal(fv.as_global_value());
+            if f.ret == Ty::Bool {
+                // As C compilers do: the fast instruction selector cannot return a bare i1.
+                let zext = self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("zeroext"), 0);
+                fv.add_attribute(AttributeLoc::Return, zext);
+            }
+            self.mark_private_copies(fv, &params, &f.ret);
+            fv
+        };
+        self.funcs[id as usize] = Some(fv);
+        fv
+    }
+
     /// The address of function `f` as a value: function values have Truk's convention, so
     /// an `extern fn` that takes or returns aggregates is reached through a thunk.
     fn func_value(&mut self, f: FuncId) -> PointerValue<'ctx> {
         let fd = &self.prog.funcs[f as usize];
-        let target = self.funcs[f as usize];
+        let target = self.func(f);
         let params: Vec<Ty> = fd.params.iter().map(|&p| fd.locals[p as usize].ty.clone()).collect();
         let differs = in_memory(&fd.ret) || params.iter().any(|p| in_memory(p) && !matches!(p, Ty::Array(..)));
         if !fd.is_extern || !differs || fd.variadic != Variadic::None {
@@ -574,7 +602,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     // ---- functions -------------------------------------------------------------------------
 
     fn function(&mut self, idx: usize, f: &'p Function, body: &'p mir::Body) {
-        let fv = self.funcs[idx];
+        let fv = self.func(idx as FuncId);
         self.cur_fn = Some(fv);
         self.ret_ty = f.ret.clone();
         self.blocks = (0..body.blocks.len()).map(|_| self.ctx.append_basic_block(fv, "")).collect();
@@ -1272,7 +1300,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// temporary whose pointer is returned.
     fn call(&mut self, callee: &'p Expr, args: &'p [Expr], dest: Option<PointerValue<'ctx>>) -> Option<BasicValueEnum<'ctx>> {
         let (params, ret, c_variadic) = match &callee.ty {
-            Ty::Fn { params, ret, c_variadic } => (params.clone(), (**ret).clone(), *c_variadic),
+            Ty::Fn { params, ret, c_variadic } => (params.to_vec(), (**ret).clone(), *c_variadic),
             _ => unreachable!("call of a non-function passed the checker"),
         };
         let direct = match callee.kind {
@@ -1334,7 +1362,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             self.b.build_call(at, &[loc.into()], "").unwrap();
         }
         let call = match direct {
-            Some(f) => self.b.build_call(self.funcs[f as usize], &vals, "").unwrap(),
+            Some(f) => {
+                let fv = self.func(f);
+                self.b.build_call(fv, &vals, "").unwrap()
+            }
             None => {
                 let fp = self.rvalue(callee).unwrap().into_pointer_value();
                 let fty = self.fn_type(&params, &ret, if c_variadic { Variadic::C } else { Variadic::None }, false);
@@ -1385,12 +1416,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 Some(self.make_slice(p, n))
             }
             Builtin::MakeMap(k, v) => {
-                let kind = match k {
+                let kind = match **k {
                     Ty::Float { .. } => 1,
                     Ty::Ptr(_) => 2,
                     _ => 0,
                 };
-                let ksize = if *k == Ty::Bool { 1 } else { self.size_of(k) };
+                let ksize = if **k == Ty::Bool { 1 } else { self.size_of(k) };
                 let f = self.rt("__truk_map_new", &[self.ctx.i32_type().into(), i64t.into(), i64t.into()], Some(ptr.into()));
                 let args = [self.ctx.i32_type().const_int(kind, false).into(), self.i64c(ksize).into(), self.i64c(self.size_of(v)).into()];
                 self.b.build_call(f, &args, "").unwrap().try_as_basic_value().basic()
@@ -1486,4 +1517,10 @@ fn const_array<'ctx>(elem: BasicTypeEnum<'ctx>, vals: &[BasicValueEnum<'ctx>]) -
         BasicTypeEnum::VectorType(t) => t.const_array(&vals.iter().map(|v| v.into_vector_value()).collect::<Vec<_>>()).into(),
         BasicTypeEnum::ScalableVectorType(t) => t.const_array(&vals.iter().map(|v| v.into_scalable_vector_value()).collect::<Vec<_>>()).into(),
     }
+}
+
+/// `*n`, then one more in it.
+fn post_inc(n: &mut u32) -> u32 {
+    *n += 1;
+    *n - 1
 }

@@ -26,7 +26,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
 
     pub(super) fn main_wrapper(&mut self) {
         let Some(m) = self.prog.main else { return };
-        let user = self.funcs[m as usize];
+        let user = self.func(m);
         let mf = &self.prog.funcs[m as usize];
         let f = self.entry_fn();
         let args: Vec<BasicMetadataValueEnum> = if mf.params.is_empty() {
@@ -53,7 +53,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         for &t in &self.prog.tests {
             let name = self.prog.funcs[t as usize].name.clone();
             let n = self.string(name.as_bytes());
-            let fp = self.funcs[t as usize].as_global_value().as_pointer_value();
+            let fp = self.func(t).as_global_value().as_pointer_value();
             cases.push(case_ty.const_named_struct(&[n.into(), fp.into()]));
         }
         let arr = case_ty.const_array(&cases);
@@ -65,9 +65,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let i32t = self.ctx.i32_type();
         let i64t = self.ctx.i64_type();
         let run = self.rt("__truk_test_run", &[i32t.into(), ptr.into(), ptr.into(), i64t.into(), ptr.into(), ptr.into()], Some(i32t.into()));
-        let fnptr = |o: Option<FuncId>, s: &Self| -> BasicMetadataValueEnum<'ctx> {
+        let fnptr = |o: Option<FuncId>, s: &mut Self| -> BasicMetadataValueEnum<'ctx> {
             match o {
-                Some(id) => s.funcs[id as usize].as_global_value().as_pointer_value().into(),
+                Some(id) => s.func(id).as_global_value().as_pointer_value().into(),
                 None => ptr.const_null().into(),
             }
         };

@@ -324,7 +324,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let ctx = self.rvalue(&args[1]).unwrap();
                 let cb = &args[2];
                 let direct = match cb.kind {
-                    ExprKind::Func(f) => Some(self.funcs[f as usize]),
+                    ExprKind::Func(f) => Some(self.func(f)),
                     _ => None,
                 };
                 let fp = if direct.is_none() {

@@ -219,14 +219,15 @@ pub enum ExprKind {
     Zero,
 }
 
+/// Types are boxed: an `Expr` is as large as its largest kind, and builtins are rare.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Builtin {
     /// `make(@T)`: a zeroed `*T`.
-    MakeOne(Ty),
+    MakeOne(Box<Ty>),
     /// `make(@T, n)`: a `[]T` of n elements.
-    MakeSlice(Ty),
+    MakeSlice(Box<Ty>),
     /// `make(@map[K, V])`.
-    MakeMap(Ty, Ty),
+    MakeMap(Box<Ty>, Box<Ty>),
     /// `delete(p)` for a pointer or slice.
     Free,
     /// `delete(m)`.
@@ -234,14 +235,14 @@ pub enum Builtin {
     /// `delete(m[k])`: args are the map and the key.
     MapRemove,
     Len,
-    SizeOf(Ty),
+    SizeOf(Box<Ty>),
     Panic,
     /// `each(collection, ctx, fn)`.
     EachMap,
     EachSlice,
     EachStr,
     /// `__TRUK_VA_ARG_I32()` etc.: the next Truk variadic argument, as this type.
-    VaArg(Ty),
+    VaArg(Box<Ty>),
     /// `atomic_load(p)` etc.: args are the pointer, then the operands.
     Atomic(AtomicOp),
     /// `lock(&m)`, `fleet_size()`, `spawn(args)`...: a call of the fleet runtime.
@@ -250,4 +251,17 @@ pub enum Builtin {
     Chan(ChanOp),
     /// `table_put(&t, k, v)` etc.: a call of the table runtime.
     Table(TableOp),
+}
+
+#[cfg(test)]
+mod tests {
+    /// The trees of a whole program stay in memory until codegen is done: a kind that grows
+    /// every node (a large payload not boxed) shows in the build's peak memory.
+    #[test]
+    fn nodes_stay_small() {
+        use std::mem::size_of;
+        assert!(size_of::<super::Expr>() <= 96, "hir::Expr is {} bytes", size_of::<super::Expr>());
+        assert!(size_of::<super::ty::Ty>() <= 32, "Ty is {} bytes", size_of::<super::ty::Ty>());
+        assert!(size_of::<crate::mir::Stmt>() <= 208, "mir::Stmt is {} bytes", size_of::<crate::mir::Stmt>());
+    }
 }

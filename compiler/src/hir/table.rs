@@ -224,7 +224,7 @@ impl Checker<'_> {
                 }
                 let want = vec![kt.clone(), vt.clone(), ctx.ty.clone()];
                 let fty = Ty::Fn {
-                    params: want.clone(),
+                    params: want.clone().into(),
                     ret: Box::new(Ty::Bool),
                     c_variadic: false,
                 };
@@ -232,7 +232,7 @@ impl Checker<'_> {
                 if cb.ty.is_error() {
                     return Some(err_expr(span));
                 }
-                let ok = matches!(&cb.ty, Ty::Fn { params, ret, c_variadic: false } if **ret == Ty::Bool && *params == want);
+                let ok = matches!(&cb.ty, Ty::Fn { params, ret, c_variadic: false } if **ret == Ty::Bool && **params == *want);
                 if !ok {
                     let sig: Vec<String> = want.iter().map(|t| self.show(t)).collect();
                     self.err(

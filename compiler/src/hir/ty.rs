@@ -17,7 +17,7 @@ pub enum Ty {
     Slice(Box<Ty>),
     Map(Box<Ty>, Box<Ty>),
     Tuple(Vec<Ty>),
-    Fn { params: Vec<Ty>, ret: Box<Ty>, c_variadic: bool },
+    Fn { params: Box<[Ty]>, ret: Box<Ty>, c_variadic: bool },
     Struct(StructId),
     Enum(EnumId),
     /// The builtin process-shared robust mutex.

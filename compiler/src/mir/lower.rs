@@ -19,14 +19,22 @@ pub fn lower(mut prog: hir::Program, triple: &str) -> Program {
     let bodies = prog
         .funcs
         .iter_mut()
-        .map(|f| f.body.take().map(|b| lower_body(&f.locals, &f.params, &f.ret, b)))
+        .map(|f| {
+            let b = f.body.take()?;
+            let body = lower_body(std::mem::take(&mut f.locals), &f.params, &f.ret, b);
+            // The declaration keeps only what its signature reads (`fn_ty`): the body has the
+            // locals, so a program's locals are not held twice through codegen.
+            let keep = f.params.iter().map(|&p| p as usize + 1).max().unwrap_or(0);
+            f.locals = body.locals[..keep].to_vec();
+            Some(body)
+        })
         .collect();
     Program { hir: prog, bodies, layouts, shared }
 }
 
-pub fn lower_body(locals: &[hir::Local], params: &[LocalId], ret: &Ty, body: hir::Block) -> Body {
+pub fn lower_body(locals: Vec<hir::Local>, params: &[LocalId], ret: &Ty, body: hir::Block) -> Body {
     let mut l = Lower {
-        locals: locals.to_vec(),
+        locals,
         blocks: vec![Open { stmts: vec![], term: None }],
         cur: 0,
         scopes: vec![],
@@ -45,7 +53,15 @@ pub fn lower_body(locals: &[hir::Local], params: &[LocalId], ret: &Ty, body: hir
     }
     let mut scopes = l.local_scopes;
     scopes.resize(l.locals.len(), None);
-    Body { locals: l.locals, params: params.to_vec(), blocks: prune(l.blocks), scopes }
+    let mut blocks = prune(l.blocks);
+    // Bodies live until codegen is done: without the slack their vectors grew with.
+    for b in &mut blocks {
+        b.stmts.shrink_to_fit();
+    }
+    blocks.shrink_to_fit();
+    let mut locals = l.locals;
+    locals.shrink_to_fit();
+    Body { locals, params: params.to_vec(), blocks, scopes }
 }
 
 /// A block under construction: `term` is None while statements may still be added.

@@ -16,7 +16,7 @@ impl<'a> Checker<'a> {
         }
         let f = self.expr(callee, None);
         let (params, ret, c_variadic) = match &f.ty {
-            Ty::Fn { params, ret, c_variadic } => (params.clone(), (**ret).clone(), *c_variadic),
+            Ty::Fn { params, ret, c_variadic } => (params.to_vec(), (**ret).clone(), *c_variadic),
             Ty::Error => {
                 for a in args {
                     self.expr(a, None);
@@ -98,15 +98,15 @@ impl<'a> Checker<'a> {
                     return Some(err_expr(span));
                 };
                 match (args.len(), &t) {
-                    (1, Ty::Map(k, v)) => mk(ExprKind::Builtin(Builtin::MakeMap((**k).clone(), (**v).clone()), vec![]), t.clone()),
-                    (1, _) => mk(ExprKind::Builtin(Builtin::MakeOne(t.clone()), vec![]), Ty::ptr(t)),
+                    (1, Ty::Map(k, v)) => mk(ExprKind::Builtin(Builtin::MakeMap(k.clone(), v.clone()), vec![]), t.clone()),
+                    (1, _) => mk(ExprKind::Builtin(Builtin::MakeOne(Box::new(t.clone())), vec![]), Ty::ptr(t)),
                     (2, _) => {
                         let n = self.expr(&args[1], Some(&U64));
                         if !n.ty.is_int() && !n.ty.is_error() {
                             self.err(args[1].span, "the element count of `make` must be an integer");
                         }
                         let n = self.cast_to(n, &U64);
-                        mk(ExprKind::Builtin(Builtin::MakeSlice(t.clone()), vec![n]), Ty::Slice(Box::new(t)))
+                        mk(ExprKind::Builtin(Builtin::MakeSlice(Box::new(t.clone())), vec![n]), Ty::Slice(Box::new(t)))
                     }
                     _ => {
                         self.err(span, "`make` takes a type argument and at most a count");
@@ -158,7 +158,7 @@ impl<'a> Checker<'a> {
                     self.err(span, "`sizeof` takes one type argument: `sizeof(@T)`");
                     return Some(err_expr(span));
                 };
-                mk(ExprKind::Builtin(Builtin::SizeOf(t), vec![]), U64)
+                mk(ExprKind::Builtin(Builtin::SizeOf(Box::new(t)), vec![]), U64)
             }
             "panic" => {
                 if args.len() != 1 {
@@ -186,7 +186,7 @@ impl<'a> Checker<'a> {
                 if !args.is_empty() {
                     self.err(span, format!("`{name}` takes no arguments"));
                 }
-                mk(ExprKind::Builtin(Builtin::VaArg(ty.clone()), vec![]), ty)
+                mk(ExprKind::Builtin(Builtin::VaArg(Box::new(ty.clone())), vec![]), ty)
             }
             _ => self.fleet_builtin(name, args, span),
         }
