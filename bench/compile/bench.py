@@ -6,7 +6,8 @@ Table rows: truk debug (DWARF), -g0 and release at 10k and 50k lines, the same p
 in C by clang-19 -O0 and by tcc (ratios against truk debug of the same size), and a rebuild
 with nothing changed. Each build is a whole `build` to an executable, link included; wall
 time is the median of REPS runs [min-max]; CPU is user+system of the build and everything it
-ran; peak is the build process's maximum resident set.
+ran; peak is the build process's maximum resident set; the stage split is each stage's median
+over the runs. --linearity runs REPS rounds over all sizes and takes each stage's median CPU.
 Usage: bench.py TRUK WORKDIR [--linearity] [REPS]"""
 import os
 import resource
@@ -57,18 +58,30 @@ def timed(cmd, out, n=reps, keep=False):
         runs.append(run(cmd, dict(os.environ, TRUK_TIMINGS="1")))
     runs.sort(key=lambda r: r[0])
     med = runs[len(runs) // 2]
-    return med, runs[0][0], runs[-1][0]
+    return med, runs[0][0], runs[-1][0], stage_medians([stages(r[3]) for r in runs])
 
 
-def stages(err):
+def stages(err, cpu=False):
+    """Each stage's wall ms (with `cpu`, the process's CPU ms in it, where truk prints it)."""
     out = {}
     for line in err.splitlines():
         if line.startswith("time:"):
             words = line[5:].split()
             name, ms = words[0], float(words[words.index("ms") - 1])
+            if cpu and "(cpu" in words:
+                ms = float(words[words.index("(cpu") + 1])
             out[name] = out.get(name, 0) + ms
         elif line.startswith("codegen: "):
             out["parts"] = line[len("codegen: "):]
+    return out
+
+
+def stage_medians(runs):
+    """Each stage's median over runs: one run's split is one sample, and a single slow moment
+    of a loaded machine would show as one stage growing faster than the program."""
+    names = {k for st in runs for k in st if k != "parts"}
+    out = {k: statistics.median(st.get(k, 0) for st in runs) for k in names}
+    out.update({"parts": st["parts"] for st in runs[:1] if "parts" in st})
     return out
 
 
@@ -77,18 +90,28 @@ def truk_cmd(src, out, flags):
 
 
 if linearity:
-    print("cost per line of each stage (debug build, µs/line; x: against 5k lines)")
+    print("CPU per line of each stage (debug build, µs/line, medians of rounds over all sizes; x: against 5k lines)")
     sizes = [5000, 10000, 25000, 50000, 100000]
     base = None
-    names = ["parse", "check", "mir", "llvm-ir", "codegen", "link"]
+    # Rounds over all sizes, so that a slow moment of the machine hits every size alike, and
+    # the process's CPU time of each stage (less swollen by waiting for a core than wall time).
+    progs = {size: generate(size) for size in sizes}
+    runs = {size: [] for size in sizes}
+    out = os.path.join(work, "lin")
+    for _ in range(reps):
+        for size in sizes:
+            if os.path.exists(out):
+                os.remove(out)
+            _, cpu, _, err = run(truk_cmd(progs[size][0], out, []), dict(os.environ, TRUK_TIMINGS="1"))
+            runs[size].append(dict(stages(err, cpu=True), total=cpu * 1000))
+    # llvm-ir is a stage of its own only in builds of one part.
+    names = [k for k in ["parse", "check", "mir", "llvm-ir", "codegen", "link"] if any(k in r for rs in runs.values() for r in rs)]
     print(f"{'lines':>7} " + " ".join(f"{n:>14}" for n in names) + f" {'total':>14}")
     rows = []
     for size in sizes:
-        src, n = generate(size)
-        (wall, _, _, err), _, _ = timed(truk_cmd(src, os.path.join(work, "lin"), []), os.path.join(work, "lin"))
-        st = stages(err)
-        per = {k: st.get(k, 0) * 1000 / n for k in names}
-        per["total"] = wall * 1e6 / n
+        n = progs[size][1]
+        st = stage_medians(runs[size])
+        per = {k: st.get(k, 0) * 1000 / n for k in names + ["total"]}
         base = base or per
         cells = [f"{per[k]:6.2f} ({per[k] / base[k]:4.2f}x)" if base[k] else f"{per[k]:6.2f}" for k in names + ["total"]]
         print(f"{n:>7} " + " ".join(f"{c:>14}" for c in cells))
@@ -96,6 +119,10 @@ if linearity:
     # Linear: the cost per line stays flat, so largest/smallest stays near 1 (noise aside).
     spread = [max(r[k] for r in rows) / min(r[k] for r in rows) if min(r[k] for r in rows) else 0 for k in names + ["total"]]
     print(f"{'max/min':>7} " + " ".join(f"{x:>13.2f}x" for x in spread))
+    # A fixed cost (the link's) only lowers the cost per line of larger programs; what grows
+    # faster than the program shows as a rise: a larger size's cost per line over a smaller's.
+    rise = [max([rows[j][k] / rows[i][k] for i in range(len(rows)) for j in range(i + 1, len(rows)) if rows[i][k]] or [0]) for k in names + ["total"]]
+    print(f"{'rise':>7} " + " ".join(f"{x:>13.2f}x" for x in rise))
     sys.exit(0)
 
 rows = []
@@ -106,16 +133,15 @@ for size in [10000, 50000]:
     out = os.path.join(work, f"out{size}")
     ref = None
     for name, flags in [("truk debug (-g)", []), ("truk -g0", ["-g0"]), ("truk release", ["--release"])]:
-        (wall, cpu, peak, err), lo, hi = timed(truk_cmd(src, out, flags), out)
+        (wall, cpu, peak, err), lo, hi, split[(name, n)] = timed(truk_cmd(src, out, flags), out)
         ref = ref or n / wall
         rows.append((name, n, wall, lo, hi, cpu, peak, n / wall / ref))
-        split[(name, n)] = stages(err)
     for name, cmd in [("clang-19 -O0 (C)", ["clang-19", "-O0", csrc, "-o", out]), ("tcc (C)", ["tcc", csrc, "-o", out])]:
-        (wall, cpu, peak, _), lo, hi = timed(cmd, out)
+        (wall, cpu, peak, _), lo, hi, _ = timed(cmd, out)
         rows.append((name, cn, wall, lo, hi, cpu, peak, cn / wall / ref))
     if size == 10000:
         subprocess.run(truk_cmd(src, out, []), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        (wall, cpu, peak, err), lo, hi = timed(truk_cmd(src, out, []), out, n=max(reps, 5), keep=True)
+        (wall, cpu, peak, err), lo, hi, _ = timed(truk_cmd(src, out, []), out, n=max(reps, 5), keep=True)
         kept = "time: up-to-date" in err
         rows.append(("truk no-change rebuild" + ("" if kept else " (NOT kept)"), n, wall, lo, hi, cpu, peak, None))
 
@@ -125,7 +151,7 @@ for name, n, wall, lo, hi, cpu, peak, ratio in rows:
     print(f"{name:<26} {n:>6} {wall * 1e3:>10.0f} [{lo * 1e3:>6.0f}-{hi * 1e3:>6.0f}] {n / wall:>9.0f} {cpu * 1e3:>7.0f} {peak:>8.1f} {r:>13}")
 print("goals at 10k lines: debug >= 100000 lines/s, -g0 >= 150000, release >= 30000; rebuild <= 20 ms; peak <= 100 MB at 50k")
 print()
-print("stage split (ms, the median run)")
+print("stage split (ms, each stage's median over the runs)")
 names = sorted({k for st in split.values() for k in st if k != "parts"}, key=["parse", "check", "mir", "llvm-ir", "verify", "optimize", "codegen", "link"].index)
 print(f"{'build':<26} {'lines':>6} " + " ".join(f"{k:>9}" for k in names))
 for (name, n), st in split.items():

@@ -313,25 +313,44 @@ pub fn exit_after_build() {
     EXIT_AFTER_BUILD.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// `TRUK_TIMINGS=1`: each stage's wall time on stderr, to see where a build spends it.
+/// `TRUK_TIMINGS=1`: each stage's wall time on stderr, to see where a build spends it, and
+/// the process's CPU time in it: on a loaded machine wall time swells with the wait for a
+/// core, CPU time much less, so per-line costs compared across sizes stay meaningful.
 struct Timings {
     on: bool,
     last: std::time::Instant,
+    last_cpu: f64,
 }
 
 impl Timings {
     fn new() -> Timings {
-        Timings { on: timings_wanted(), last: std::time::Instant::now() }
+        Timings { on: timings_wanted(), last: std::time::Instant::now(), last_cpu: cpu_seconds() }
     }
 
     /// Report the time since the previous stage ended.
     fn stage(&mut self, name: &str) {
         if self.on {
-            let now = std::time::Instant::now();
-            eprintln!("time: {name:<8} {:8.2} ms  ({})", (now - self.last).as_secs_f64() * 1e3, memory());
-            self.last = now;
+            let (now, cpu) = (std::time::Instant::now(), cpu_seconds());
+            let wall = (now - self.last).as_secs_f64() * 1e3;
+            eprintln!("time: {name:<8} {wall:8.2} ms  (cpu {:.2} ms; {})", (cpu - self.last_cpu) * 1e3, memory());
+            (self.last, self.last_cpu) = (now, cpu);
         }
     }
+}
+
+/// User and system CPU time so far of the whole process (every thread) and of the children
+/// it waited for (the C compiler, the linker), in seconds.
+fn cpu_seconds() -> f64 {
+    let used = |who| {
+        // SAFETY: getrusage writes only the struct it is given.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(who, &mut ru) } != 0 {
+            return 0.0;
+        }
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+        secs(ru.ru_utime) + secs(ru.ru_stime)
+    };
+    used(libc::RUSAGE_SELF) + used(libc::RUSAGE_CHILDREN)
 }
 
 /// Whether `TRUK_TIMINGS` asks for the stages' times.
