@@ -360,6 +360,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.alloca(&Ty::Array(2, Box::new(Ty::Int { signed: false, bits: 64 })), "c")
     }
 
+    /// Whether LLVM will optimize this module (release builds, which are also the ones
+    /// without nil checks): inline copies of runtime fast paths only pay there, and at -O0
+    /// they would send functions to the slow instruction selector.
+    fn optimized(&self) -> bool {
+        !self.nil_checks
+    }
+
     fn ptr(&self) -> inkwell::types::PointerType<'ctx> {
         self.ctx.ptr_type(AddressSpace::default())
     }

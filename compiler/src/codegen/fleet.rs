@@ -4,8 +4,8 @@
 //! with the other layouts, in `mir/layout.rs` ([`crate::mir::layout::SharedLayout`]).
 
 use inkwell::module::Linkage;
-use inkwell::types::BasicMetadataTypeEnum;
-use inkwell::values::{BasicMetadataValueEnum, BasicValue, BasicValueEnum, GlobalValue, PointerValue};
+use inkwell::types::{BasicMetadataTypeEnum, IntType};
+use inkwell::values::{BasicMetadataValueEnum, BasicValue, BasicValueEnum, GlobalValue, IntValue, PointerValue};
 use inkwell::{AtomicOrdering, AtomicRMWBinOp, IntPredicate};
 
 use super::Emitter;
@@ -94,6 +94,22 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         Some(f)
     }
 
+    /// An atomic load of an integer of type `it` at `p`, aligned `align`.
+    pub(super) fn atomic_load(&mut self, it: IntType<'ctx>, p: PointerValue<'ctx>, order: AtomicOrdering, align: u32) -> IntValue<'ctx> {
+        let v = self.b.build_load(it, p, "").unwrap();
+        let i = v.as_instruction_value().unwrap();
+        i.set_atomic_ordering(order).unwrap();
+        i.set_alignment(align).unwrap();
+        v.into_int_value()
+    }
+
+    /// An atomic store of `v` at `p`, aligned `align`.
+    pub(super) fn atomic_store(&mut self, p: PointerValue<'ctx>, v: IntValue<'ctx>, order: AtomicOrdering, align: u32) {
+        let i = self.b.build_store(p, v).unwrap();
+        i.set_atomic_ordering(order).unwrap();
+        i.set_alignment(align).unwrap();
+    }
+
     /// `atomic_*`: LLVM atomics at natural alignment, sequentially consistent unless a last
     /// `Ordering` constant says otherwise. A bool is a byte in memory, so its atomics work
     /// on i8.
@@ -119,17 +135,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             vals.push(if is_bool { self.b.build_int_z_extend(v, it, "").unwrap() } else { v });
         }
         let old = match op {
-            AtomicOp::Load => {
-                let v = self.b.build_load(it, p, "").unwrap();
-                let i = v.as_instruction_value().unwrap();
-                i.set_atomic_ordering(order).unwrap();
-                i.set_alignment(align).unwrap();
-                v.into_int_value()
-            }
+            AtomicOp::Load => self.atomic_load(it, p, order, align),
             AtomicOp::Store => {
-                let i = self.b.build_store(p, vals[0]).unwrap();
-                i.set_atomic_ordering(order).unwrap();
-                i.set_alignment(align).unwrap();
+                self.atomic_store(p, vals[0], order, align);
                 return None;
             }
             AtomicOp::Cas => {

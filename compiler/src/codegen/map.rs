@@ -53,7 +53,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let ret = (op != MapOp::Remove).then_some(ptr.into());
         let f = self.rt(name, &[ptr.into(), key_ty], ret);
         // Unoptimized builds keep the call: nothing would inline further at -O0.
-        if !by_value || op == MapOp::Remove || self.nil_checks {
+        if !by_value || op == MapOp::Remove || !self.optimized() {
             return self.b.build_call(f, &[mv.into(), key], "").unwrap().try_as_basic_value().basic();
         }
         let (mv, key) = (mv.into_pointer_value(), key.into_int_value());

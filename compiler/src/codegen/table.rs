@@ -30,15 +30,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// atomics and the 128-bit multiply would send the function to LLVM's slow instruction
     /// selector, for no gain: nothing is inlined further at -O0).
     fn inline_table_ops(&self, key_size: u64) -> bool {
-        key_size == 8 && !self.nil_checks
+        key_size == 8 && self.optimized()
     }
 
     fn atomic_load64(&mut self, p: PointerValue<'ctx>, order: AtomicOrdering) -> IntValue<'ctx> {
-        let v = self.b.build_load(self.ctx.i64_type(), p, "").unwrap();
-        let i = v.as_instruction_value().unwrap();
-        i.set_atomic_ordering(order).unwrap();
-        i.set_alignment(8).unwrap();
-        v.into_int_value()
+        self.atomic_load(self.ctx.i64_type(), p, order, 8)
     }
 
     /// The probe of an 8-byte key `k` (its zero-filled temporary) in table `t`: FULL slots
@@ -242,10 +238,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let version = b.build_and(b.build_int_add(b.build_right_shift(s, c(4), false, "").unwrap(), c(1), "").unwrap(), c(MID_MASK), "").unwrap();
         let version = b.build_left_shift(version, c(4), "").unwrap();
         let now = b.build_or(b.build_or(epoch, cur, "").unwrap(), b.build_or(version, c(FULL), "").unwrap(), "").unwrap();
-        let st = b.build_store(sp, now).unwrap();
-        st.set_atomic_ordering(AtomicOrdering::Release).unwrap();
-        st.set_alignment(8).unwrap();
-        b.build_unconditional_branch(done).unwrap();
+        self.atomic_store(sp, now, AtomicOrdering::Release, 8);
+        self.b.build_unconditional_branch(done).unwrap();
         self.b.position_at_end(slow);
         let ok = put(self);
         let slow_end = self.b.get_insert_block().unwrap();

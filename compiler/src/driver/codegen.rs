@@ -31,7 +31,7 @@ const MAX_PARTS: usize = 64;
 /// inlining across parts, and for small programs; `TRUK_CODEGEN_PARTS=N` chooses.
 pub fn part_count(prog: &mir::Program, opts: &Options) -> usize {
     if let Some(n) = std::env::var("TRUK_CODEGEN_PARTS").ok().and_then(|v| v.parse::<usize>().ok()) {
-        return n.clamp(1, 64);
+        return n.clamp(1, MAX_PARTS);
     }
     if opts.release {
         return 1;
@@ -147,21 +147,19 @@ pub fn finish_module<'ctx>(
     tm: &inkwell::targets::TargetMachine,
     stage: &mut dyn FnMut(&str),
 ) -> Result<(), String> {
-    if !opts.release {
+    let attr = if !opts.release {
         // A call to a C library function LLVM can turn into instructions (`sqrt`) sends its
         // caller to the slow instruction selector; unoptimized builds lose nothing by this.
-        let attr = ctx.create_string_attribute("no-builtins", "");
-        for f in module.get_functions().filter(|f| f.count_basic_blocks() > 0) {
-            f.add_attribute(inkwell::attributes::AttributeLoc::Function, attr);
-        }
+        "no-builtins"
     } else {
         // make(@T) is malloc and a zeroing the optimizer drops where fields are stored
         // next; where it stays, it must not become calloc, which in glibc skips the
         // thread cache (an allocation-heavy program ran about 30% more instructions).
-        let attr = ctx.create_string_attribute("no-builtin-calloc", "");
-        for f in module.get_functions().filter(|f| f.count_basic_blocks() > 0) {
-            f.add_attribute(inkwell::attributes::AttributeLoc::Function, attr);
-        }
+        "no-builtin-calloc"
+    };
+    let attr = ctx.create_string_attribute(attr, "");
+    for f in module.get_functions().filter(|f| f.count_basic_blocks() > 0) {
+        f.add_attribute(inkwell::attributes::AttributeLoc::Function, attr);
     }
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
