@@ -1,5 +1,5 @@
 /* truk_note.h: the Truk fingerprint note, as written by the compiler
- * (compiler/src/fingerprint.rs, compiler/src/codegen/note.rs) and read by the runtime.
+ * (compiler-core/src/fingerprint.rs, compiler/src/codegen/note.rs) and read by the runtime.
  *
  * Kept in sync with the Rust constants by the test
  * fingerprint::tests::c_header_matches_rust_constants (it parses the #define lines below:

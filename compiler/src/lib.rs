@@ -1,12 +1,8 @@
 //! truk: the compiler for the Truk language. See ARCHITECTURE.md for the map of stages.
+//! Codegen and the LLVM stages of the driver are here; the rest is the `truk-core` crate,
+//! re-exported under the paths it had here.
 pub mod codegen;
-pub mod diag;
 pub mod driver;
-pub mod fingerprint;
-pub mod fpread;
-pub mod fmt;
-pub mod hir;
-pub mod lsp;
-pub mod mir;
-pub mod syntax;
-pub mod tools;
+pub use truk_core::{diag, fingerprint, fmt, fpread, hir, lsp, mir, syntax, tools};
+#[cfg(test)]
+mod core_tests;

@@ -1,6 +1,7 @@
 //! The `truk` command: runs `truk fleet ...` itself and hands every other command to the
 //! compiler, `truk-compiler` beside this binary. Fleet commands thus never load LLVM
-//! (a shared library whose loading alone took about 25 ms); this binary links no LLVM.
+//! (a shared library whose loading alone took about 25 ms); this binary links no LLVM: it
+//! uses truk-core only, never the `truk` library (tests/tools.rs checks).
 //! The compiler replaces this process (exec): same pid, arguments, exit status, signals.
 //! A `truk build` whose output is up to date ends here (driver/fresh.rs needs no LLVM):
 //! loading LLVM was most of a no-change rebuild.
@@ -60,7 +61,7 @@ fn main() -> ExitCode {
 /// return. `None` (the compiler decides) for anything else, and for any argument not
 /// understood here: the compiler's parser reports those.
 fn kept_build(args: &[std::ffi::OsString]) -> Option<ExitCode> {
-    use truk::driver::build;
+    use truk_core::driver::build;
     let (entry, opts) = build_options(args)?;
     let opts = build::checked_options(&opts).ok()?;
     let (out, note) = build::up_to_date(&entry, &opts)?;
@@ -70,8 +71,8 @@ fn kept_build(args: &[std::ffi::OsString]) -> Option<ExitCode> {
 
 /// A subset of `truk build`'s arguments (main.rs), each flag at most once (`-I` any number
 /// of times), each value a separate argument or after `=` (long options).
-fn build_options(args: &[std::ffi::OsString]) -> Option<(std::path::PathBuf, truk::driver::build::Options)> {
-    let mut opts = truk::driver::build::Options::default();
+fn build_options(args: &[std::ffi::OsString]) -> Option<(std::path::PathBuf, truk_core::driver::build::Options)> {
+    let mut opts = truk_core::driver::build::Options::default();
     let mut entry = None;
     let mut seen: Vec<&str> = vec![];
     let mut it = args.iter().map(|a| a.to_str());

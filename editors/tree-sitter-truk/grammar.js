@@ -1,7 +1,7 @@
 /**
  * Tree-sitter grammar for Truk. It follows the compiler's grammar
- * (compiler/src/syntax/truk.pest) and its operator precedences (`precedence` in
- * compiler/src/syntax/parser.rs); `cargo test -p tree-sitter-truk` parses every program of
+ * (compiler-core/src/syntax/truk.pest) and its operator precedences (`precedence` in
+ * compiler-core/src/syntax/parser/); `cargo test -p tree-sitter-truk` parses every program of
  * tests/lang and the conformance corpus that the compiler parses, and wants no error node.
  * Regenerate src/ with `tree-sitter generate` after a change here.
  */

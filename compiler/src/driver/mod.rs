@@ -1,10 +1,5 @@
-//! Driving the system toolchain: the C runtime (compiled and cached) and the final link.
-pub mod link;
-pub mod runtime;
+//! Driving LLVM and the system toolchain. The LLVM-free parts are truk-core's, re-exported
+//! under their old paths.
 pub mod build;
-pub mod cshim;
-pub mod stdlib;
-pub mod target;
-pub mod tools;
-pub mod fresh;
 pub mod codegen;
+pub use truk_core::driver::{cshim, fresh, link, runtime, stdlib, target, tools};

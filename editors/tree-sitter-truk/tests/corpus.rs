@@ -45,7 +45,7 @@ fn first_error(node: Node, src: &str) -> Option<String> {
 }
 
 fn compiler_parses(src: &str) -> bool {
-    truk::syntax::parser::parse_module(src, 0).1.is_empty()
+    truk_core::syntax::parser::parse_module(src, 0).1.is_empty()
 }
 
 #[test]

@@ -10,7 +10,7 @@ pub fn project_root() -> PathBuf {
 
 /// The compiler's reserved words (its `kw_*` rules), read from its grammar.
 pub fn compiler_keywords() -> Vec<String> {
-    let pest = std::fs::read_to_string(project_root().join("compiler/src/syntax/truk.pest")).unwrap();
+    let pest = std::fs::read_to_string(project_root().join("compiler-core/src/syntax/truk.pest")).unwrap();
     pest.lines()
         .filter(|l| l.starts_with("kw_") && !l.starts_with("kw_stmt_start"))
         .filter_map(|l| l.split('"').nth(1).map(str::to_string))
