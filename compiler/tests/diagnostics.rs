@@ -1,12 +1,12 @@
 //! Snapshots of type-checking diagnostics: the message, the place and the snippet.
 
-use truk::diag::{render_all, SourceMap};
+use truk_core::diag::{render_all, SourceMap};
 
 fn check(src: &str) -> String {
     let mut sources = SourceMap::default();
     let file = sources.add("test.truk".into(), src.to_string());
-    let (module, mut diags) = truk::syntax::parser::parse_module(&sources.file(file).text, file);
-    let (_, mut more) = truk::hir::check::check(&[module]);
+    let (module, mut diags) = truk_core::syntax::parser::parse_module(&sources.file(file).text, file);
+    let (_, mut more) = truk_core::hir::check::check(&[module]);
     diags.append(&mut more);
     render_all(&diags, &sources)
 }
@@ -170,7 +170,7 @@ fn warnings_wait_until_the_errors_are_fixed() {
 #[test]
 fn paint_colours_the_severity_the_gutter_and_the_carets() {
     let plain = check("fn main() : i32 {\n    var x: i32 = 1;\n    return 0;\n}\n");
-    let painted = truk::diag::paint(&plain);
+    let painted = truk_core::diag::paint(&plain);
     assert!(painted.starts_with("\x1b[1;33mwarning\x1b[0m"), "{painted:?}");
     assert!(painted.contains("\x1b[1;33m^\x1b[0m"), "{painted:?}");
     let stripped = painted.replace("\x1b[0m", "").replace("\x1b[1m", "").replace("\x1b[1;33m", "").replace("\x1b[1;34m", "");
@@ -195,9 +195,9 @@ fn argument_count_errors_point_at_the_declaration_too() {
 fn parse_errors(src: &str) -> String {
     let mut sources = SourceMap::default();
     let file = sources.add("test.truk".into(), src.to_string());
-    let (_, errs) = truk::syntax::parser::parse_module(&sources.file(file).text, file);
+    let (_, errs) = truk_core::syntax::parser::parse_module(&sources.file(file).text, file);
     assert!(!errs.is_empty(), "parses");
-    let mut diags = truk::syntax::delims::check(&sources.file(file).text, file);
+    let mut diags = truk_core::syntax::delims::check(&sources.file(file).text, file);
     diags.extend(errs);
     render_all(&diags, &sources)
 }

@@ -246,7 +246,7 @@ fn atomics_work_on_private_memory_without_a_fleet() {
     let json = truk().args(["fp", "--json"]).arg(&exe).output().unwrap();
     let json = String::from_utf8_lossy(&json.stdout);
     assert!(json.contains("\"region_size\":0"), "{json}");
-    assert!(json.contains(truk::fingerprint::EMPTY_LAYOUT_FINGERPRINT_HEX), "{json}");
+    assert!(json.contains(truk_core::fingerprint::EMPTY_LAYOUT_FINGERPRINT_HEX), "{json}");
 }
 
 #[test]
@@ -269,7 +269,7 @@ fn shared_vars_and_fleet_builtins_join_the_fleet_first() {
     let json = truk().args(["fp", "--json"]).arg(s.0.join("shared.o")).output().unwrap();
     let json = String::from_utf8_lossy(&json.stdout);
     assert!(json.contains("\"region_size\":80"), "{json}");
-    assert!(!json.contains(truk::fingerprint::EMPTY_LAYOUT_FINGERPRINT_HEX), "{json}");
+    assert!(!json.contains(truk_core::fingerprint::EMPTY_LAYOUT_FINGERPRINT_HEX), "{json}");
 }
 
 #[test]

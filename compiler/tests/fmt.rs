@@ -5,7 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{text, truk, Scratch};
-use truk::fmt::{format_source, shape};
+use truk_core::fmt::{format_source, shape};
 
 fn fmt(src: &str) -> String {
     format_source(src, Path::new("t.truk")).unwrap()
@@ -48,14 +48,14 @@ fn every_corpus_program_keeps_its_tokens_comments_and_ast_and_formats_once() {
     let mut formatted = 0;
     for f in &files {
         let src = std::fs::read_to_string(f).unwrap();
-        let (before, diags) = truk::syntax::parser::parse_module(&src, 0);
+        let (before, diags) = truk_core::syntax::parser::parse_module(&src, 0);
         if !diags.is_empty() {
             continue; // programs that must not parse have no layout
         }
         let once = format_source(&src, f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         // Only whitespace outside tokens changed: every token and comment is kept, in order.
         assert_eq!(squeeze(&once), squeeze(&src), "{}", f.display());
-        let (after, diags) = truk::syntax::parser::parse_module(&once, 0);
+        let (after, diags) = truk_core::syntax::parser::parse_module(&once, 0);
         assert!(diags.is_empty(), "{}", f.display());
         assert_eq!(shape(&after), shape(&before), "{}", f.display());
         assert_eq!(format_source(&once, f).unwrap(), once, "{} is not idempotent", f.display());

@@ -1,18 +1,18 @@
 //! Snapshots of the MIR of small programs, pretty-printed: the shape of the lowering.
 
-use truk::diag::{render_all, SourceMap};
+use truk_core::diag::{render_all, SourceMap};
 
 /// The MIR of function `name` in `src`.
 fn mir_of(src: &str, name: &str) -> String {
     let mut sources = SourceMap::default();
     let file = sources.add("test.truk".into(), src.to_string());
-    let (module, mut diags) = truk::syntax::parser::parse_module(&sources.file(file).text, file);
-    let (prog, mut more) = truk::hir::check::check(&[module]);
+    let (module, mut diags) = truk_core::syntax::parser::parse_module(&sources.file(file).text, file);
+    let (prog, mut more) = truk_core::hir::check::check(&[module]);
     diags.append(&mut more);
     assert!(diags.is_empty(), "{}", render_all(&diags, &sources));
-    let prog = truk::mir::lower(prog, "x86_64-unknown-linux-gnu");
+    let prog = truk_core::mir::lower(prog, "x86_64-unknown-linux-gnu");
     let id = prog.hir.funcs.iter().position(|f| f.name == name).expect("no such function");
-    truk::mir::pretty::function(&prog, id as u32, prog.bodies[id].as_ref().expect("no body"))
+    truk_core::mir::pretty::function(&prog, id as u32, prog.bodies[id].as_ref().expect("no body"))
 }
 
 #[test]

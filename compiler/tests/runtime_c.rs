@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use truk::driver::link::link;
-use truk::driver::runtime::{runtime_objects_in, RUNTIME_HEADER, RUNTIME_SOURCES};
+use truk_core::driver::link::link;
+use truk_core::driver::runtime::{runtime_objects_in, RUNTIME_HEADER, RUNTIME_SOURCES};
 
 const X86: &str = "x86_64-unknown-linux-gnu";
 const ARM: &str = "aarch64-unknown-linux-gnu";

@@ -1,17 +1,17 @@
 //! Snapshots of the size-limit diagnostics (`mir/limits.rs`): types too large for the
 //! target, globals too large to link.
 
-use truk::diag::{render_all, SourceMap};
+use truk_core::diag::{render_all, SourceMap};
 
 fn check_for(src: &str, triple: &str) -> String {
     let mut sources = SourceMap::default();
     let file = sources.add("test.truk".into(), src.to_string());
-    let (module, diags) = truk::syntax::parser::parse_module(&sources.file(file).text, file);
+    let (module, diags) = truk_core::syntax::parser::parse_module(&sources.file(file).text, file);
     assert!(diags.is_empty(), "{}", render_all(&diags, &sources));
-    let (prog, diags) = truk::hir::check::check(&[module]);
+    let (prog, diags) = truk_core::hir::check::check(&[module]);
     assert!(diags.is_empty(), "{}", render_all(&diags, &sources));
-    let prog = truk::mir::lower(prog, triple);
-    render_all(&truk::mir::limits::check(&prog, triple), &sources)
+    let prog = truk_core::mir::lower(prog, triple);
+    render_all(&truk_core::mir::limits::check(&prog, triple), &sources)
 }
 
 fn check(src: &str) -> String {

@@ -34,7 +34,7 @@ impl Guard {
     }
 
     fn command(&self, exe: &Path, args: &[&str]) -> Command {
-        let mut c = truk::driver::target::command_under(&self.runner, exe);
+        let mut c = truk_core::driver::target::command_under(&self.runner, exe);
         c.args(args)
             .env("TRUK_FLEET_NS", &self.ns)
             .env_remove("TRUK_LINKED_PARENT");
