@@ -1,7 +1,7 @@
 //! The `truk` command: runs `truk fleet ...` itself and hands every other command to the
 //! compiler, `truk-compiler` beside this binary. Fleet commands thus never load LLVM
-//! (a shared library whose loading alone took about 25 ms); this binary links no LLVM: it
-//! uses truk-core only, never the `truk` library (tests/tools.rs checks).
+//! (37 MB of code linked into the compiler); this binary links no LLVM: it uses truk-core
+//! only, never the `truk` library (tests/tools.rs checks).
 //! The compiler replaces this process (exec): same pid, arguments, exit status, signals.
 //! A `truk build` whose output is up to date ends here (driver/fresh.rs needs no LLVM):
 //! loading LLVM was most of a no-change rebuild.
