@@ -300,8 +300,8 @@ pub fn timings_wanted() -> bool {
 }
 
 /// The process's resident memory now, split into the anonymous part (the heap: what the
-/// build allocated) and the mapped files (mostly libLLVM's code), and its peak so far, in
-/// MiB; empty where /proc is missing.
+/// build allocated) and the mapped files (mostly the compiler's code, LLVM's included), and
+/// its peak so far, in MiB; empty where /proc is missing.
 pub fn memory() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kb = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)?.split_whitespace().next()?.parse::<u64>().ok());
