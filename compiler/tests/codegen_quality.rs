@@ -142,3 +142,38 @@ fn main() : i32 {
     assert!(params[0].contains("noalias") && params[1].contains("noalias"), "{def}");
     assert!(!params[2].contains("noalias"), "{def}");
 }
+
+#[test]
+fn checks_that_cannot_fail_are_not_emitted() {
+    // A constant divisor other than 0 and -1, a constant index within an array's length:
+    // no failure path (less IR for LLVM to select or optimize). Unknown ones keep theirs.
+    let dir = Scratch::new("cg-known-checks");
+    let known = ir_of(
+        &dir,
+        r#"
+fn f(x: i32, u: u64) : i32 {
+    var arr: [4]i32 = [1, 2, 3, 4];
+    return x / 7 + x % 97 + (u % 10) as i32 + arr[2];
+}
+fn main() : i32 { return f(100, 5); }
+"#,
+    );
+    let body = |ir: &str| ir.split("@f(").nth(1).and_then(|f| f.split("\n}\n").next()).expect("f is defined").to_string();
+    let f = body(&known);
+    for call in ["@__truk_panic_cstr(", "@__truk_bounds_fail("] {
+        assert!(!f.contains(call), "{call} in a function whose checks all pass:\n{f}");
+    }
+    let unknown = ir_of(
+        &dir,
+        r#"
+fn f(x: i32, y: i32, i: u64) : i32 {
+    var arr: [4]i32 = [1, 2, 3, 4];
+    return x / y + arr[i];
+}
+fn main() : i32 { return f(100, 5, 1); }
+"#,
+    );
+    let f = body(&unknown);
+    assert_eq!(f.matches("@__truk_panic_cstr(").count(), 2, "a zero and an overflow check:\n{f}");
+    assert!(f.contains("@__truk_bounds_fail("), "a bounds check:\n{f}");
+}

@@ -1011,6 +1011,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     fn bounds_check(&mut self, idx: IntValue<'ctx>, len: IntValue<'ctx>, span: Span) {
         let fv = self.cur_fn.unwrap();
         let ok = self.b.build_int_compare(IntPredicate::ULT, idx, len, "inbounds").unwrap();
+        if ok.get_zero_extended_constant() == Some(1) {
+            // A constant index within a fixed length: nothing to check.
+            return;
+        }
         let fail = self.ctx.append_basic_block(fv, "oob");
         let cont = self.ctx.append_basic_block(fv, "ok");
         self.b.build_conditional_branch(ok, cont, fail).unwrap();
@@ -1216,9 +1220,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.panic_if(by_zero, &format!("integer division by zero (at {at})"));
         if signed {
             let bits = t.get_bit_width();
+            let by_minus_one = self.b.build_int_compare(IntPredicate::EQ, y, t.const_all_ones(), "").unwrap();
+            if by_minus_one.get_zero_extended_constant() == Some(0) {
+                return;
+            }
             let min = t.const_int(1u64 << (bits - 1), false);
             let is_min = self.b.build_int_compare(IntPredicate::EQ, x, min, "").unwrap();
-            let by_minus_one = self.b.build_int_compare(IntPredicate::EQ, y, t.const_all_ones(), "").unwrap();
             let overflow = self.b.build_and(is_min, by_minus_one, "").unwrap();
             let min = -(1i128 << (bits - 1));
             self.panic_if(overflow, &format!("integer overflow: {min} {} -1: the quotient does not fit in i{bits} (at {at})", op.symbol()));
@@ -1227,6 +1234,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
 
     /// Branch to a panic saying `msg` when `bad` holds.
     fn panic_if(&mut self, bad: IntValue<'ctx>, msg: &str) {
+        if bad.get_zero_extended_constant() == Some(0) {
+            // Known not to fail (a constant divisor other than 0 and -1): no blocks, no
+            // message, less IR for every later stage.
+            return;
+        }
         let fv = self.cur_fn.unwrap();
         let fail = self.ctx.append_basic_block(fv, "panic");
         let cont = self.ctx.append_basic_block(fv, "ok");

@@ -38,6 +38,30 @@ pub fn target_machine(triple: &str, release: bool) -> Result<TargetMachine, Stri
 extern "C" {
     /// `compiler/llvm-shim/shim.cpp`.
     fn truk_tm_relax_all(tm: inkwell::llvm_sys::target_machine::LLVMTargetMachineRef);
+    fn truk_emit_file(
+        tm: inkwell::llvm_sys::target_machine::LLVMTargetMachineRef,
+        module: inkwell::llvm_sys::prelude::LLVMModuleRef,
+        path: *const std::ffi::c_char,
+        assembly: i32,
+        err: *mut *mut std::ffi::c_char,
+    ) -> i32;
+}
+
+/// Write `module`'s machine code to `path` (as `TargetMachine::write_to_file`, but an
+/// unoptimized build skips a pass with nothing to do: `truk_emit_file` in the shim).
+pub fn write_code(tm: &TargetMachine, module: &inkwell::module::Module, file: FileType, path: &Path) -> Result<(), String> {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| format!("cannot write {}: a NUL in the path", path.display()))?;
+    let mut err = std::ptr::null_mut();
+    // SAFETY: `tm` and `module` are live; `c_path` outlives the call; on failure `err` is a
+    // message LLVM allocated, read once and freed here.
+    unsafe {
+        if truk_emit_file(tm.as_mut_ptr(), module.as_mut_ptr(), c_path.as_ptr(), (file == FileType::Assembly) as i32, &mut err) == 0 {
+            return Ok(());
+        }
+        let msg = std::ffi::CStr::from_ptr(err).to_string_lossy().into_owned();
+        inkwell::llvm_sys::core::LLVMDisposeMessage(err);
+        Err(format!("cannot write {}: {msg}", path.display()))
+    }
 }
 
 /// Compile `entry` per `opts`. On failure, the error is the rendered diagnostics.
@@ -154,11 +178,11 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     codegen::finish_module(&ctx, &module, opts, &tm, &mut |stage| time.stage(stage))?;
     match opts.emit {
         Emit::LlvmIr => module.print_to_file(&out).map_err(|e| format!("error: cannot write {}: {e}", out.display()))?,
-        Emit::Asm => tm.write_to_file(&module, FileType::Assembly, &out).map_err(|e| format!("error: cannot write {}: {e}", out.display()))?,
-        Emit::Obj => tm.write_to_file(&module, FileType::Object, &out).map_err(|e| format!("error: cannot write {}: {e}", out.display()))?,
+        Emit::Asm => write_code(&tm, &module, FileType::Assembly, &out).map_err(|e| format!("error: {e}"))?,
+        Emit::Obj => write_code(&tm, &module, FileType::Object, &out).map_err(|e| format!("error: {e}"))?,
         Emit::Exe => {
             let tmp = std::env::temp_dir().join(format!("truk-{}-{}.o", std::process::id(), unique()));
-            tm.write_to_file(&module, FileType::Object, &tmp).map_err(|e| format!("error: cannot write object: {e}"))?;
+            write_code(&tm, &module, FileType::Object, &tmp).map_err(|e| format!("error: {e}"))?;
             time.stage("codegen");
             link_objects(vec![tmp], &out, &prog, &loaded, opts, &mut time)?;
         }

@@ -126,7 +126,7 @@ fn write_part(setup: &Setup, part: &Part) -> Result<PathBuf, String> {
     }
     finish_module(&ctx, &module, opts, &tm, &mut |_| {})?;
     let tmp = std::env::temp_dir().join(format!("truk-{}-{}-{}.o", std::process::id(), unique(), part.index));
-    tm.write_to_file(&module, FileType::Object, &tmp).map_err(|e| format!("error: cannot write object: {e}"))?;
+    crate::driver::build::write_code(&tm, &module, FileType::Object, &tmp).map_err(|e| format!("error: {e}"))?;
     Ok(tmp)
 }
 
