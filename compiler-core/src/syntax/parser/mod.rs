@@ -35,10 +35,70 @@ struct TrukGrammar;
 /// Parse one source file. Never panics; syntax errors come back as diagnostics, and the
 /// module holds every item that parsed.
 pub fn parse_module(src: &str, file: u32) -> (Module, Vec<Diagnostic>) {
+    let (items, diags) = if src.len() >= SPLIT_MIN_BYTES { parse_in_halves(src, file) } else { parse_items(src, file, 0, None).0 };
+    (Module { file, items }, diags)
+}
+
+/// Below this size a file is parsed on one thread (a second thread is not worth starting).
+const SPLIT_MIN_BYTES: usize = 64 << 10;
+
+/// A big file is parsed on two threads: the second starts at a line near the middle that
+/// looks like the start of a top-level item; the first stops where it reaches that line.
+/// Each item parses the same wherever the parse of the file started, so the result is the
+/// one-thread parse whenever the first thread arrives at that line between two items (only
+/// blanks and comments before it). If it does not (the line was inside a string, a comment
+/// or an item), or the second half has syntax errors (where recovery starts could differ),
+/// the first thread goes on alone and the second half's work is dropped.
+fn parse_in_halves(src: &str, file: u32) -> (Vec<Item>, Vec<Diagnostic>) {
+    let Some(split) = recovery_point(src, src.len() / 2) else { return parse_items(src, file, 0, None).0 };
+    let ((mut items, mut diags), stop, second) = std::thread::scope(|s| {
+        let second = std::thread::Builder::new()
+            .name("truk-parse".into())
+            .stack_size(crate::driver::build::COMPILER_STACK)
+            .spawn_scoped(s, || parse_items(src, file, split, None).0);
+        let (first, stop) = parse_items(src, file, 0, Some(split));
+        (first, stop, second.ok().and_then(|h| h.join().ok()))
+    });
+    let from = match (stop, second) {
+        (Stop::End, _) => return (items, diags),
+        (Stop::Between(_), Some((more, errs))) if errs.is_empty() => {
+            items.extend(more);
+            return (items, diags);
+        }
+        (Stop::Between(at) | Stop::Past(at), _) => at,
+    };
+    let (more, errs) = parse_items(src, file, from, None).0;
+    items.extend(more);
+    diags.extend(errs);
+    (items, diags)
+}
+
+/// Where [`parse_items`] with a `stop` line ended.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// At the end of the file, before reaching the line.
+    End,
+    /// Between two items, at this position, with only blanks and comments up to the line.
+    Between(usize),
+    /// At this position, past the line (it was inside an item, a string or a comment).
+    Past(usize),
+}
+
+/// The items of `src` from `start` on, through the end or, with `stop`, until the parse
+/// reaches that position.
+fn parse_items(src: &str, file: u32, start: usize, stop: Option<usize>) -> ((Vec<Item>, Vec<Diagnostic>), Stop) {
     let mut b = Builder { file, base: 0, diags: Vec::new(), depth: 0, too_deep: false, _src: std::marker::PhantomData };
     let mut items = Vec::new();
-    let mut pos = 0usize;
+    let mut pos = start;
     while pos <= src.len() {
+        if let Some(line) = stop {
+            if pos > line {
+                return ((items, b.diags), Stop::Past(pos));
+            }
+            if only_blanks(&src[pos..line]) {
+                return ((items, b.diags), Stop::Between(pos));
+            }
+        }
         let rest = &src[pos..];
         match TrukGrammar::parse(Rule::next_item, rest) {
             Ok(mut pairs) => {
@@ -77,7 +137,32 @@ pub fn parse_module(src: &str, file: u32) -> (Module, Vec<Diagnostic>) {
             }
         }
     }
-    (Module { file, items }, b.diags)
+    ((items, b.diags), Stop::End)
+}
+
+/// Only what the grammar skips between items (WHITESPACE in truk.pest): blanks, `//`
+/// comments, and `/* */` comments closed within `s`.
+fn only_blanks(s: &str) -> bool {
+    let mut rest = s;
+    loop {
+        rest = rest.trim_start_matches([' ', '\n', '\t', '\r']);
+        if rest.is_empty() {
+            return true;
+        }
+        if let Some(after) = rest.strip_prefix("//") {
+            match after.find('\n') {
+                Some(i) => rest = &after[i..],
+                None => return true,
+            }
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            match after.find("*/") {
+                Some(i) => rest = &after[i + 2..],
+                None => return false,
+            }
+        } else {
+            return false;
+        }
+    }
 }
 
 use errors::{is_keyword, recovery_point, syntax_error, PRIMITIVES};

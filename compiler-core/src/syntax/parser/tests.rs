@@ -507,3 +507,37 @@ fn conformance_corpus_parses() {
     println!("{ok} of {} corpus files behave as expected", files.len());
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// A file parsed in two halves gives exactly the one-thread parse: items, spans and errors,
+/// whether the middle line starts an item, sits in a block comment or in an item, or either
+/// half has syntax errors.
+#[test]
+fn big_files_parse_in_halves_as_in_one() {
+    let item = |i: usize| format!("fn g{i}(x: i64) : i64 {{\n    var s: i64 = x * {i};\n    return s + 1;\n}}\n\n");
+    let items = |from: usize, n: usize| (from..from + n).map(item).collect::<String>();
+    // (what goes in the middle, where in it the middle byte must fall, errors expected)
+    let cases = [
+        ("fn mid() : void {}\n".to_string(), 0, false),
+        (format!("/*\n{}*/\n", items(5000, 200)), 20, false),
+        ("fn h() : i64 {\nvar in_body: i64 = 2;\nreturn in_body;\n}\n".to_string(), 5, false),
+        (format!("fn ok() : void {{}}\n{}fn broken( : void {{\n", items(6000, 20)), 0, true),
+    ];
+    for (k, (mid, at, errors)) in cases.iter().enumerate() {
+        for broken_first in [false, true] {
+            let mut src = if broken_first { "struct { x }\n".to_string() } else { String::new() };
+            src += &items(0, 1500);
+            let middle = src.len() + at;
+            src += mid;
+            src += &items(10_000, 1200);
+            // Blanks at the end put the middle byte where the case needs it.
+            src += &" ".repeat((2 * middle).saturating_sub(src.len()));
+            assert!(src.len() / 2 == middle && src.len() >= SPLIT_MIN_BYTES, "case {k}: the test's own layout");
+            let (split, split_diags) = parse_module(&src, 3);
+            let ((one, one_diags), _) = parse_items(&src, 3, 0, None);
+            let what = format!("case {k}, broken first half: {broken_first}");
+            assert_eq!(format!("{:?}", split.items), format!("{one:?}"), "{what}");
+            assert_eq!(format!("{split_diags:?}"), format!("{one_diags:?}"), "{what}");
+            assert_eq!(split_diags.is_empty(), !errors && !broken_first, "{what}: {}", render(&src, &split_diags));
+        }
+    }
+}
