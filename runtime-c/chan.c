@@ -352,7 +352,8 @@ static bool spin(spinner *s, uint64_t ns) {
 typedef struct {
     uint32_t *lease, *backoff;
     uint64_t *calm, *pos;
-    uint64_t id; /* the in_op value: the lease word's offset in the region */
+    uint64_t id;    /* the in_op value: the lease word's offset in the region */
+    uint64_t *inop; /* this member's in_op word */
 } side_t;
 
 static bool leasable(const void *p) {
@@ -361,8 +362,8 @@ static bool leasable(const void *p) {
 }
 
 static side_t side_of(struct truk_chan_header *h, bool send) {
-    side_t s = send ? (side_t){&h->send_lease, &h->send_backoff, &h->send_calm, &h->tail, 0}
-                    : (side_t){&h->recv_lease, &h->recv_backoff, &h->recv_calm, &h->head, 0};
+    side_t s = send ? (side_t){&h->send_lease, &h->send_backoff, &h->send_calm, &h->tail, 0, __truk_fleet_inop}
+                    : (side_t){&h->recv_lease, &h->recv_backoff, &h->recv_calm, &h->head, 0, __truk_fleet_inop};
     s.id = (uint64_t)((unsigned char *)s.lease - __truk_fleet_lo);
     return s;
 }
@@ -375,12 +376,12 @@ static bool cas32(uint32_t *p, uint32_t expected, uint32_t desired) {
  * store and the load: a taker's membarrier stands in for it (either our
  * in_op is seen after it, or our load sees the taker's lease word). */
 static uint32_t op_enter(const side_t *sd) {
-    __atomic_store_n(__truk_fleet_inop, sd->id, __ATOMIC_RELAXED);
+    __atomic_store_n(sd->inop, sd->id, __ATOMIC_RELAXED);
     __asm__ __volatile__("" ::: "memory");
     return __atomic_load_n(sd->lease, __ATOMIC_ACQUIRE);
 }
 
-static void op_leave(void) { __atomic_store_n(__truk_fleet_inop, 0, __ATOMIC_RELEASE); }
+static void op_leave(const side_t *sd) { __atomic_store_n(sd->inop, 0, __ATOMIC_RELEASE); }
 
 static uint64_t deadline_of(int64_t timeout_ms) {
     return timeout_ms < 0 ? 0 : mono_ns() + (uint64_t)(timeout_ms ? timeout_ms : TRUK_CHAN_JUDGE_MS) * 1000000u;
@@ -543,12 +544,12 @@ static inline __attribute__((always_inline)) enum step leased_op(const chan_t *c
                 : c->whole ? try_send_whole(c, val, first, true, cell, seen)
                            : try_send(c, val, me, first, cell, seen);
         else {
-            op_leave();
+            op_leave(&sd);
             if (!settle(&sd, l, me, timeout_ms))
                 return LATE;
             continue;
         }
-        op_leave();
+        op_leave(&sd);
         if (r == CLOSED && !send && __atomic_load_n(&c->h->send_lease, __ATOMIC_ACQUIRE) != TRUK_CHAN_LEASE_CLOSED) {
             /* "Closed and drained" only once no send holder is inside */
             close_side(c, true, deadline_of(timeout_ms));
