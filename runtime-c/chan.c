@@ -427,7 +427,8 @@ static void maybe_take(const side_t *sd, uint32_t me) {
     static int never = -1; /* TRUK_CHAN_NO_LEASE: this member takes none (it still honours others') */
     if (never < 0)
         never = getenv("TRUK_CHAN_NO_LEASE") != NULL;
-    if (never || __atomic_load_n(sd->pos, __ATOMIC_RELAXED) < __atomic_load_n(sd->calm, __ATOMIC_RELAXED))
+    if (never || __atomic_load_n(sd->pos, __ATOMIC_RELAXED) < __atomic_load_n(sd->calm, __ATOMIC_RELAXED) ||
+        !__truk_fleet_membarrier_register())
         return;
     uint32_t pending = TRUK_CHAN_LEASE_REVOKING | me;
     if (!cas32(sd->lease, 0, pending))

@@ -217,15 +217,24 @@ uint32_t __truk_fleet_me;
  * the region's mapping, where channels may be leased. */
 uint64_t *__truk_fleet_inop;
 unsigned char *__truk_fleet_lo, *__truk_fleet_hi;
-static bool membarrier_ok;
+static bool membarrier_ok, membarrier_registered;
 
-/* Registers this process (again after a fork: the registration belongs to
- * the address space) for MEMBARRIER_CMD_GLOBAL_EXPEDITED, which lease takers
- * issue: without it a taker's barrier would skip our CPU. */
-static void membarrier_register(void) {
+/* Whether the kernel has the expedited global membarrier (asked at join and
+ * after fork: all members of a fleet run on one kernel). */
+static void membarrier_query(void) {
     long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
     membarrier_ok = cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
-                    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+                    (cmds & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
+    membarrier_registered = false; /* the registration belongs to the address space */
+}
+
+/* Registers this process for MEMBARRIER_CMD_GLOBAL_EXPEDITED, which skips the
+ * CPUs of unregistered processes: done before the first lease it takes, so
+ * that members which never hold one are never interrupted. */
+bool __truk_fleet_membarrier_register(void) {
+    if (!membarrier_registered)
+        membarrier_registered = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+    return membarrier_registered;
 }
 
 static void me_update(void) {
@@ -778,7 +787,7 @@ static void fleet_fork_child(void) {
         } else if (!table_register()) {
             fork_fail("fleet: the child of fork finds the attach table full\n");
         }
-        membarrier_register();
+        membarrier_query();
         me_update();
         fl.first = false;
         char path[64];
@@ -843,7 +852,7 @@ void *__truk_fleet_join(void (*init)(void *shared_base)) {
             break;
     }
     __atomic_store_n(&fl.joined, true, __ATOMIC_RELEASE);
-    membarrier_register();
+    membarrier_query();
     me_update();
     __truk_rt_fleet_exit_hook = fleet_leave;
     static bool hooked;

@@ -447,9 +447,10 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  * and fails (a whole send CASes its message back out, unless a receiver has
  * already taken it: then it was sent). A receiver that finds nothing reads `closed` and then the cell
  * again: closed and still nothing means drained.
- * Leases (channels in the region, members registered for the expedited
- * membarrier at join and after fork; elsewhere, or where membarrier is
- * missing, everyone stays in the shared mode above). Each side has a lease
+ * Leases (channels in the region, where the kernel has the expedited global
+ * membarrier; elsewhere everyone stays in the shared mode above; a member
+ * registers for it before it takes its first lease, as the holder's CPU must
+ * be interrupted by a taker's membarrier). Each side has a lease
  * word on its own line: 0 shared; a mover id: held, and only that member
  * moves cells out of the side's states, with plain loads and stores (send:
  * payload, then FULL(l) released; receive: copy out, then EMPTY(l + 1)

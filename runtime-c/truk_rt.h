@@ -213,6 +213,7 @@ bool __truk_fleet_mover_dead(uint32_t mover);
 extern uint64_t *__truk_fleet_inop;
 extern unsigned char *__truk_fleet_lo, *__truk_fleet_hi;
 void __truk_fleet_membarrier(void);
+bool __truk_fleet_membarrier_register(void);
 bool __truk_fleet_quiesce(uint64_t side, uint32_t holder, uint64_t deadline_ns);
 
 #endif

@@ -141,7 +141,7 @@ fn lease_storm(f: &Fleet, secs: u64, slow: u64, small: bool) {
     let q = if small { "q8" } else { "q" };
     let t = Instant::now();
     while !leased(f, q) {
-        assert!(t.elapsed() < Duration::from_secs(10 * slow), "no leases on {q}");
+        assert!(t.elapsed() < Duration::from_secs(10 * slow), "no leases on {q}: {}", inspect_json(f));
         std::thread::sleep(Duration::from_millis(5));
     }
     let mut seed = 0x2545_f491_4f6c_dd1du64 ^ std::process::id() as u64;
@@ -194,10 +194,15 @@ fn lease_storm(f: &Fleet, secs: u64, slow: u64, small: bool) {
     storm_end(f, m, kills, slow, tag, &format!("{kills} kills, {stops} stops, {parties} third parties in {took} s"));
 }
 
+/// `truk fleet inspect --json` of the fleet.
+fn inspect_json(f: &Fleet) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_truk")).args(["fleet", "inspect", "--json", "--ns", &f.ns]).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// Both sides of the channel variable `name` are leased (`truk fleet inspect --json`).
 fn leased(f: &Fleet, name: &str) -> bool {
-    let o = Command::new(env!("CARGO_BIN_EXE_truk")).args(["fleet", "inspect", "--json", "--ns", &f.ns]).output().unwrap();
-    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let j: serde_json::Value = serde_json::from_str(&inspect_json(f)).unwrap_or_default();
     let vars = j["regions"][0]["variables"].as_array().cloned().unwrap_or_default();
     let v = vars.iter().find(|v| v["name"] == name).map(|v| v["value"].clone()).unwrap_or_default();
     v["send_lease_slot"].is_u64() && v["recv_lease_slot"].is_u64()
