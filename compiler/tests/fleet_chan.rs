@@ -141,7 +141,7 @@ fn lease_storm(f: &Fleet, secs: u64, slow: u64, small: bool) {
     let q = if small { "q8" } else { "q" };
     let t = Instant::now();
     while !leased(f, q) {
-        assert!(t.elapsed() < Duration::from_secs(10 * slow), "no leases on {q}: {}", inspect_json(f));
+        assert!(t.elapsed() < Duration::from_secs(10 * slow), "no leases on {q}: {}", inspect_text(f));
         std::thread::sleep(Duration::from_millis(5));
     }
     let mut seed = 0x2545_f491_4f6c_dd1du64 ^ std::process::id() as u64;
@@ -194,18 +194,17 @@ fn lease_storm(f: &Fleet, secs: u64, slow: u64, small: bool) {
     storm_end(f, m, kills, slow, tag, &format!("{kills} kills, {stops} stops, {parties} third parties in {took} s"));
 }
 
-/// `truk fleet inspect --json` of the fleet.
-fn inspect_json(f: &Fleet) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_truk")).args(["fleet", "inspect", "--json", "--ns", &f.ns]).output().unwrap();
+/// `truk fleet inspect` of the fleet (text: the storm's arrays are long).
+fn inspect_text(f: &Fleet) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_truk")).args(["fleet", "inspect", "--ns", &f.ns]).output().unwrap();
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// Both sides of the channel variable `name` are leased (`truk fleet inspect --json`).
+/// Both sides of the channel variable `name` are leased (as inspect shows them).
 fn leased(f: &Fleet, name: &str) -> bool {
-    let j: serde_json::Value = serde_json::from_str(&inspect_json(f)).unwrap_or_default();
-    let vars = j["regions"][0]["variables"].as_array().cloned().unwrap_or_default();
-    let v = vars.iter().find(|v| v["name"] == name).map(|v| v["value"].clone()).unwrap_or_default();
-    v["send_lease_slot"].is_u64() && v["recv_lease_slot"].is_u64()
+    let text = inspect_text(f);
+    let line = text.lines().find(|l| l.trim_start().starts_with(&format!("{name}:"))).unwrap_or("");
+    line.contains("send side leased to slot") && line.contains("receive side leased to slot")
 }
 
 fn lease_storm_on(arm: bool, small: bool) {

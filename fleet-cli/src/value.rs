@@ -190,12 +190,17 @@ impl Value {
                     o.push_str(", waiters asleep");
                 }
             }
-            Value::Chan { len, cap, closed, senders, receivers, .. } => {
+            Value::Chan { len, cap, closed, senders, receivers, leases, .. } => {
                 let _ = write!(
                     o,
                     "{len} of {cap} messages, {}, {senders} senders and {receivers} receivers asleep",
                     if *closed { "closed" } else { "open" }
                 );
+                for (side, slot) in ["send", "receive"].iter().zip(leases) {
+                    if let Some(s) = slot {
+                        let _ = write!(o, ", {side} side leased to slot {s}");
+                    }
+                }
             }
             Value::Table { len, cap } => { let _ = write!(o, "{len} of {cap} entries"); }
             Value::Raw(b) => {
