@@ -1347,6 +1347,13 @@ bool __truk_fleet_mover_dead(uint32_t mover) {
     return slot != fl.self && slot_dead(s, w);
 }
 
+/* Whether CLOCK_MONOTONIC passed `deadline_ns` (0: never). */
+static bool past(uint64_t deadline_ns) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return deadline_ns && (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec >= deadline_ns;
+}
+
 /* Waits until no live member other than us (only `holder`'s slot when it is
  * not 0) is inside an operation on the channel side `side` (its in_op word),
  * or until `deadline_ns` (CLOCK_MONOTONIC; 0: none). false: timed out, some
@@ -1365,6 +1372,8 @@ bool __truk_fleet_quiesce(uint64_t side, uint32_t holder, uint64_t deadline_ns) 
     for (uint32_t i = lo; i < hi; i++) {
         if (i == fl.self)
             continue;
+        if (i % 4096 == 4095 && past(deadline_ns)) /* a big table: the scan is bounded too */
+            return false;
         struct truk_fleet_slot *s = &fl.table[i];
         for (unsigned n = 1; load64(&s->in_op) == side; n++) {
             if (n % 64 == 0) { /* a live member leaves within a few pauses */
@@ -1373,9 +1382,7 @@ bool __truk_fleet_quiesce(uint64_t side, uint32_t holder, uint64_t deadline_ns) 
                                    : (w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_FREE || slot_dead(s, w);
                 if (dead)
                     break;
-                struct timespec t;
-                clock_gettime(CLOCK_MONOTONIC, &t);
-                if (deadline_ns && (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec >= deadline_ns)
+                if (past(deadline_ns))
                     return false;
                 if (n >= 1024) { /* preempted or stopped: let it run */
                     struct timespec nap = {0, 50000};
