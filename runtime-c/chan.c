@@ -603,8 +603,11 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
         if (ld(cell) != seen)
             return true;
     }
-    if (spin(&w->spin, TRUK_CHAN_SPIN_US * 1000u))
-        return true;
+    /* Spin on the one word we wait for (a load and a pause a turn, not a whole
+     * attempt: the change is seen sooner), a few dozen turns at a time. */
+    for (unsigned k = 0; spin(&w->spin, TRUK_CHAN_SPIN_US * 1000u);)
+        if (ld(cell) != seen || ++k == TRUK_CHAN_JUDGE_AFTER)
+            return true;
     struct timespec t;
     now(&t);
     if (w->timeout_ms > 0 && !w->have_deadline) {
