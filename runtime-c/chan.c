@@ -11,13 +11,19 @@
  * the next lap's EMPTY and the message it was writing is dropped, once.
  * Messages of 1 to 8 bytes move whole instead: one 16-byte CAS of state and
  * payload per send or receive, with no WRITING state (try_send_whole). head
- * and tail are only hints, moved on with plain stores. */
+ * and tail are only hints, moved on with plain stores.
+ * That is the shared mode. A side (send or receive) of a channel in the region
+ * that one member uses alone is leased to it (Leases, below): its steps are
+ * then plain loads and stores, no locked instruction, and a member that
+ * comes second issues a membarrier and waits the holder out of the operation
+ * it may be inside before the side goes back to shared mode. */
 #define _GNU_SOURCE
 #include "truk_fleet.h"
 #include "truk_rt.h"
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdbool.h>
@@ -130,7 +136,7 @@ static void judge(const chan_t *c, uint64_t *cell, uint64_t s) {
         notify_both(c);
 }
 
-enum step { DONE, BLOCKED, CLOSED };
+enum step { DONE, BLOCKED, CLOSED, LATE /* timed out waiting for a lease holder */ };
 
 /* Moves a position hint (tail or head) forward to v. A plain store: two
  * racing movers may set it back by a little, which only costs the next one a
@@ -154,7 +160,10 @@ static void copy(void *dst, const void *src, uint64_t n) {
  * the first look's guess (see try_send) is exact. Later looks, after a wait,
  * load the cell first: a CAS on a full channel's cell would take its line
  * from the receiver at every try. */
-static enum step try_send_whole(const chan_t *c, const void *val, bool guess, uint64_t **cell, uint64_t *seen) {
+static void close_side(const chan_t *c, bool send, uint64_t deadline_ns);
+
+static enum step try_send_whole(const chan_t *c, const void *val, bool guess, bool leased, uint64_t **cell,
+                                uint64_t *seen) {
     struct truk_chan_header *h = c->h;
     uint64_t t = ld(&h->tail), v = 0;
     copy(&v, val, c->size);
@@ -173,7 +182,10 @@ static enum step try_send_whole(const chan_t *c, const void *val, bool guess, ui
             if (ld32(&h->closed)) {
                 /* Closed before our CAS landed (a receiver may have seen
                  * "closed and empty"): take the message back unless a
-                 * receiver already has it. */
+                 * receiver already has it. A receiver holding its side's
+                 * lease takes with a plain store: wait it out first. */
+                if (leased)
+                    close_side(c, false, 0);
                 uint64_t mine[2] = {state(lap, 0, TRUK_CHAN_FULL), v};
                 if (cas16(cs, mine, state(lap + 1, 0, TRUK_CHAN_EMPTY), 0)) {
                     notify_both(c);
@@ -331,6 +343,227 @@ static bool spin(spinner *s, uint64_t ns) {
     return true;
 }
 
+/* ---- Leases (truk_fleet.h, "Channels": leases) --------------------------------
+ * A side (send or receive) used by one member is leased to it: its operations
+ * then move cells with plain loads and stores, no locked instruction. Every
+ * operation on a channel in the region brackets itself with this member's
+ * in_op word; a member that takes or revokes a lease issues a membarrier
+ * and then waits out the members inside an operation on that side. */
+typedef struct {
+    uint32_t *lease, *backoff;
+    uint64_t *calm, *pos;
+    uint64_t id;    /* the in_op value: the lease word's offset in the region */
+    uint64_t *inop; /* this member's in_op word */
+} side_t;
+
+static bool leasable(const void *p) {
+    return __truk_fleet_inop && (const unsigned char *)p >= __truk_fleet_lo &&
+           (const unsigned char *)p < __truk_fleet_hi;
+}
+
+static side_t side_of(struct truk_chan_header *h, bool send) {
+    side_t s = send ? (side_t){&h->send_lease, &h->send_backoff, &h->send_calm, &h->tail, 0, __truk_fleet_inop}
+                    : (side_t){&h->recv_lease, &h->recv_backoff, &h->recv_calm, &h->head, 0, __truk_fleet_inop};
+    s.id = (uint64_t)((unsigned char *)s.lease - __truk_fleet_lo);
+    return s;
+}
+
+static bool cas32(uint32_t *p, uint32_t expected, uint32_t desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+/* Enters an operation on side `sd` and reads its lease. No fence between the
+ * store and the load: a taker's membarrier stands in for it (either our
+ * in_op is seen after it, or our load sees the taker's lease word). */
+static uint32_t op_enter(const side_t *sd) {
+    __atomic_store_n(sd->inop, sd->id, __ATOMIC_RELAXED);
+    __asm__ __volatile__("" ::: "memory");
+    return __atomic_load_n(sd->lease, __ATOMIC_ACQUIRE);
+}
+
+static void op_leave(const side_t *sd) { __atomic_store_n(sd->inop, 0, __ATOMIC_RELEASE); }
+
+static uint64_t deadline_of(int64_t timeout_ms) {
+    return timeout_ms < 0 ? 0 : mono_ns() + (uint64_t)(timeout_ms ? timeout_ms : TRUK_CHAN_JUDGE_MS) * 1000000u;
+}
+
+/* Contention: no lease on this side for the next `backoff` positions, which
+ * doubles at each takeover (heuristic words: plain stores). */
+static void back_off(const side_t *sd) {
+    uint32_t b = __atomic_load_n(sd->backoff, __ATOMIC_RELAXED);
+    b = b == 0 ? TRUK_CHAN_BACKOFF_MIN : b < TRUK_CHAN_BACKOFF_MAX ? b * 2 : TRUK_CHAN_BACKOFF_MAX;
+    __atomic_store_n(sd->backoff, b, __ATOMIC_RELAXED);
+    __atomic_store_n(sd->calm, __atomic_load_n(sd->pos, __ATOMIC_RELAXED) + b, __ATOMIC_RELAXED);
+}
+
+/* Ends a REVOKING lease word `l` (ours or a helper's): once its holder is out
+ * of any operation on the side (or dead), shared mode (or CLOSED). false:
+ * `deadline_ns` passed while a live holder was inside (a stopped one). */
+static bool finish_revoke(const side_t *sd, uint32_t l, uint32_t me, uint64_t deadline_ns) {
+    uint32_t x = l & TRUK_CHAN_MOVER_MASK;
+    __truk_fleet_membarrier();
+    if (x != 0 && x != me && !__truk_fleet_quiesce(sd->id, x, deadline_ns))
+        return false;
+    cas32(sd->lease, l, l & TRUK_CHAN_LEASE_CLOSED);
+    return true;
+}
+
+/* Takes the side from another holder back to shared mode, or helps a
+ * revocation under way; `l` is neither 0, CLOSED nor ours. */
+static bool settle(const side_t *sd, uint32_t l, uint32_t me, int64_t timeout_ms) {
+    if (!(l & TRUK_CHAN_LEASE_REVOKING)) {
+        if (!cas32(sd->lease, l, l | TRUK_CHAN_LEASE_REVOKING))
+            return true; /* changed meanwhile: look again */
+        l |= TRUK_CHAN_LEASE_REVOKING;
+        back_off(sd);
+    }
+    return finish_revoke(sd, l, me, deadline_of(timeout_ms));
+}
+
+/* After an operation in shared mode: a free lease past the calm position is
+ * ours once every member inside an operation on the side is out. A member
+ * that meets the pending word helps end it, back to shared mode: contention. */
+static void maybe_take(const side_t *sd, uint32_t me) {
+    static int never = -1; /* TRUK_CHAN_NO_LEASE: this member takes none (it still honours others') */
+    if (never < 0)
+        never = getenv("TRUK_CHAN_NO_LEASE") != NULL;
+    if (never || __atomic_load_n(sd->pos, __ATOMIC_RELAXED) < __atomic_load_n(sd->calm, __ATOMIC_RELAXED) ||
+        !__truk_fleet_membarrier_register())
+        return;
+    uint32_t pending = TRUK_CHAN_LEASE_REVOKING | me;
+    if (!cas32(sd->lease, 0, pending))
+        return;
+    __truk_fleet_membarrier();
+    bool quiet = __truk_fleet_quiesce(sd->id, 0, deadline_of(0));
+    if (!cas32(sd->lease, pending, quiet ? me : 0) || !quiet)
+        back_off(sd);
+}
+
+/* Closing, in lease mode: the side's lease word ends CLOSED once no holder
+ * can be inside an operation on it. Anyone may finish it. */
+static void close_side(const chan_t *c, bool send, uint64_t deadline_ns) {
+    side_t sd = side_of(c->h, send);
+    uint32_t me = __truk_fleet_me;
+    for (;;) {
+        uint32_t l = __atomic_load_n(sd.lease, __ATOMIC_ACQUIRE);
+        if (l == TRUK_CHAN_LEASE_CLOSED)
+            return;
+        uint32_t n = l | TRUK_CHAN_LEASE_CLOSED | TRUK_CHAN_LEASE_REVOKING;
+        if (l != n && !cas32(sd.lease, l, n))
+            continue;
+        if (!finish_revoke(&sd, n, me, deadline_ns))
+            return;
+    }
+}
+
+/* A holder's look at position `pos`: its lap, its cell and the cell's state. */
+static uint64_t *look(const chan_t *c, uint64_t pos, uint32_t *lap, uint64_t *s) {
+    uint64_t *cs = cell_at(c, pos);
+    *lap = lap_at(c, pos);
+    *s = __atomic_load_n(cs, __ATOMIC_ACQUIRE);
+    return cs;
+}
+
+/* The holder's send: plain loads and stores; nobody else sends meanwhile,
+ * and receivers touch only FULL cells. The payload first, then the state
+ * (release): a holder killed in between sent nothing (the cell is EMPTY). */
+static enum step fast_send(const chan_t *c, const void *val, uint64_t **cell, uint64_t *seen) {
+    struct truk_chan_header *h = c->h;
+    if (__atomic_load_n(&h->closed, __ATOMIC_RELAXED))
+        return CLOSED;
+    uint64_t t = __atomic_load_n(&h->tail, __ATOMIC_RELAXED);
+    for (;;) {
+        uint32_t lap;
+        uint64_t s, *cs = look(c, t, &lap, &s);
+        int32_t d = (int32_t)(lap_of(s) - lap);
+        if (d == 0 && kind_of(s) == TRUK_CHAN_EMPTY) {
+            if (c->whole) {
+                uint64_t v = 0;
+                copy(&v, val, c->size);
+                __atomic_store_n(cs + 1, v, __ATOMIC_RELAXED);
+            } else {
+                copy((unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, val, c->size);
+            }
+            __atomic_store_n(cs, state(lap, 0, TRUK_CHAN_FULL), __ATOMIC_RELEASE);
+            __atomic_store_n(&h->tail, t + 1, __ATOMIC_RELAXED);
+            notify(&h->sent, &h->recv_sleepers);
+            return DONE;
+        }
+        if (d >= 0) { /* taken (or WRITING, left by a sender killed in shared mode) */
+            t++;
+            continue;
+        }
+        *cell = cs;
+        *seen = s;
+        return BLOCKED;
+    }
+}
+
+/* The holder's receive: copy out, then EMPTY(l + 1) (release). The payload
+ * stays (zeroing it first would let a holder killed in between leave a FULL
+ * cell with a wrong message; zeroing it after could land on the next send's). */
+static enum step fast_recv(const chan_t *c, void *out, uint64_t **cell, uint64_t *seen) {
+    struct truk_chan_header *h = c->h;
+    uint64_t hd = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
+    for (;;) {
+        uint32_t lap;
+        uint64_t s, *cs = look(c, hd, &lap, &s);
+        int32_t d = (int32_t)(lap_of(s) - lap);
+        if (d == 0 && kind_of(s) == TRUK_CHAN_FULL) {
+            if (out)
+                copy(out, (unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, c->size);
+            __atomic_store_n(cs, state(lap + 1, 0, TRUK_CHAN_EMPTY), __ATOMIC_RELEASE);
+            __atomic_store_n(&h->head, hd + 1, __ATOMIC_RELAXED);
+            notify(&h->recvd, &h->send_sleepers);
+            return DONE;
+        }
+        if (d > 0) {
+            hd++;
+            continue;
+        }
+        if (kind_of(s) != TRUK_CHAN_WRITING && ld32(&h->closed))
+            return CLOSED; /* the caller makes sure no send holder is still inside */
+        *cell = cs;
+        *seen = s;
+        return BLOCKED;
+    }
+}
+
+/* One attempt of a send or receive on a channel that may be leased (inlined
+ * into each, where `send` is a constant). */
+static inline __attribute__((always_inline)) enum step leased_op(const chan_t *c, bool send, const void *val, void *out, bool first, int64_t timeout_ms,
+                           uint64_t **cell, uint64_t *seen) {
+    side_t sd = side_of(c->h, send);
+    uint32_t me = __truk_fleet_me;
+    for (;;) {
+        uint32_t l = op_enter(&sd);
+        enum step r;
+        if (l == me)
+            r = send ? fast_send(c, val, cell, seen) : fast_recv(c, out, cell, seen);
+        else if (l == 0 || l == TRUK_CHAN_LEASE_CLOSED)
+            r = !send       ? try_recv(c, out, cell, seen)
+                : c->whole ? try_send_whole(c, val, first, true, cell, seen)
+                           : try_send(c, val, me, first, cell, seen);
+        else {
+            op_leave(&sd);
+            if (!settle(&sd, l, me, timeout_ms))
+                return LATE;
+            continue;
+        }
+        op_leave(&sd);
+        if (r == CLOSED && !send && __atomic_load_n(&c->h->send_lease, __ATOMIC_ACQUIRE) != TRUK_CHAN_LEASE_CLOSED) {
+            /* "Closed and drained" only once no send holder is inside */
+            close_side(c, true, deadline_of(timeout_ms));
+            if (__atomic_load_n(&c->h->send_lease, __ATOMIC_ACQUIRE) != TRUK_CHAN_LEASE_CLOSED)
+                return LATE;
+            continue;
+        }
+        if (r == DONE && l == 0)
+            maybe_take(&sd, me);
+        return r;
+    }
+}
+
 /* A blocking operation's waiting: spin, then sleep on `word` while the cell
  * still holds `seen`. While a mover is in the way the sleep is cut to
  * TRUK_CHAN_JUDGE_MS so that its death is noticed that fast, and any sleep
@@ -340,8 +573,22 @@ typedef struct {
     bool have_deadline;
     struct timespec deadline;
     spinner spin;
-    bool judged; /* since the last wake-up */
+    bool judged;          /* since the last wake-up */
+    uint32_t *other_lease; /* lease mode: the waking side's lease word */
 } waiter;
+
+/* Before a sleeper's last look at the cell, after it counted itself: a
+ * holder on the waking side stores the cell and loads the count with no
+ * fence between, so a membarrier takes the fence's place (as for a lease
+ * taker). A free lease needs none: its taker's own membarrier comes after
+ * our count. */
+static void sleep_fence(const uint32_t *other_lease) {
+    if (!other_lease)
+        return;
+    uint32_t l = ld32((uint32_t *)other_lease);
+    if (l != 0 && l != TRUK_CHAN_LEASE_CLOSED)
+        __truk_fleet_membarrier();
+}
 
 /* false: timed out. */
 static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *sleepers, uint64_t *cell, uint64_t seen) {
@@ -356,8 +603,11 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
         if (ld(cell) != seen)
             return true;
     }
-    if (spin(&w->spin, TRUK_CHAN_SPIN_US * 1000u))
-        return true;
+    /* Spin on the one word we wait for (a load and a pause a turn, not a whole
+     * attempt: the change is seen sooner), a few dozen turns at a time. */
+    for (unsigned k = 0; spin(&w->spin, TRUK_CHAN_SPIN_US * 1000u);)
+        if (ld(cell) != seen || ++k == TRUK_CHAN_JUDGE_AFTER)
+            return true;
     struct timespec t;
     now(&t);
     if (w->timeout_ms > 0 && !w->have_deadline) {
@@ -378,6 +628,7 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
         until = w->deadline;
     uint32_t v = ld32(word);
     __atomic_fetch_add(sleepers, 1, __ATOMIC_SEQ_CST);
+    sleep_fence(w->other_lease);
     /* Closed: a blocked receiver looks again at once (it returns unless a
      * sender is still writing); a blocked sender returns. */
     bool closed = ld32(&c->h->closed) && kind_of(seen) != TRUK_CHAN_WRITING;
@@ -392,11 +643,14 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
 
 bool __truk_chan_send(void *p, uint64_t cap, uint64_t elem_size, const void *val, int64_t timeout_ms) {
     chan_t c = chan_of(p, cap, elem_size);
+    bool leased = leasable(p);
     uint32_t me = c.whole ? 0 : __truk_fleet_mover();
-    waiter w = {.timeout_ms = timeout_ms};
+    waiter w = {.timeout_ms = timeout_ms, .other_lease = leased ? &c.h->recv_lease : NULL};
     for (bool first = true;; first = false) {
         uint64_t *cell = NULL, seen = 0;
-        enum step r = c.whole ? try_send_whole(&c, val, first, &cell, &seen) : try_send(&c, val, me, first, &cell, &seen);
+        enum step r = leased ? leased_op(&c, true, val, NULL, first, timeout_ms, &cell, &seen)
+                      : c.whole ? try_send_whole(&c, val, first, false, &cell, &seen)
+                                : try_send(&c, val, me, first, &cell, &seen);
         if (r != BLOCKED)
             return r == DONE;
         if (!wait_step(&w, &c, &c.h->recvd, &c.h->send_sleepers, cell, seen))
@@ -406,13 +660,15 @@ bool __truk_chan_send(void *p, uint64_t cap, uint64_t elem_size, const void *val
 
 bool __truk_chan_recv(void *p, uint64_t cap, uint64_t elem_size, void *out, int64_t timeout_ms) {
     chan_t c = chan_of(p, cap, elem_size);
-    waiter w = {.timeout_ms = timeout_ms};
+    bool leased = leasable(p);
+    waiter w = {.timeout_ms = timeout_ms, .other_lease = leased ? &c.h->send_lease : NULL};
     for (;;) {
         uint64_t *cell = NULL, seen = 0;
-        enum step r = try_recv(&c, out, &cell, &seen);
+        enum step r = leased ? leased_op(&c, false, NULL, out, false, timeout_ms, &cell, &seen)
+                             : try_recv(&c, out, &cell, &seen);
         if (r == DONE)
             return true;
-        if (r == CLOSED) {
+        if (r == CLOSED || r == LATE) {
             memset(out, 0, elem_size);
             return false;
         }
@@ -427,6 +683,12 @@ void __truk_chan_close(void *p) {
     struct truk_chan_header *h = p;
     __atomic_store_n(&h->closed, 1, __ATOMIC_SEQ_CST);
     chan_t c = {.h = h};
+    if (leasable(p)) {
+        /* Best effort: whoever needs a side closed (a receiver about to say
+         * "drained", a sender taking its message back) finishes it. */
+        close_side(&c, true, deadline_of(0));
+        close_side(&c, false, deadline_of(0));
+    }
     notify_both(&c);
 }
 
@@ -538,6 +800,14 @@ int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_cha
                 vals[i] = ld32(&h->sent);
             __atomic_fetch_add(&h->recv_sleepers, 1, __ATOMIC_SEQ_CST);
         }
+        bool fence = false; /* one membarrier covers every channel */
+        for (uint64_t i = 0; i < n && !fence; i++)
+            if (leasable(refs[i].chan)) {
+                uint32_t l = ld32(&((struct truk_chan_header *)refs[i].chan)->send_lease);
+                fence = l != 0 && l != TRUK_CHAN_LEASE_CLOSED;
+            }
+        if (fence)
+            __truk_fleet_membarrier();
         bool any = false;
         for (uint64_t i = 0; i < n && !any; i++) {
             chan_t c = chan_of(refs[i].chan, refs[i].cap, refs[i].elem_size);

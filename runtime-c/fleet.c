@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -211,9 +212,37 @@ extern const uint64_t __truk_fleet_desc_size __attribute__((weak));
  * or fl.self_word change: a table put reads it without a call. */
 uint32_t __truk_fleet_me;
 
+/* Channel leases ("Channels" in truk_fleet.h): this member's in_op word, NULL
+ * while it may not hold a lease (not joined, or no expedited membarrier), and
+ * the region's mapping, where channels may be leased. */
+uint64_t *__truk_fleet_inop;
+unsigned char *__truk_fleet_lo, *__truk_fleet_hi;
+static bool membarrier_ok, membarrier_registered;
+
+/* Whether the kernel has the expedited global membarrier (asked at join and
+ * after fork: all members of a fleet run on one kernel). */
+static void membarrier_query(void) {
+    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    membarrier_ok = cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+                    (cmds & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
+    membarrier_registered = false; /* the registration belongs to the address space */
+}
+
+/* Registers this process for MEMBARRIER_CMD_GLOBAL_EXPEDITED, which skips the
+ * CPUs of unregistered processes: done before the first lease it takes, so
+ * that members which never hold one are never interrupted. */
+bool __truk_fleet_membarrier_register(void) {
+    if (!membarrier_registered)
+        membarrier_registered = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+    return membarrier_registered;
+}
+
 static void me_update(void) {
     uint32_t count = (uint32_t)((fl.self_word & TRUK_SLOT_COUNT_MASK) >> 2);
     __truk_fleet_me = fl.joined ? ((fl.self + 1) | count << TRUK_CHAN_MOVER_SLOT_BITS) & TRUK_CHAN_MOVER_MASK : 0;
+    __truk_fleet_inop = fl.joined && membarrier_ok ? &fl.table[fl.self].in_op : NULL;
+    __truk_fleet_lo = fl.joined ? fl.base : NULL;
+    __truk_fleet_hi = fl.joined ? fl.base + fl.size : NULL;
 }
 
 static uint64_t load64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
@@ -298,6 +327,7 @@ static bool slot_claim(uint32_t pid, uint64_t start, uint64_t status, uint32_t *
             if (!cas64(&s->word, w, claimed))
                 continue;
             __atomic_store_n(&s->start_time, start, __ATOMIC_RELAXED);
+            __atomic_store_n(&s->in_op, 0, __ATOMIC_RELAXED); /* a dead occupant's */
             uint64_t done = (claimed & ~(uint64_t)TRUK_SLOT_STATUS_MASK) | status;
             __atomic_store_n(&s->word, done, __ATOMIC_RELEASE);
             *index = i;
@@ -750,12 +780,14 @@ static void fleet_fork_child(void) {
                         (fk.word & TRUK_SLOT_COUNT_MASK) | TRUK_SLOT_CLAIMED;
         if (fk.reserved && cas64(&fl.table[fk.slot].word, fk.word, mine)) {
             __atomic_store_n(&fl.table[fk.slot].start_time, self_start_v, __ATOMIC_RELAXED);
+            __atomic_store_n(&fl.table[fk.slot].in_op, 0, __ATOMIC_RELAXED);
             fl.self = fk.slot;
             fl.self_word = (mine & ~(uint64_t)TRUK_SLOT_STATUS_MASK) | TRUK_SLOT_ACTIVE;
             __atomic_store_n(&fl.table[fk.slot].word, fl.self_word, __ATOMIC_RELEASE);
         } else if (!table_register()) {
             fork_fail("fleet: the child of fork finds the attach table full\n");
         }
+        membarrier_query();
         me_update();
         fl.first = false;
         char path[64];
@@ -820,6 +852,7 @@ void *__truk_fleet_join(void (*init)(void *shared_base)) {
             break;
     }
     __atomic_store_n(&fl.joined, true, __ATOMIC_RELEASE);
+    membarrier_query();
     me_update();
     __truk_rt_fleet_exit_hook = fleet_leave;
     static bool hooked;
@@ -1313,3 +1346,54 @@ bool __truk_fleet_mover_dead(uint32_t mover) {
         return true; /* the slot was freed (and maybe claimed again, by us too) since */
     return slot != fl.self && slot_dead(s, w);
 }
+
+/* Whether CLOCK_MONOTONIC passed `deadline_ns` (0: never). */
+static bool past(uint64_t deadline_ns) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return deadline_ns && (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec >= deadline_ns;
+}
+
+/* Waits until no live member other than us (only `holder`'s slot when it is
+ * not 0) is inside an operation on the channel side `side` (its in_op word),
+ * or until `deadline_ns` (CLOCK_MONOTONIC; 0: none). false: timed out, some
+ * live member (a stopped one) is still inside. The caller issued a
+ * membarrier first, so an in_op stored before it is seen here. */
+bool __truk_fleet_quiesce(uint64_t side, uint32_t holder, uint64_t deadline_ns) {
+    if (!fl.joined)
+        return true;
+    uint32_t lo = 0, hi = fl.note.fleet_capacity;
+    if (holder) {
+        lo = (holder & ((1u << TRUK_CHAN_MOVER_SLOT_BITS) - 1)) - 1;
+        hi = lo + 1;
+        if (lo >= fl.note.fleet_capacity)
+            return true;
+    }
+    for (uint32_t i = lo; i < hi; i++) {
+        if (i == fl.self)
+            continue;
+        if (i % 4096 == 4095 && past(deadline_ns)) /* a big table: the scan is bounded too */
+            return false;
+        struct truk_fleet_slot *s = &fl.table[i];
+        for (unsigned n = 1; load64(&s->in_op) == side; n++) {
+            if (n % 64 == 0) { /* a live member leaves within a few pauses */
+                uint64_t w = load64(&s->word);
+                bool dead = holder ? __truk_fleet_mover_dead(holder)
+                                   : (w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_FREE || slot_dead(s, w);
+                if (dead)
+                    break;
+                if (past(deadline_ns))
+                    return false;
+                if (n >= 1024) { /* preempted or stopped: let it run */
+                    struct timespec nap = {0, 50000};
+                    nanosleep(&nap, NULL);
+                }
+            }
+            truk_cpu_relax();
+        }
+    }
+    return true;
+}
+
+/* A full memory barrier on every CPU that runs a member (registered). */
+void __truk_fleet_membarrier(void) { syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0); }

@@ -16,7 +16,7 @@
  *
  * ---- Layout (host byte order: a region never leaves its machine) ----------
  *   [0, TRUK_FLEET_HEADER_SIZE)            struct truk_fleet_header
- *   [table_offset, + capacity * 16)        struct truk_fleet_slot[capacity]
+ *   [table_offset, + capacity * 64)        struct truk_fleet_slot[capacity]
  *   [truk_fleet_exitlog_offset(capacity),   struct truk_fleet_exitlog, then
  *    + 64 + exitlog_len * 32)               struct truk_fleet_exit[exitlog_len]
  *                                          (exitlog_len = 4 * capacity + 256)
@@ -138,7 +138,8 @@
  *   bits  2..31 claim count, bumped by every claim (so a reaper's CAS cannot
  *               free a slot that was freed and claimed again since it looked)
  *   bits 32..63 pid
- * Claim: CAS FREE -> CLAIMED(pid), store start_time, store ACTIVE (release).
+ * Claim: CAS FREE -> CLAIMED(pid), store start_time and in_op = 0, store
+ * ACTIVE (release).
  * Free (own slot or a dead member's): CAS the exact word seen -> FREE(same
  * count, same pid): a free slot names its last occupant. The one whose CAS
  * freed an ACTIVE slot appends its exit record (see Exit log). A member is dead when /proc/<pid>/task/<pid>/stat (its main
@@ -221,9 +222,9 @@
 
 #define TRUK_FLEET_MAGIC "TRUKFLT\0" /* 8 bytes, the last one NUL */
 #define TRUK_FLEET_MAGIC_SIZE 8
-#define TRUK_FLEET_PROTOCOL 3 /* 2: the exit log; 3: program path and description */
+#define TRUK_FLEET_PROTOCOL 4 /* 2: the exit log; 3: program path and description; 4: in_op */
 #define TRUK_FLEET_HEADER_SIZE 256
-#define TRUK_FLEET_SLOT_SIZE 16
+#define TRUK_FLEET_SLOT_SIZE 64 /* a cache line: in_op is stored on every channel operation */
 #define TRUK_FLEET_SHARED_ALIGN 64 /* a cache line; more than the 16 promised */
 #define TRUK_FLEET_FP_SIZE 32
 #define TRUK_FLEET_PROGRAM_SIZE 4096
@@ -270,6 +271,9 @@ struct truk_fleet_header {
 struct truk_fleet_slot {
     uint64_t word;       /* 0 atomic: status | claim count | pid << 32 */
     uint64_t start_time; /* 8 field 22 of /proc/<pid>/task/<pid>/stat */
+    uint64_t in_op;      /* 16 the channel side this member is inside an operation on
+                          *    (its lease word's region offset), 0 none: "Channels" */
+    uint8_t pad[TRUK_FLEET_SLOT_SIZE - 24];
 };
 
 _Static_assert(sizeof(struct truk_fleet_header) == TRUK_FLEET_HEADER_SIZE, "header size");
@@ -443,6 +447,46 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  * and fails (a whole send CASes its message back out, unless a receiver has
  * already taken it: then it was sent). A receiver that finds nothing reads `closed` and then the cell
  * again: closed and still nothing means drained.
+ * Leases (channels in the region, where the kernel has the expedited global
+ * membarrier; elsewhere everyone stays in the shared mode above; a member
+ * registers for it before it takes its first lease, as the holder's CPU must
+ * be interrupted by a taker's membarrier). Each side has a lease
+ * word on its own line: 0 shared; a mover id: held, and only that member
+ * moves cells out of the side's states, with plain loads and stores (send:
+ * payload, then FULL(l) released; receive: copy out, then EMPTY(l + 1)
+ * released, the payload left as it is, which the next whole send's first
+ * guess then misses once); | REVOKING: being waited out; | CLOSED: never
+ * again. Every operation (in both modes) first stores this member's slot's
+ * in_op = the side's lease-word offset, then loads the lease with no fence
+ * between, and stores in_op = 0 when the attempt ends (never across a wait).
+ * Whoever changes a lease word issues membarrier(GLOBAL_EXPEDITED) after its
+ * CAS and then reads in_op words: either a member's in_op store is seen, or
+ * its lease load sees the new word (asymmetric Dekker, as liburcu's membarrier
+ * flavour); it then waits until that in_op changes or its member is dead.
+ *   take (after an operation in shared mode at a position >= calm): CAS 0 ->
+ *     REVOKING | me, membarrier, wait out every member inside the side, CAS
+ *     -> me. A member meeting REVOKING | x helps (membarrier, wait out x, CAS
+ *     -> 0), which also ends a take that others contend with.
+ *   takeover (the lease is x, not me): CAS x -> REVOKING | x, calm = position +
+ *     backoff (256, doubling at each takeover up to 2^22: MPMC sides stay
+ *     shared instead of passing leases around), membarrier, wait out x, CAS ->
+ *     0; then the operation goes on in shared mode.
+ *   close: closed = 1, then each side's word -> CLOSED | REVOKING | x, wait
+ *     out x, -> CLOSED. A receiver says "closed and drained" only once the
+ *     send side is CLOSED, and a whole send takes its message back only once
+ *     the receive side is (a holder's plain take could race its CAS): either
+ *     finishes the close itself, so a closer killed half-way stops nobody.
+ * A holder killed inside an operation sent nothing (its cell is still EMPTY)
+ * or took nothing (still FULL), or did the whole step: exactly once or
+ * dropped, as above; whoever next finds its lease waits it out only until its
+ * death is seen (slot freed or /proc; spinning 64 pauses, then ~50 us naps).
+ * A holder *stopped* (SIGSTOP) inside an operation (a window of some tens of
+ * instructions) holds up a takeover of its side until it continues or dies:
+ * a blocked operation with a time-out returns false at its time-out (a
+ * time-out of 0 waits up to TRUK_CHAN_JUDGE_MS for it), one without waits.
+ * A sleeper's last look at the cell, after it counted itself, follows a
+ * membarrier when the waking side is leased (the holder's store-then-load of
+ * the count has no fence): sleeping costs one more system call then.
  * Waiting: spin for TRUK_CHAN_SPIN_US, then sleep on `sent` (receivers) or
  * `recvd` (senders), counted in recv_sleepers / send_sleepers; the other side
  * bumps the word and wakes only when that count is not 0, after each commit
@@ -463,11 +507,21 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
 #define TRUK_CHAN_JUDGE_MS 1  /* sleep slice while a mover is in the way */
 #define TRUK_CHAN_BACKSTOP_MS 50 /* longest sleep: a waker killed before its wake-up call */
 #define TRUK_CHAN_SELECT_BACKSTOP_MS 1000 /* chan_select's longest sleep (futex_waitv) */
+#define TRUK_CHAN_LEASE_REVOKING 0x40000000u /* lease word: its holder is being waited out */
+#define TRUK_CHAN_LEASE_CLOSED 0x80000000u   /* lease word: closed, no lease ever again */
+#define TRUK_CHAN_BACKOFF_MIN 256           /* shared-mode positions after a first takeover */
+#define TRUK_CHAN_BACKOFF_MAX (1u << 22)    /* ... doubling up to this */
 struct truk_chan_header {
     uint64_t tail;          /*   0 hint: the next position to send to */
-    uint8_t pad0[56];
+    uint32_t send_lease;    /*   8 the send side's lease (below) */
+    uint32_t send_backoff;  /*  12 positions of shared mode after the next takeover */
+    uint64_t send_calm;     /*  16 no send lease is taken before this position */
+    uint8_t pad0[40];
     uint64_t head;          /*  64 hint: the next position to receive from */
-    uint8_t pad1[56];
+    uint32_t recv_lease;    /*  72 the receive side's lease */
+    uint32_t recv_backoff;  /*  76 */
+    uint64_t recv_calm;     /*  80 */
+    uint8_t pad1[40];
     uint32_t sent;          /* 128 futex word: bumped for sleeping receivers */
     uint32_t recvd;         /* 132 futex word: bumped for sleeping senders */
     uint32_t recv_sleepers; /* 136 receivers (and selects) asleep */

@@ -207,5 +207,13 @@ bool __truk_table_next(void *t, uint64_t cap, uint64_t ks, uint64_t vs, uint64_t
 extern uint32_t __truk_fleet_me;
 uint32_t __truk_fleet_mover(void);
 bool __truk_fleet_mover_dead(uint32_t mover);
+/* Channel leases (truk_fleet.h, "Channels"): this member's in_op word (NULL:
+ * it takes no lease), the region's mapping, a membarrier on every member's
+ * CPU, and the wait for members inside an operation on a channel side. */
+extern uint64_t *__truk_fleet_inop;
+extern unsigned char *__truk_fleet_lo, *__truk_fleet_hi;
+void __truk_fleet_membarrier(void);
+bool __truk_fleet_membarrier_register(void);
+bool __truk_fleet_quiesce(uint64_t side, uint32_t holder, uint64_t deadline_ns);
 
 #endif

@@ -3,7 +3,7 @@
  * Truk program; the note below plays the compiler's). Not a test: numbers only. */
 #define _GNU_SOURCE
 #include "truk_rt.h"
-#include "truk_note.h"
+#include "bench_note.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,16 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The note: namesz 5, descsz 92, type, "Truk", then the version-1 descriptor
- * (capacity 64, region 4096 bytes, fingerprints 0xbe/0xbf, three empty strings). */
-#define FP8(b) b, b, b, b, b, b, b, b
-#define FP32(b) FP8(b), FP8(b), FP8(b), FP8(b)
-__attribute__((section(".note.truk"), aligned(4), used, retain))
-static const unsigned char bench_note[12 + 8 + 92] = {
-    5, 0, 0, 0, 92, 0, 0, 0, 0x31, 0x4b, 0x52, 0x54, 'T', 'r', 'u', 'k', 0, 0, 0, 0,
-    1, 0, 0, 0, 64, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, FP32(0xbe), FP32(0xbf),
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-_Static_assert(TRUK_NOTE_TYPE == 0x54524b31, "note type bytes above");
+/* Region 4096 bytes, fingerprints 0xbe/0xbf. */
+BENCH_NOTE(0, 16, 0, 0xbe, 0xbf);
 
 static double now(void) {
     struct timespec t;

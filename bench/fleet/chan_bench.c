@@ -1,12 +1,14 @@
 /* Channel benchmarks (runtime-c/chan.c), each beside a plain-C baseline measured
- * in the same run. Built and run by ci/bench-fleet; two processes (fork) share
- * an anonymous shared mapping, as two members share the region. Not a test:
+ * in the same run. Built and run by ci/bench-fleet; the processes (fork) are
+ * members of one fleet and everything measured lives in its region, where
+ * channels may be leased (the baselines too, alike). Not a test:
  * numbers only. Latencies are per round trip, p50 and p99 over the samples,
  * taken in blocks that alternate with the baseline's in one pair of processes;
  * throughputs are medians [min .. max] of several runs. Every process is
  * pinned to CPU 0 or 1, for ours and the baselines alike. */
 #define _GNU_SOURCE
 #include "truk_fleet.h"
+#include "bench_note.h"
 #include "truk_rt.h"
 
 #include <linux/futex.h>
@@ -14,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,14 +40,22 @@ static double pct(double *v, int n, double p) {
     return v[(int)(p * (n - 1))];
 }
 
+/* Region 64 KiB, fingerprints 0xce/0xcf. */
+BENCH_NOTE(0, 0, 1, 0xce, 0xcf);
+#define REGION_BYTES 65536
+
+/* The memory of one measurement (they run one after another): the region's
+ * shared area, zeroed; nothing to unmap. */
 static void *shared(size_t n) {
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        perror("mmap");
+    if (n > REGION_BYTES) {
+        fprintf(stderr, "chan_bench: %zu bytes do not fit the region\n", n);
         exit(1);
     }
+    void *p = __truk_fleet_join(NULL);
+    memset(p, 0, n);
     return p;
 }
+
 
 static void relax(void) { truk_cpu_relax(); }
 
@@ -160,7 +169,6 @@ static void round_trips(int base_kind, int parked, double *ours, double *theirs,
     }
     waitpid(pid, NULL, 0);
     unpin();
-    munmap(s, sizeof *s);
 }
 
 static void rtt_row(const char *what, int parked, int rounds, int base_kind, const char *base) {
@@ -252,7 +260,6 @@ static double throughput(int use_ring, int senders, int receivers, uint64_t n) {
     for (int i = 0; i < np; i++)
         waitpid(pids[i], NULL, 0);
     double secs = now() - t;
-    munmap(m, bytes);
     return (double)n / secs;
 }
 
@@ -260,6 +267,38 @@ static void tput_row(const char *what, double *ours, const char *base, double *t
     double o = pct(ours, runs, 0.5), t = pct(theirs, runs, 0.5);
     printf("%-34s %7.2f [%.2f .. %.2f] M msg/s | C %-18s %7.2f [%.2f .. %.2f] M msg/s | ratio %.2f\n", what, o / 1e6,
            ours[0] / 1e6, ours[runs - 1] / 1e6, base, t / 1e6, theirs[0] / 1e6, theirs[runs - 1] / 1e6, o / t);
+}
+
+/* ---- lease takeover ------------------------------------------------------------
+ * The parent sends and receives a few messages (its sides become leased); a child
+ * then sends twice: the first send takes the send side over (a membarrier and the
+ * wait for the holder, runtime-c/chan.c), the second runs in shared mode. Times in
+ * microseconds, medians [min .. max] of `runs` children. */
+static void takeover_row(int runs) {
+    double first[32], second[32];
+    for (int i = 0; i < runs && i < 32; i++) {
+        unsigned char *ch = shared(CHAN_BYTES + 64);
+        double *out = (double *)(ch + CHAN_BYTES);
+        for (uint64_t v = 0; v < 4; v++) {
+            __truk_chan_send(ch, CAP, 8, &v, -1);
+            __truk_chan_recv(ch, CAP, 8, &v, -1);
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+            uint64_t v = 1;
+            double t = now();
+            __truk_chan_send(ch, CAP, 8, &v, -1);
+            double t2 = now();
+            __truk_chan_send(ch, CAP, 8, &v, -1);
+            out[0] = (t2 - t) * 1e6, out[1] = (now() - t2) * 1e6;
+            _exit(0);
+        }
+        waitpid(pid, NULL, 0);
+        first[i] = out[0], second[i] = out[1];
+    }
+    double f50 = pct(first, runs, 0.5), s50 = pct(second, runs, 0.5);
+    printf("%-34s %7.2f [%.2f .. %.2f] us | next send (shared mode) %.2f [%.2f .. %.2f] us\n",
+           "lease takeover: a 2nd sender's send", f50, first[0], first[runs - 1], s50, second[0], second[runs - 1]);
 }
 
 /* ---- ring_twin: bench/fleet/ring.truk in C, line for line ---------------- */
@@ -349,5 +388,6 @@ int32_t __truk_main(int32_t argc, char **argv) {
     qsort(mpmc, RUNS, sizeof(double), cmp_double);
     printf("%-34s %7.2f [%.2f .. %.2f] M msg/s (4 senders, 4 receivers)\n", "MPMC throughput, 8 bytes",
            mpmc[RUNS / 2] / 1e6, mpmc[0] / 1e6, mpmc[RUNS - 1] / 1e6);
+    takeover_row(21);
     return 0;
 }

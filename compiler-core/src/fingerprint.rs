@@ -152,7 +152,8 @@ const LT_ARRAY: u8 = 3;
 const LT_ENUM: u8 = 4;
 const LT_TUPLE: u8 = 5;
 const LT_MUTEX: u8 = 6;
-const LT_CHAN: u8 = 7;
+// 7: `chan` before its header held the sides' leases (retired).
+const LT_CHAN: u8 = 9;
 const LT_TABLE: u8 = 8;
 
 /// `type(t)` of the layout fingerprint:
@@ -162,7 +163,7 @@ const LT_TABLE: u8 = 8;
 /// - Enum:   `4 str(name) type(base) u64(#variants) (str(variant) i128(value))...`
 /// - Tuple:  `5 u64(size) u64(align) u64(#fields) (u64(offset) type)...`
 /// - Mutex:  `6 u64(size) u64(align)`
-/// - Chan:   `7 u64(cap) u64(size) u64(align) type(elem)`
+/// - Chan:   `9 u64(cap) u64(size) u64(align) type(elem)`
 /// - Table:  `8 u64(cap) u64(size) u64(align) type(key) type(value)`
 fn encode_layout_type(h: &mut Sha256, t: &LayoutType) {
     match t {

@@ -17,7 +17,7 @@ fn slot_status(region: &Path, slot: u32) -> u64 {
     let mut w = [0u8; 8];
     std::fs::File::open(region)
         .unwrap()
-        .read_exact_at(&mut w, 256 + 16 * slot as u64)
+        .read_exact_at(&mut w, truk_runtime::layout::HEADER_SIZE as u64 + truk_runtime::layout::SLOT_SIZE as u64 * slot as u64)
         .unwrap();
     u64::from_ne_bytes(w) & 3
 }

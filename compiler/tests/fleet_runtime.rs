@@ -444,7 +444,7 @@ fn write_slot(region: &std::path::Path, slot: u64, pid: u32, start_time: u64) {
     let word = ((pid as u64) << 32) | 4 | 2;
     let mut bytes = word.to_ne_bytes().to_vec();
     bytes.extend_from_slice(&start_time.to_ne_bytes());
-    file.write_all_at(&bytes, 256 + 16 * slot).unwrap();
+    file.write_all_at(&bytes, truk_runtime::layout::HEADER_SIZE as u64 + truk_runtime::layout::SLOT_SIZE as u64 * slot).unwrap();
 }
 
 

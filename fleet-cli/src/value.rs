@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use truk_runtime::desc::Type;
 use truk_runtime::layout::{
-    chan_positions, chan_stride, table_stride, CHAN_HEADER_SIZE, MUTEX_OWNER_DIED, MUTEX_TID_MASK, MUTEX_WAITERS, TABLE_BUSY, TABLE_EPOCH_MASK,
+    chan_positions, chan_stride, table_stride, CHAN_HEADER_SIZE, CHAN_LEASE_CLOSED, CHAN_LEASE_REVOKING, CHAN_MOVER_SLOT_BITS, MUTEX_OWNER_DIED, MUTEX_TID_MASK, MUTEX_WAITERS, TABLE_BUSY, TABLE_EPOCH_MASK,
     TABLE_FULL, TABLE_HEADER_SIZE,
 };
 
@@ -28,7 +28,7 @@ pub enum Value {
     /// Array or tuple elements, and the array's length (more than shown when elided).
     List(Vec<Value>, u64),
     Mutex { holder: Option<u32>, waiters: bool, dead_holder: bool },
-    Chan { len: u64, cap: u64, closed: bool, senders: u32, receivers: u32, sent: u64 },
+    Chan { len: u64, cap: u64, closed: bool, senders: u32, receivers: u32, sent: u64, leases: [Option<u32>; 2] },
     Table { len: u64, cap: u64 },
     Raw(Vec<u8>),
 }
@@ -102,6 +102,7 @@ pub fn read(area: &[u8], at: u64, t: &Type, limit: Option<u64>) -> Value {
                 receivers: uint(area, at + 136, 4) as u32,
                 senders: uint(area, at + 140, 4) as u32,
                 sent: tail,
+                leases: [lease_slot(uint(area, at + 8, 4) as u32), lease_slot(uint(area, at + 72, 4) as u32)],
             }
         }
         Type::Table { cap, key, value } => {
@@ -189,12 +190,17 @@ impl Value {
                     o.push_str(", waiters asleep");
                 }
             }
-            Value::Chan { len, cap, closed, senders, receivers, .. } => {
+            Value::Chan { len, cap, closed, senders, receivers, leases, .. } => {
                 let _ = write!(
                     o,
                     "{len} of {cap} messages, {}, {senders} senders and {receivers} receivers asleep",
                     if *closed { "closed" } else { "open" }
                 );
+                for (side, slot) in ["send", "receive"].iter().zip(leases) {
+                    if let Some(s) = slot {
+                        let _ = write!(o, ", {side} side leased to slot {s}");
+                    }
+                }
             }
             Value::Table { len, cap } => { let _ = write!(o, "{len} of {cap} entries"); }
             Value::Raw(b) => {
@@ -238,10 +244,11 @@ impl Value {
                 let h = holder.map_or("null".to_string(), |p| p.to_string());
                 let _ = write!(o, "{{\"holder\":{h},\"waiters\":{waiters},\"dead_holder\":{dead_holder}}}");
             }
-            Value::Chan { len, cap, closed, senders, receivers, sent } => {
+            Value::Chan { len, cap, closed, senders, receivers, sent, leases } => {
+                let [ls, lr] = leases.map(|l| l.map_or("null".to_string(), |s| s.to_string()));
                 let _ = write!(
                     o,
-                    "{{\"length\":{len},\"capacity\":{cap},\"closed\":{closed},\"sleeping_senders\":{senders},\"sleeping_receivers\":{receivers},\"sent\":{sent}}}"
+                    "{{\"length\":{len},\"capacity\":{cap},\"closed\":{closed},\"sleeping_senders\":{senders},\"sleeping_receivers\":{receivers},\"sent\":{sent},\"send_lease_slot\":{ls},\"recv_lease_slot\":{lr}}}"
                 );
             }
             Value::Table { len, cap } => { let _ = write!(o, "{{\"length\":{len},\"capacity\":{cap}}}"); }
@@ -278,4 +285,13 @@ mod tests {
         // Reads past the end answer zeros, never a panic.
         assert_eq!(read(&area, 6, &Type::Int { signed: false, size: 8 }, None), Value::UInt(0));
     }
+}
+
+/// The attach-table slot of a channel side's lease holder (runtime-c/truk_fleet.h,
+/// "Channels": leases), None in shared mode, closed or while being revoked.
+fn lease_slot(word: u32) -> Option<u32> {
+    if word == 0 || word & (CHAN_LEASE_REVOKING | CHAN_LEASE_CLOSED) != 0 {
+        return None;
+    }
+    Some((word & ((1 << CHAN_MOVER_SLOT_BITS) - 1)).wrapping_sub(1))
 }

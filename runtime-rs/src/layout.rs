@@ -11,9 +11,9 @@ pub const NS_MAX: usize = 64;
 
 pub const MAGIC: [u8; 8] = *b"TRUKFLT\0";
 /// 3: the program path and the description of the shared variables after the shared area.
-pub const PROTOCOL: u32 = 3;
+pub const PROTOCOL: u32 = 4;
 pub const HEADER_SIZE: usize = 256;
-pub const SLOT_SIZE: usize = 16;
+pub const SLOT_SIZE: usize = 64;
 pub const SHARED_ALIGN: u64 = 64;
 pub const FP_SIZE: usize = 32;
 /// Exit status of a C member that cannot join.
@@ -64,11 +64,21 @@ pub struct Header {
 
 /// One attach-table slot (`struct truk_fleet_slot`).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Slot {
     /// Atomic in the region: status | claim count | pid << 32.
     pub word: u64,
     pub start_time: u64,
+    /// The channel side this member is inside an operation on (region offset of its lease
+    /// word), 0 none; Rust members send and receive nothing, so theirs stays 0.
+    pub in_op: u64,
+    pub pad: [u8; SLOT_SIZE - 24],
+}
+
+impl Default for Slot {
+    fn default() -> Slot {
+        Slot { word: 0, start_time: 0, in_op: 0, pad: [0; SLOT_SIZE - 24] }
+    }
 }
 
 pub const EXITLOG_HEADER_SIZE: usize = 64;
@@ -143,9 +153,16 @@ pub const MUTEX_BACKSTOP_MS: u64 = 1000;
 #[derive(Clone, Copy, Debug)]
 pub struct ChanHeader {
     pub tail: u64,
-    pub pad0: [u8; 56],
+    /// The send side's lease: 0 shared, a mover id, | LEASE_REVOKING, | LEASE_CLOSED.
+    pub send_lease: u32,
+    pub send_backoff: u32,
+    pub send_calm: u64,
+    pub pad0: [u8; 40],
     pub head: u64,
-    pub pad1: [u8; 56],
+    pub recv_lease: u32,
+    pub recv_backoff: u32,
+    pub recv_calm: u64,
+    pub pad1: [u8; 40],
     pub sent: u32,
     pub recvd: u32,
     pub recv_sleepers: u32,
@@ -158,6 +175,8 @@ pub const CHAN_CELL_PAYLOAD: u64 = 8;
 pub const CHAN_EMPTY: u64 = 0;
 pub const CHAN_WRITING: u64 = 1;
 pub const CHAN_FULL: u64 = 2;
+pub const CHAN_LEASE_REVOKING: u32 = 0x4000_0000;
+pub const CHAN_LEASE_CLOSED: u32 = 0x8000_0000;
 pub const CHAN_MOVER_MASK: u64 = 0x3fff_ffff;
 pub const CHAN_MOVER_SLOT_BITS: u32 = 17;
 

@@ -226,6 +226,7 @@ impl Member {
                     continue;
                 }
                 self.slot_start(i).store(start, Ordering::Relaxed);
+                self.header_u64(HEADER_SIZE + i as usize * SLOT_SIZE + 16).store(0, Ordering::Relaxed); // in_op
                 let active = (claimed & !SLOT_STATUS_MASK) | SLOT_ACTIVE;
                 cell.store(active, Ordering::Release);
                 self.slot = i;

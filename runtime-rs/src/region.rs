@@ -102,7 +102,9 @@ fn read_table(f: &File, h: &Header) -> std::io::Result<Vec<Slot>> {
         .chunks_exact(SLOT_SIZE)
         .map(|c| Slot {
             word: u64::from_ne_bytes(c[..8].try_into().unwrap()),
-            start_time: u64::from_ne_bytes(c[8..].try_into().unwrap()),
+            start_time: u64::from_ne_bytes(c[8..16].try_into().unwrap()),
+            in_op: u64::from_ne_bytes(c[16..24].try_into().unwrap()),
+            pad: [0; SLOT_SIZE - 24],
         })
         .collect())
 }

@@ -26,7 +26,7 @@ int main(void) {
     F(truk_fleet_header, desc_offset); F(truk_fleet_header, desc_size); F(truk_fleet_header, reserved);
     C(TRUK_FLEET_PROGRAM_SIZE); C(TRUK_FLEET_DESC_MAX);
     C(truk_fleet_program_offset(1, 0)); C(truk_fleet_program_offset(3, 100)); C(truk_fleet_program_offset(1024, 1 << 20));
-    F(truk_fleet_slot, word); F(truk_fleet_slot, start_time);
+    F(truk_fleet_slot, word); F(truk_fleet_slot, start_time); F(truk_fleet_slot, in_op);
     printf("exitlog %zu 0\nexitrec %zu 0\n", sizeof(struct truk_fleet_exitlog), sizeof(struct truk_fleet_exit));
     F(truk_fleet_exitlog, head); F(truk_fleet_exitlog, wake); F(truk_fleet_exitlog, pad0); F(truk_fleet_exitlog, reserved);
     F(truk_fleet_exit, stamp); F(truk_fleet_exit, start_time); F(truk_fleet_exit, pid); F(truk_fleet_exit, slot);
@@ -46,8 +46,9 @@ int main(void) {
     printf("chan %zu 0\n", sizeof(struct truk_chan_header));
     F(truk_chan_header, tail); F(truk_chan_header, head); F(truk_chan_header, sent); F(truk_chan_header, recvd);
     F(truk_chan_header, recv_sleepers); F(truk_chan_header, send_sleepers); F(truk_chan_header, closed);
+    F(truk_chan_header, send_lease); F(truk_chan_header, send_calm); F(truk_chan_header, recv_lease); F(truk_chan_header, recv_calm);
     C(TRUK_CHAN_HEADER_SIZE); C(TRUK_CHAN_CELL_PAYLOAD); C(TRUK_CHAN_WRITING); C(TRUK_CHAN_FULL);
-    C(TRUK_CHAN_MOVER_MASK); C(TRUK_CHAN_MOVER_SLOT_BITS);
+    C(TRUK_CHAN_MOVER_MASK); C(TRUK_CHAN_MOVER_SLOT_BITS); C(TRUK_CHAN_LEASE_REVOKING); C(TRUK_CHAN_LEASE_CLOSED);
     C(truk_chan_stride(0)); C(truk_chan_stride(1)); C(truk_chan_stride(8)); C(truk_chan_stride(60));
     printf("table %zu 0\n", sizeof(struct truk_table_header));
     F(truk_table_header, epoch); F(truk_table_header, len); F(truk_table_header, stale); F(truk_table_header, dels); F(truk_table_header, locks);
@@ -139,6 +140,7 @@ fn rust_layout_matches_truk_fleet_h() {
     field!("truk_fleet_header", Header, reserved);
     field!("truk_fleet_slot", Slot, word);
     field!("truk_fleet_slot", Slot, start_time);
+    field!("truk_fleet_slot", Slot, in_op);
     check("exitlog", size_of::<ExitLogHeader>() as u64, 0);
     check("exitrec", size_of::<ExitRecord>() as u64, 0);
     field!("truk_fleet_exitlog", ExitLogHeader, head);
@@ -153,6 +155,10 @@ fn rust_layout_matches_truk_fleet_h() {
     check("chan", size_of::<ChanHeader>() as u64, 0);
     field!("truk_chan_header", ChanHeader, tail);
     field!("truk_chan_header", ChanHeader, head);
+    field!("truk_chan_header", ChanHeader, send_lease);
+    field!("truk_chan_header", ChanHeader, send_calm);
+    field!("truk_chan_header", ChanHeader, recv_lease);
+    field!("truk_chan_header", ChanHeader, recv_calm);
     field!("truk_chan_header", ChanHeader, sent);
     field!("truk_chan_header", ChanHeader, recvd);
     field!("truk_chan_header", ChanHeader, recv_sleepers);
@@ -165,6 +171,8 @@ fn rust_layout_matches_truk_fleet_h() {
         ("TRUK_CHAN_FULL", CHAN_FULL),
         ("TRUK_CHAN_MOVER_MASK", CHAN_MOVER_MASK),
         ("TRUK_CHAN_MOVER_SLOT_BITS", CHAN_MOVER_SLOT_BITS as u64),
+        ("TRUK_CHAN_LEASE_REVOKING", CHAN_LEASE_REVOKING as u64),
+        ("TRUK_CHAN_LEASE_CLOSED", CHAN_LEASE_CLOSED as u64),
         ("truk_chan_stride(0)", chan_stride(0)),
         ("truk_chan_stride(1)", chan_stride(1)),
         ("truk_chan_stride(8)", chan_stride(8)),
