@@ -2,8 +2,8 @@
 
 use truk::diag::{render_all, SourceMap};
 
-/// The MIR of function `name` in `src`.
-fn mir_of(src: &str, name: &str) -> String {
+/// The program `src` lowered, and the index of its function `name`.
+fn lowered(src: &str, name: &str) -> (truk::mir::Program, usize) {
     let mut sources = SourceMap::default();
     let file = sources.add("test.truk".into(), src.to_string());
     let (module, mut diags) = truk::syntax::parser::parse_module(&sources.file(file).text, file);
@@ -12,6 +12,12 @@ fn mir_of(src: &str, name: &str) -> String {
     assert!(diags.is_empty(), "{}", render_all(&diags, &sources));
     let prog = truk::mir::lower(prog, "x86_64-unknown-linux-gnu");
     let id = prog.hir.funcs.iter().position(|f| f.name == name).expect("no such function");
+    (prog, id)
+}
+
+/// The MIR of function `name` in `src`.
+fn mir_of(src: &str, name: &str) -> String {
+    let (prog, id) = lowered(src, name);
     truk::mir::pretty::function(&prog, id as u32, prog.bodies[id].as_ref().expect("no body"))
 }
 
@@ -119,15 +125,8 @@ fn f(xs: []i32) : i32 {
 /// The MIR of function `name` as optimized builds compile it: loops versioned, and the
 /// indexing that range facts prove marked `unchecked`.
 fn optimized_mir_of(src: &str, name: &str) -> String {
-    let mut sources = SourceMap::default();
-    let file = sources.add("test.truk".into(), src.to_string());
-    let (module, mut diags) = truk::syntax::parser::parse_module(&sources.file(file).text, file);
-    let (prog, mut more) = truk::hir::check::check(&[module]);
-    diags.append(&mut more);
-    assert!(diags.is_empty(), "{}", render_all(&diags, &sources));
-    let mut prog = truk::mir::lower(prog, "x86_64-unknown-linux-gnu");
+    let (mut prog, id) = lowered(src, name);
     prog.bodies.iter_mut().flatten().for_each(truk::mir::bounds::version_loops);
-    let id = prog.hir.funcs.iter().position(|f| f.name == name).expect("no such function");
     truk::mir::pretty::function_with_checks(&prog, id as u32, prog.bodies[id].as_ref().expect("no body"))
 }
 
