@@ -59,6 +59,21 @@ struct Fact {
 
 type Facts = HashSet<Fact>;
 
+/// Facts kept per program point, and passes over a function, at most: bounds on the time the
+/// analysis takes (a fact not kept is a check kept; a function that has not settled by then
+/// keeps all its checks).
+const MAX_FACTS: usize = 256;
+const MAX_PASSES: usize = 32;
+
+fn add(facts: &mut Facts, new: impl IntoIterator<Item = Fact>) {
+    for f in new {
+        if facts.len() >= MAX_FACTS {
+            return;
+        }
+        facts.insert(f);
+    }
+}
+
 fn unsigned_bits(ty: &Ty) -> Option<u8> {
     match ty {
         Ty::Int { signed: false, bits } => Some(*bits),
@@ -221,7 +236,7 @@ struct Flow {
 fn step<'a>(cx: &Ctx, facts: &mut Facts, s: &'a Stmt, seen: &mut impl FnMut(&'a Expr, bool, &Facts)) {
     let mut gen = vec![];
     stmt_exprs(s, &mut |e| index_facts(cx, facts, &mut gen, e, seen));
-    facts.extend(gen);
+    add(facts, gen);
     match s {
         Stmt::Assign { place, op, value } => {
             let ExprKind::Local(x) = place.kind else { return };
@@ -244,10 +259,9 @@ fn step<'a>(cx: &Ctx, facts: &mut Facts, s: &'a Stmt, seen: &mut impl FnMut(&'a 
                 None => vec![],
             };
             kill(facts, x);
-            facts.extend(moved);
+            add(facts, moved);
             if let Some(n) = value_len(cx, value).filter(|n| op.is_none() && !n.names(x) && !cx.addr.contains(&x)) {
-                facts.insert(Fact { strict: false, lo: Term::Len(x), hi: n.clone() });
-                facts.insert(Fact { strict: false, lo: n, hi: Term::Len(x) });
+                add(facts, [Fact { strict: false, lo: Term::Len(x), hi: n.clone() }, Fact { strict: false, lo: n, hi: Term::Len(x) }]);
             }
         }
         Stmt::LetTuple(xs, _) => xs.iter().flatten().for_each(|&x| kill(facts, x)),
@@ -327,7 +341,12 @@ fn analyze(cx: &Ctx) -> Flow {
     let mut entry: Vec<Option<Facts>> = vec![None; body.blocks.len()];
     entry[0] = Some(Facts::new());
     let mut changed = true;
+    let mut passes = 0;
     while changed {
+        if passes == MAX_PASSES {
+            return Flow { entry: vec![None; body.blocks.len()] };
+        }
+        passes += 1;
         changed = false;
         for &b in &order {
             let Some(mut facts) = entry[b as usize].clone() else { continue };
@@ -337,10 +356,10 @@ fn analyze(cx: &Ctx) -> Flow {
             }
             let mut gen = vec![];
             term_exprs(&blk.term, &mut |e| index_facts(cx, &facts, &mut gen, e, &mut |_, _, _| {}));
-            facts.extend(gen);
+            add(&mut facts, gen);
             for (succ, extra) in edges(cx, &blk.term) {
                 let mut out = facts.clone();
-                out.extend(extra);
+                add(&mut out, extra);
                 changed |= meet(&mut entry[succ as usize], &out);
             }
         }
