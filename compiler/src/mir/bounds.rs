@@ -459,11 +459,8 @@ fn dominators(body: &Body, order: &[BlockId]) -> Vec<Option<BlockId>> {
     idom
 }
 
-/// The natural loops: header and blocks (header included), largest first.
-fn loops(body: &Body) -> Vec<(BlockId, Vec<BlockId>)> {
-    let order = rpo(body);
-    let idom = dominators(body, &order);
-    let dominates = |a: BlockId, mut b: BlockId| loop {
+fn dominates(idom: &[Option<BlockId>], a: BlockId, mut b: BlockId) -> bool {
+    loop {
         if a == b {
             return true;
         }
@@ -471,7 +468,14 @@ fn loops(body: &Body) -> Vec<(BlockId, Vec<BlockId>)> {
             Some(d) if d != b => b = d,
             _ => return false,
         }
-    };
+    }
+}
+
+/// The natural loops (header and blocks, header included, largest first) and the immediate
+/// dominators.
+fn loops(body: &Body) -> (Vec<(BlockId, Vec<BlockId>)>, Vec<Option<BlockId>>) {
+    let order = rpo(body);
+    let idom = dominators(body, &order);
     let mut preds: Vec<Vec<BlockId>> = vec![vec![]; body.blocks.len()];
     for &b in &order {
         for s in body.blocks[b as usize].term.successors() {
@@ -481,7 +485,7 @@ fn loops(body: &Body) -> Vec<(BlockId, Vec<BlockId>)> {
     let mut by_header: HashMap<BlockId, HashSet<BlockId>> = HashMap::new();
     for &t in &order {
         for h in body.blocks[t as usize].term.successors() {
-            if !dominates(h, t) {
+            if !dominates(&idom, h, t) {
                 continue;
             }
             let set = by_header.entry(h).or_insert_with(|| HashSet::from([h]));
@@ -502,7 +506,7 @@ fn loops(body: &Body) -> Vec<(BlockId, Vec<BlockId>)> {
         })
         .collect();
     out.sort_by_key(|(h, v)| (std::cmp::Reverse(v.len()), *h));
-    out
+    (out, idom)
 }
 
 /// Versions the loops of `body` whose checks a test before the loop would prove (see the
@@ -515,10 +519,10 @@ pub fn version_loops(body: &mut Body) {
     let mut done: HashSet<BlockId> = HashSet::new();
     let mut versions = 0;
     while versions < MAX_VERSIONS {
-        let all = loops(body);
+        let (all, idom) = loops(body);
         let Some((h, blocks)) = all.into_iter().find(|(h, v)| !tried.contains(h) && !v.iter().any(|b| done.contains(b))) else { break };
         tried.insert(h);
-        if let Some(added) = version(body, h, &blocks) {
+        if let Some(added) = version(body, h, &blocks, &idom) {
             done.extend(blocks);
             done.extend(added);
             versions += 1;
@@ -527,7 +531,7 @@ pub fn version_loops(body: &mut Body) {
 }
 
 /// Versions one loop; the blocks it added, or None when it would not pay.
-fn version(body: &mut Body, header: BlockId, blocks: &[BlockId]) -> Option<Vec<BlockId>> {
+fn version(body: &mut Body, header: BlockId, blocks: &[BlockId], idom: &[Option<BlockId>]) -> Option<Vec<BlockId>> {
     if header == 0 {
         return None;
     }
@@ -536,6 +540,9 @@ fn version(body: &mut Body, header: BlockId, blocks: &[BlockId]) -> Option<Vec<B
         let cx = Ctx { body, addr: address_taken(body) };
         let assigned = assigned_in(body, blocks);
         let invariant = |t: &Term| !t.any_local(&|x| assigned.contains(&x));
+        // Whether `x` has its value before the loop: a parameter, or assigned outside the loop
+        // on every way in (a guard must not read a local not yet written).
+        let defined = |x: LocalId| body.params.contains(&x) || assigned_out(body, x, &in_loop, header, idom);
         let flow = analyze(&cx);
         let mut guards: Vec<Fact> = vec![];
         let mut before = 0;
@@ -556,10 +563,16 @@ fn version(body: &mut Body, header: BlockId, blocks: &[BlockId]) -> Option<Vec<B
                 .filter(|f| f.lo == ti && invariant(&f.hi) && !matches!(f.hi, Term::Int(_)))
                 .map(|f| Fact { strict: !f.strict, lo: f.hi.clone(), hi: len.clone() })
                 .collect();
-            if let Some(g) = wanted.into_iter().min_by_key(|g| !guards.contains(g)) {
-                if !guards.contains(&g) && guards.len() < MAX_GUARDS {
-                    guards.push(g);
-                }
+            let g = match wanted.into_iter().min_by_key(|g| !guards.contains(g)) {
+                Some(g) => g,
+                // An index the loop changes, in bounds once the loop has started (`root` of
+                // heap sort's sift-down is the last round's `child`, which was checked): in
+                // bounds on entry, with the same values as the loop then starts with.
+                None if !invariant(&ti) && ti.any_local(&|_| true) && !ti.any_local(&|x| !defined(x)) => Fact { strict: true, lo: ti, hi: len },
+                None => return,
+            };
+            if !guards.contains(&g) && guards.len() < MAX_GUARDS {
+                guards.push(g);
             }
         });
         if guards.is_empty() {
@@ -610,6 +623,16 @@ fn version(body: &mut Body, header: BlockId, blocks: &[BlockId]) -> Option<Vec<B
         return None;
     }
     Some(map.into_values().chain(first..first + count).collect())
+}
+
+/// Whether a block outside the loop that dominates its header assigns `x`.
+fn assigned_out(body: &Body, x: LocalId, in_loop: &HashSet<BlockId>, header: BlockId, idom: &[Option<BlockId>]) -> bool {
+    body.blocks.iter().enumerate().any(|(b, blk)| {
+        let b = b as BlockId;
+        !in_loop.contains(&b)
+            && dominates(idom, b, header)
+            && blk.stmts.iter().any(|s| matches!(s, Stmt::Assign { place, op: None, .. } if matches!(place.kind, ExprKind::Local(y) if y == x)))
+    })
 }
 
 fn assigned_in(body: &Body, blocks: &[BlockId]) -> HashSet<LocalId> {
