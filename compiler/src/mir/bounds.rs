@@ -406,8 +406,10 @@ pub fn unchecked(body: &Body) -> HashSet<*const Expr> {
 
 /// Past this many blocks a function is not versioned (the analysis runs once per loop).
 const MAX_BLOCKS: usize = 2000;
-/// Loops versioned per function, and guard facts per loop: bounds on code growth.
+/// Loops versioned per function, and guard facts per loop: bounds on code growth; loops
+/// tried per function (each try analyzes the function twice): a bound on time.
 const MAX_VERSIONS: usize = 8;
+const MAX_TRIES: usize = 16;
 const MAX_GUARDS: usize = 3;
 
 /// Immediate dominators (Cooper, Harvey, Kennedy), indexed by block; the entry's is itself.
@@ -518,7 +520,7 @@ pub fn version_loops(body: &mut Body) {
     let mut tried: HashSet<BlockId> = HashSet::new();
     let mut done: HashSet<BlockId> = HashSet::new();
     let mut versions = 0;
-    while versions < MAX_VERSIONS {
+    while versions < MAX_VERSIONS && tried.len() < MAX_TRIES {
         let (all, idom) = loops(body);
         let Some((h, blocks)) = all.into_iter().find(|(h, v)| !tried.contains(h) && !v.iter().any(|b| done.contains(b))) else { break };
         tried.insert(h);
