@@ -2,8 +2,8 @@
 
 use truk_core::diag::{render_all, SourceMap};
 
-/// The MIR of function `name` in `src`.
-fn mir_of(src: &str, name: &str) -> String {
+/// The program `src` lowered, and the index of its function `name`.
+fn lowered(src: &str, name: &str) -> (truk_core::mir::Program, usize) {
     let mut sources = SourceMap::default();
     let file = sources.add("test.truk".into(), src.to_string());
     let (module, mut diags) = truk_core::syntax::parser::parse_module(&sources.file(file).text, file);
@@ -12,6 +12,12 @@ fn mir_of(src: &str, name: &str) -> String {
     assert!(diags.is_empty(), "{}", render_all(&diags, &sources));
     let prog = truk_core::mir::lower(prog, "x86_64-unknown-linux-gnu");
     let id = prog.hir.funcs.iter().position(|f| f.name == name).expect("no such function");
+    (prog, id)
+}
+
+/// The MIR of function `name` in `src`.
+fn mir_of(src: &str, name: &str) -> String {
+    let (prog, id) = lowered(src, name);
     truk_core::mir::pretty::function(&prog, id as u32, prog.bodies[id].as_ref().expect("no body"))
 }
 
@@ -114,4 +120,51 @@ fn f(xs: []i32) : i32 {
 "#,
         "f"
     ));
+}
+
+/// The MIR of function `name` as optimized builds compile it: loops versioned, and the
+/// indexing that range facts prove marked `unchecked`.
+fn optimized_mir_of(src: &str, name: &str) -> String {
+    let (mut prog, id) = lowered(src, name);
+    prog.bodies.iter_mut().flatten().for_each(truk_core::mir::bounds::version_loops);
+    truk_core::mir::pretty::function_with_checks(&prog, id as u32, prog.bodies[id].as_ref().expect("no body"))
+}
+
+const BOUNDS: &str = r#"
+fn swap(a: []u64, i: u64, j: u64) : void {
+    var t: u64 = a[i];
+    a[i] = a[j];
+    a[j] = t;
+}
+
+fn fill(a: []u64, n: u64) : void {
+    for var i: u64 = 0; i < n; i += 1 {
+        a[i] = i;
+    }
+}
+
+fn moved(a: []u64) : u64 {
+    var i: u64 = 1;
+    var x: u64 = a[i];
+    i = x;
+    return a[i];
+}
+"#;
+
+#[test]
+fn a_passed_check_covers_the_same_index_later() {
+    // a[i] once checked is in bounds until i or a changes; a[j] is checked once.
+    insta::assert_snapshot!(optimized_mir_of(BOUNDS, "swap"));
+}
+
+#[test]
+fn a_changed_index_is_checked_again() {
+    insta::assert_snapshot!(optimized_mir_of(BOUNDS, "moved"));
+}
+
+#[test]
+fn a_loop_bounded_by_a_parameter_is_versioned() {
+    // Before the loop, `n <= len(a)`: true, the copy without checks; false, the loop as
+    // written, whose check panics at the first index past the end.
+    insta::assert_snapshot!(optimized_mir_of(BOUNDS, "fill"));
 }

@@ -7,6 +7,7 @@
 //! `each`, no `panic` inside them (bounds and division checks stay implicit in the operator
 //! that needs them, as in C). Type layouts are finalized here (`layout.rs`).
 
+pub mod bounds;
 pub mod describe;
 pub mod layout;
 pub mod limits;

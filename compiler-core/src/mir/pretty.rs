@@ -27,7 +27,17 @@ pub fn program(p: &Program) -> String {
 }
 
 pub fn function(p: &Program, id: FuncId, body: &Body) -> String {
-    let pr = Printer { p };
+    print_function(Printer { p, unchecked: Default::default() }, id, body)
+}
+
+/// As `function`, with the indexing that optimized builds leave unchecked (`bounds.rs`)
+/// written `a[i; unchecked]`.
+pub fn function_with_checks(p: &Program, id: FuncId, body: &Body) -> String {
+    print_function(Printer { p, unchecked: super::bounds::unchecked(body) }, id, body)
+}
+
+fn print_function(pr: Printer, id: FuncId, body: &Body) -> String {
+    let p = pr.p;
     let f = &p.hir.funcs[id as usize];
     let mut out = String::new();
     let params: Vec<String> = body.params.iter().map(|&l| format!("_{l}: {}", pr.ty(&body.locals[l as usize].ty))).collect();
@@ -52,6 +62,7 @@ pub fn function(p: &Program, id: FuncId, body: &Body) -> String {
 
 struct Printer<'a> {
     p: &'a Program,
+    unchecked: std::collections::HashSet<*const Expr>,
 }
 
 impl Printer<'_> {
@@ -126,6 +137,7 @@ impl Printer<'_> {
                 }
                 _ => format!("{}.{i}", self.expr(b)),
             },
+            ExprKind::Index(b, i) if self.unchecked.contains(&(e as *const Expr)) => format!("{}[{}; unchecked]", self.expr(b), self.expr(i)),
             ExprKind::Index(b, i) => format!("{}[{}]", self.expr(b), self.expr(i)),
             ExprKind::MapIndex(m, k) => format!("map_get({}, {})", self.expr(m), self.expr(k)),
             ExprKind::MapSlot(m, k) => format!("map_slot({}, {})", self.expr(m), self.expr(k)),

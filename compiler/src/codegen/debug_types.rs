@@ -199,7 +199,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             let arg = body.params.iter().position(|&p| p as usize == i);
             // Behind a pointer: in-memory parameters (the caller's copy) and heap locals.
             // The pointer goes in a slot of its own, which the debugger dereferences.
-            let indirect = (arg.is_some() && in_memory(&l.ty)) || (arg.is_none() && self.size_of(&l.ty) >= HEAP_LOCAL_MIN);
+            let indirect = (arg.is_some() && in_memory(&l.ty) && !self.copies_param(&l.ty)) || (arg.is_none() && self.size_of(&l.ty) >= HEAP_LOCAL_MIN);
             let storage = if indirect {
                 let p = self.alloca(&Ty::ptr(Ty::Void), &format!("{}.addr", l.name));
                 self.b.build_store(p, slot).unwrap();

@@ -5,7 +5,7 @@
 //! and read with a load. Each MIR block becomes one LLVM block (plus the blocks of implicit
 //! bounds and division checks). Types get the layouts MIR finalized (`mir/layout.rs`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
@@ -40,6 +40,8 @@ mod attrs;
 mod entry;
 #[path = "alloc.rs"]
 mod alloc;
+#[path = "checks.rs"]
+mod checks;
 
 pub use super::parts::Part;
 
@@ -93,6 +95,9 @@ pub struct Emitter<'ctx, 'p> {
     dwarf: Option<debug::Dwarf<'ctx>>,
     /// Debug builds: a dereference of nil panics with its location (release: a SIGSEGV).
     nil_checks: bool,
+    /// Optimized builds: the indexing of the current function that MIR's range facts prove
+    /// in bounds (`mir/bounds.rs`), by address; it gets no check.
+    unchecked: HashSet<*const Expr>,
     /// The functions this module defines, and whether it holds the program's globals.
     part: &'p Part,
 }
@@ -143,6 +148,7 @@ pub fn emit<'ctx>(
         sret: None,
         dwarf,
         nil_checks,
+        unchecked: HashSet::new(),
         part,
     };
     e.declare_all();
@@ -365,6 +371,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// they would send functions to the slow instruction selector.
     fn optimized(&self) -> bool {
         !self.nil_checks
+    }
+
+    /// Whether a parameter of type `t` gets a local copy of the caller's (optimized builds, a
+    /// slice): promoted to registers, its pointer and length are not loaded again after every
+    /// store through the slice, which LLVM cannot tell from a store to the caller's copy.
+    pub(super) fn copies_param(&self, t: &Ty) -> bool {
+        self.optimized() && matches!(t, Ty::Slice(_))
     }
 
     fn ptr(&self) -> inkwell::types::PointerType<'ctx> {
@@ -619,11 +632,24 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             d.begin_function(&self.b, fv, &f.name, &f.symbol, self.sources, f.span);
         }
         self.locals = vec![None; body.locals.len()];
+        self.unchecked = if self.optimized() { mir::bounds::unchecked(body) } else { HashSet::new() };
         self.sret = if in_memory(&f.ret) { fv.get_nth_param(0).map(|p| p.into_pointer_value()) } else { None };
         let first = self.sret.is_some() as u32;
         for (i, &p) in body.params.iter().enumerate() {
             let Some(param) = fv.get_nth_param(first + i as u32) else { continue };
             let l = &body.locals[p as usize];
+            if self.copies_param(&l.ty) {
+                let slot = self.alloca(&l.ty, &l.name);
+                let st = self.slice_ty();
+                for k in 0..2 {
+                    let (from, to) = (self.b.build_struct_gep(st, param.into_pointer_value(), k, "").unwrap(), self.b.build_struct_gep(st, slot, k, "").unwrap());
+                    let ft = st.get_field_type_at_index(k).unwrap();
+                    let v = self.b.build_load(ft, from, "").unwrap();
+                    self.b.build_store(to, v).unwrap();
+                }
+                self.locals[p as usize] = Some(slot);
+                continue;
+            }
             if in_memory(&l.ty) {
                 // The caller's copy (or, for a sized array, the caller's array).
                 self.locals[p as usize] = Some(param.into_pointer_value());
@@ -955,38 +981,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let bt = self.ty(&b.ty);
                 self.b.build_struct_gep(bt, base, *i, "").unwrap()
             }
-            ExprKind::Index(b, i) => self.index_place(b, i, e.span),
+            ExprKind::Index(b, i) => self.index_place(e, b, i),
             _ => {
                 let slot = self.alloca(&e.ty, "tmp");
                 self.store_expr(slot, e);
                 slot
             }
-        }
-    }
-
-    fn index_place(&mut self, b: &'p Expr, i: &'p Expr, span: Span) -> PointerValue<'ctx> {
-        match &b.ty {
-            Ty::Array(n, el) => {
-                let base = self.place(b);
-                let idx = self.rvalue(i).unwrap().into_int_value();
-                self.bounds_check(idx, self.i64c(*n), span);
-                let elt = self.ty(el);
-                unsafe { self.b.build_in_bounds_gep(elt, base, &[idx], "").unwrap() }
-            }
-            Ty::Slice(el) => {
-                let (ptr, len) = self.slice_parts(b);
-                let idx = self.rvalue(i).unwrap().into_int_value();
-                self.bounds_check(idx, len, span);
-                let elt = self.ty(el);
-                unsafe { self.b.build_in_bounds_gep(elt, ptr, &[idx], "").unwrap() }
-            }
-            Ty::Ptr(el) => {
-                let p = self.rvalue(b).unwrap().into_pointer_value();
-                let idx = self.rvalue(i).unwrap().into_int_value();
-                let elt = self.ty(el);
-                unsafe { self.b.build_gep(elt, p, &[idx], "").unwrap() }
-            }
-            _ => unreachable!("index of a non-indexable type passed the checker"),
         }
     }
 
@@ -1006,38 +1006,6 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let ptr = self.b.build_load(self.ptr(), pp, "").unwrap().into_pointer_value();
         let len = self.b.build_load(self.ctx.i64_type(), lp, "").unwrap().into_int_value();
         (ptr, len)
-    }
-
-    fn bounds_check(&mut self, idx: IntValue<'ctx>, len: IntValue<'ctx>, span: Span) {
-        let fv = self.cur_fn.unwrap();
-        let ok = self.b.build_int_compare(IntPredicate::ULT, idx, len, "inbounds").unwrap();
-        if ok.get_zero_extended_constant() == Some(1) {
-            // A constant index within a fixed length: nothing to check.
-            return;
-        }
-        let fail = self.ctx.append_basic_block(fv, "oob");
-        let cont = self.ctx.append_basic_block(fv, "ok");
-        self.b.build_conditional_branch(ok, cont, fail).unwrap();
-        self.b.position_at_end(fail);
-        let loc = self.location(span);
-        let f = self.rt("__truk_bounds_fail", &[self.ctx.i64_type().into(), self.ctx.i64_type().into(), self.ptr().into()], None);
-        self.b.build_call(f, &[idx.into(), len.into(), loc.into()], "").unwrap();
-        self.b.build_unreachable().unwrap();
-        self.b.position_at_end(cont);
-    }
-
-    fn nil_check(&mut self, ptr: PointerValue<'ctx>, span: Span) {
-        let fv = self.cur_fn.unwrap();
-        let nil = self.b.build_is_null(ptr, "isnil").unwrap();
-        let fail = self.ctx.append_basic_block(fv, "nil");
-        let cont = self.ctx.append_basic_block(fv, "notnil");
-        self.b.build_conditional_branch(nil, fail, cont).unwrap();
-        self.b.position_at_end(fail);
-        let loc = self.location(span);
-        let f = self.rt("__truk_nil_fail", &[self.ptr().into()], None);
-        self.b.build_call(f, &[loc.into()], "").unwrap();
-        self.b.build_unreachable().unwrap();
-        self.b.position_at_end(cont);
     }
 
     pub(super) fn location(&mut self, span: Span) -> PointerValue<'ctx> {

@@ -1,0 +1,701 @@
+//! Range facts for bounds checks (optimized builds): which indexing of a slice or array is
+//! known in bounds, so that codegen emits no check for it (`unchecked`), and loop versioning
+//! that makes more of them so (`version_loops`).
+//!
+//! A fact is `a < b` or `a <= b` between unsigned values (terms: locals whose address is never
+//! taken, constants, `len` of such a slice local, and non-trapping arithmetic on them). Facts
+//! come from branch conditions (on each edge), from a check that passed (`a[i]` gives `i <
+//! len(a)` after it) and from copies (`c = r * 2 + 1` after a test of `r * 2 + 1 < e` gives `c
+//! < e`); an assignment to a local kills the facts that name it. They flow forward, kept where
+//! every path agrees. An index is proven when `i < len`, or `i < b <= len`, or `i <= b < len`.
+//!
+//! Versioning: a loop whose checks would be proven by facts `b <= len(s)` (or `b < len(s)`)
+//! about values it does not change gets a test of them before it: true, a copy of the loop
+//! without those checks runs, else the loop as it was. Every check is kept in meaning: where
+//! the test fails the original loop panics at the same index, after the same side effects.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{BlockId, Body, Stmt, Terminator};
+use crate::diag::Span;
+use crate::hir::ty::Ty;
+use crate::hir::{Builtin, Expr, ExprKind, LocalId, UnOp};
+use crate::syntax::ast::BinOp;
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+enum Term {
+    Local(LocalId),
+    Int(u128),
+    Len(LocalId),
+    /// Wrapping arithmetic at the given width.
+    Bin(BinOp, u8, Box<Term>, Box<Term>),
+}
+
+impl Term {
+    fn names(&self, x: LocalId) -> bool {
+        match self {
+            Term::Local(y) | Term::Len(y) => *y == x,
+            Term::Int(_) => false,
+            Term::Bin(_, _, a, b) => a.names(x) || b.names(x),
+        }
+    }
+
+    fn any_local(&self, f: &impl Fn(LocalId) -> bool) -> bool {
+        match self {
+            Term::Local(y) | Term::Len(y) => f(*y),
+            Term::Int(_) => false,
+            Term::Bin(_, _, a, b) => a.any_local(f) || b.any_local(f),
+        }
+    }
+}
+
+/// `lo < hi` (strict) or `lo <= hi`, as unsigned values.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+struct Fact {
+    strict: bool,
+    lo: Term,
+    hi: Term,
+}
+
+type Facts = HashSet<Fact>;
+
+/// Facts kept per program point, and passes over a function, at most: bounds on the time the
+/// analysis takes (a fact not kept is a check kept; a function that has not settled by then
+/// keeps all its checks).
+const MAX_FACTS: usize = 256;
+const MAX_PASSES: usize = 32;
+
+fn add(facts: &mut Facts, new: impl IntoIterator<Item = Fact>) {
+    for f in new {
+        if facts.len() >= MAX_FACTS {
+            return;
+        }
+        facts.insert(f);
+    }
+}
+
+fn unsigned_bits(ty: &Ty) -> Option<u8> {
+    match ty {
+        Ty::Int { signed: false, bits } => Some(*bits),
+        _ => None,
+    }
+}
+
+/// The locals whose address is taken somewhere: a store through a pointer may change them.
+fn address_taken(body: &Body) -> HashSet<LocalId> {
+    fn root(e: &Expr) -> Option<LocalId> {
+        match &e.kind {
+            ExprKind::Local(x) => Some(*x),
+            ExprKind::Field(b, _) | ExprKind::Index(b, _) => root(b),
+            _ => None,
+        }
+    }
+    let mut out = HashSet::new();
+    each_expr(body, &mut |e| {
+        if let ExprKind::AddrOf(p) = &e.kind {
+            if let Some(x) = root(p) {
+                out.insert(x);
+            }
+        }
+    });
+    out
+}
+
+fn each_expr<'a>(body: &'a Body, f: &mut impl FnMut(&'a Expr)) {
+    for b in &body.blocks {
+        for s in &b.stmts {
+            stmt_exprs(s, &mut |e| walk(e, f));
+        }
+        term_exprs(&b.term, &mut |e| walk(e, f));
+    }
+}
+
+fn stmt_exprs<'a>(s: &'a Stmt, f: &mut impl FnMut(&'a Expr)) {
+    match s {
+        Stmt::Assign { place, value, .. } => {
+            f(place);
+            f(value);
+        }
+        Stmt::LetTuple(_, e) | Stmt::Eval(e) => f(e),
+        Stmt::MapNext { map, .. } => f(map),
+    }
+}
+
+fn term_exprs<'a>(t: &'a Terminator, f: &mut impl FnMut(&'a Expr)) {
+    match t {
+        Terminator::Branch { cond: e, .. } | Terminator::Switch { value: e, .. } | Terminator::Panic(e) | Terminator::Return(Some(e)) => f(e),
+        _ => {}
+    }
+}
+
+/// Every node of `e`, parents before children, operands in evaluation order.
+fn walk<'a>(e: &'a Expr, f: &mut impl FnMut(&'a Expr)) {
+    f(e);
+    match &e.kind {
+        ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) | ExprKind::MapIndex(a, b) | ExprKind::MapSlot(a, b) => {
+            walk(a, f);
+            walk(b, f);
+        }
+        ExprKind::Unary(_, a) | ExprKind::AddrOf(a) | ExprKind::Deref(a) | ExprKind::Field(a, _) | ExprKind::Cast(a) => walk(a, f),
+        ExprKind::Call(c, args) => {
+            walk(c, f);
+            args.iter().for_each(|a| walk(a, f));
+        }
+        ExprKind::StructLit(xs) | ExprKind::ArrayLit(xs) | ExprKind::TupleLit(xs) | ExprKind::Builtin(_, xs) => xs.iter().for_each(|a| walk(a, f)),
+        _ => {}
+    }
+}
+
+struct Ctx<'b> {
+    body: &'b Body,
+    addr: HashSet<LocalId>,
+}
+
+impl Ctx<'_> {
+    /// The term of an unsigned integer expression, if it is one.
+    fn term(&self, e: &Expr) -> Option<Term> {
+        let bits = unsigned_bits(&e.ty)?;
+        match &e.kind {
+            ExprKind::Int(v) if *v >= 0 => Some(Term::Int(*v as u128)),
+            ExprKind::Local(x) if !self.addr.contains(x) => Some(Term::Local(*x)),
+            ExprKind::Builtin(Builtin::Len, args) => match (&args[0].kind, &args[0].ty) {
+                (ExprKind::Local(s), Ty::Slice(_)) if !self.addr.contains(s) => Some(Term::Len(*s)),
+                (_, Ty::Array(n, _)) if is_local(&args[0]) => Some(Term::Int(*n as u128)),
+                _ => None,
+            },
+            // Division and shifts are left out: a guard evaluates its terms early, and they
+            // may trap or be poison.
+            ExprKind::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor), a, b) => {
+                Some(Term::Bin(*op, bits, Box::new(self.term(a)?), Box::new(self.term(b)?)))
+            }
+            // Widening keeps the value.
+            ExprKind::Cast(x) if unsigned_bits(&x.ty).is_some_and(|from| from <= bits) => self.term(x),
+            _ => None,
+        }
+    }
+
+    /// The facts that hold where `cond` evaluated to `truth`.
+    fn cond_facts(&self, cond: &Expr, truth: bool) -> Vec<Fact> {
+        match &cond.kind {
+            ExprKind::Unary(UnOp::Not, x) => self.cond_facts(x, !truth),
+            ExprKind::Binary(op @ (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge), a, b) => {
+                let (Some(ta), Some(tb)) = (self.term(a), self.term(b)) else { return vec![] };
+                // As `lo < hi` or `lo <= hi` when true.
+                let (strict, lo, hi) = match op {
+                    BinOp::Lt => (true, ta, tb),
+                    BinOp::Le => (false, ta, tb),
+                    BinOp::Gt => (true, tb, ta),
+                    _ => (false, tb, ta),
+                };
+                vec![if truth { Fact { strict, lo, hi } } else { Fact { strict: !strict, lo: hi, hi: lo } }]
+            }
+            _ => vec![],
+        }
+    }
+
+    /// The length an index into `base` is checked against, as a term.
+    fn len_of(&self, base: &Expr) -> Option<Term> {
+        match (&base.ty, &base.kind) {
+            (Ty::Array(n, _), _) => Some(Term::Int(*n as u128)),
+            (Ty::Slice(_), ExprKind::Local(s)) if !self.addr.contains(s) => Some(Term::Len(*s)),
+            _ => None,
+        }
+    }
+}
+
+fn is_local(e: &Expr) -> bool {
+    matches!(e.kind, ExprKind::Local(_))
+}
+
+fn le_known(facts: &Facts, a: &Term, b: &Term, strict: bool) -> bool {
+    if let (Term::Int(x), Term::Int(y)) = (a, b) {
+        return if strict { x < y } else { x <= y };
+    }
+    facts.contains(&Fact { strict: true, lo: a.clone(), hi: b.clone() }) || (!strict && (a == b || facts.contains(&Fact { strict: false, lo: a.clone(), hi: b.clone() })))
+}
+
+/// `idx < len` from the facts, directly or through one bound between them.
+fn proves(facts: &Facts, idx: &Term, len: &Term) -> bool {
+    if le_known(facts, idx, len, true) {
+        return true;
+    }
+    facts.iter().any(|f| f.lo == *idx && le_known(facts, &f.hi, len, !f.strict))
+}
+
+fn kill(facts: &mut Facts, x: LocalId) {
+    facts.retain(|f| !f.lo.names(x) && !f.hi.names(x));
+}
+
+/// What the analysis found: per block, the facts at its start.
+struct Flow {
+    entry: Vec<Option<Facts>>,
+}
+
+/// Applies statement `s` to `facts`; each index it checks is passed to `seen` with whether the
+/// facts before the statement prove it.
+fn step<'a>(cx: &Ctx, facts: &mut Facts, s: &'a Stmt, seen: &mut impl FnMut(&'a Expr, bool, &Facts)) {
+    let mut gen = vec![];
+    stmt_exprs(s, &mut |e| index_facts(cx, facts, &mut gen, e, seen));
+    add(facts, gen);
+    match s {
+        Stmt::Assign { place, op, value } => {
+            let ExprKind::Local(x) = place.kind else { return };
+            // The new value as a term of the old ones: what was known of it is known of `x`.
+            let new = match op {
+                _ if cx.addr.contains(&x) || unsigned_bits(&place.ty).is_none() => None,
+                None => cx.term(value),
+                Some(op) => cx.term(&Expr { kind: ExprKind::Binary(*op, Box::new(place.clone()), Box::new(value.clone())), ty: place.ty.clone(), span: value.span }),
+            };
+            let xt = Term::Local(x);
+            let moved: Vec<Fact> = match &new {
+                Some(tv) => facts
+                    .iter()
+                    .filter_map(|f| match (f.lo == *tv && !f.hi.names(x), f.hi == *tv && !f.lo.names(x)) {
+                        (true, _) => Some(Fact { lo: xt.clone(), ..f.clone() }),
+                        (_, true) => Some(Fact { hi: xt.clone(), ..f.clone() }),
+                        _ => None,
+                    })
+                    .collect(),
+                None => vec![],
+            };
+            kill(facts, x);
+            add(facts, moved);
+            if let Some(n) = value_len(cx, value).filter(|n| op.is_none() && !n.names(x) && !cx.addr.contains(&x)) {
+                add(facts, [Fact { strict: false, lo: Term::Len(x), hi: n.clone() }, Fact { strict: false, lo: n, hi: Term::Len(x) }]);
+            }
+        }
+        Stmt::LetTuple(xs, _) => xs.iter().flatten().for_each(|&x| kill(facts, x)),
+        Stmt::MapNext { cursor, key, value, .. } => [cursor, key, value].into_iter().for_each(|&x| kill(facts, x)),
+        Stmt::Eval(_) => {}
+    }
+}
+
+/// The element count of `make(@T, n)`, as a term.
+fn value_len(cx: &Ctx, value: &Expr) -> Option<Term> {
+    match &value.kind {
+        ExprKind::Builtin(Builtin::MakeSlice(_), args) => args.first().and_then(|n| cx.term(n)),
+        _ => None,
+    }
+}
+
+/// The checks in `e`: each passed to `seen` with whether `facts` prove it, and what each
+/// establishes once passed pushed onto `gen`.
+fn index_facts<'a>(cx: &Ctx, facts: &Facts, gen: &mut Vec<Fact>, e: &'a Expr, seen: &mut impl FnMut(&'a Expr, bool, &Facts)) {
+    walk(e, &mut |n| {
+        if let ExprKind::Index(base, i) = &n.kind {
+            if !matches!(base.ty, Ty::Array(..) | Ty::Slice(_)) {
+                return;
+            }
+            let (Some(len), Some(ti)) = (cx.len_of(base), cx.term(i)) else {
+                seen(n, false, facts);
+                return;
+            };
+            seen(n, proves(facts, &ti, &len), facts);
+            // Past the check (which panics otherwise) the index is in bounds.
+            gen.push(Fact { strict: true, lo: ti, hi: len });
+        }
+    });
+}
+
+fn meet(into: &mut Option<Facts>, from: &Facts) -> bool {
+    match into {
+        None => {
+            *into = Some(from.clone());
+            true
+        }
+        Some(cur) => {
+            let n = cur.len();
+            cur.retain(|f| from.contains(f));
+            cur.len() != n
+        }
+    }
+}
+
+fn rpo(body: &Body) -> Vec<BlockId> {
+    let n = body.blocks.len();
+    let mut seen = vec![false; n];
+    let mut post = Vec::with_capacity(n);
+    let mut stack = vec![(0 as BlockId, 0usize)];
+    seen[0] = true;
+    while let Some(&mut (b, ref mut i)) = stack.last_mut() {
+        let succ = body.blocks[b as usize].term.successors();
+        if *i < succ.len() {
+            let s = succ[*i];
+            *i += 1;
+            if !seen[s as usize] {
+                seen[s as usize] = true;
+                stack.push((s, 0));
+            }
+        } else {
+            post.push(b);
+            stack.pop();
+        }
+    }
+    post.reverse();
+    post
+}
+
+fn analyze(cx: &Ctx) -> Flow {
+    let body = cx.body;
+    let order = rpo(body);
+    let mut entry: Vec<Option<Facts>> = vec![None; body.blocks.len()];
+    entry[0] = Some(Facts::new());
+    let mut changed = true;
+    let mut passes = 0;
+    while changed {
+        if passes == MAX_PASSES {
+            return Flow { entry: vec![None; body.blocks.len()] };
+        }
+        passes += 1;
+        changed = false;
+        for &b in &order {
+            let Some(mut facts) = entry[b as usize].clone() else { continue };
+            let blk = &body.blocks[b as usize];
+            for s in &blk.stmts {
+                step(cx, &mut facts, s, &mut |_, _, _| {});
+            }
+            let mut gen = vec![];
+            term_exprs(&blk.term, &mut |e| index_facts(cx, &facts, &mut gen, e, &mut |_, _, _| {}));
+            add(&mut facts, gen);
+            for (succ, extra) in edges(cx, &blk.term) {
+                let mut out = facts.clone();
+                add(&mut out, extra);
+                changed |= meet(&mut entry[succ as usize], &out);
+            }
+        }
+    }
+    Flow { entry }
+}
+
+/// Each successor with the facts its edge adds.
+fn edges(cx: &Ctx, t: &Terminator) -> Vec<(BlockId, Vec<Fact>)> {
+    match t {
+        Terminator::Branch { cond, then, els } if then != els => vec![(*then, cx.cond_facts(cond, true)), (*els, cx.cond_facts(cond, false))],
+        _ => t.successors().into_iter().map(|s| (s, vec![])).collect(),
+    }
+}
+
+/// Each index expression of `body` (arrays and slices) with whether the facts prove it.
+/// Each index expression of the blocks (arrays and slices) with whether the facts prove it
+/// and the facts before its statement.
+fn each_index<'a>(cx: &Ctx<'a>, flow: &Flow, blocks: impl Iterator<Item = BlockId>, f: &mut impl FnMut(BlockId, &'a Expr, bool, &Facts)) {
+    for b in blocks {
+        let blk = &cx.body.blocks[b as usize];
+        let Some(mut facts) = flow.entry[b as usize].clone() else { continue };
+        for s in &blk.stmts {
+            step(cx, &mut facts, s, &mut |e, ok, fs| f(b, e, ok, fs));
+        }
+        term_exprs(&blk.term, &mut |e| index_facts(cx, &facts, &mut vec![], e, &mut |e, ok, fs| f(b, e, ok, fs)));
+    }
+}
+
+/// The index expressions of `body` that need no bounds check, by address.
+pub fn unchecked(body: &Body) -> HashSet<*const Expr> {
+    let cx = Ctx { body, addr: address_taken(body) };
+    let flow = analyze(&cx);
+    let mut out = HashSet::new();
+    each_index(&cx, &flow, 0..body.blocks.len() as BlockId, &mut |_, e, ok, _| {
+        if ok {
+            out.insert(e as *const Expr);
+        }
+    });
+    out
+}
+
+// ---- loop versioning -----------------------------------------------------------------------
+
+/// Past this many blocks a function is not versioned (the analysis runs once per loop).
+const MAX_BLOCKS: usize = 2000;
+/// Loops versioned per function, and guard facts per loop: bounds on code growth; loops
+/// tried per function (each try analyzes the function twice): a bound on time.
+const MAX_VERSIONS: usize = 8;
+const MAX_TRIES: usize = 16;
+const MAX_GUARDS: usize = 3;
+
+/// Immediate dominators (Cooper, Harvey, Kennedy), indexed by block; the entry's is itself.
+fn dominators(body: &Body, order: &[BlockId]) -> Vec<Option<BlockId>> {
+    let n = body.blocks.len();
+    let mut pos = vec![usize::MAX; n];
+    for (i, &b) in order.iter().enumerate() {
+        pos[b as usize] = i;
+    }
+    let mut preds: Vec<Vec<BlockId>> = vec![vec![]; n];
+    for &b in order {
+        for s in body.blocks[b as usize].term.successors() {
+            preds[s as usize].push(b);
+        }
+    }
+    let mut idom: Vec<Option<BlockId>> = vec![None; n];
+    idom[0] = Some(0);
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for &b in &order[1..] {
+            let mut new: Option<BlockId> = None;
+            for &p in &preds[b as usize] {
+                if idom[p as usize].is_none() {
+                    continue;
+                }
+                new = Some(match new {
+                    None => p,
+                    Some(mut a) => {
+                        let mut c = p;
+                        while a != c {
+                            while pos[a as usize] > pos[c as usize] {
+                                a = idom[a as usize].unwrap();
+                            }
+                            while pos[c as usize] > pos[a as usize] {
+                                c = idom[c as usize].unwrap();
+                            }
+                        }
+                        a
+                    }
+                });
+            }
+            if new.is_some() && idom[b as usize] != new {
+                idom[b as usize] = new;
+                changed = true;
+            }
+        }
+    }
+    idom
+}
+
+fn dominates(idom: &[Option<BlockId>], a: BlockId, mut b: BlockId) -> bool {
+    loop {
+        if a == b {
+            return true;
+        }
+        match idom[b as usize] {
+            Some(d) if d != b => b = d,
+            _ => return false,
+        }
+    }
+}
+
+/// The natural loops (header and blocks, header included, largest first) and the immediate
+/// dominators.
+fn loops(body: &Body) -> (Vec<(BlockId, Vec<BlockId>)>, Vec<Option<BlockId>>) {
+    let order = rpo(body);
+    let idom = dominators(body, &order);
+    let mut preds: Vec<Vec<BlockId>> = vec![vec![]; body.blocks.len()];
+    for &b in &order {
+        for s in body.blocks[b as usize].term.successors() {
+            preds[s as usize].push(b);
+        }
+    }
+    let mut by_header: HashMap<BlockId, HashSet<BlockId>> = HashMap::new();
+    for &t in &order {
+        for h in body.blocks[t as usize].term.successors() {
+            if !dominates(&idom, h, t) {
+                continue;
+            }
+            let set = by_header.entry(h).or_insert_with(|| HashSet::from([h]));
+            let mut work = vec![t];
+            while let Some(b) = work.pop() {
+                if set.insert(b) {
+                    work.extend(preds[b as usize].iter().copied());
+                }
+            }
+        }
+    }
+    let mut out: Vec<(BlockId, Vec<BlockId>)> = by_header
+        .into_iter()
+        .map(|(h, s)| {
+            let mut v: Vec<BlockId> = s.into_iter().collect();
+            v.sort_unstable();
+            (h, v)
+        })
+        .collect();
+    out.sort_by_key(|(h, v)| (std::cmp::Reverse(v.len()), *h));
+    (out, idom)
+}
+
+/// Versions the loops of `body` whose checks a test before the loop would prove (see the
+/// module comment). For optimized builds.
+pub fn version_loops(body: &mut Body) {
+    if body.blocks.len() > MAX_BLOCKS {
+        return;
+    }
+    let mut tried: HashSet<BlockId> = HashSet::new();
+    let mut done: HashSet<BlockId> = HashSet::new();
+    let mut versions = 0;
+    while versions < MAX_VERSIONS && tried.len() < MAX_TRIES {
+        let (all, idom) = loops(body);
+        let Some((h, blocks)) = all.into_iter().find(|(h, v)| !tried.contains(h) && !v.iter().any(|b| done.contains(b))) else { break };
+        tried.insert(h);
+        if let Some(added) = version(body, h, &blocks, &idom) {
+            done.extend(blocks);
+            done.extend(added);
+            versions += 1;
+        }
+    }
+}
+
+/// Versions one loop; the blocks it added, or None when it would not pay.
+fn version(body: &mut Body, header: BlockId, blocks: &[BlockId], idom: &[Option<BlockId>]) -> Option<Vec<BlockId>> {
+    if header == 0 {
+        return None;
+    }
+    let in_loop: HashSet<BlockId> = blocks.iter().copied().collect();
+    let guards = {
+        let cx = Ctx { body, addr: address_taken(body) };
+        let assigned = assigned_in(body, blocks);
+        let invariant = |t: &Term| !t.any_local(&|x| assigned.contains(&x));
+        // Whether `x` has its value before the loop: a parameter, or assigned outside the loop
+        // on every way in (a guard must not read a local not yet written).
+        let defined = |x: LocalId| body.params.contains(&x) || assigned_out(body, x, &in_loop, header, idom);
+        let flow = analyze(&cx);
+        let mut guards: Vec<Fact> = vec![];
+        let mut before = 0;
+        each_index(&cx, &flow, blocks.iter().copied(), &mut |_, e, ok, facts| {
+            if ok {
+                before += 1;
+                return;
+            }
+            let ExprKind::Index(base, i) = &e.kind else { return };
+            let (Some(len), Some(ti)) = (cx.len_of(base), cx.term(i)) else { return };
+            if !invariant(&len) {
+                return;
+            }
+            // A bound of the index that the loop does not change, against the length: one
+            // already chosen if it serves.
+            let wanted: Vec<Fact> = facts
+                .iter()
+                .filter(|f| f.lo == ti && invariant(&f.hi) && !matches!(f.hi, Term::Int(_)))
+                .map(|f| Fact { strict: !f.strict, lo: f.hi.clone(), hi: len.clone() })
+                .collect();
+            let g = match wanted.into_iter().min_by_key(|g| !guards.contains(g)) {
+                Some(g) => g,
+                // An index the loop changes, in bounds once the loop has started (`root` of
+                // heap sort's sift-down is the last round's `child`, which was checked): in
+                // bounds on entry, with the same values as the loop then starts with.
+                None if !invariant(&ti) && ti.any_local(&|_| true) && !ti.any_local(&|x| !defined(x)) => Fact { strict: true, lo: ti, hi: len },
+                None => return,
+            };
+            if !guards.contains(&g) && guards.len() < MAX_GUARDS {
+                guards.push(g);
+            }
+        });
+        if guards.is_empty() {
+            return None;
+        }
+        (guards, before)
+    };
+    let (guards, proven_before) = guards;
+    let saved = body.clone();
+    let span = guard_span(body, header);
+    let n = body.blocks.len() as BlockId;
+    let map: HashMap<BlockId, BlockId> = blocks.iter().enumerate().map(|(i, &b)| (b, n + i as BlockId)).collect();
+    for &b in blocks {
+        let mut blk = body.blocks[b as usize].clone();
+        for s in blk.term.successors_mut() {
+            if let Some(&c) = map.get(s) {
+                *s = c;
+            }
+        }
+        body.blocks.push(blk);
+    }
+    // The tests, one block each: all true leads to the copy, any false to the original.
+    let first = body.blocks.len() as BlockId;
+    let count = guards.len() as BlockId;
+    for (k, g) in guards.iter().enumerate() {
+        let then = if k as BlockId + 1 == count { map[&header] } else { first + k as BlockId + 1 };
+        let cond = guard_expr(body, g, span);
+        body.blocks.push(super::Block { stmts: vec![], term: Terminator::Branch { cond, then, els: header } });
+    }
+    for b in 0..n as usize {
+        if in_loop.contains(&(b as BlockId)) {
+            continue;
+        }
+        for s in body.blocks[b].term.successors_mut() {
+            if *s == header {
+                *s = first;
+            }
+        }
+    }
+    // Kept only when the copy proves more of its checks than the loop did.
+    let cx = Ctx { body, addr: address_taken(body) };
+    let flow = analyze(&cx);
+    let copies: HashSet<BlockId> = map.values().copied().collect();
+    let mut after = 0;
+    each_index(&cx, &flow, copies.iter().copied(), &mut |_, _, ok, _| after += ok as usize);
+    if after <= proven_before {
+        *body = saved;
+        return None;
+    }
+    Some(map.into_values().chain(first..first + count).collect())
+}
+
+/// Whether a block outside the loop that dominates its header assigns `x`.
+fn assigned_out(body: &Body, x: LocalId, in_loop: &HashSet<BlockId>, header: BlockId, idom: &[Option<BlockId>]) -> bool {
+    body.blocks.iter().enumerate().any(|(b, blk)| {
+        let b = b as BlockId;
+        !in_loop.contains(&b)
+            && dominates(idom, b, header)
+            && blk.stmts.iter().any(|s| matches!(s, Stmt::Assign { place, op: None, .. } if matches!(place.kind, ExprKind::Local(y) if y == x)))
+    })
+}
+
+fn assigned_in(body: &Body, blocks: &[BlockId]) -> HashSet<LocalId> {
+    let mut out = HashSet::new();
+    for &b in blocks {
+        for s in &body.blocks[b as usize].stmts {
+            match s {
+                Stmt::Assign { place, .. } => {
+                    if let ExprKind::Local(x) = place.kind {
+                        out.insert(x);
+                    }
+                }
+                Stmt::LetTuple(xs, _) => out.extend(xs.iter().flatten().copied()),
+                Stmt::MapNext { cursor, key, value, .. } => out.extend([*cursor, *key, *value]),
+                Stmt::Eval(_) => {}
+            }
+        }
+    }
+    out
+}
+
+fn guard_span(body: &Body, header: BlockId) -> Span {
+    match &body.blocks[header as usize].term {
+        Terminator::Branch { cond, .. } => cond.span,
+        _ => body.blocks[header as usize].stmts.first().map(|s| match s {
+            Stmt::Assign { value: e, .. } | Stmt::LetTuple(_, e) | Stmt::Eval(e) | Stmt::MapNext { map: e, .. } => e.span,
+        }).unwrap_or(Span::new(0, 0, 0)),
+    }
+}
+
+const U64: Ty = Ty::Int { signed: false, bits: 64 };
+
+/// `lo < hi` or `lo <= hi` as an expression, in u64 (terms are unsigned: widening keeps them).
+fn guard_expr(body: &Body, g: &Fact, span: Span) -> Expr {
+    let op = if g.strict { BinOp::Lt } else { BinOp::Le };
+    let (a, b) = (widen(term_expr(body, &g.lo, span), span), widen(term_expr(body, &g.hi, span), span));
+    Expr { kind: ExprKind::Binary(op, Box::new(a), Box::new(b)), ty: Ty::Bool, span }
+}
+
+fn widen(e: Expr, span: Span) -> Expr {
+    if e.ty == U64 {
+        return e;
+    }
+    Expr { kind: ExprKind::Cast(Box::new(e)), ty: U64, span }
+}
+
+fn term_expr(body: &Body, t: &Term, span: Span) -> Expr {
+    match t {
+        Term::Local(x) => Expr { kind: ExprKind::Local(*x), ty: body.locals[*x as usize].ty.clone(), span },
+        Term::Int(v) => Expr { kind: ExprKind::Int(*v as i128), ty: U64, span },
+        Term::Len(s) => {
+            let slice = Expr { kind: ExprKind::Local(*s), ty: body.locals[*s as usize].ty.clone(), span };
+            Expr { kind: ExprKind::Builtin(Builtin::Len, vec![slice]), ty: U64, span }
+        }
+        Term::Bin(op, bits, a, b) => {
+            let ty = Ty::Int { signed: false, bits: *bits };
+            let at = |t: &Term| {
+                let e = term_expr(body, t, span);
+                if e.ty == ty { e } else { Expr { kind: ExprKind::Cast(Box::new(e)), ty: ty.clone(), span } }
+            };
+            Expr { kind: ExprKind::Binary(*op, Box::new(at(a)), Box::new(at(b))), ty, span }
+        }
+    }
+}
