@@ -577,7 +577,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             None => self.ctx.void_type().fn_type(params, false),
         };
         let f = self.module.add_function(name, fty, Some(Linkage::External));
-        if matches!(name, "__truk_panic" | "__truk_panic_cstr" | "__truk_bounds_fail" | "__truk_out_of_memory") {
+        if matches!(name, "__truk_panic" | "__truk_panic_cstr" | "__truk_bounds_fail" | "__truk_nil_fail" | "__truk_div_fail" | "__truk_div_overflow" | "__truk_out_of_memory") {
             // Failure paths: cold and noreturn, so they stay out of the hot code and do not
             // count against inlining the function that checks.
             for attr in ["noreturn", "cold", "nounwind"] {
@@ -1019,9 +1019,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let cont = self.ctx.append_basic_block(fv, "ok");
         self.b.build_conditional_branch(ok, cont, fail).unwrap();
         self.b.position_at_end(fail);
-        let loc = self.location(span);
-        let f = self.rt("__truk_bounds_fail", &[self.ctx.i64_type().into(), self.ctx.i64_type().into(), self.ptr().into()], None);
-        self.b.build_call(f, &[idx.into(), len.into(), loc.into()], "").unwrap();
+        let [file, at] = self.site(span);
+        let i64t = self.ctx.i64_type().into();
+        let f = self.rt("__truk_bounds_fail", &[i64t, i64t, self.ptr().into(), i64t], None);
+        self.b.build_call(f, &[idx.into(), len.into(), file.into(), at.into()], "").unwrap();
         self.b.build_unreachable().unwrap();
         self.b.position_at_end(cont);
     }
@@ -1033,22 +1034,23 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let cont = self.ctx.append_basic_block(fv, "notnil");
         self.b.build_conditional_branch(nil, fail, cont).unwrap();
         self.b.position_at_end(fail);
-        let loc = self.location(span);
-        let f = self.rt("__truk_nil_fail", &[self.ptr().into()], None);
-        self.b.build_call(f, &[loc.into()], "").unwrap();
+        let [file, at] = self.site(span);
+        let f = self.rt("__truk_nil_fail", &[self.ptr().into(), self.ctx.i64_type().into()], None);
+        self.b.build_call(f, &[file.into(), at.into()], "").unwrap();
         self.b.build_unreachable().unwrap();
         self.b.position_at_end(cont);
     }
 
-    pub(super) fn location(&mut self, span: Span) -> PointerValue<'ctx> {
-        let s = self.location_text(span);
-        self.string(s.as_bytes())
-    }
-
-    fn location_text(&self, span: Span) -> String {
+    /// A check site's source place as the runtime takes it: the file's name (one string
+    /// per file and module) and `line << 32 | col` as an immediate. A string per site
+    /// ("FILE:LINE:COL") cost a global, its data and a relocation at each of thousands of
+    /// sites; the runtime prints the same `FILE:LINE:COL`.
+    pub(super) fn site(&mut self, span: Span) -> [BasicValueEnum<'ctx>; 2] {
         let file = self.sources.file(span.file);
         let (line, col) = file.line_col(span.lo);
-        format!("{}:{}:{}", file.path.display(), line, col)
+        let name = file.path.display().to_string();
+        let at = (line as u64).min(u32::MAX as u64) << 32 | (col as u64).min(u32::MAX as u64);
+        [self.string(name.as_bytes()).into(), self.i64c(at).into()]
     }
 
     fn rvalue(&mut self, e: &'p Expr) -> Option<BasicValueEnum<'ctx>> {
@@ -1214,10 +1216,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// Integer division by zero, and signed division of the type's minimum by -1 (the
     /// quotient does not fit; x86 traps), are panics, not undefined behaviour.
     fn div_check(&mut self, op: BinOp, x: IntValue<'ctx>, y: IntValue<'ctx>, signed: bool, span: Span) {
-        let at = self.location_text(span);
         let t = y.get_type();
         let by_zero = self.b.build_int_compare(IntPredicate::EQ, y, t.const_zero(), "").unwrap();
-        self.panic_if(by_zero, &format!("integer division by zero (at {at})"));
+        self.panic_if(by_zero, "__truk_div_fail", &[], span);
         if signed {
             let bits = t.get_bit_width();
             let by_minus_one = self.b.build_int_compare(IntPredicate::EQ, y, t.const_all_ones(), "").unwrap();
@@ -1227,13 +1228,16 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             let min = t.const_int(1u64 << (bits - 1), false);
             let is_min = self.b.build_int_compare(IntPredicate::EQ, x, min, "").unwrap();
             let overflow = self.b.build_and(is_min, by_minus_one, "").unwrap();
-            let min = -(1i128 << (bits - 1));
-            self.panic_if(overflow, &format!("integer overflow: {min} {} -1: the quotient does not fit in i{bits} (at {at})", op.symbol()));
+            // The runtime writes the message from the width and the operator.
+            let i32t = self.ctx.i32_type();
+            let how = [i32t.const_int(bits as u64, false).into(), i32t.const_int(op.symbol().as_bytes()[0] as u64, false).into()];
+            self.panic_if(overflow, "__truk_div_overflow", &how, span);
         }
     }
 
-    /// Branch to a panic saying `msg` when `bad` holds.
-    fn panic_if(&mut self, bad: IntValue<'ctx>, msg: &str) {
+    /// Branch to a call of the runtime's `failure` when `bad` holds, with `args`
+    /// and then the site of `span`.
+    fn panic_if(&mut self, bad: IntValue<'ctx>, failure: &str, args: &[BasicValueEnum<'ctx>], span: Span) {
         if bad.get_zero_extended_constant() == Some(0) {
             // Known not to fail (a constant divisor other than 0 and -1): no blocks, no
             // message, less IR for every later stage.
@@ -1244,9 +1248,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let cont = self.ctx.append_basic_block(fv, "ok");
         self.b.build_conditional_branch(bad, fail, cont).unwrap();
         self.b.position_at_end(fail);
-        let msg = self.string(msg.as_bytes());
-        let f = self.rt("__truk_panic_cstr", &[self.ptr().into()], None);
-        self.b.build_call(f, &[msg.into()], "").unwrap();
+        let args: Vec<BasicValueEnum> = args.iter().copied().chain(self.site(span)).collect();
+        let params: Vec<BasicMetadataTypeEnum> = args.iter().map(|a| a.get_type().into()).collect();
+        let args: Vec<BasicMetadataValueEnum> = args.iter().map(|&a| a.into()).collect();
+        let f = self.rt(failure, &params, None);
+        self.b.build_call(f, &args, "").unwrap();
         self.b.build_unreachable().unwrap();
         self.b.position_at_end(cont);
     }
@@ -1376,9 +1382,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
         if direct.is_some_and(|f| is_test_framework_call(&self.prog.funcs[f as usize].name)) {
             // A failed assertion names its call site.
-            let loc = self.location(callee.span);
-            let at = self.rt("__truk_test_at", &[self.ptr().into()], None);
-            self.b.build_call(at, &[loc.into()], "").unwrap();
+            let [file, line_col] = self.site(callee.span);
+            let at = self.rt("__truk_test_at", &[self.ptr().into(), self.ctx.i64_type().into()], None);
+            self.b.build_call(at, &[file.into(), line_col.into()], "").unwrap();
         }
         let call = match direct {
             Some(f) => {
