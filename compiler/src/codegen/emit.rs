@@ -1019,11 +1019,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let cont = self.ctx.append_basic_block(fv, "ok");
         self.b.build_conditional_branch(ok, cont, fail).unwrap();
         self.b.position_at_end(fail);
-        let [file, at] = self.site(span);
-        let i64t = self.ctx.i64_type().into();
-        let f = self.rt("__truk_bounds_fail", &[i64t, i64t, self.ptr().into(), i64t], None);
-        self.b.build_call(f, &[idx.into(), len.into(), file.into(), at.into()], "").unwrap();
-        self.b.build_unreachable().unwrap();
+        self.fail_call("__truk_bounds_fail", &[idx.into(), len.into()], span);
         self.b.position_at_end(cont);
     }
 
@@ -1034,23 +1030,68 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let cont = self.ctx.append_basic_block(fv, "notnil");
         self.b.build_conditional_branch(nil, fail, cont).unwrap();
         self.b.position_at_end(fail);
-        let [file, at] = self.site(span);
-        let f = self.rt("__truk_nil_fail", &[self.ptr().into(), self.ctx.i64_type().into()], None);
-        self.b.build_call(f, &[file.into(), at.into()], "").unwrap();
-        self.b.build_unreachable().unwrap();
+        self.fail_call("__truk_nil_fail", &[], span);
         self.b.position_at_end(cont);
     }
 
-    /// A check site's source place as the runtime takes it: the file's name (one string
-    /// per file and module) and `line << 32 | col` as an immediate. A string per site
-    /// ("FILE:LINE:COL") cost a global, its data and a relocation at each of thousands of
-    /// sites; the runtime prints the same `FILE:LINE:COL`.
+    /// A source place as the runtime takes it: the file's name (one string per file and
+    /// module) and `line << 32 | col` as an immediate, which it prints as `FILE:LINE:COL`.
+    /// A string per site cost a global and its data at each of thousands of sites.
     pub(super) fn site(&mut self, span: Span) -> [BasicValueEnum<'ctx>; 2] {
         let file = self.sources.file(span.file);
-        let (line, col) = file.line_col(span.lo);
         let name = file.path.display().to_string();
-        let at = (line as u64).min(u32::MAX as u64) << 32 | (col as u64).min(u32::MAX as u64);
-        [self.string(name.as_bytes()).into(), self.i64c(at).into()]
+        [self.string(name.as_bytes()).into(), self.line_col(span).into()]
+    }
+
+    fn line_col(&self, span: Span) -> IntValue<'ctx> {
+        let (line, col) = self.sources.file(span.file).line_col(span.lo);
+        self.i64c((line as u64).min(u32::MAX as u64) << 32 | (col as u64).min(u32::MAX as u64))
+    }
+
+    /// A failed check's call of the runtime's `failure` with `args` and the place of `span`.
+    /// Unoptimized builds call through this module's stub for `span`'s file (`FAILURE.fN`),
+    /// which adds the file's name: a site passes its line and column as one immediate and
+    /// calls within its own section, so it needs no address and no relocation (the stub is
+    /// one more frame in a backtrace; the site's call keeps its line). Optimized builds
+    /// call the runtime directly: the stubs measured no cheaper there.
+    fn fail_call(&mut self, failure: &str, args: &[BasicValueEnum<'ctx>], span: Span) {
+        let mut vals: Vec<BasicMetadataValueEnum> = args.iter().map(|&a| a.into()).collect();
+        let callee = if self.optimized() {
+            let site = self.site(span);
+            vals.extend(site.map(BasicMetadataValueEnum::from));
+            let params: Vec<BasicMetadataTypeEnum> = args.iter().chain(&site).map(|a| a.get_type().into()).collect();
+            self.rt(failure, &params, None)
+        } else {
+            let name = format!("{failure}.f{}", span.file);
+            vals.push(self.line_col(span).into());
+            match self.module.get_function(&name) {
+                Some(f) => f,
+                None => self.fail_stub(&name, failure, args, span),
+            }
+        };
+        self.b.build_call(callee, &vals, "").unwrap();
+        self.b.build_unreachable().unwrap();
+    }
+
+    fn fail_stub(&mut self, name: &str, failure: &str, args: &[BasicValueEnum<'ctx>], span: Span) -> FunctionValue<'ctx> {
+        let i64t = self.ctx.i64_type();
+        let mut params: Vec<BasicMetadataTypeEnum> = args.iter().map(|a| a.get_type().into()).collect();
+        params.push(i64t.into());
+        let stub = self.module.add_function(name, self.ctx.void_type().fn_type(&params, false), Some(Linkage::Internal));
+        // Not nounwind: it keeps its unwind table, which debuggers walk through.
+        for attr in ["noreturn", "cold", "noinline"] {
+            stub.add_attribute(AttributeLoc::Function, self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id(attr), 0));
+        }
+        params.insert(args.len(), self.ptr().into());
+        let rt = self.rt(failure, &params, None);
+        let [file, _] = self.site(span);
+        let mut vals: Vec<BasicMetadataValueEnum> = stub.get_param_iter().map(|p| p.into()).collect();
+        vals.insert(args.len(), file.into());
+        let b = self.ctx.create_builder();
+        b.position_at_end(self.ctx.append_basic_block(stub, ""));
+        b.build_call(rt, &vals, "").unwrap();
+        b.build_unreachable().unwrap();
+        stub
     }
 
     fn rvalue(&mut self, e: &'p Expr) -> Option<BasicValueEnum<'ctx>> {
@@ -1248,12 +1289,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let cont = self.ctx.append_basic_block(fv, "ok");
         self.b.build_conditional_branch(bad, fail, cont).unwrap();
         self.b.position_at_end(fail);
-        let args: Vec<BasicValueEnum> = args.iter().copied().chain(self.site(span)).collect();
-        let params: Vec<BasicMetadataTypeEnum> = args.iter().map(|a| a.get_type().into()).collect();
-        let args: Vec<BasicMetadataValueEnum> = args.iter().map(|&a| a.into()).collect();
-        let f = self.rt(failure, &params, None);
-        self.b.build_call(f, &args, "").unwrap();
-        self.b.build_unreachable().unwrap();
+        self.fail_call(failure, args, span);
         self.b.position_at_end(cont);
     }
 
