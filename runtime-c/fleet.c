@@ -1091,11 +1091,12 @@ static bool holder_listed(struct truk_mutex_layout *m, uint32_t word) {
 /* The Truk source place of the lock or unlock under way (generated code calls the
  * _at entry points), named by a misuse's panic. */
 static const char *mutex_site;
+static uint64_t mutex_site_at; /* line << 32 | column */
 
 static _Noreturn void mutex_misuse(const char *what) {
-    char buf[1024];
+    char buf[1024], site[1024];
     if (mutex_site && *mutex_site) {
-        snprintf(buf, sizeof buf, "%s (at %s)", what, mutex_site);
+        snprintf(buf, sizeof buf, "%s (at %s)", what, __truk_site(site, sizeof site, mutex_site, mutex_site_at));
         what = buf;
     }
     __truk_panic_cstr(what);
@@ -1211,15 +1212,17 @@ void __truk_mutex_unlock(void *p) {
     mutex_release(s, m, false);
 }
 
-bool __truk_mutex_lock_at(void *p, const char *loc) {
-    mutex_site = loc;
+bool __truk_mutex_lock_at(void *p, const char *file, uint64_t at) {
+    mutex_site = file;
+    mutex_site_at = at;
     bool died = __truk_mutex_lock(p);
     mutex_site = NULL;
     return died;
 }
 
-void __truk_mutex_unlock_at(void *p, const char *loc) {
-    mutex_site = loc;
+void __truk_mutex_unlock_at(void *p, const char *file, uint64_t at) {
+    mutex_site = file;
+    mutex_site_at = at;
     __truk_mutex_unlock(p);
     mutex_site = NULL;
 }

@@ -162,19 +162,48 @@ _Noreturn void __truk_panic_cstr(const char *msg) {
     panic_finish();
 }
 
-_Noreturn void __truk_bounds_fail(uint64_t index, uint64_t len, const char *loc) {
+char *__truk_site(char *buf, uint64_t size, const char *file, uint64_t at) {
+    if (!size)
+        return buf;
+    buf[0] = 0;
+    if (file && *file)
+        snprintf(buf, size, "%s:%" PRIu32 ":%" PRIu32, file, (uint32_t)(at >> 32), (uint32_t)at);
+    return buf;
+}
+
+/* " (at FILE:LINE:COL)" after a failure's message, when the site is known. */
+static void eprint_site(const char *file, uint64_t at) {
+    if (file && *file)
+        rt_eprintf(" (at %s:%" PRIu32 ":%" PRIu32 ")", file, (uint32_t)(at >> 32), (uint32_t)at);
+}
+
+_Noreturn void __truk_bounds_fail(uint64_t index, uint64_t len, const char *file, uint64_t at) {
     panic_begin();
     rt_eprintf("index out of bounds: the index is %" PRIu64 " but the length is %" PRIu64, index, len);
-    if (loc && *loc)
-        rt_eprintf(" (at %s)", loc);
+    eprint_site(file, at);
     panic_finish();
 }
 
-_Noreturn void __truk_nil_fail(const char *loc) {
+_Noreturn void __truk_nil_fail(const char *file, uint64_t at) {
     panic_begin();
     rt_eprintf("nil dereference");
-    if (loc && *loc)
-        rt_eprintf(" (at %s)", loc);
+    eprint_site(file, at);
+    panic_finish();
+}
+
+_Noreturn void __truk_div_fail(const char *file, uint64_t at) {
+    panic_begin();
+    rt_eprintf("integer division by zero");
+    eprint_site(file, at);
+    panic_finish();
+}
+
+_Noreturn void __truk_div_overflow(int32_t bits, int32_t op, const char *file, uint64_t at) {
+    panic_begin();
+    /* The minimum of a bits-wide signed integer, -2^(bits-1), in decimal (bits <= 64). */
+    uint64_t mag = bits >= 64 ? (uint64_t)1 << 63 : (uint64_t)1 << (bits - 1);
+    rt_eprintf("integer overflow: -%" PRIu64 " %c -1: the quotient does not fit in i%d", mag, (char)op, (int)bits);
+    eprint_site(file, at);
     panic_finish();
 }
 

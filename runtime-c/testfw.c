@@ -37,16 +37,21 @@ static __truk_test_ctx *current;      /* the running test's context */
 static const char *current_name;
 static bool exit_hook_registered;
 static bool in_child;                 /* this process runs one test for a parent */
-static const char *current_at;        /* FILE:LINE:COL of the framework call running */
+static const char *current_at;        /* the file of the framework call running */
+static uint64_t current_at_line_col;  /* its line << 32 | column */
 
-void __truk_test_at(const char *loc) { current_at = loc; }
+void __truk_test_at(const char *file, uint64_t at) {
+    current_at = file;
+    current_at_line_col = at;
+}
 
 /* "FILE:LINE:COL: " of the failing call, when generated code gave it. */
 static const char *at(void) {
     static char buf[1024];
     if (!current_at)
         return "";
-    snprintf(buf, sizeof buf, "%s: ", current_at);
+    char site[sizeof buf - 2];
+    snprintf(buf, sizeof buf, "%s: ", __truk_site(site, sizeof site, current_at, current_at_line_col));
     return buf;
 }
 

@@ -24,10 +24,17 @@ bool __truk_rt_panicking(void); /* true once a panic has begun */
 #define TRUK_PANIC_STATUS 101
 _Noreturn void __truk_panic(const uint8_t *msg, uint64_t len);
 _Noreturn void __truk_panic_cstr(const char *msg);
-/* loc is a NUL-terminated "file:line:col" (may be NULL). */
-_Noreturn void __truk_bounds_fail(uint64_t index, uint64_t len, const char *loc);
+/* A check's source place: file is the source file's name (one string per file;
+ * may be NULL), at is line << 32 | column; printed as "file:line:col". */
+_Noreturn void __truk_bounds_fail(uint64_t index, uint64_t len, const char *file, uint64_t at);
 /* A dereference of nil (debug builds check each one). */
-_Noreturn void __truk_nil_fail(const char *loc);
+_Noreturn void __truk_nil_fail(const char *file, uint64_t at);
+/* Integer division (or remainder) by zero; signed division of the minimum of an
+ * integer of width bits by -1 (op is '/' or '%'). */
+_Noreturn void __truk_div_fail(const char *file, uint64_t at);
+_Noreturn void __truk_div_overflow(int32_t bits, int32_t op, const char *file, uint64_t at);
+/* "file:line:col" of a site into buf (empty without a file); returns buf. */
+char *__truk_site(char *buf, uint64_t size, const char *file, uint64_t at);
 
 /* ---- Memory: zero-filled; panics "out of memory" on failure -------------- */
 void *__truk_alloc(uint64_t size);                          /* size 0 allowed */
@@ -78,7 +85,7 @@ int32_t __truk_test_run(int32_t argc, char **argv, const struct __truk_test_case
                         void (*teardown)(struct __truk_test_context_s *));
 
 /* The FILE:LINE:COL of the next framework call, set by generated code. */
-void __truk_test_at(const char *loc);
+void __truk_test_at(const char *file, uint64_t at);
 void __truk_test_fail(__truk_test_ctx *t, const char *msg);
 void __truk_test_log(__truk_test_ctx *t, const char *msg);
 void __truk_test_assert_i8(__truk_test_ctx *t, int8_t expected, int8_t actual, const char *msg);
@@ -136,8 +143,8 @@ bool __truk_mutex_lock(void *m);
 bool __truk_mutex_try_lock(void *m); /* true when acquired */
 void __truk_mutex_unlock(void *m);
 /* The same, for generated code: a misuse's panic names `loc` (FILE:LINE:COL). */
-bool __truk_mutex_lock_at(void *m, const char *loc);
-void __truk_mutex_unlock_at(void *m, const char *loc);
+bool __truk_mutex_lock_at(void *m, const char *file, uint64_t at);
+void __truk_mutex_unlock_at(void *m, const char *file, uint64_t at);
 
 /* Futex-style waiting, across processes (non-private futexes). wait_on
  * sleeps while *p == expected; returns false on time-out (timeout_ms < 0:

@@ -160,7 +160,8 @@ fn main() : i32 { return f(100, 5); }
     );
     let body = |ir: &str| ir.split("@f(").nth(1).and_then(|f| f.split("\n}\n").next()).expect("f is defined").to_string();
     let f = body(&known);
-    for call in ["@__truk_panic_cstr(", "@__truk_bounds_fail("] {
+    // Failure calls go through a stub per source file (`@__truk_bounds_fail.f0(`).
+    for call in ["@__truk_div_fail", "@__truk_div_overflow", "@__truk_bounds_fail"] {
         assert!(!f.contains(call), "{call} in a function whose checks all pass:\n{f}");
     }
     let unknown = ir_of(
@@ -174,6 +175,30 @@ fn main() : i32 { return f(100, 5, 1); }
 "#,
     );
     let f = body(&unknown);
-    assert_eq!(f.matches("@__truk_panic_cstr(").count(), 2, "a zero and an overflow check:\n{f}");
-    assert!(f.contains("@__truk_bounds_fail("), "a bounds check:\n{f}");
+    assert!(f.contains("@__truk_div_fail") && f.contains("@__truk_div_overflow"), "a zero and an overflow check:\n{f}");
+    assert!(f.contains("@__truk_bounds_fail"), "a bounds check:\n{f}");
+}
+
+#[test]
+fn check_sites_share_their_file_name() {
+    // A place is the file's name (one string) and the line and column as an immediate; a
+    // debug build's sites call one stub per file and failure, which adds the name.
+    let dir = Scratch::new("cg-sites");
+    let program = r#"
+fn f(s: []u64, p: *u64, i: u64, j: u64) : u64 {
+    return s[i] + s[j] + *p + s[i + j];
+}
+fn main() : i32 { var s: []u64 = make(@u64, 4); var x: u64 = 3; return f(s, &x, 1, 2) as i32; }
+"#;
+    let ir = ir_of(&dir, program);
+    let names: Vec<&str> = ir.lines().filter(|l| l.starts_with("@.str") && l.contains("main.truk")).collect();
+    assert_eq!(names.len(), 1, "one string names the file:\n{names:#?}");
+    assert!(!names[0].contains("main.truk:"), "no FILE:LINE:COL string:\n{}", names[0]);
+    let f = ir.split("@f(").nth(1).and_then(|f| f.split("\n}\n").next()).expect("f is defined");
+    let sites = f.matches("call void @__truk_bounds_fail.f0(i64").count();
+    assert_eq!(sites, 3, "three bounds checks through the file's stub:\n{f}");
+    let at = 3u64 << 32 | 12; // s[i]: line 3, column 12
+    assert!(f.contains(&format!(", i64 {at})")), "the first index's place:\n{f}");
+    assert!(f.contains("call void @__truk_nil_fail.f0(i64 "), "the nil check through its stub:\n{f}");
+    assert_eq!(ir.matches("define internal void @__truk_bounds_fail.f0(").count(), 1, "one stub:\n{ir}");
 }

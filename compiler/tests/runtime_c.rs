@@ -320,7 +320,7 @@ static int nil_and_alloc(void) {
 int32_t __truk_main(int32_t argc, char **argv) {
     if (argc > 1) {
         const char *mode = argv[1];
-        if (!strcmp(mode, "bounds")) { printf("before\n"); __truk_bounds_fail(7, 3, "main.truk:4:9"); }
+        if (!strcmp(mode, "bounds")) { printf("before\n"); __truk_bounds_fail(7, 3, "main.truk", (uint64_t)4 << 32 | 9); }
         if (!strcmp(mode, "panic")) __truk_panic((const uint8_t *)"boom, truncated", 4);
         if (!strcmp(mode, "panic-nul")) __truk_panic((const uint8_t *)"a\0b\n\0", 5);
         if (!strcmp(mode, "nilmap")) { uint64_t k = 0; __truk_map_upsert(NULL, &k); }

@@ -53,10 +53,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let cont = self.ctx.append_basic_block(fv, "ok");
         self.b.build_conditional_branch(ok, cont, fail).unwrap();
         self.b.position_at_end(fail);
-        let loc = self.location(span);
-        let f = self.rt("__truk_bounds_fail", &[self.ctx.i64_type().into(), self.ctx.i64_type().into(), self.ptr().into()], None);
-        self.b.build_call(f, &[idx.into(), len.into(), loc.into()], "").unwrap();
-        self.b.build_unreachable().unwrap();
+        self.fail_call("__truk_bounds_fail", &[idx.into(), len.into()], span);
         self.b.position_at_end(cont);
     }
 
@@ -67,10 +64,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let cont = self.ctx.append_basic_block(fv, "notnil");
         self.b.build_conditional_branch(nil, fail, cont).unwrap();
         self.b.position_at_end(fail);
-        let loc = self.location(span);
-        let f = self.rt("__truk_nil_fail", &[self.ptr().into()], None);
-        self.b.build_call(f, &[loc.into()], "").unwrap();
-        self.b.build_unreachable().unwrap();
+        self.fail_call("__truk_nil_fail", &[], span);
         self.b.position_at_end(cont);
     }
 }

@@ -590,7 +590,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             None => self.ctx.void_type().fn_type(params, false),
         };
         let f = self.module.add_function(name, fty, Some(Linkage::External));
-        if matches!(name, "__truk_panic" | "__truk_panic_cstr" | "__truk_bounds_fail" | "__truk_out_of_memory") {
+        if matches!(name, "__truk_panic" | "__truk_panic_cstr" | "__truk_bounds_fail" | "__truk_nil_fail" | "__truk_div_fail" | "__truk_div_overflow" | "__truk_out_of_memory") {
             // Failure paths: cold and noreturn, so they stay out of the hot code and do not
             // count against inlining the function that checks.
             for attr in ["noreturn", "cold", "nounwind"] {
@@ -1008,15 +1008,64 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         (ptr, len)
     }
 
-    pub(super) fn location(&mut self, span: Span) -> PointerValue<'ctx> {
-        let s = self.location_text(span);
-        self.string(s.as_bytes())
+    /// A source place as the runtime takes it: the file's name (one string per file and
+    /// module) and `line << 32 | col` as an immediate, which it prints as `FILE:LINE:COL`.
+    /// A string per site cost a global and its data at each of thousands of sites.
+    pub(super) fn site(&mut self, span: Span) -> [BasicValueEnum<'ctx>; 2] {
+        let file = self.sources.file(span.file);
+        let name = file.path.display().to_string();
+        [self.string(name.as_bytes()).into(), self.line_col(span).into()]
     }
 
-    fn location_text(&self, span: Span) -> String {
-        let file = self.sources.file(span.file);
-        let (line, col) = file.line_col(span.lo);
-        format!("{}:{}:{}", file.path.display(), line, col)
+    fn line_col(&self, span: Span) -> IntValue<'ctx> {
+        let (line, col) = self.sources.file(span.file).line_col(span.lo);
+        self.i64c((line as u64).min(u32::MAX as u64) << 32 | (col as u64).min(u32::MAX as u64))
+    }
+
+    /// A failed check's call of the runtime's `failure` with `args` and the place of `span`.
+    /// Unoptimized builds call through this module's stub for `span`'s file (`FAILURE.fN`),
+    /// which adds the file's name: a site passes its line and column as one immediate and
+    /// calls within its own section, so it needs no address and no relocation (the stub is
+    /// one more frame in a backtrace; the site's call keeps its line). Optimized builds
+    /// call the runtime directly: the stubs measured no cheaper there.
+    fn fail_call(&mut self, failure: &str, args: &[BasicValueEnum<'ctx>], span: Span) {
+        let mut vals: Vec<BasicMetadataValueEnum> = args.iter().map(|&a| a.into()).collect();
+        let callee = if self.optimized() {
+            let site = self.site(span);
+            vals.extend(site.map(BasicMetadataValueEnum::from));
+            let params: Vec<BasicMetadataTypeEnum> = args.iter().chain(&site).map(|a| a.get_type().into()).collect();
+            self.rt(failure, &params, None)
+        } else {
+            let name = format!("{failure}.f{}", span.file);
+            vals.push(self.line_col(span).into());
+            match self.module.get_function(&name) {
+                Some(f) => f,
+                None => self.fail_stub(&name, failure, args, span),
+            }
+        };
+        self.b.build_call(callee, &vals, "").unwrap();
+        self.b.build_unreachable().unwrap();
+    }
+
+    fn fail_stub(&mut self, name: &str, failure: &str, args: &[BasicValueEnum<'ctx>], span: Span) -> FunctionValue<'ctx> {
+        let i64t = self.ctx.i64_type();
+        let mut params: Vec<BasicMetadataTypeEnum> = args.iter().map(|a| a.get_type().into()).collect();
+        params.push(i64t.into());
+        let stub = self.module.add_function(name, self.ctx.void_type().fn_type(&params, false), Some(Linkage::Internal));
+        // Not nounwind: it keeps its unwind table, which debuggers walk through.
+        for attr in ["noreturn", "cold", "noinline"] {
+            stub.add_attribute(AttributeLoc::Function, self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id(attr), 0));
+        }
+        params.insert(args.len(), self.ptr().into());
+        let rt = self.rt(failure, &params, None);
+        let [file, _] = self.site(span);
+        let mut vals: Vec<BasicMetadataValueEnum> = stub.get_param_iter().map(|p| p.into()).collect();
+        vals.insert(args.len(), file.into());
+        let b = self.ctx.create_builder();
+        b.position_at_end(self.ctx.append_basic_block(stub, ""));
+        b.build_call(rt, &vals, "").unwrap();
+        b.build_unreachable().unwrap();
+        stub
     }
 
     fn rvalue(&mut self, e: &'p Expr) -> Option<BasicValueEnum<'ctx>> {
@@ -1182,10 +1231,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// Integer division by zero, and signed division of the type's minimum by -1 (the
     /// quotient does not fit; x86 traps), are panics, not undefined behaviour.
     fn div_check(&mut self, op: BinOp, x: IntValue<'ctx>, y: IntValue<'ctx>, signed: bool, span: Span) {
-        let at = self.location_text(span);
         let t = y.get_type();
         let by_zero = self.b.build_int_compare(IntPredicate::EQ, y, t.const_zero(), "").unwrap();
-        self.panic_if(by_zero, &format!("integer division by zero (at {at})"));
+        self.panic_if(by_zero, "__truk_div_fail", &[], span);
         if signed {
             let bits = t.get_bit_width();
             let by_minus_one = self.b.build_int_compare(IntPredicate::EQ, y, t.const_all_ones(), "").unwrap();
@@ -1195,13 +1243,16 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             let min = t.const_int(1u64 << (bits - 1), false);
             let is_min = self.b.build_int_compare(IntPredicate::EQ, x, min, "").unwrap();
             let overflow = self.b.build_and(is_min, by_minus_one, "").unwrap();
-            let min = -(1i128 << (bits - 1));
-            self.panic_if(overflow, &format!("integer overflow: {min} {} -1: the quotient does not fit in i{bits} (at {at})", op.symbol()));
+            // The runtime writes the message from the width and the operator.
+            let i32t = self.ctx.i32_type();
+            let how = [i32t.const_int(bits as u64, false).into(), i32t.const_int(op.symbol().as_bytes()[0] as u64, false).into()];
+            self.panic_if(overflow, "__truk_div_overflow", &how, span);
         }
     }
 
-    /// Branch to a panic saying `msg` when `bad` holds.
-    fn panic_if(&mut self, bad: IntValue<'ctx>, msg: &str) {
+    /// Branch to a call of the runtime's `failure` when `bad` holds, with `args`
+    /// and then the site of `span`.
+    fn panic_if(&mut self, bad: IntValue<'ctx>, failure: &str, args: &[BasicValueEnum<'ctx>], span: Span) {
         if bad.get_zero_extended_constant() == Some(0) {
             // Known not to fail (a constant divisor other than 0 and -1): no blocks, no
             // message, less IR for every later stage.
@@ -1212,10 +1263,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let cont = self.ctx.append_basic_block(fv, "ok");
         self.b.build_conditional_branch(bad, fail, cont).unwrap();
         self.b.position_at_end(fail);
-        let msg = self.string(msg.as_bytes());
-        let f = self.rt("__truk_panic_cstr", &[self.ptr().into()], None);
-        self.b.build_call(f, &[msg.into()], "").unwrap();
-        self.b.build_unreachable().unwrap();
+        self.fail_call(failure, args, span);
         self.b.position_at_end(cont);
     }
 
@@ -1344,9 +1392,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
         if direct.is_some_and(|f| is_test_framework_call(&self.prog.funcs[f as usize].name)) {
             // A failed assertion names its call site.
-            let loc = self.location(callee.span);
-            let at = self.rt("__truk_test_at", &[self.ptr().into()], None);
-            self.b.build_call(at, &[loc.into()], "").unwrap();
+            let [file, line_col] = self.site(callee.span);
+            let at = self.rt("__truk_test_at", &[self.ptr().into(), self.ctx.i64_type().into()], None);
+            self.b.build_call(at, &[file.into(), line_col.into()], "").unwrap();
         }
         let call = match direct {
             Some(f) => {

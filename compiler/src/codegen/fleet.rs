@@ -194,9 +194,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
         if let (FleetFn::Lock | FleetFn::Unlock, Some(m)) = (f, args.first()) {
             // A misuse's panic names the place (that of the Mutex argument).
-            let loc = self.location(m.span);
-            params.push(self.ptr().into());
-            vals.push(loc.into());
+            vals.extend(self.site(m.span).map(BasicMetadataValueEnum::from));
+            params.extend::<[BasicMetadataTypeEnum; 2]>([self.ptr().into(), self.ctx.i64_type().into()]);
         }
         if let Some(p) = out {
             params.push(self.ptr().into());
