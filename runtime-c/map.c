@@ -57,7 +57,8 @@ static uint64_t mix64(uint64_t h) { /* murmur3 finalizer */
     return h;
 }
 
-static uint64_t hash_bytes(const unsigned char *p, uint64_t n) {
+/* One copy for every key kind that needs it (strings, floats, keys of more than 8 bytes). */
+__attribute__((noinline)) static uint64_t hash_bytes(const unsigned char *p, uint64_t n) {
     if (n <= 8) {
         uint64_t v = 0;
         memcpy(&v, p, (size_t)n);
@@ -78,22 +79,31 @@ static uint64_t load64(const void *p) {
     return v;
 }
 
+/* The bits a float key is stored and hashed as: -0.0 becomes 0.0, zero-extended. */
+static uint64_t float_bits(const truk_map *m, const void *key) {
+    uint64_t v = 0;
+    if (m->key_size == 4) {
+        float f;
+        memcpy(&f, key, 4);
+        if (f == 0.0f)
+            f = 0.0f;
+        memcpy(&v, &f, 4);
+    } else {
+        double d;
+        memcpy(&d, key, 8);
+        if (d == 0.0)
+            d = 0.0;
+        memcpy(&v, &d, 8);
+    }
+    return v;
+}
+
 static uint64_t key_hash(const truk_map *m, const void *key) {
     switch (m->key_kind) {
-    case TRUK_KEY_FLOAT:
-        if (m->key_size == 4) {
-            float f;
-            memcpy(&f, key, 4);
-            if (f == 0.0f)
-                f = 0.0f; /* -0.0 hashes like 0.0 */
-            return hash_bytes((const unsigned char *)&f, 4);
-        } else {
-            double d;
-            memcpy(&d, key, 8);
-            if (d == 0.0)
-                d = 0.0;
-            return hash_bytes((const unsigned char *)&d, 8);
-        }
+    case TRUK_KEY_FLOAT: {
+        uint64_t v = float_bits(m, key); /* little-endian targets: a float is the low bytes */
+        return hash_bytes((const unsigned char *)&v, m->key_size);
+    }
     case TRUK_KEY_STRING: {
         const char *s;
         memcpy(&s, key, sizeof s);
@@ -198,8 +208,10 @@ static uint64_t *find_slot(const truk_map *m, const void *key, uint64_t h) {
     }
 }
 
-/* find_slot for an integer key (kind BYTES, key_size <= 8): one u64 compare per probe. */
-static uint64_t *find_int(const truk_map *m, uint64_t key) {
+/* find_slot for an integer key (kind BYTES, key_size <= 8): one u64 compare per probe.
+ * One copy for the three *_int entry points (lookups of such keys are inline in optimized
+ * code; these run on inserts, removes and unoptimized builds). */
+__attribute__((noinline)) static uint64_t *find_int(const truk_map *m, uint64_t key) {
     if (!m->index)
         return NULL;
     uint64_t mask = 2 * m->cap - 1, h = int_hash(key);
@@ -221,8 +233,9 @@ static void index_put(truk_map *m, uint64_t h, uint64_t entry_no) {
 }
 
 /* Called when the entry array is full: drop dead entries, size the array to
- * twice the live count (so at least half of it is free), rebuild the index. */
-static void rebuild(truk_map *m) {
+ * twice the live count (so at least half of it is free), rebuild the index.
+ * Cold (once per doubling): kept out of append's callers. */
+__attribute__((noinline, cold)) static void rebuild(truk_map *m) {
     uint64_t w = 0;
     for (uint64_t r = 0; r < m->n_entries; r++) {
         unsigned char *e = entry_at(m, r);
@@ -274,25 +287,17 @@ static void make_stored_key(const truk_map *m, const void *key, unsigned char *o
             memcpy(copy, s, l);
         }
         memcpy(out, &copy, sizeof copy);
-    } else if (m->key_kind == TRUK_KEY_FLOAT && m->key_size == 4) {
-        float f;
-        memcpy(&f, key, 4);
-        if (f == 0.0f)
-            f = 0.0f;
-        memcpy(out, &f, 4);
     } else if (m->key_kind == TRUK_KEY_FLOAT) {
-        double d;
-        memcpy(&d, key, 8);
-        if (d == 0.0)
-            d = 0.0;
-        memcpy(out, &d, 8);
+        uint64_t v = float_bits(m, key); /* little-endian targets: the float is the low bytes */
+        memcpy(out, &v, (size_t)m->key_size);
     } else {
         memcpy(out, key, (size_t)m->key_size);
     }
 }
 
-/* A new zero-filled live entry with hash h, indexed; the caller stores the key. */
-static unsigned char *append(truk_map *m, uint64_t h) {
+/* A new zero-filled live entry with hash h, indexed; the caller stores the key. One copy
+ * for both inserts. */
+__attribute__((noinline)) static unsigned char *append(truk_map *m, uint64_t h) {
     if (m->n_entries == m->cap)
         rebuild(m);
     uint64_t n = m->n_entries++;
