@@ -19,7 +19,7 @@ use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
 
 use crate::diag::{SourceMap, Span};
 use crate::hir::*;
-use crate::mir::{self, layout};
+use crate::mir;
 use crate::syntax::ast::{BinOp, VarKind};
 
 #[path = "fleet.rs"]
@@ -44,6 +44,8 @@ mod alloc;
 mod checks;
 #[path = "mem.rs"]
 mod mem;
+pub use mem::llvm_type_of;
+use mem::slice_type;
 
 pub use super::parts::Part;
 
@@ -219,71 +221,6 @@ const HEAP_LOCAL_MIN: u64 = 1 << 20;
 
 /// Switches with at most this many cases are emitted as compare-and-branch chains.
 const SWITCH_CHAIN_MAX: usize = 8;
-
-/// The LLVM type of `t` in memory; `struct_ty` gives the LLVM type of a struct.
-fn llvm_type<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty, struct_ty: &dyn Fn(StructId) -> BasicTypeEnum<'ctx>) -> BasicTypeEnum<'ctx> {
-    let c = ctx;
-    match t {
-        Ty::Int { bits: 8, .. } => c.i8_type().into(),
-        Ty::Int { bits: 16, .. } => c.i16_type().into(),
-        Ty::Int { bits: 32, .. } => c.i32_type().into(),
-        Ty::Int { .. } => c.i64_type().into(),
-        Ty::Float { bits: 32 } => c.f32_type().into(),
-        Ty::Float { .. } => c.f64_type().into(),
-        // A byte, as C's `_Bool`: values are `i1` (`Emitter::ty`), see `mem.rs`.
-        Ty::Bool => c.i8_type().into(),
-        Ty::Ptr(_) | Ty::Map(..) | Ty::Fn { .. } | Ty::Nil => c.ptr_type(AddressSpace::default()).into(),
-        Ty::Array(n, el) => llvm_type(ctx, prog, el, struct_ty).array_type(*n as u32).into(),
-        Ty::Slice(_) => slice_type(ctx).into(),
-        Ty::Tuple(ts) => {
-            let fields: Vec<BasicTypeEnum> = ts.iter().map(|t| llvm_type(ctx, prog, t, struct_ty)).collect();
-            c.struct_type(&fields, false).into()
-        }
-        Ty::Struct(id) => struct_ty(*id),
-        Ty::Enum(id) => match prog.enums.get(*id as usize) {
-            Some(e) => llvm_type(ctx, prog, &e.base, struct_ty),
-            None => c.i32_type().into(),
-        },
-        // Opaque bytes of the runtime's size, 8-aligned.
-        Ty::Mutex => c.i64_type().array_type((layout::MUTEX_SIZE / 8) as u32).into(),
-        // Opaque words: the runtime reads the cells (`chan_size` is a multiple of 8).
-        Ty::Chan(el, n) => {
-            // Header words, then N cells of words: every count stays within u32.
-            let size = layout::chan_elem_size(prog, el);
-            let cell = c.i64_type().array_type((layout::chan_stride(size) / 8) as u32);
-            // 16-aligned channels (layout::chan_align): a header of i128 words carries it.
-            let header = match layout::chan_align(size) {
-                16 => c.i128_type().array_type((layout::CHAN_HEADER_SIZE / 16) as u32),
-                _ => c.i64_type().array_type((layout::CHAN_HEADER_SIZE / 8) as u32),
-            };
-            c.struct_type(&[header.into(), cell.array_type(*n as u32).into()], false).into()
-        }
-        Ty::Table(k, v, n) => {
-            let (ks, vs) = (layout::chan_elem_size(prog, k), layout::chan_elem_size(prog, v));
-            c.i64_type().array_type((layout::table_size(ks, vs, *n) / 8) as u32).into()
-        }
-        // `void` only reaches here as a pointee or an error: give it a byte.
-        Ty::Void | Ty::Error => c.i8_type().into(),
-    }
-}
-
-fn slice_type(ctx: &Context) -> StructType<'_> {
-    ctx.struct_type(&[ctx.ptr_type(AddressSpace::default()).into(), ctx.i64_type().into()], false)
-}
-
-/// The LLVM type of `t` with structs as literal (unnamed) types: for checking layouts.
-pub fn llvm_type_of<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty) -> BasicTypeEnum<'ctx> {
-    fn anon_struct<'ctx>(ctx: &'ctx Context, prog: &Program, id: StructId) -> BasicTypeEnum<'ctx> {
-        match &prog.structs[id as usize].fields {
-            Some(fields) => {
-                let fs: Vec<BasicTypeEnum> = fields.iter().map(|(_, t)| llvm_type(ctx, prog, t, &|id| anon_struct(ctx, prog, id))).collect();
-                ctx.struct_type(&fs, false).into()
-            }
-            None => ctx.struct_type(&[ctx.i8_type().into()], false).into(),
-        }
-    }
-    llvm_type(ctx, prog, t, &|id| anon_struct(ctx, prog, id))
-}
 
 /// Integer parameters narrower than 32 bits travel as `i32` (sign- or zero-extended by the
 /// caller, truncated by the callee), as C compilers pass them: LLVM's fast instruction
