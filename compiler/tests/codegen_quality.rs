@@ -1,7 +1,7 @@
 //! Properties of the generated LLVM IR that decide speed, not behaviour: natural alignment
 //! of 8-byte loads and stores, failure paths declared cold and noreturn, integer map keys
 //! passed by value to the map's integer entry points (and looked up inline in release
-//! builds), aggregate parameters `noalias`.
+//! builds), aggregate parameters `noalias`, bools stored as bytes.
 
 mod common;
 
@@ -201,4 +201,69 @@ fn main() : i32 { var s: []u64 = make(@u64, 4); var x: u64 = 3; return f(s, &x, 
     assert!(f.contains(&format!(", i64 {at})")), "the first index's place:\n{f}");
     assert!(f.contains("call void @__truk_nil_fail.f0(i64 "), "the nil check through its stub:\n{f}");
     assert_eq!(ir.matches("define internal void @__truk_bounds_fail.f0(").count(), 1, "one stub:\n{ir}");
+}
+
+/// Bools of every kind of place: locals, struct fields, arrays, slices, globals, tuples.
+const BOOLS: &str = r#"
+struct F { on: bool, n: i64 }
+var g: bool = true;
+var gs: [3]bool = [true, false, true];
+fn flip(f: *F) : bool { f->on = !f->on; return f->on; }
+fn pair(b: bool) : (bool, i32) { return b, 4; }
+fn main() : i32 {
+    var f: F = F { on: g, n: 2 };
+    var xs: []bool = make(@bool, 64);
+    defer delete(xs);
+    for var i: u64 = 0; i < len(xs); i += 1 {
+        xs[i] = i % 3 == 0;
+    }
+    let ok, four = pair(xs[3]);
+    var a: [2]bool = [flip(&f), gs[1]];
+    if ok && four == 4 && !a[0] && !a[1] && f.n == 2 { return 7; }
+    return 1;
+}
+"#;
+
+#[test]
+fn bools_are_bytes_in_memory() {
+    // As C's `_Bool`: an `i1` in memory kept LLVM from vectorizing loops over `[]bool` or
+    // turning them into memset (the sieve of bench/codegen ran 1.2x clang's instructions).
+    let dir = Scratch::new("cg-bool-bytes");
+    let ir = ir_of(&dir, BOOLS);
+    let in_memory = |l: &&str| {
+        let l = l.trim();
+        l.contains("alloca i1") || l.contains("load i1,") || l.contains("store i1 ") || (l.contains(" = type ") && l.contains("i1"))
+            || (l.starts_with('@') && l.contains(" i1 "))
+    };
+    let bad: Vec<&str> = ir.lines().filter(in_memory).collect();
+    assert!(bad.is_empty(), "bools as i1 in memory:\n{bad:#?}");
+    assert!(ir.contains("%struct.F = type { i8, i64 }"), "{ir}");
+    assert!(ir.contains("load i8,") && ir.contains("store i8 "), "{ir}");
+    let run = truk().arg("run").arg(dir.0.join("main.truk")).output().unwrap();
+    assert_eq!(run.status.code(), Some(7), "{}", text(&run.stderr));
+}
+
+#[test]
+fn release_loops_over_bools_are_vectorized() {
+    let dir = Scratch::new("cg-bool-vector");
+    let ir = ir_with(
+        &dir,
+        r#"
+fn count(limit: u64) : u64 {
+    var composite: []bool = make(@bool, limit + 1);
+    defer delete(composite);
+    for var i: u64 = 0; i <= limit; i += 1 {
+        composite[i] = false;
+    }
+    var n: u64 = 0;
+    for var i: u64 = 0; i <= limit; i += 1 {
+        if !composite[i] { n += 1; }
+    }
+    return n;
+}
+fn main() : i32 { return count(100) as i32; }
+"#,
+        &["--release"],
+    );
+    assert!(ir.contains("store <") || ir.contains("@llvm.memset"), "the zeroing loop is neither vectorized nor a memset:\n{ir}");
 }

@@ -4,7 +4,7 @@
 use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, PointerValue};
 
-use super::Emitter;
+use super::{mem, Emitter};
 use crate::hir::chan::chan_of_ptr;
 use crate::hir::*;
 
@@ -27,7 +27,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let idx = i32t.const_int(i as u64, false);
                 for (field, v) in [(0u64, p), (1, self.i64c(cap).into()), (2, self.i64c(el_size).into())] {
                     let f = unsafe { self.b.build_in_bounds_gep(arr_ty, arr, &[zero, idx, i32t.const_int(field, false)], "").unwrap() };
-                    self.b.build_store(f, v).unwrap();
+                    mem::store(&self.b, f, v);
                 }
             }
             let f = self.rt("__truk_chan_select", &[i64t.into(), i64t.into(), ptr.into()], Some(i32t.into()));
@@ -78,6 +78,6 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let vals: [BasicMetadataValueEnum; 5] = [ch.into(), self.i64c(cap).into(), self.i64c(el_size).into(), out.into(), t.into()];
         let ok = self.b.build_call(f, &vals, "").unwrap().try_as_basic_value().basic().unwrap();
         let okp = self.b.build_struct_gep(tuple_ty, slot, 0, "").unwrap();
-        self.b.build_store(okp, ok).unwrap();
+        mem::store(&self.b, okp, ok);
     }
 }

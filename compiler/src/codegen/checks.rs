@@ -20,7 +20,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 if checked {
                     self.bounds_check(idx, self.i64c(*n), span);
                 }
-                let elt = self.ty(el);
+                let elt = self.mty(el);
                 unsafe { self.b.build_in_bounds_gep(elt, base, &[idx], "").unwrap() }
             }
             Ty::Slice(el) => {
@@ -29,13 +29,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 if checked {
                     self.bounds_check(idx, len, span);
                 }
-                let elt = self.ty(el);
+                let elt = self.mty(el);
                 unsafe { self.b.build_in_bounds_gep(elt, ptr, &[idx], "").unwrap() }
             }
             Ty::Ptr(el) => {
                 let p = self.rvalue(b).unwrap().into_pointer_value();
                 let idx = self.rvalue(i).unwrap().into_int_value();
-                let elt = self.ty(el);
+                let elt = self.mty(el);
                 unsafe { self.b.build_gep(elt, p, &[idx], "").unwrap() }
             }
             _ => unreachable!("index of a non-indexable type passed the checker"),

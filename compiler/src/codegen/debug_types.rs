@@ -18,7 +18,7 @@ use inkwell::values::AsValueRef;
 use inkwell::AddressSpace;
 
 use super::debug::Dwarf;
-use super::{in_memory, Emitter, HEAP_LOCAL_MIN};
+use super::{in_memory, mem, Emitter, HEAP_LOCAL_MIN};
 use crate::hir::ty::{ty_name, I64};
 use crate::diag::Span;
 use crate::hir::*;
@@ -202,7 +202,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             let indirect = (arg.is_some() && in_memory(&l.ty) && !self.copies_param(&l.ty)) || (arg.is_none() && self.size_of(&l.ty) >= HEAP_LOCAL_MIN);
             let storage = if indirect {
                 let p = self.alloca(&Ty::ptr(Ty::Void), &format!("{}.addr", l.name));
-                self.b.build_store(p, slot).unwrap();
+                mem::store(&self.b, p, slot);
                 p
             } else {
                 slot

@@ -19,7 +19,7 @@ use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
 
 use crate::diag::{SourceMap, Span};
 use crate::hir::*;
-use crate::mir::{self, layout};
+use crate::mir;
 use crate::syntax::ast::{BinOp, VarKind};
 
 #[path = "fleet.rs"]
@@ -42,6 +42,10 @@ mod entry;
 mod alloc;
 #[path = "checks.rs"]
 mod checks;
+#[path = "mem.rs"]
+mod mem;
+pub use mem::llvm_type_of;
+use mem::slice_type;
 
 pub use super::parts::Part;
 
@@ -218,70 +222,6 @@ const HEAP_LOCAL_MIN: u64 = 1 << 20;
 /// Switches with at most this many cases are emitted as compare-and-branch chains.
 const SWITCH_CHAIN_MAX: usize = 8;
 
-/// The LLVM type of `t`; `struct_ty` gives the LLVM type of a struct.
-fn llvm_type<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty, struct_ty: &dyn Fn(StructId) -> BasicTypeEnum<'ctx>) -> BasicTypeEnum<'ctx> {
-    let c = ctx;
-    match t {
-        Ty::Int { bits: 8, .. } => c.i8_type().into(),
-        Ty::Int { bits: 16, .. } => c.i16_type().into(),
-        Ty::Int { bits: 32, .. } => c.i32_type().into(),
-        Ty::Int { .. } => c.i64_type().into(),
-        Ty::Float { bits: 32 } => c.f32_type().into(),
-        Ty::Float { .. } => c.f64_type().into(),
-        Ty::Bool => c.bool_type().into(),
-        Ty::Ptr(_) | Ty::Map(..) | Ty::Fn { .. } | Ty::Nil => c.ptr_type(AddressSpace::default()).into(),
-        Ty::Array(n, el) => llvm_type(ctx, prog, el, struct_ty).array_type(*n as u32).into(),
-        Ty::Slice(_) => slice_type(ctx).into(),
-        Ty::Tuple(ts) => {
-            let fields: Vec<BasicTypeEnum> = ts.iter().map(|t| llvm_type(ctx, prog, t, struct_ty)).collect();
-            c.struct_type(&fields, false).into()
-        }
-        Ty::Struct(id) => struct_ty(*id),
-        Ty::Enum(id) => match prog.enums.get(*id as usize) {
-            Some(e) => llvm_type(ctx, prog, &e.base, struct_ty),
-            None => c.i32_type().into(),
-        },
-        // Opaque bytes of the runtime's size, 8-aligned.
-        Ty::Mutex => c.i64_type().array_type((layout::MUTEX_SIZE / 8) as u32).into(),
-        // Opaque words: the runtime reads the cells (`chan_size` is a multiple of 8).
-        Ty::Chan(el, n) => {
-            // Header words, then N cells of words: every count stays within u32.
-            let size = layout::chan_elem_size(prog, el);
-            let cell = c.i64_type().array_type((layout::chan_stride(size) / 8) as u32);
-            // 16-aligned channels (layout::chan_align): a header of i128 words carries it.
-            let header = match layout::chan_align(size) {
-                16 => c.i128_type().array_type((layout::CHAN_HEADER_SIZE / 16) as u32),
-                _ => c.i64_type().array_type((layout::CHAN_HEADER_SIZE / 8) as u32),
-            };
-            c.struct_type(&[header.into(), cell.array_type(*n as u32).into()], false).into()
-        }
-        Ty::Table(k, v, n) => {
-            let (ks, vs) = (layout::chan_elem_size(prog, k), layout::chan_elem_size(prog, v));
-            c.i64_type().array_type((layout::table_size(ks, vs, *n) / 8) as u32).into()
-        }
-        // `void` only reaches here as a pointee or an error: give it a byte.
-        Ty::Void | Ty::Error => c.i8_type().into(),
-    }
-}
-
-fn slice_type(ctx: &Context) -> StructType<'_> {
-    ctx.struct_type(&[ctx.ptr_type(AddressSpace::default()).into(), ctx.i64_type().into()], false)
-}
-
-/// The LLVM type of `t` with structs as literal (unnamed) types: for checking layouts.
-pub fn llvm_type_of<'ctx>(ctx: &'ctx Context, prog: &Program, t: &Ty) -> BasicTypeEnum<'ctx> {
-    fn anon_struct<'ctx>(ctx: &'ctx Context, prog: &Program, id: StructId) -> BasicTypeEnum<'ctx> {
-        match &prog.structs[id as usize].fields {
-            Some(fields) => {
-                let fs: Vec<BasicTypeEnum> = fields.iter().map(|(_, t)| llvm_type(ctx, prog, t, &|id| anon_struct(ctx, prog, id))).collect();
-                ctx.struct_type(&fs, false).into()
-            }
-            None => ctx.struct_type(&[ctx.i8_type().into()], false).into(),
-        }
-    }
-    llvm_type(ctx, prog, t, &|id| anon_struct(ctx, prog, id))
-}
-
 /// Integer parameters narrower than 32 bits travel as `i32` (sign- or zero-extended by the
 /// caller, truncated by the callee), as C compilers pass them: LLVM's fast instruction
 /// selector lowers no `i1`, `i8` or `i16` argument, and sends the whole call or prologue to
@@ -296,8 +236,12 @@ fn widened(t: BasicTypeEnum<'_>) -> BasicTypeEnum<'_> {
 impl<'ctx, 'p> Emitter<'ctx, 'p> {
     // ---- types -----------------------------------------------------------------------------
 
+    /// The LLVM type of a value of type `t`: a bool is an `i1` (in memory an `i8`, see `mem.rs`).
     fn ty(&self, t: &Ty) -> BasicTypeEnum<'ctx> {
-        llvm_type(self.ctx, self.prog, t, &|id| self.structs[id as usize].into())
+        match t {
+            Ty::Bool => self.ctx.bool_type().into(),
+            _ => self.mty(t),
+        }
     }
 
     fn slice_ty(&self) -> StructType<'ctx> {
@@ -352,12 +296,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// `tmp`, a slot of that type.
     fn to_c_int_pair(&self, b: &Builder<'ctx>, src: PointerValue<'ctx>, t: &Ty, c_ty: BasicTypeEnum<'ctx>, tmp: PointerValue<'ctx>) -> BasicValueEnum<'ctx> {
         b.build_memcpy(tmp, 8, src, self.align_of(t), self.i64c(self.size_of(t))).unwrap();
-        b.build_load(c_ty, tmp, "").unwrap()
+        mem::load(&b, c_ty, tmp, "")
     }
 
     /// Store `v`, a C result of a type from [`Self::c_int_pair`], as the aggregate at `dst`.
     fn from_c_int_pair(&self, b: &Builder<'ctx>, v: BasicValueEnum<'ctx>, dst: PointerValue<'ctx>, t: &Ty, tmp: PointerValue<'ctx>) {
-        b.build_store(tmp, v).unwrap();
+        mem::store(&b, tmp, v);
         b.build_memcpy(dst, self.align_of(t), tmp, 8, self.i64c(self.size_of(t))).unwrap();
     }
 
@@ -404,7 +348,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
         for (i, s) in self.prog.structs.iter().enumerate() {
             if let Some(fields) = &s.fields {
-                let fs: Vec<BasicTypeEnum> = fields.iter().map(|(_, t)| self.ty(t)).collect();
+                let fs: Vec<BasicTypeEnum> = fields.iter().map(|(_, t)| self.mty(t)).collect();
                 self.structs[i].set_body(&fs, false);
             } else {
                 // Opaque: give it a body of one byte so it can sit behind pointers in GEPs.
@@ -429,7 +373,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.globals.push(None);
                 continue;
             }
-            let ty = self.ty(&g.ty);
+            let ty = self.mty(&g.ty);
             let name = if g.via_c_shim { format!("__truk_unused_{}", g.symbol) } else { self.part.symbol(&g.symbol).into_owned() };
             let gv = self.module.add_global(ty, None, &name);
             if g.via_c_shim {
@@ -457,13 +401,14 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
     }
 
+    /// The constant `c` as it lies in memory.
     fn const_value(&mut self, c: &Const, ty: &Ty) -> BasicValueEnum<'ctx> {
-        let lt = self.ty(ty);
+        let lt = self.mty(ty);
         match (c, ty) {
             (Const::Int(v), Ty::Float { .. }) => lt.into_float_type().const_float(*v as f64).into(),
             (Const::Int(v), _) if lt.is_int_type() => lt.into_int_type().const_int(*v as u64, false).into(),
             (Const::Float(v), _) if lt.is_float_type() => lt.into_float_type().const_float(*v).into(),
-            (Const::Bool(b), _) => self.ctx.bool_type().const_int(*b as u64, false).into(),
+            (Const::Bool(b), _) => self.ctx.i8_type().const_int(*b as u64, false).into(),
             (Const::Str(s), _) => self.string(s).into(),
             (Const::Func(f), _) => self.func_value(*f).into(),
             (Const::Aggregate(items), Ty::Struct(id)) => {
@@ -478,9 +423,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             (Const::Aggregate(items), Ty::Array(n, el)) => {
                 let mut vals: Vec<BasicValueEnum> = items.iter().map(|c| self.const_value(c, el)).collect();
                 while (vals.len() as u64) < *n {
-                    vals.push(self.ty(el).const_zero());
+                    vals.push(self.mty(el).const_zero());
                 }
-                const_array(self.ty(el), &vals)
+                const_array(self.mty(el), &vals)
             }
             _ => lt.const_zero(),
         }
@@ -560,7 +505,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             let by_value = in_memory(p) && !matches!(p, Ty::Array(..));
             args.push(match self.c_int_pair(p) {
                 Some(c_ty) if by_value => self.to_c_int_pair(&b, v.into_pointer_value(), p, c_ty, tmp).into(),
-                _ if by_value => b.build_load(self.ty(p), v.into_pointer_value(), "").unwrap().into(),
+                _ if by_value => mem::load(&b, self.ty(p), v.into_pointer_value(), "").into(),
                 _ => v.into(),
             });
         }
@@ -570,7 +515,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 if self.c_int_pair(&fd.ret).is_some() {
                     self.from_c_int_pair(&b, v, slot, &fd.ret, tmp);
                 } else {
-                    b.build_store(slot, v).unwrap();
+                    mem::store(&b, slot, v);
                 }
                 b.build_return(None).unwrap()
             }
@@ -644,8 +589,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 for k in 0..2 {
                     let (from, to) = (self.b.build_struct_gep(st, param.into_pointer_value(), k, "").unwrap(), self.b.build_struct_gep(st, slot, k, "").unwrap());
                     let ft = st.get_field_type_at_index(k).unwrap();
-                    let v = self.b.build_load(ft, from, "").unwrap();
-                    self.b.build_store(to, v).unwrap();
+                    let v = mem::load(&self.b, ft, from, "");
+                    mem::store(&self.b, to, v);
                 }
                 self.locals[p as usize] = Some(slot);
                 continue;
@@ -661,7 +606,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 (BasicValueEnum::IntValue(v), BasicTypeEnum::IntType(t)) if t != v.get_type() => self.b.build_int_truncate(v, t, "").unwrap().into(),
                 _ => param,
             };
-            self.b.build_store(slot, param).unwrap();
+            mem::store(&self.b, slot, param);
             self.locals[p as usize] = Some(slot);
         }
         for (i, l) in body.locals.iter().enumerate() {
@@ -674,7 +619,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         if f.variadic == Variadic::Truk {
             if let Some(base) = fv.get_nth_param(first + f.params.len() as u32) {
                 let cursor = self.b.build_alloca(self.ctx.i64_type(), "va.cursor").unwrap();
-                self.b.build_store(cursor, self.i64c(0)).unwrap();
+                mem::store(&self.b, cursor, self.i64c(0));
                 self.va = Some((base.into_pointer_value(), cursor));
             }
         }
@@ -704,7 +649,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.position_entry_builder();
         let size = self.size_of(t);
         if size < HEAP_LOCAL_MIN {
-            return self.entry_b.build_alloca(self.ty(t), name).unwrap();
+            return self.entry_b.build_alloca(self.mty(t), name).unwrap();
         }
         // The stack (8 MB by default) would overflow: the heap, zeroed, freed on return.
         let (ptr, i64t) = (self.ptr(), self.ctx.i64_type());
@@ -752,10 +697,10 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 match op {
                     None => self.store_expr(p, value),
                     Some(op) => {
-                        let cur = self.b.build_load(self.ty(&place.ty), p, "").unwrap();
+                        let cur = mem::load(&self.b, self.ty(&place.ty), p, "");
                         let v = self.rvalue(value).unwrap();
                         let r = self.arith(*op, cur, v, &place.ty, place.span.to(value.span));
-                        self.b.build_store(p, r).unwrap();
+                        mem::store(&self.b, p, r);
                     }
                 }
             }
@@ -781,11 +726,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let ptr = self.ptr();
                 let m = self.rvalue(map).unwrap();
                 let cur_slot = self.locals[*cursor as usize].unwrap();
-                let cur = self.b.build_load(self.ty(&body.locals[*cursor as usize].ty), cur_slot, "").unwrap();
+                let cur = mem::load(&self.b, self.ty(&body.locals[*cursor as usize].ty), cur_slot, "");
                 let (k, v) = (self.locals[*key as usize].unwrap(), self.locals[*value as usize].unwrap());
                 let f = self.rt("__truk_map_next", &[ptr.into(), i64t.into(), ptr.into(), ptr.into()], Some(i64t.into()));
                 let next = self.b.build_call(f, &[m.into(), cur.into(), k.into(), v.into()], "").unwrap().try_as_basic_value().basic().unwrap();
-                self.b.build_store(cur_slot, next).unwrap();
+                mem::store(&self.b, cur_slot, next);
             }
         }
     }
@@ -853,9 +798,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let lt = self.ty(&e.ty);
         if !lt.is_struct_type() && !lt.is_array_type() {
             match &e.kind {
-                ExprKind::Zero => self.b.build_store(slot, lt.const_zero()).unwrap(),
+                ExprKind::Zero => mem::store(&self.b, slot, lt.const_zero()),
                 _ => match self.rvalue(e) {
-                    Some(v) => self.b.build_store(slot, v).unwrap(),
+                    Some(v) => mem::store(&self.b, slot, v),
                     None => return,
                 },
             };
@@ -867,9 +812,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let (p, n) = self.alloc_slice(t, &args[0]);
                 let st = self.slice_ty();
                 let pp = self.b.build_struct_gep(st, slot, 0, "").unwrap();
-                self.b.build_store(pp, p).unwrap();
+                mem::store(&self.b, pp, p);
                 let lp = self.b.build_struct_gep(st, slot, 1, "").unwrap();
-                self.b.build_store(lp, n).unwrap();
+                mem::store(&self.b, lp, n);
             }
             ExprKind::StructLit(_) | ExprKind::TupleLit(_) | ExprKind::ArrayLit(_) => {
                 // Every element is computed before any is stored: the literal may read the slot.
@@ -883,7 +828,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     let p = unsafe { self.b.build_in_bounds_gep(lt, slot, &path, "").unwrap() };
                     match t {
                         Some(t) => self.copy(p, v.into_pointer_value(), t),
-                        None => _ = self.b.build_store(p, v).unwrap(),
+                        None => _ = mem::store(&self.b, p, v),
                     }
                 }
             }
@@ -903,7 +848,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             _ => {
                 if let Some(v) = self.rvalue(e) {
-                    self.b.build_store(slot, v).unwrap();
+                    mem::store(&self.b, slot, v);
                 }
             }
         }
@@ -917,8 +862,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             let size = self.i64c(self.size_of(t));
             self.b.build_memcpy(dst, align, src, align, size).unwrap();
         } else {
-            let v = self.b.build_load(lt, src, "").unwrap();
-            self.b.build_store(dst, v).unwrap();
+            let v = mem::load(&self.b, lt, src, "");
+            mem::store(&self.b, dst, v);
         }
     }
 
@@ -1003,8 +948,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let st = self.slice_ty();
         let pp = self.b.build_struct_gep(st, p, 0, "").unwrap();
         let lp = self.b.build_struct_gep(st, p, 1, "").unwrap();
-        let ptr = self.b.build_load(self.ptr(), pp, "").unwrap().into_pointer_value();
-        let len = self.b.build_load(self.ctx.i64_type(), lp, "").unwrap().into_int_value();
+        let ptr = mem::load(&self.b, self.ptr(), pp, "").into_pointer_value();
+        let len = mem::load(&self.b, self.ctx.i64_type(), lp, "").into_int_value();
         (ptr, len)
     }
 
@@ -1082,7 +1027,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             // A field of a value that is not a place reads it from a temporary.
             ExprKind::Local(_) | ExprKind::Global(_) | ExprKind::Deref(_) | ExprKind::Index(..) | ExprKind::Field(..) => {
                 let p = self.place(e);
-                self.b.build_load(self.ty(&e.ty), p, "").unwrap()
+                mem::load(&self.b, self.ty(&e.ty), p, "")
             }
             ExprKind::Func(f) => self.func_value(*f).into(),
             ExprKind::Binary(op, a, b) => return Some(self.binary(*op, a, b, e.span)),
@@ -1100,7 +1045,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 if !in_memory(&e.ty) {
                     return v;
                 }
-                self.b.build_load(self.ty(&e.ty), v.unwrap().into_pointer_value(), "").unwrap()
+                mem::load(&self.b, self.ty(&e.ty), v.unwrap().into_pointer_value(), "")
             }
             ExprKind::MapIndex(m, k) | ExprKind::MapSlot(m, k) => {
                 let op = if matches!(e.kind, ExprKind::MapIndex(..)) { map::MapOp::Get } else { map::MapOp::Upsert };
@@ -1112,6 +1057,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let mut agg = st.get_undef();
                 for (i, f) in fields.iter().enumerate() {
                     let v = self.rvalue(f).unwrap();
+                    let v = mem::to_mem(&self.b, v);
                     agg = self.b.build_insert_value(agg, v, i as u32, "").unwrap().into_struct_value();
                 }
                 agg.into()
@@ -1121,6 +1067,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let mut agg = at.const_zero();
                 for (i, x) in elems.iter().enumerate() {
                     let v = self.rvalue(x).unwrap();
+                    let v = mem::to_mem(&self.b, v);
                     agg = self.b.build_insert_value(agg, v, i as u32, "").unwrap().into_array_value();
                 }
                 agg.into()
@@ -1134,8 +1081,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     fn key_ptr(&mut self, k: &'p Expr) -> PointerValue<'ctx> {
         let kv = self.rvalue(k).unwrap();
         let slot = self.alloca(&k.ty, "key");
-        let kv = if k.ty == Ty::Bool { self.b.build_int_z_extend(kv.into_int_value(), self.ctx.i8_type(), "").unwrap().into() } else { kv };
-        self.b.build_store(slot, kv).unwrap();
+        mem::store(&self.b, slot, kv);
         slot
     }
 
@@ -1382,7 +1328,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     v
                 };
                 let slot = unsafe { self.b.build_in_bounds_gep(self.ctx.i64_type(), arr, &[self.i64c(i as u64)], "").unwrap() };
-                self.b.build_store(slot, v).unwrap();
+                mem::store(&self.b, slot, v);
             }
             vals.push(arr.into());
         } else {
@@ -1416,7 +1362,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                         let tmp = self.c_pair_slot();
                         self.from_c_int_pair(&self.b, v, slot, &ret, tmp);
                     }
-                    Some(v) => _ = self.b.build_store(slot, v).unwrap(),
+                    Some(v) => _ = mem::store(&self.b, slot, v),
                     None => {}
                 }
                 Some(slot.into())
@@ -1498,11 +1444,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             Builtin::Table(op) => self.table_call(*op, args),
             Builtin::VaArg(t) => {
                 let (base, cursor) = self.va.expect("checker allows va_arg only in variadic functions");
-                let i = self.b.build_load(i64t, cursor, "").unwrap().into_int_value();
+                let i = mem::load(&self.b, i64t, cursor, "").into_int_value();
                 let slot = unsafe { self.b.build_in_bounds_gep(i64t, base, &[i], "").unwrap() };
                 let next = self.b.build_int_add(i, self.i64c(1), "").unwrap();
-                self.b.build_store(cursor, next).unwrap();
-                Some(self.b.build_load(self.ty(t), slot, "").unwrap())
+                mem::store(&self.b, cursor, next);
+                Some(mem::load(&self.b, self.ty(t), slot, ""))
             }
         }
     }

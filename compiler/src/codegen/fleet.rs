@@ -8,7 +8,7 @@ use inkwell::types::{BasicMetadataTypeEnum, IntType};
 use inkwell::values::{BasicMetadataValueEnum, BasicValue, BasicValueEnum, GlobalValue, IntValue, PointerValue};
 use inkwell::{AtomicOrdering, AtomicRMWBinOp, IntPredicate};
 
-use super::Emitter;
+use super::{mem, Emitter};
 use crate::hir::fleet::Ordering;
 use crate::hir::*;
 
@@ -32,7 +32,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// The address of shared variable `g`: the area's base plus its constant offset.
     pub(super) fn shared_place(&mut self, g: GlobalId) -> PointerValue<'ctx> {
         let base_g = self.fleet_base().as_pointer_value();
-        let base = self.b.build_load(self.ptr(), base_g, "fleet.base").unwrap().into_pointer_value();
+        let base = mem::load(&self.b, self.ptr(), base_g, "fleet.base").into_pointer_value();
         let off = self.i64c(self.shared.offset_of(g).unwrap_or(0));
         unsafe { self.b.build_in_bounds_gep(self.ctx.i8_type(), base, &[off], "").unwrap() }
     }
@@ -44,7 +44,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let join = self.rt("__truk_fleet_join", &[ptr.into()], Some(ptr.into()));
         let arg = init.map(|f| f.as_global_value().as_pointer_value()).unwrap_or(ptr.const_null());
         let base = self.b.build_call(join, &[arg.into()], "").unwrap().try_as_basic_value().basic().unwrap();
-        self.b.build_store(self.fleet_base().as_pointer_value(), base).unwrap();
+        mem::store(&self.b, self.fleet_base().as_pointer_value(), base);
         self.fleet_description();
     }
 
@@ -88,7 +88,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         for (off, c, ty) in inits {
             let v = self.const_value(c, ty);
             let p = unsafe { b.build_in_bounds_gep(self.ctx.i8_type(), base, &[self.i64c(off)], "").unwrap() };
-            b.build_store(p, v).unwrap();
+            mem::store(&b, p, v);
         }
         b.build_return(None).unwrap();
         Some(f)
@@ -96,7 +96,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
 
     /// An atomic load of an integer of type `it` at `p`, aligned `align`.
     pub(super) fn atomic_load(&mut self, it: IntType<'ctx>, p: PointerValue<'ctx>, order: AtomicOrdering, align: u32) -> IntValue<'ctx> {
-        let v = self.b.build_load(it, p, "").unwrap();
+        let v = mem::load(&self.b, it, p, "");
         let i = v.as_instruction_value().unwrap();
         i.set_atomic_ordering(order).unwrap();
         i.set_alignment(align).unwrap();
@@ -105,7 +105,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
 
     /// An atomic store of `v` at `p`, aligned `align`.
     pub(super) fn atomic_store(&mut self, p: PointerValue<'ctx>, v: IntValue<'ctx>, order: AtomicOrdering, align: u32) {
-        let i = self.b.build_store(p, v).unwrap();
+        let i = mem::store(&self.b, p, v);
         i.set_atomic_ordering(order).unwrap();
         i.set_alignment(align).unwrap();
     }
@@ -166,7 +166,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         if super::in_memory(&ret) {
             let tmp = self.alloca(&ret, "fleet.ret");
             self.fleet_call_into(f, args, tmp);
-            return Some(self.b.build_load(self.ty(&ret), tmp, "").unwrap());
+            return Some(mem::load(&self.b, self.ty(&ret), tmp, ""));
         }
         self.fleet_call_with(f, args, None)
     }

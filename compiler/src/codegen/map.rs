@@ -8,7 +8,7 @@
 use inkwell::values::{BasicValueEnum, IntValue, PointerValue};
 use inkwell::IntPredicate;
 
-use super::Emitter;
+use super::{mem, Emitter};
 use crate::hir::*;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -87,12 +87,12 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let field = |off: u64| unsafe { b.build_in_bounds_gep(i8t, m, &[c(off)], "").unwrap() };
         b.build_conditional_branch(b.build_is_null(m, "").unwrap(), miss, some).unwrap();
         b.position_at_end(some);
-        let index = b.build_load(ptr, field(INDEX), "").unwrap().into_pointer_value();
+        let index = mem::load(&b, ptr, field(INDEX), "").into_pointer_value();
         b.build_conditional_branch(b.build_is_null(index, "").unwrap(), miss, has_index).unwrap();
         b.position_at_end(has_index);
-        let cap = b.build_load(i64t, field(CAP), "").unwrap().into_int_value();
+        let cap = mem::load(&b, i64t, field(CAP), "").into_int_value();
         let mask = b.build_int_sub(b.build_int_add(cap, cap, "").unwrap(), c(1), "").unwrap();
-        let shift = b.build_load(self.ctx.i32_type(), field(SHIFT), "").unwrap().into_int_value();
+        let shift = mem::load(&b, self.ctx.i32_type(), field(SHIFT), "").into_int_value();
         let shift = b.build_int_z_extend(shift, i64t, "").unwrap();
         let h = b.build_int_mul(key, c(INT_HASH), "").unwrap();
         let home = b.build_right_shift(h, shift, false, "").unwrap();
@@ -103,7 +103,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let i = b.build_phi(i64t, "").unwrap();
         let iv = i.as_basic_value().into_int_value();
         let slot = unsafe { b.build_in_bounds_gep(i64t, index, &[iv], "").unwrap() };
-        let s = b.build_load(i64t, slot, "").unwrap().into_int_value();
+        let s = mem::load(&b, i64t, slot, "").into_int_value();
         let empty = b.build_int_compare(IntPredicate::EQ, s, c(0), "").unwrap();
         b.build_conditional_branch(empty, miss, tag_ok).unwrap();
         b.position_at_end(tag_ok);
@@ -111,19 +111,19 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let same_tag = b.build_int_compare(IntPredicate::EQ, b.build_right_shift(s, c(32), false, "").unwrap(), tag, "").unwrap();
         b.build_conditional_branch(b.build_and(not_tomb, same_tag, "").unwrap(), cmpkey, next).unwrap();
         b.position_at_end(cmpkey);
-        let entries = b.build_load(ptr, field(ENTRIES), "").unwrap().into_pointer_value();
-        let esize = b.build_load(i64t, field(ENTRY_SIZE), "").unwrap().into_int_value();
+        let entries = mem::load(&b, ptr, field(ENTRIES), "").into_pointer_value();
+        let esize = mem::load(&b, i64t, field(ENTRY_SIZE), "").into_int_value();
         let no = b.build_int_sub(b.build_and(s, c(0xffff_ffff), "").unwrap(), c(1), "").unwrap();
         let e = unsafe { b.build_in_bounds_gep(i8t, entries, &[b.build_int_mul(no, esize, "").unwrap()], "").unwrap() };
         let kp = unsafe { b.build_in_bounds_gep(i8t, e, &[c(ENTRY_HDR)], "").unwrap() };
-        let there = b.build_load(i64t, kp, "").unwrap().into_int_value();
+        let there = mem::load(&b, i64t, kp, "").into_int_value();
         b.build_conditional_branch(b.build_int_compare(IntPredicate::EQ, there, key, "").unwrap(), hit, next).unwrap();
         b.position_at_end(next);
         let i1 = b.build_and(b.build_int_add(iv, c(1), "").unwrap(), mask, "").unwrap();
         b.build_unconditional_branch(lp).unwrap();
         i.add_incoming(&[(&home, entry), (&i1, next)]);
         b.position_at_end(hit);
-        let val_off = b.build_load(i64t, field(VAL_OFF), "").unwrap().into_int_value();
+        let val_off = mem::load(&b, i64t, field(VAL_OFF), "").into_int_value();
         unsafe { b.build_in_bounds_gep(i8t, e, &[val_off], "").unwrap() }
     }
 }

@@ -10,7 +10,7 @@ use inkwell::basic_block::BasicBlock;
 use inkwell::values::{BasicMetadataValueEnum, BasicValue, BasicValueEnum, IntValue, PointerValue};
 use inkwell::{AtomicOrdering, IntPredicate};
 
-use super::Emitter;
+use super::{mem, Emitter};
 use crate::hir::table::table_of_ptr;
 use crate::hir::*;
 use crate::mir::layout::{table_stride, TABLE_HEADER_SIZE};
@@ -56,7 +56,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let e = b.build_left_shift(b.build_and(e, c(MID_MASK), "").unwrap(), c(34), "").unwrap();
         let full = b.build_or(e, c(FULL), "").unwrap();
         let tomb = b.build_or(e, c(TOMB), "").unwrap();
-        let key = b.build_load(i64t, k, "").unwrap().into_int_value();
+        let key = mem::load(&b, i64t, k, "").into_int_value();
         key.as_instruction_value().unwrap().set_alignment(1).unwrap();
         // splitmix64's finalizer, as table.c hashes, then the home slot: (h * cap) >> 64.
         let mut h = key;
@@ -86,7 +86,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         b.build_conditional_branch(b.build_int_compare(IntPredicate::EQ, kind, full, "").unwrap(), cmpkey, notfull).unwrap();
         b.position_at_end(cmpkey);
         let kp = unsafe { b.build_in_bounds_gep(i8t, slot, &[c(8)], "").unwrap() };
-        let there = b.build_load(i64t, kp, "").unwrap().into_int_value();
+        let there = mem::load(&b, i64t, kp, "").into_int_value();
         b.build_conditional_branch(b.build_int_compare(IntPredicate::EQ, there, key, "").unwrap(), hit, next).unwrap();
         b.position_at_end(notfull);
         b.build_conditional_branch(b.build_int_compare(IntPredicate::EQ, kind, tomb, "").unwrap(), next, other).unwrap();
@@ -157,8 +157,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             Ty::Array(..) => self.copy(dst, src, t), // scalars: no padding between them
             _ => {
-                let v = self.b.build_load(self.ty(t), src, "").unwrap();
-                self.b.build_store(dst, v).unwrap();
+                let v = mem::load(&self.b, self.ty(t), src, "");
+                mem::store(&self.b, dst, v);
             }
         }
     }
@@ -180,7 +180,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let okp = self.b.build_struct_gep(tuple_ty, slot, 0, "").unwrap();
         if !self.inline_table_ops(ks) {
             let ok = self.b.build_call(f, &vals, "").unwrap().try_as_basic_value().basic().unwrap();
-            self.b.build_store(okp, ok).unwrap();
+            mem::store(&self.b, okp, ok);
             return;
         }
         let fv = self.cur_fn.unwrap();
@@ -203,7 +203,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.b.position_at_end(done);
         let phi = self.b.build_phi(boolt, "").unwrap();
         phi.add_incoming(&[(&boolt.const_int(1, false), hit_end), (&boolt.const_zero(), miss), (&ok, slow)]);
-        self.b.build_store(okp, phi.as_basic_value()).unwrap();
+        mem::store(&self.b, okp, phi.as_basic_value());
     }
 
     /// `table_put` of an 8-byte key already in the table: claims its slot with one CAS (BUSY,
@@ -215,7 +215,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         // This member as a writer: fleet.c keeps it in a variable (no call in the caller's loop).
         let i32t = self.ctx.i32_type();
         let me_g = self.module.get_global(ME).unwrap_or_else(|| self.module.add_global(i32t, None, ME));
-        let me = self.b.build_load(i32t, me_g.as_pointer_value(), "").unwrap().into_int_value();
+        let me = mem::load(&self.b, i32t, me_g.as_pointer_value(), "").into_int_value();
         let me = self.b.build_int_z_extend(me, i64t, "").unwrap();
         let fv = self.cur_fn.unwrap();
         let [write, slow, done] = ["table.write", "table.slow", "table.done"].map(|n| self.ctx.append_basic_block(fv, n));
@@ -333,7 +333,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                     },
                     "table.cursor",
                 );
-                self.b.build_store(cursor, self.i64c(0)).unwrap();
+                mem::store(&self.b, cursor, self.i64c(0));
                 let kout = self.alloca(&kt, "table.k");
                 let vout = self.alloca(&vt, "table.v");
                 let next = self.rt(
@@ -367,7 +367,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                         if super::in_memory(t) {
                             p.into()
                         } else {
-                            let v = s.b.build_load(s.ty(t), p, "").unwrap();
+                            let v = mem::load(&s.b, s.ty(t), p, "");
                             s.widen_arg(v, t)
                         }
                     };
