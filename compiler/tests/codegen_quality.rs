@@ -1,7 +1,7 @@
 //! Properties of the generated LLVM IR that decide speed, not behaviour: natural alignment
 //! of 8-byte loads and stores, failure paths declared cold and noreturn, integer map keys
 //! passed by value to the map's integer entry points (and looked up inline in release
-//! builds), aggregate parameters `noalias`, bools stored as bytes.
+//! builds), aggregate parameters `noalias` and dereferenceable, bools stored as bytes.
 
 mod common;
 
@@ -121,8 +121,8 @@ fn main() : i32 {
 
 #[test]
 fn aggregate_parameters_are_noalias_but_arrays_are_not() {
-    // Slices and structs arrive as pointers to the caller's copy for this call alone;
-    // a sized array is the caller's own array.
+    // Slices and structs arrive as pointers to the caller's copy for this call alone, a
+    // whole aligned value; a sized array is the caller's own array.
     let dir = Scratch::new("cg-noalias");
     let ir = ir_of(
         &dir,
@@ -141,6 +141,45 @@ fn main() : i32 {
     let params: Vec<&str> = def.split_once("@f(").unwrap().1.split(',').collect();
     assert!(params[0].contains("noalias") && params[1].contains("noalias"), "{def}");
     assert!(!params[2].contains("noalias"), "{def}");
+    for p in &params[..2] {
+        assert!(p.contains("nonnull") && p.contains("align 8") && p.contains("dereferenceable(16)"), "{def}");
+    }
+    assert!(!params[2].contains("dereferenceable"), "{def}");
+}
+
+#[test]
+fn release_struct_comparisons_select_instead_of_branching() {
+    // A struct parameter is a whole value, so LLVM may load `a.id` before knowing the keys
+    // are equal: the comparison is a select, not a second data-dependent branch (sorting
+    // structs ran 1.06x of C's time on those mispredictions).
+    let dir = Scratch::new("cg-struct-select");
+    let ir = ir_with(
+        &dir,
+        r#"
+struct R { key: u32, id: u32, w: f64 }
+fn less(a: R, b: R) : bool {
+    if a.key != b.key {
+        return a.key < b.key;
+    }
+    return a.id < b.id;
+}
+fn main(argc: i32, argv: **i8) : i32 {
+    var n: u64 = argc as u64 * 1000;
+    var xs: []R = make(@R, n);
+    defer delete(xs);
+    for var i: u64 = 0; i < n; i += 1 {
+        xs[i] = R{key: (i * 7 % 5) as u32, id: i as u32, w: 0.0};
+    }
+    var i: u64 = 0;
+    while i < n && less(xs[i], xs[n / 2]) {
+        i += 1;
+    }
+    return i as i32;
+}
+"#,
+        &["--release"],
+    );
+    assert!(ir.contains(" select "), "less() is still two branches:\n{ir}");
 }
 
 #[test]
