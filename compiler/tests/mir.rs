@@ -168,3 +168,34 @@ fn a_loop_bounded_by_a_parameter_is_versioned() {
     // written, whose check panics at the first index past the end.
     insta::assert_snapshot!(optimized_mir_of(BOUNDS, "fill"));
 }
+
+/// A function of `k` loops over a slice, each bounded by a parameter (so each may be
+/// versioned), as optimized builds analyze it: the analysis steps it took, its statements
+/// and blocks, and the blocks versioning added.
+fn versioning_cost(k: usize) -> (u64, usize, usize) {
+    let mut src = String::from("fn f(a: []u64, n: u64) : u64 {\n    var s: u64 = 0;\n");
+    for j in 0..k {
+        src += &format!("    for var j{j}: u64 = 0; j{j} < n; j{j} += 1 {{\n        a[j{j}] = a[j{j}] + j{j} * {j};\n        s += a[j{j}];\n    }}\n");
+    }
+    src += "    return s;\n}\n";
+    let (mut prog, id) = lowered(&src, "f");
+    let body = prog.bodies[id].as_mut().expect("no body");
+    let size = body.blocks.iter().map(|b| b.stmts.len() + 1).sum();
+    let blocks = body.blocks.len();
+    let start = truk_core::mir::bounds::analysis_steps();
+    truk_core::mir::bounds::version_loops(body);
+    let unchecked = truk_core::mir::bounds::unchecked(body);
+    assert!(!unchecked.is_empty());
+    (truk_core::mir::bounds::analysis_steps() - start, size, body.blocks.len() - blocks)
+}
+
+#[test]
+fn loop_versioning_costs_linear_steps() {
+    let (s100, n100, b100) = versioning_cost(100);
+    let (s400, n400, b400) = versioning_cost(400);
+    eprintln!("100 loops: {s100} steps, {n100} statements and blocks, {b100} blocks added; 400: {s400}, {n400}, {b400}");
+    assert!(b100 > 0 && b400 > 0, "no loop was versioned");
+    // Linear: the function analyzed a few times over, not once per loop tried.
+    assert!(s400 <= 5 * s100, "{s400} steps for 400 loops, {s100} for 100");
+    assert!(s400 as usize <= 4 * n400, "{s400} steps for {n400} statements and blocks");
+}

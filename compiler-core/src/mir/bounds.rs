@@ -234,6 +234,7 @@ struct Flow {
 /// Applies statement `s` to `facts`; each index it checks is passed to `seen` with whether the
 /// facts before the statement prove it.
 fn step<'a>(cx: &Ctx, facts: &mut Facts, s: &'a Stmt, seen: &mut impl FnMut(&'a Expr, bool, &Facts)) {
+    STEPS.with(|c| c.set(c.get() + 1));
     let mut gen = vec![];
     stmt_exprs(s, &mut |e| index_facts(cx, facts, &mut gen, e, seen));
     add(facts, gen);
@@ -336,35 +337,63 @@ fn rpo(body: &Body) -> Vec<BlockId> {
 }
 
 fn analyze(cx: &Ctx) -> Flow {
-    let body = cx.body;
-    let order = rpo(body);
-    let mut entry: Vec<Option<Facts>> = vec![None; body.blocks.len()];
-    entry[0] = Some(Facts::new());
+    let order = rpo(cx.body);
+    analyze_from(cx, &order, &|_| true, Facts::new())
+}
+
+/// The facts at the start of each block of `order` (reverse postorder, its first block the
+/// start, which `init` holds at), following only the edges into blocks `inside` accepts.
+fn analyze_from(cx: &Ctx, order: &[BlockId], inside: &dyn Fn(BlockId) -> bool, init: Facts) -> Flow {
+    let n = cx.body.blocks.len();
+    let mut entry: Vec<Option<Facts>> = vec![None; n];
+    entry[order[0] as usize] = Some(init);
     let mut changed = true;
     let mut passes = 0;
     while changed {
         if passes == MAX_PASSES {
-            return Flow { entry: vec![None; body.blocks.len()] };
+            return Flow { entry: vec![None; n] };
         }
         passes += 1;
         changed = false;
-        for &b in &order {
-            let Some(mut facts) = entry[b as usize].clone() else { continue };
-            let blk = &body.blocks[b as usize];
-            for s in &blk.stmts {
-                step(cx, &mut facts, s, &mut |_, _, _| {});
-            }
-            let mut gen = vec![];
-            term_exprs(&blk.term, &mut |e| index_facts(cx, &facts, &mut gen, e, &mut |_, _, _| {}));
-            add(&mut facts, gen);
-            for (succ, extra) in edges(cx, &blk.term) {
-                let mut out = facts.clone();
-                add(&mut out, extra);
-                changed |= meet(&mut entry[succ as usize], &out);
+        for &b in order {
+            let Some(facts) = entry[b as usize].clone() else { continue };
+            for (succ, out) in block_out(cx, facts, b) {
+                if inside(succ) {
+                    changed |= meet(&mut entry[succ as usize], &out);
+                }
             }
         }
     }
     Flow { entry }
+}
+
+/// The facts on each edge out of block `b`, from the facts at its start.
+fn block_out(cx: &Ctx, mut facts: Facts, b: BlockId) -> Vec<(BlockId, Facts)> {
+    let blk = &cx.body.blocks[b as usize];
+    for s in &blk.stmts {
+        step(cx, &mut facts, s, &mut |_, _, _| {});
+    }
+    let mut gen = vec![];
+    term_exprs(&blk.term, &mut |e| index_facts(cx, &facts, &mut gen, e, &mut |_, _, _| {}));
+    add(&mut facts, gen);
+    edges(cx, &blk.term)
+        .into_iter()
+        .map(|(succ, extra)| {
+            let mut out = facts.clone();
+            add(&mut out, extra);
+            (succ, out)
+        })
+        .collect()
+}
+
+thread_local! {
+    static STEPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Statements the analysis has stepped through on this thread: a measure of its
+/// cost that does not depend on the machine (tests check it grows linearly).
+pub fn analysis_steps() -> u64 {
+    STEPS.with(|c| c.get())
 }
 
 /// Each successor with the facts its edge adds.
@@ -404,13 +433,22 @@ pub fn unchecked(body: &Body) -> HashSet<*const Expr> {
 
 // ---- loop versioning -----------------------------------------------------------------------
 
-/// Past this many blocks a function is not versioned (the analysis runs once per loop).
+/// Past this many blocks a function is not versioned.
 const MAX_BLOCKS: usize = 2000;
 /// Loops versioned per function, and guard facts per loop: bounds on code growth; loops
-/// tried per function (each try analyzes the function twice): a bound on time.
+/// tried per function: a bound on time (a try costs the loop's size, the function is analyzed
+/// once).
 const MAX_VERSIONS: usize = 8;
 const MAX_TRIES: usize = 16;
 const MAX_GUARDS: usize = 3;
+/// A loop copied has at most this many statements and blocks, and all copies together at
+/// most a quarter of the function's (or one such loop): bounds on what LLVM then optimizes.
+const MAX_LOOP_SIZE: usize = 200;
+
+/// Statements and blocks: the size that versioning copies.
+fn size(body: &Body, blocks: impl Iterator<Item = BlockId>) -> usize {
+    blocks.map(|b| body.blocks[b as usize].stmts.len() + 1).sum()
+}
 
 /// Immediate dominators (Cooper, Harvey, Kennedy), indexed by block; the entry's is itself.
 fn dominators(body: &Body, order: &[BlockId]) -> Vec<Option<BlockId>> {
@@ -513,81 +551,147 @@ fn loops(body: &Body) -> (Vec<(BlockId, Vec<BlockId>)>, Vec<Option<BlockId>>) {
 
 /// Versions the loops of `body` whose checks a test before the loop would prove (see the
 /// module comment). For optimized builds.
+///
+/// The function is analyzed once, before any loop is versioned: a loop versioned earlier only
+/// adds facts on the ways past it (its copy is entered with more), so what the analysis found
+/// still holds, if less than it could; the analysis that drops checks (`unchecked`) runs
+/// afresh on the result.
 pub fn version_loops(body: &mut Body) {
     if body.blocks.len() > MAX_BLOCKS {
         return;
     }
-    let mut tried: HashSet<BlockId> = HashSet::new();
-    let mut done: HashSet<BlockId> = HashSet::new();
-    let mut versions = 0;
-    while versions < MAX_VERSIONS && tried.len() < MAX_TRIES {
-        let (all, idom) = loops(body);
-        let Some((h, blocks)) = all.into_iter().find(|(h, v)| !tried.contains(h) && !v.iter().any(|b| done.contains(b))) else { break };
-        tried.insert(h);
-        if let Some(added) = version(body, h, &blocks, &idom) {
-            done.extend(blocks);
-            done.extend(added);
-            versions += 1;
+    let (all, idom) = loops(body);
+    let order = rpo(body);
+    let mut pos = vec![usize::MAX; body.blocks.len()];
+    for (i, &b) in order.iter().enumerate() {
+        pos[b as usize] = i;
+    }
+    let mut preds: Vec<Vec<BlockId>> = vec![vec![]; body.blocks.len()];
+    // Per local, the blocks with a plain assignment to it.
+    let mut defs: HashMap<LocalId, Vec<BlockId>> = HashMap::new();
+    for (b, blk) in body.blocks.iter().enumerate() {
+        for s in blk.term.successors() {
+            preds[s as usize].push(b as BlockId);
         }
+        for s in &blk.stmts {
+            if let Stmt::Assign { place, op: None, .. } = s {
+                if let ExprKind::Local(x) = place.kind {
+                    defs.entry(x).or_default().push(b as BlockId);
+                }
+            }
+        }
+    }
+    let addr = address_taken(body);
+    let flow = analyze(&Ctx { body, addr: addr.clone() });
+    let mut budget = MAX_LOOP_SIZE.max(size(body, 0..body.blocks.len() as BlockId) / 4);
+    let mut done: HashSet<BlockId> = HashSet::new();
+    let (mut tried, mut versions) = (0, 0);
+    for (h, mut blocks) in all {
+        if versions == MAX_VERSIONS || tried == MAX_TRIES {
+            break;
+        }
+        let n = size(body, blocks.iter().copied());
+        if h == 0 || n > MAX_LOOP_SIZE || n > budget || blocks.iter().any(|b| done.contains(b)) {
+            continue;
+        }
+        tried += 1;
+        blocks.sort_by_key(|&b| pos[b as usize]);
+        let lp = Loop { header: h, blocks: &blocks, idom: &idom, preds: &preds, defs: &defs };
+        let Some(guards) = plan(&Ctx { body, addr: addr.clone() }, &flow, &lp) else { continue };
+        apply(body, &lp, &guards);
+        done.extend(blocks.iter().copied());
+        budget -= n;
+        versions += 1;
     }
 }
 
-/// Versions one loop; the blocks it added, or None when it would not pay.
-fn version(body: &mut Body, header: BlockId, blocks: &[BlockId], idom: &[Option<BlockId>]) -> Option<Vec<BlockId>> {
-    if header == 0 {
+/// A loop of the function as it was analyzed: its blocks in reverse postorder, header first.
+struct Loop<'l> {
+    header: BlockId,
+    blocks: &'l [BlockId],
+    idom: &'l [Option<BlockId>],
+    preds: &'l [Vec<BlockId>],
+    defs: &'l HashMap<LocalId, Vec<BlockId>>,
+}
+
+/// The guards that would version the loop, when its copy would prove more of its checks than
+/// the loop does. Costs the loop's size (and its header's predecessors').
+fn plan(cx: &Ctx, flow: &Flow, lp: &Loop) -> Option<Vec<Fact>> {
+    let body = cx.body;
+    let in_loop: HashSet<BlockId> = lp.blocks.iter().copied().collect();
+    let assigned = assigned_in(body, lp.blocks);
+    let invariant = |t: &Term| !t.any_local(&|x| assigned.contains(&x));
+    // Whether `x` has its value before the loop: a parameter, or assigned outside the loop on
+    // every way in (a guard must not read a local not yet written).
+    let defined = |x: LocalId| {
+        body.params.contains(&x) || lp.defs.get(&x).is_some_and(|bs| bs.iter().any(|&b| !in_loop.contains(&b) && dominates(lp.idom, b, lp.header)))
+    };
+    let mut guards: Vec<Fact> = vec![];
+    let mut before = 0;
+    each_index(cx, flow, lp.blocks.iter().copied(), &mut |_, e, ok, facts| {
+        if ok {
+            before += 1;
+            return;
+        }
+        let ExprKind::Index(base, i) = &e.kind else { return };
+        let (Some(len), Some(ti)) = (cx.len_of(base), cx.term(i)) else { return };
+        if !invariant(&len) {
+            return;
+        }
+        // A bound of the index that the loop does not change, against the length: one
+        // already chosen if it serves.
+        let wanted: Vec<Fact> = facts
+            .iter()
+            .filter(|f| f.lo == ti && invariant(&f.hi) && !matches!(f.hi, Term::Int(_)))
+            .map(|f| Fact { strict: !f.strict, lo: f.hi.clone(), hi: len.clone() })
+            .collect();
+        let g = match wanted.into_iter().min_by_key(|g| !guards.contains(g)) {
+            Some(g) => g,
+            // An index the loop changes, in bounds once the loop has started (`root` of heap
+            // sort's sift-down is the last round's `child`, which was checked): in bounds on
+            // entry, with the same values as the loop then starts with.
+            None if !invariant(&ti) && ti.any_local(&|_| true) && !ti.any_local(&|x| !defined(x)) => Fact { strict: true, lo: ti, hi: len },
+            None => return,
+        };
+        if !guards.contains(&g) && guards.len() < MAX_GUARDS {
+            guards.push(g);
+        }
+    });
+    if guards.is_empty() {
         return None;
     }
-    let in_loop: HashSet<BlockId> = blocks.iter().copied().collect();
-    let guards = {
-        let cx = Ctx { body, addr: address_taken(body) };
-        let assigned = assigned_in(body, blocks);
-        let invariant = |t: &Term| !t.any_local(&|x| assigned.contains(&x));
-        // Whether `x` has its value before the loop: a parameter, or assigned outside the loop
-        // on every way in (a guard must not read a local not yet written).
-        let defined = |x: LocalId| body.params.contains(&x) || assigned_out(body, x, &in_loop, header, idom);
-        let flow = analyze(&cx);
-        let mut guards: Vec<Fact> = vec![];
-        let mut before = 0;
-        each_index(&cx, &flow, blocks.iter().copied(), &mut |_, e, ok, facts| {
-            if ok {
-                before += 1;
-                return;
-            }
-            let ExprKind::Index(base, i) = &e.kind else { return };
-            let (Some(len), Some(ti)) = (cx.len_of(base), cx.term(i)) else { return };
-            if !invariant(&len) {
-                return;
-            }
-            // A bound of the index that the loop does not change, against the length: one
-            // already chosen if it serves.
-            let wanted: Vec<Fact> = facts
-                .iter()
-                .filter(|f| f.lo == ti && invariant(&f.hi) && !matches!(f.hi, Term::Int(_)))
-                .map(|f| Fact { strict: !f.strict, lo: f.hi.clone(), hi: len.clone() })
-                .collect();
-            let g = match wanted.into_iter().min_by_key(|g| !guards.contains(g)) {
-                Some(g) => g,
-                // An index the loop changes, in bounds once the loop has started (`root` of
-                // heap sort's sift-down is the last round's `child`, which was checked): in
-                // bounds on entry, with the same values as the loop then starts with.
-                None if !invariant(&ti) && ti.any_local(&|_| true) && !ti.any_local(&|x| !defined(x)) => Fact { strict: true, lo: ti, hi: len },
-                None => return,
-            };
-            if !guards.contains(&g) && guards.len() < MAX_GUARDS {
-                guards.push(g);
-            }
-        });
-        if guards.is_empty() {
-            return None;
+    // The copy's facts: what holds on the ways into the loop, and the guards; its checks
+    // counted on the loop's own blocks (the copy is the same code).
+    let mut init: Option<Facts> = None;
+    for &p in &lp.preds[lp.header as usize] {
+        if in_loop.contains(&p) {
+            continue;
         }
-        (guards, before)
-    };
-    let (guards, proven_before) = guards;
-    let saved = body.clone();
-    let span = guard_span(body, header);
+        let Some(facts) = flow.entry[p as usize].clone() else { continue };
+        for (succ, out) in block_out(cx, facts, p) {
+            if succ == lp.header {
+                meet(&mut init, &out);
+            }
+        }
+    }
+    let mut init = init?;
+    let span = guard_span(body, lp.header);
+    for g in &guards {
+        add(&mut init, cx.cond_facts(&guard_expr(body, g, span), true));
+    }
+    let copy = analyze_from(cx, lp.blocks, &|b| in_loop.contains(&b), init);
+    let mut after = 0;
+    each_index(cx, &copy, lp.blocks.iter().copied(), &mut |_, _, ok, _| after += ok as usize);
+    (after > before).then_some(guards)
+}
+
+/// Copies the loop behind the guards: all true leads to the copy, any false to the original.
+fn apply(body: &mut Body, lp: &Loop, guards: &[Fact]) {
+    let in_loop: HashSet<BlockId> = lp.blocks.iter().copied().collect();
+    let span = guard_span(body, lp.header);
     let n = body.blocks.len() as BlockId;
-    let map: HashMap<BlockId, BlockId> = blocks.iter().enumerate().map(|(i, &b)| (b, n + i as BlockId)).collect();
-    for &b in blocks {
+    let map: HashMap<BlockId, BlockId> = lp.blocks.iter().enumerate().map(|(i, &b)| (b, n + i as BlockId)).collect();
+    for &b in lp.blocks {
         let mut blk = body.blocks[b as usize].clone();
         for s in blk.term.successors_mut() {
             if let Some(&c) = map.get(s) {
@@ -596,45 +700,24 @@ fn version(body: &mut Body, header: BlockId, blocks: &[BlockId], idom: &[Option<
         }
         body.blocks.push(blk);
     }
-    // The tests, one block each: all true leads to the copy, any false to the original.
+    // The tests, one block each.
     let first = body.blocks.len() as BlockId;
     let count = guards.len() as BlockId;
     for (k, g) in guards.iter().enumerate() {
-        let then = if k as BlockId + 1 == count { map[&header] } else { first + k as BlockId + 1 };
+        let then = if k as BlockId + 1 == count { map[&lp.header] } else { first + k as BlockId + 1 };
         let cond = guard_expr(body, g, span);
-        body.blocks.push(super::Block { stmts: vec![], term: Terminator::Branch { cond, then, els: header } });
+        body.blocks.push(super::Block { stmts: vec![], term: Terminator::Branch { cond, then, els: lp.header } });
     }
     for b in 0..n as usize {
         if in_loop.contains(&(b as BlockId)) {
             continue;
         }
         for s in body.blocks[b].term.successors_mut() {
-            if *s == header {
+            if *s == lp.header {
                 *s = first;
             }
         }
     }
-    // Kept only when the copy proves more of its checks than the loop did.
-    let cx = Ctx { body, addr: address_taken(body) };
-    let flow = analyze(&cx);
-    let copies: HashSet<BlockId> = map.values().copied().collect();
-    let mut after = 0;
-    each_index(&cx, &flow, copies.iter().copied(), &mut |_, _, ok, _| after += ok as usize);
-    if after <= proven_before {
-        *body = saved;
-        return None;
-    }
-    Some(map.into_values().chain(first..first + count).collect())
-}
-
-/// Whether a block outside the loop that dominates its header assigns `x`.
-fn assigned_out(body: &Body, x: LocalId, in_loop: &HashSet<BlockId>, header: BlockId, idom: &[Option<BlockId>]) -> bool {
-    body.blocks.iter().enumerate().any(|(b, blk)| {
-        let b = b as BlockId;
-        !in_loop.contains(&b)
-            && dominates(idom, b, header)
-            && blk.stmts.iter().any(|s| matches!(s, Stmt::Assign { place, op: None, .. } if matches!(place.kind, ExprKind::Local(y) if y == x)))
-    })
 }
 
 fn assigned_in(body: &Body, blocks: &[BlockId]) -> HashSet<LocalId> {
