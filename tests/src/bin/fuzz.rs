@@ -158,7 +158,8 @@ fn verdict(o: &truk_tests::Out) -> Option<String> {
         Some(101) => return Some("panic (exit 101)".into()),
         _ => {}
     }
-    if o.stderr.contains("panicked") {
+    // Rust's panic message, not the word in a quoted line of the mutant's source.
+    if o.stderr.lines().any(|l| l.starts_with("thread '") && l.contains("' panicked at")) {
         return Some("panic".into());
     }
     let lines: Vec<&str> = o.stderr.lines().collect();
