@@ -352,9 +352,40 @@ static bool spin(spinner *s, uint64_t ns) {
 typedef struct {
     uint32_t *lease, *backoff;
     uint64_t *calm, *pos;
+    uint32_t *sleepers; /* members asleep on this side (waiting to do the same) */
     uint64_t id;    /* the in_op value: the lease word's offset in the region */
     uint64_t *inop; /* this member's in_op word */
 } side_t;
+
+/* Debug counters (built with -DTRUK_CHAN_COUNT, as chan_bench can be): how
+ * often the lease machinery runs, per process. */
+#ifdef TRUK_CHAN_COUNT
+struct truk_chan_counts {
+    uint64_t take_tries, takes, take_aborts, settles, membarriers, quiesce_ns, take_quiesce_ns, sleep_fences;
+} __truk_chan_counts;
+#define COUNT(f, n) (__truk_chan_counts.f += (n))
+#else
+#define COUNT(f, n) ((void)0)
+#endif
+
+static void membarrier(void) {
+    COUNT(membarriers, 1);
+    __truk_fleet_membarrier();
+}
+
+static bool quiesce(uint64_t side, uint32_t holder, uint64_t deadline_ns) {
+#ifdef TRUK_CHAN_COUNT
+    uint64_t t = mono_ns();
+    bool r = __truk_fleet_quiesce(side, holder, deadline_ns);
+    if (holder)
+        COUNT(quiesce_ns, mono_ns() - t);
+    else
+        COUNT(take_quiesce_ns, mono_ns() - t);
+    return r;
+#else
+    return __truk_fleet_quiesce(side, holder, deadline_ns);
+#endif
+}
 
 static bool leasable(const void *p) {
     return __truk_fleet_inop && (const unsigned char *)p >= __truk_fleet_lo &&
@@ -362,8 +393,10 @@ static bool leasable(const void *p) {
 }
 
 static side_t side_of(struct truk_chan_header *h, bool send) {
-    side_t s = send ? (side_t){&h->send_lease, &h->send_backoff, &h->send_calm, &h->tail, 0, __truk_fleet_inop}
-                    : (side_t){&h->recv_lease, &h->recv_backoff, &h->recv_calm, &h->head, 0, __truk_fleet_inop};
+    side_t s = send ? (side_t){&h->send_lease, &h->send_backoff, &h->send_calm, &h->tail, &h->send_sleepers, 0,
+                               __truk_fleet_inop}
+                    : (side_t){&h->recv_lease, &h->recv_backoff, &h->recv_calm, &h->head, &h->recv_sleepers, 0,
+                               __truk_fleet_inop};
     s.id = (uint64_t)((unsigned char *)s.lease - __truk_fleet_lo);
     return s;
 }
@@ -388,10 +421,12 @@ static uint64_t deadline_of(int64_t timeout_ms) {
 }
 
 /* Contention: no lease on this side for the next `backoff` positions, which
- * doubles at each takeover (heuristic words: plain stores). */
+ * grows 8 times at each takeover (heuristic words: plain stores). A takeover
+ * waits for the holder, which a busy machine may have preempted inside an
+ * operation for a time slice: fast growth keeps that rare on MPMC sides. */
 static void back_off(const side_t *sd) {
     uint32_t b = __atomic_load_n(sd->backoff, __ATOMIC_RELAXED);
-    b = b == 0 ? TRUK_CHAN_BACKOFF_MIN : b < TRUK_CHAN_BACKOFF_MAX ? b * 2 : TRUK_CHAN_BACKOFF_MAX;
+    b = b == 0 ? TRUK_CHAN_BACKOFF_MIN : b < TRUK_CHAN_BACKOFF_MAX / 8 ? b * 8 : TRUK_CHAN_BACKOFF_MAX;
     __atomic_store_n(sd->backoff, b, __ATOMIC_RELAXED);
     __atomic_store_n(sd->calm, __atomic_load_n(sd->pos, __ATOMIC_RELAXED) + b, __ATOMIC_RELAXED);
 }
@@ -401,8 +436,8 @@ static void back_off(const side_t *sd) {
  * `deadline_ns` passed while a live holder was inside (a stopped one). */
 static bool finish_revoke(const side_t *sd, uint32_t l, uint32_t me, uint64_t deadline_ns) {
     uint32_t x = l & TRUK_CHAN_MOVER_MASK;
-    __truk_fleet_membarrier();
-    if (x != 0 && x != me && !__truk_fleet_quiesce(sd->id, x, deadline_ns))
+    membarrier();
+    if (x != 0 && x != me && !quiesce(sd->id, x, deadline_ns))
         return false;
     cas32(sd->lease, l, l & TRUK_CHAN_LEASE_CLOSED);
     return true;
@@ -411,6 +446,7 @@ static bool finish_revoke(const side_t *sd, uint32_t l, uint32_t me, uint64_t de
 /* Takes the side from another holder back to shared mode, or helps a
  * revocation under way; `l` is neither 0, CLOSED nor ours. */
 static bool settle(const side_t *sd, uint32_t l, uint32_t me, int64_t timeout_ms) {
+    COUNT(settles, 1);
     if (!(l & TRUK_CHAN_LEASE_REVOKING)) {
         if (!cas32(sd->lease, l, l | TRUK_CHAN_LEASE_REVOKING))
             return true; /* changed meanwhile: look again */
@@ -420,23 +456,48 @@ static bool settle(const side_t *sd, uint32_t l, uint32_t me, int64_t timeout_ms
     return finish_revoke(sd, l, me, deadline_of(timeout_ms));
 }
 
+/* Signs that this member uses a side alone (private to the process, a few
+ * sides at once): the side's position hint after our last shared-mode
+ * operation on it, and how many of ours in a row moved it by exactly one. */
+static struct {
+    const uint32_t *lease;
+    uint64_t pos;
+    uint32_t run;
+} alone[8];
+
 /* After an operation in shared mode: a free lease past the calm position is
- * ours once every member inside an operation on the side is out. A member
- * that meets the pending word helps end it, back to shared mode: contention. */
+ * ours after TRUK_CHAN_TAKE_RUN operations in a row with nobody else's in
+ * between, if nobody sleeps waiting to do the same and no other member is
+ * inside an operation on the side at our
+ * look (no waiting: with more members than CPUs one is often preempted
+ * inside, and a take that waits for it holds up the whole side). Anything
+ * else backs off. A member that meets the pending word ends it, back to
+ * shared mode: contention. */
 static void maybe_take(const side_t *sd, uint32_t me) {
     static int never = -1; /* TRUK_CHAN_NO_LEASE: this member takes none (it still honours others') */
     if (never < 0)
         never = getenv("TRUK_CHAN_NO_LEASE") != NULL;
-    if (never || __atomic_load_n(sd->pos, __ATOMIC_RELAXED) < __atomic_load_n(sd->calm, __ATOMIC_RELAXED) ||
+    uint64_t pos = __atomic_load_n(sd->pos, __ATOMIC_RELAXED);
+    if (never || pos < __atomic_load_n(sd->calm, __ATOMIC_RELAXED))
+        return;
+    __typeof__(alone[0]) *a = &alone[((uintptr_t)sd->lease >> 6) % 8];
+    bool run = a->lease == sd->lease && pos == a->pos + 1;
+    a->lease = sd->lease, a->pos = pos, a->run = run ? a->run + 1 : 0;
+    if (a->run < TRUK_CHAN_TAKE_RUN || __atomic_load_n(sd->sleepers, __ATOMIC_RELAXED) ||
         !__truk_fleet_membarrier_register())
         return;
+    a->run = 0;
     uint32_t pending = TRUK_CHAN_LEASE_REVOKING | me;
+    COUNT(take_tries, 1);
     if (!cas32(sd->lease, 0, pending))
         return;
-    __truk_fleet_membarrier();
-    bool quiet = __truk_fleet_quiesce(sd->id, 0, deadline_of(0));
-    if (!cas32(sd->lease, pending, quiet ? me : 0) || !quiet)
+    membarrier();
+    bool quiet = quiesce(sd->id, 0, TRUK_FLEET_QUIESCE_NOW);
+    if (!cas32(sd->lease, pending, quiet ? me : 0) || !quiet) {
+        COUNT(take_aborts, 1);
         back_off(sd);
+    } else
+        COUNT(takes, 1);
 }
 
 /* Closing, in lease mode: the side's lease word ends CLOSED once no holder
@@ -586,8 +647,10 @@ static void sleep_fence(const uint32_t *other_lease) {
     if (!other_lease)
         return;
     uint32_t l = ld32((uint32_t *)other_lease);
-    if (l != 0 && l != TRUK_CHAN_LEASE_CLOSED)
-        __truk_fleet_membarrier();
+    if (l != 0 && l != TRUK_CHAN_LEASE_CLOSED) {
+        COUNT(sleep_fences, 1);
+        membarrier();
+    }
 }
 
 /* false: timed out. */
@@ -807,7 +870,7 @@ int32_t __truk_chan_select(int64_t timeout_ms, uint64_t n, const struct truk_cha
                 fence = l != 0 && l != TRUK_CHAN_LEASE_CLOSED;
             }
         if (fence)
-            __truk_fleet_membarrier();
+            membarrier();
         bool any = false;
         for (uint64_t i = 0; i < n && !any; i++) {
             chan_t c = chan_of(refs[i].chan, refs[i].cap, refs[i].elem_size);

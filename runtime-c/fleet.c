@@ -1359,8 +1359,9 @@ static bool past(uint64_t deadline_ns) {
 
 /* Waits until no live member other than us (only `holder`'s slot when it is
  * not 0) is inside an operation on the channel side `side` (its in_op word),
- * or until `deadline_ns` (CLOCK_MONOTONIC; 0: none). false: timed out, some
- * live member (a stopped one) is still inside. The caller issued a
+ * or until `deadline_ns` (CLOCK_MONOTONIC; 0: none; TRUK_FLEET_QUIESCE_NOW:
+ * no waiting, one look at each). false: timed out, some live member (a
+ * stopped one) is still inside. The caller issued a
  * membarrier first, so an in_op stored before it is seen here. */
 bool __truk_fleet_quiesce(uint64_t side, uint32_t holder, uint64_t deadline_ns) {
     if (!fl.joined)
@@ -1379,7 +1380,7 @@ bool __truk_fleet_quiesce(uint64_t side, uint32_t holder, uint64_t deadline_ns) 
             return false;
         struct truk_fleet_slot *s = &fl.table[i];
         for (unsigned n = 1; load64(&s->in_op) == side; n++) {
-            if (n % 64 == 0) { /* a live member leaves within a few pauses */
+            if (n % 64 == 0 || deadline_ns == TRUK_FLEET_QUIESCE_NOW) { /* a live member leaves within a few pauses */
                 uint64_t w = load64(&s->word);
                 bool dead = holder ? __truk_fleet_mover_dead(holder)
                                    : (w & TRUK_SLOT_STATUS_MASK) == TRUK_SLOT_FREE || slot_dead(s, w);

@@ -463,14 +463,18 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  * CAS and then reads in_op words: either a member's in_op store is seen, or
  * its lease load sees the new word (asymmetric Dekker, as liburcu's membarrier
  * flavour); it then waits until that in_op changes or its member is dead.
- *   take (after an operation in shared mode at a position >= calm): CAS 0 ->
- *     REVOKING | me, membarrier, wait out every member inside the side, CAS
- *     -> me. A member meeting REVOKING | x helps (membarrier, wait out x, CAS
- *     -> 0), which also ends a take that others contend with.
+ *   take (after TRUK_CHAN_TAKE_RUN operations in shared mode in a row by
+ *     this member, each moving the position hint by one, at a position >=
+ *     calm, with no sleeper on the side): CAS 0 -> REVOKING | me, membarrier,
+ *     one look at every member's in_op (no waiting: with more members than
+ *     CPUs one is often preempted inside, and a take that waited for it would
+ *     hold up the whole side), CAS -> me if nobody was inside, else -> 0 and
+ *     back off. A member meeting REVOKING | x helps (membarrier, wait out x,
+ *     CAS -> 0), which also ends a take that others contend with.
  *   takeover (the lease is x, not me): CAS x -> REVOKING | x, calm = position +
- *     backoff (256, doubling at each takeover up to 2^22: MPMC sides stay
- *     shared instead of passing leases around), membarrier, wait out x, CAS ->
- *     0; then the operation goes on in shared mode.
+ *     backoff (256, times 8 at each takeover or failed take up to 2^22: MPMC
+ *     sides stay shared instead of passing leases around), membarrier, wait
+ *     out x, CAS -> 0; then the operation goes on in shared mode.
  *   close: closed = 1, then each side's word -> CLOSED | REVOKING | x, wait
  *     out x, -> CLOSED. A receiver says "closed and drained" only once the
  *     send side is CLOSED, and a whole send takes its message back only once
@@ -510,7 +514,8 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
 #define TRUK_CHAN_LEASE_REVOKING 0x40000000u /* lease word: its holder is being waited out */
 #define TRUK_CHAN_LEASE_CLOSED 0x80000000u   /* lease word: closed, no lease ever again */
 #define TRUK_CHAN_BACKOFF_MIN 256           /* shared-mode positions after a first takeover */
-#define TRUK_CHAN_BACKOFF_MAX (1u << 22)    /* ... doubling up to this */
+#define TRUK_CHAN_BACKOFF_MAX (1u << 22)    /* ... times 8 up to this */
+#define TRUK_CHAN_TAKE_RUN 64               /* a take follows this many shared-mode operations in a row by one member */
 struct truk_chan_header {
     uint64_t tail;          /*   0 hint: the next position to send to */
     uint32_t send_lease;    /*   8 the send side's lease (below) */

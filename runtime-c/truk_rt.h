@@ -222,5 +222,6 @@ extern unsigned char *__truk_fleet_lo, *__truk_fleet_hi;
 void __truk_fleet_membarrier(void);
 bool __truk_fleet_membarrier_register(void);
 bool __truk_fleet_quiesce(uint64_t side, uint32_t holder, uint64_t deadline_ns);
+#define TRUK_FLEET_QUIESCE_NOW 1 /* quiesce's deadline for one look, no waiting */
 
 #endif

@@ -5,7 +5,9 @@
  * numbers only. Latencies are per round trip, p50 and p99 over the samples,
  * taken in blocks that alternate with the baseline's in one pair of processes;
  * throughputs are medians [min .. max] of several runs. Every process is
- * pinned to CPU 0 or 1, for ours and the baselines alike. */
+ * pinned to CPU 0 or 1, for ours and the baselines alike. `chan_bench mpmc` (or
+ * `spsc`) prints one throughput figure alone, for paired runs; built with
+ * -DTRUK_CHAN_COUNT (chan.c too), each process prints chan.c's lease counters. */
 #define _GNU_SOURCE
 #include "truk_fleet.h"
 #include "bench_note.h"
@@ -219,6 +221,21 @@ static uint64_t ring_recv(struct ring *r, uint64_t *head, uint64_t *cached_tail)
     return v;
 }
 
+#ifdef TRUK_CHAN_COUNT
+/* chan.c's debug counters (built with -DTRUK_CHAN_COUNT), one line per process. */
+extern struct truk_chan_counts {
+    uint64_t take_tries, takes, take_aborts, settles, membarriers, quiesce_ns, take_quiesce_ns, sleep_fences;
+} __truk_chan_counts;
+
+static void report_counts(const char *who) {
+    struct truk_chan_counts *k = &__truk_chan_counts;
+    fprintf(stderr, "%s: take tries %lu takes %lu aborted %lu settles %lu membarriers %lu (sleep fences %lu) waits: settle %.2f ms take %.2f ms\n", who,
+            (unsigned long)k->take_tries, (unsigned long)k->takes, (unsigned long)k->take_aborts,
+            (unsigned long)k->settles, (unsigned long)k->membarriers, (unsigned long)k->sleep_fences,
+            (double)k->quiesce_ns / 1e6, (double)k->take_quiesce_ns / 1e6);
+}
+#endif
+
 /* msgs/s of `senders` x `receivers` processes moving n messages in all. */
 static double throughput(int use_ring, int senders, int receivers, uint64_t n) {
     size_t bytes = sizeof(struct ring) + CHAN_BYTES + 64;
@@ -251,6 +268,9 @@ static double throughput(int use_ring, int senders, int receivers, uint64_t n) {
                     sum += v;
                 }
             }
+#ifdef TRUK_CHAN_COUNT
+            report_counts(sender ? "send" : "recv");
+#endif
             _exit(sum == 1); /* keeps the sum alive */
         }
         pids[np++] = pid;
@@ -279,7 +299,7 @@ static void takeover_row(int runs) {
     for (int i = 0; i < runs && i < 32; i++) {
         unsigned char *ch = shared(CHAN_BYTES + 64);
         double *out = (double *)(ch + CHAN_BYTES);
-        for (uint64_t v = 0; v < 4; v++) {
+        for (uint64_t v = 0; v < 2 * TRUK_CHAN_TAKE_RUN; v++) {
             __truk_chan_send(ch, CAP, 8, &v, -1);
             __truk_chan_recv(ch, CAP, 8, &v, -1);
         }
@@ -361,6 +381,12 @@ static int ring_twin(void) {
 int32_t __truk_main(int32_t argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "ring") == 0)
         return ring_twin();
+    if (argc > 1 && (strcmp(argv[1], "mpmc") == 0 || strcmp(argv[1], "spsc") == 0)) {
+        /* One throughput figure (M msg/s), for paired runs of two builds or settings. */
+        int k = strcmp(argv[1], "mpmc") == 0 ? 4 : 1;
+        printf("%.2f\n", throughput(0, k, k, 1000000) / 1e6);
+        return 0;
+    }
     int rounds = argc > 1 ? atoi(argv[1]) : 20000;
     if (rounds <= 0)
         rounds = 20000;
