@@ -32,6 +32,17 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Debug counters (built with -DTRUK_CHAN_COUNT, as chan_bench can be): how
+ * often the lease machinery runs, per process. */
+#ifdef TRUK_CHAN_COUNT
+struct truk_chan_counts {
+    uint64_t take_tries, takes, take_aborts, settles, membarriers, quiesce_ns, take_quiesce_ns, sleep_fences, waits, sleeps;
+} __truk_chan_counts;
+#define COUNT(f, n) (__truk_chan_counts.f += (n))
+#else
+#define COUNT(f, n) ((void)0)
+#endif
+
 typedef struct {
     struct truk_chan_header *h;
     unsigned char *cells;
@@ -357,17 +368,6 @@ typedef struct {
     uint64_t *inop; /* this member's in_op word */
 } side_t;
 
-/* Debug counters (built with -DTRUK_CHAN_COUNT, as chan_bench can be): how
- * often the lease machinery runs, per process. */
-#ifdef TRUK_CHAN_COUNT
-struct truk_chan_counts {
-    uint64_t take_tries, takes, take_aborts, settles, membarriers, quiesce_ns, take_quiesce_ns, sleep_fences;
-} __truk_chan_counts;
-#define COUNT(f, n) (__truk_chan_counts.f += (n))
-#else
-#define COUNT(f, n) ((void)0)
-#endif
-
 static void membarrier(void) {
     COUNT(membarriers, 1);
     __truk_fleet_membarrier();
@@ -657,6 +657,7 @@ static void sleep_fence(const uint32_t *other_lease) {
 static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *sleepers, uint64_t *cell, uint64_t seen) {
     if (w->timeout_ms == 0)
         return false;
+    COUNT(waits, 1);
     bool mover = kind_of(seen) == TRUK_CHAN_WRITING;
     if (mover && w->spin.n >= TRUK_CHAN_JUDGE_AFTER && !w->judged) {
         /* A live mover finishes within a few pauses: judge early, once per
@@ -695,8 +696,10 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
     /* Closed: a blocked receiver looks again at once (it returns unless a
      * sender is still writing); a blocked sender returns. */
     bool closed = ld32(&c->h->closed) && kind_of(seen) != TRUK_CHAN_WRITING;
-    if (ld(cell) == seen && !closed)
+    if (ld(cell) == seen && !closed) {
+        COUNT(sleeps, 1);
         futex(word, FUTEX_WAIT_BITSET, v, &until);
+    }
     __atomic_fetch_sub(sleepers, 1, __ATOMIC_SEQ_CST);
     /* Woken: spin again before sleeping again. */
     w->spin = (spinner){0};

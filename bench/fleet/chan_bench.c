@@ -5,9 +5,12 @@
  * numbers only. Latencies are per round trip, p50 and p99 over the samples,
  * taken in blocks that alternate with the baseline's in one pair of processes;
  * throughputs are medians [min .. max] of several runs. Every process is
- * pinned to CPU 0 or 1, for ours and the baselines alike. `chan_bench mpmc` (or
- * `spsc`) prints one throughput figure alone, for paired runs; built with
- * -DTRUK_CHAN_COUNT (chan.c too), each process prints chan.c's lease counters. */
+ * pinned to CPU 0 or 1, for ours and the baselines alike. For paired runs of two
+ * builds or settings, one figure alone: `chan_bench mpmc`, `spsc` or `cring` (the
+ * C ring) prints a throughput in M msg/s, `rtt` the busy round trip's p50 (ours,
+ * then C spin's, in us), `pairs N` runs N send+recv pairs in one process (for
+ * instruction counts). Built with -DTRUK_CHAN_COUNT (chan.c too), each process
+ * prints chan.c's lease and wait counters. */
 #define _GNU_SOURCE
 #include "truk_fleet.h"
 #include "bench_note.h"
@@ -67,6 +70,21 @@ static void sleep_us(long us) {
     struct timespec t = {0, us * 1000};
     nanosleep(&t, NULL);
 }
+
+#ifdef TRUK_CHAN_COUNT
+/* chan.c's debug counters (built with -DTRUK_CHAN_COUNT), one line per process. */
+extern struct truk_chan_counts {
+    uint64_t take_tries, takes, take_aborts, settles, membarriers, quiesce_ns, take_quiesce_ns, sleep_fences, waits, sleeps;
+} __truk_chan_counts;
+
+static void report_counts(const char *who) {
+    struct truk_chan_counts *k = &__truk_chan_counts;
+    fprintf(stderr, "%s: take tries %lu takes %lu aborted %lu settles %lu membarriers %lu (sleep fences %lu) waits: settle %.2f ms take %.2f ms; waits %lu sleeps %lu\n", who,
+            (unsigned long)k->take_tries, (unsigned long)k->takes, (unsigned long)k->take_aborts,
+            (unsigned long)k->settles, (unsigned long)k->membarriers, (unsigned long)k->sleep_fences,
+            (double)k->quiesce_ns / 1e6, (double)k->take_quiesce_ns / 1e6, (unsigned long)k->waits, (unsigned long)k->sleeps);
+}
+#endif
 
 /* ---- round trips ----------------------------------------------------------
  * mode 0: busy (the next ping goes out at once); 1: parked (the pinger sleeps
@@ -140,6 +158,9 @@ static void round_trips(int base_kind, int parked, double *ours, double *theirs,
     if (pid == 0) {
         pin(1);
         pong(s, base_kind, rounds);
+#ifdef TRUK_CHAN_COUNT
+        report_counts("ponger");
+#endif
         _exit(0);
     }
     pin(0);
@@ -221,21 +242,6 @@ static uint64_t ring_recv(struct ring *r, uint64_t *head, uint64_t *cached_tail)
     return v;
 }
 
-#ifdef TRUK_CHAN_COUNT
-/* chan.c's debug counters (built with -DTRUK_CHAN_COUNT), one line per process. */
-extern struct truk_chan_counts {
-    uint64_t take_tries, takes, take_aborts, settles, membarriers, quiesce_ns, take_quiesce_ns, sleep_fences;
-} __truk_chan_counts;
-
-static void report_counts(const char *who) {
-    struct truk_chan_counts *k = &__truk_chan_counts;
-    fprintf(stderr, "%s: take tries %lu takes %lu aborted %lu settles %lu membarriers %lu (sleep fences %lu) waits: settle %.2f ms take %.2f ms\n", who,
-            (unsigned long)k->take_tries, (unsigned long)k->takes, (unsigned long)k->take_aborts,
-            (unsigned long)k->settles, (unsigned long)k->membarriers, (unsigned long)k->sleep_fences,
-            (double)k->quiesce_ns / 1e6, (double)k->take_quiesce_ns / 1e6);
-}
-#endif
-
 /* msgs/s of `senders` x `receivers` processes moving n messages in all. */
 static double throughput(int use_ring, int senders, int receivers, uint64_t n) {
     size_t bytes = sizeof(struct ring) + CHAN_BYTES + 64;
@@ -265,6 +271,11 @@ static double throughput(int use_ring, int senders, int receivers, uint64_t n) {
                 else {
                     uint64_t v;
                     __truk_chan_recv(ch, CAP, 8, &v, -1);
+                    if (senders == 1 && v != i) { /* one sender: its messages in order */
+                        fprintf(stderr, "chan_bench: message %lu received as message %lu\n", (unsigned long)v,
+                                (unsigned long)i);
+                        _exit(3);
+                    }
                     sum += v;
                 }
             }
@@ -277,8 +288,12 @@ static double throughput(int use_ring, int senders, int receivers, uint64_t n) {
     }
     double t = now();
     *go = 1;
-    for (int i = 0; i < np; i++)
-        waitpid(pids[i], NULL, 0);
+    for (int i = 0; i < np; i++) {
+        int st = 0;
+        waitpid(pids[i], &st, 0);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
+            exit(3);
+    }
     double secs = now() - t;
     return (double)n / secs;
 }
@@ -381,10 +396,35 @@ static int ring_twin(void) {
 int32_t __truk_main(int32_t argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "ring") == 0)
         return ring_twin();
-    if (argc > 1 && (strcmp(argv[1], "mpmc") == 0 || strcmp(argv[1], "spsc") == 0)) {
+    if (argc > 1 && (!strcmp(argv[1], "mpmc") || !strcmp(argv[1], "spsc") || !strcmp(argv[1], "cring"))) {
         /* One throughput figure (M msg/s), for paired runs of two builds or settings. */
         int k = strcmp(argv[1], "mpmc") == 0 ? 4 : 1;
-        printf("%.2f\n", throughput(0, k, k, 1000000) / 1e6);
+        printf("%.2f\n", throughput(!strcmp(argv[1], "cring"), k, k, 1000000) / 1e6);
+        return 0;
+    }
+    if (argc > 2 && strcmp(argv[1], "pairs") == 0) {
+        /* One process: send+recv pairs on a region channel (both sides leased to
+         * it after the first messages), for instruction counts. */
+        unsigned char *ch = shared(CHAN_BYTES);
+        uint64_t n = strtoull(argv[2], NULL, 10), sum = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t v = i;
+            __truk_chan_send(ch, CAP, 8, &v, -1);
+            __truk_chan_recv(ch, CAP, 8, &v, -1);
+            sum += v;
+        }
+        printf("%lu\n", (unsigned long)sum);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "rtt") == 0) {
+        /* The busy round trip's p50 in us (ours, then C spin's), for paired runs. */
+        enum { N = 20000 };
+        static double ours[N], theirs[N];
+        round_trips(SPIN, 0, ours, theirs, N);
+        printf("%.3f %.3f\n", pct(ours, N, 0.5), pct(theirs, N, 0.5));
+#ifdef TRUK_CHAN_COUNT
+        report_counts("pinger");
+#endif
         return 0;
     }
     int rounds = argc > 1 ? atoi(argv[1]) : 20000;
