@@ -711,7 +711,7 @@ bool __truk_chan_send(void *p, uint64_t cap, uint64_t elem_size, const void *val
     chan_t c = chan_of(p, cap, elem_size);
     bool leased = leasable(p);
     uint32_t me = c.whole ? 0 : __truk_fleet_mover();
-    waiter w = {.timeout_ms = timeout_ms, .other_lease = leased ? &c.h->recv_lease : NULL};
+    waiter w; /* set up at the first wait: most operations never wait */
     for (bool first = true;; first = false) {
         uint64_t *cell = NULL, seen = 0;
         enum step r = leased ? leased_op(&c, true, val, NULL, first, timeout_ms, &cell, &seen)
@@ -719,6 +719,8 @@ bool __truk_chan_send(void *p, uint64_t cap, uint64_t elem_size, const void *val
                                 : try_send(&c, val, me, first, &cell, &seen);
         if (r != BLOCKED)
             return r == DONE;
+        if (first)
+            w = (waiter){.timeout_ms = timeout_ms, .other_lease = leased ? &c.h->recv_lease : NULL};
         if (!wait_step(&w, &c, &c.h->recvd, &c.h->send_sleepers, cell, seen))
             return false;
     }
@@ -727,8 +729,8 @@ bool __truk_chan_send(void *p, uint64_t cap, uint64_t elem_size, const void *val
 bool __truk_chan_recv(void *p, uint64_t cap, uint64_t elem_size, void *out, int64_t timeout_ms) {
     chan_t c = chan_of(p, cap, elem_size);
     bool leased = leasable(p);
-    waiter w = {.timeout_ms = timeout_ms, .other_lease = leased ? &c.h->send_lease : NULL};
-    for (;;) {
+    waiter w; /* set up at the first wait */
+    for (bool first = true;; first = false) {
         uint64_t *cell = NULL, seen = 0;
         enum step r = leased ? leased_op(&c, false, NULL, out, false, timeout_ms, &cell, &seen)
                              : try_recv(&c, out, &cell, &seen);
@@ -738,6 +740,8 @@ bool __truk_chan_recv(void *p, uint64_t cap, uint64_t elem_size, void *out, int6
             memset(out, 0, elem_size);
             return false;
         }
+        if (first)
+            w = (waiter){.timeout_ms = timeout_ms, .other_lease = leased ? &c.h->send_lease : NULL};
         if (!wait_step(&w, &c, &c.h->sent, &c.h->recv_sleepers, cell, seen)) {
             memset(out, 0, elem_size);
             return false;
