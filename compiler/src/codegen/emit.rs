@@ -755,10 +755,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 }
                 // A few cases: compares, which the fast instruction selector takes (it has no
                 // `switch`); optimized builds turn them back into a switch.
-                let fv = self.cur_fn.unwrap();
                 for (i, (c, bb)) in cases.iter().enumerate() {
                     let eq = self.b.build_int_compare(IntPredicate::EQ, v, *c, "").unwrap();
-                    let next = if i + 1 == cases.len() { default } else { self.ctx.append_basic_block(fv, "") };
+                    // The next compare right after this one: its branch falls through.
+                    let here = self.b.get_insert_block().unwrap();
+                    let next = if i + 1 == cases.len() { default } else { self.ctx.insert_basic_block_after(here, "") };
                     self.b.build_conditional_branch(eq, *bb, next).unwrap();
                     self.b.position_at_end(next);
                 }
@@ -1204,9 +1205,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             // message, less IR for every later stage.
             return;
         }
-        let fv = self.cur_fn.unwrap();
-        let fail = self.ctx.append_basic_block(fv, "panic");
-        let cont = self.ctx.append_basic_block(fv, "ok");
+        let (fail, cont) = self.check_blocks("panic", "ok");
         self.b.build_conditional_branch(bad, fail, cont).unwrap();
         self.b.position_at_end(fail);
         self.fail_call(failure, args, span);
