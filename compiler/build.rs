@@ -6,6 +6,12 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=llvm-shim/shim.cpp");
+    // truk-compiler is a position-dependent executable: as a PIE, the loader applied about
+    // 170,000 relocations to it (the statically linked LLVM's vtables and tables) on every
+    // start, a copy-on-write fault for every page of them.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-link-arg-bin=truk-compiler=-no-pie");
+    }
     println!("cargo:rerun-if-env-changed=LLVM_SYS_191_PREFIX");
     let config = match std::env::var_os("LLVM_SYS_191_PREFIX") {
         Some(prefix) => PathBuf::from(prefix).join("bin").join("llvm-config"),

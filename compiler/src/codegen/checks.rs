@@ -1,6 +1,8 @@
 //! The checks codegen adds: bounds (left out where `mir/bounds.rs` proves the index in
 //! bounds) and, in debug builds, nil. Each failure is a cold call that does not return.
 
+use inkwell::basic_block::BasicBlock;
+use inkwell::types::BasicTypeEnum;
 use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 
@@ -17,20 +19,14 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             Ty::Array(n, el) => {
                 let base = self.place(b);
                 let idx = self.rvalue(i).unwrap().into_int_value();
-                if checked {
-                    self.bounds_check(idx, self.i64c(*n), span);
-                }
                 let elt = self.mty(el);
-                unsafe { self.b.build_in_bounds_gep(elt, base, &[idx], "").unwrap() }
+                self.checked_element(checked, elt, base, idx, self.i64c(*n), span)
             }
             Ty::Slice(el) => {
                 let (ptr, len) = self.slice_parts(b);
                 let idx = self.rvalue(i).unwrap().into_int_value();
-                if checked {
-                    self.bounds_check(idx, len, span);
-                }
                 let elt = self.mty(el);
-                unsafe { self.b.build_in_bounds_gep(elt, ptr, &[idx], "").unwrap() }
+                self.checked_element(checked, elt, ptr, idx, len, span)
             }
             Ty::Ptr(el) => {
                 let p = self.rvalue(b).unwrap().into_pointer_value();
@@ -42,26 +38,49 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
     }
 
+    /// The address of element `idx` of `len` at `base`, after the bounds check when `checked`.
+    /// Unoptimized code computes the address before the check's branch: what crosses into
+    /// the next block, which the fast register allocator keeps in a stack slot, is then the
+    /// address alone rather than both the base and the index (one reload less per check).
+    /// The failure path does not use it (there it may be out of bounds, a poison value).
+    fn checked_element(&mut self, checked: bool, elt: BasicTypeEnum<'ctx>, base: PointerValue<'ctx>, idx: IntValue<'ctx>, len: IntValue<'ctx>, span: Span) -> PointerValue<'ctx> {
+        let gep = |s: &Self| unsafe { s.b.build_in_bounds_gep(elt, base, &[idx], "").unwrap() };
+        if !checked {
+            return gep(self);
+        }
+        if self.optimized() {
+            self.bounds_check(idx, len, span);
+            return gep(self);
+        }
+        let at = gep(self);
+        self.bounds_check(idx, len, span);
+        at
+    }
+
     fn bounds_check(&mut self, idx: IntValue<'ctx>, len: IntValue<'ctx>, span: Span) {
-        let fv = self.cur_fn.unwrap();
         let ok = self.b.build_int_compare(IntPredicate::ULT, idx, len, "inbounds").unwrap();
         if ok.get_zero_extended_constant() == Some(1) {
             // A constant index within a fixed length: nothing to check.
             return;
         }
-        let fail = self.ctx.append_basic_block(fv, "oob");
-        let cont = self.ctx.append_basic_block(fv, "ok");
+        let (fail, cont) = self.check_blocks("oob", "ok");
         self.b.build_conditional_branch(ok, cont, fail).unwrap();
         self.b.position_at_end(fail);
         self.fail_call("__truk_bounds_fail", &[idx.into(), len.into()], span);
         self.b.position_at_end(cont);
     }
 
+    /// The blocks of a check: the failure's, last in the function (cold), and the one where
+    /// the code goes on, right after the current block, so that the check's branch falls
+    /// through to it (unoptimized code keeps blocks in this order: no jump to the next line).
+    pub(super) fn check_blocks(&self, fail: &str, cont: &str) -> (BasicBlock<'ctx>, BasicBlock<'ctx>) {
+        let here = self.b.get_insert_block().unwrap();
+        (self.ctx.append_basic_block(self.cur_fn.unwrap(), fail), self.ctx.insert_basic_block_after(here, cont))
+    }
+
     pub(super) fn nil_check(&mut self, ptr: PointerValue<'ctx>, span: Span) {
-        let fv = self.cur_fn.unwrap();
         let nil = self.b.build_is_null(ptr, "isnil").unwrap();
-        let fail = self.ctx.append_basic_block(fv, "nil");
-        let cont = self.ctx.append_basic_block(fv, "notnil");
+        let (fail, cont) = self.check_blocks("nil", "notnil");
         self.b.build_conditional_branch(nil, fail, cont).unwrap();
         self.b.position_at_end(fail);
         self.fail_call("__truk_nil_fail", &[], span);

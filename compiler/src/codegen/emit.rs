@@ -194,6 +194,29 @@ fn stmt_span(s: &mir::Stmt) -> Span {
 }
 
 /// The source of a terminator; jumps keep the location of what came before them.
+/// For each block of `body` that only jumps on (no statements, a `Goto`; never the entry),
+/// the block that its chain of such jumps leads to: it gets no LLVM block of its own, and
+/// branches to it go there (one machine block and one jump less each, in unoptimized code).
+fn forwarded_blocks(body: &mir::Body) -> Vec<Option<mir::BlockId>> {
+    let empty_goto = |b: usize| match &body.blocks[b].term {
+        mir::Terminator::Goto(to) if b != 0 && body.blocks[b].stmts.is_empty() => Some(*to),
+        _ => None,
+    };
+    (0..body.blocks.len())
+        .map(|b| {
+            let mut to = empty_goto(b)?;
+            // A chain longer than the function's blocks is a loop of empty blocks: kept.
+            for _ in 0..body.blocks.len() {
+                match empty_goto(to as usize) {
+                    Some(next) => to = next,
+                    None => return Some(to),
+                }
+            }
+            None
+        })
+        .collect()
+}
+
 fn term_span(t: &mir::Terminator) -> Option<Span> {
     match t {
         mir::Terminator::Branch { cond: e, .. } | mir::Terminator::Switch { value: e, .. } | mir::Terminator::Panic(e) => Some(e.span),
@@ -570,7 +593,14 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let fv = self.func(idx as FuncId);
         self.cur_fn = Some(fv);
         self.ret_ty = f.ret.clone();
-        self.blocks = (0..body.blocks.len()).map(|_| self.ctx.append_basic_block(fv, "")).collect();
+        let forward = forwarded_blocks(body);
+        let mut blocks: Vec<_> = forward.iter().map(|f| if f.is_none() { Some(self.ctx.append_basic_block(fv, "")) } else { None }).collect();
+        for i in 0..blocks.len() {
+            if let Some(to) = forward[i] {
+                blocks[i] = blocks[to as usize];
+            }
+        }
+        self.blocks = blocks.into_iter().flatten().collect();
         let Some(&entry) = self.blocks.first() else { return };
         self.b.position_at_end(entry);
         if let Some(d) = &mut self.dwarf {
@@ -624,6 +654,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
         }
         for (i, block) in body.blocks.iter().enumerate() {
+            if forward[i].is_some() {
+                continue;
+            }
             self.b.position_at_end(self.blocks[i]);
             for s in &block.stmts {
                 self.at(stmt_span(s));
@@ -755,10 +788,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 }
                 // A few cases: compares, which the fast instruction selector takes (it has no
                 // `switch`); optimized builds turn them back into a switch.
-                let fv = self.cur_fn.unwrap();
                 for (i, (c, bb)) in cases.iter().enumerate() {
                     let eq = self.b.build_int_compare(IntPredicate::EQ, v, *c, "").unwrap();
-                    let next = if i + 1 == cases.len() { default } else { self.ctx.append_basic_block(fv, "") };
+                    // The next compare right after this one: its branch falls through.
+                    let here = self.b.get_insert_block().unwrap();
+                    let next = if i + 1 == cases.len() { default } else { self.ctx.insert_basic_block_after(here, "") };
                     self.b.build_conditional_branch(eq, *bb, next).unwrap();
                     self.b.position_at_end(next);
                 }
@@ -1204,9 +1238,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             // message, less IR for every later stage.
             return;
         }
-        let fv = self.cur_fn.unwrap();
-        let fail = self.ctx.append_basic_block(fv, "panic");
-        let cont = self.ctx.append_basic_block(fv, "ok");
+        let (fail, cont) = self.check_blocks("panic", "ok");
         self.b.build_conditional_branch(bad, fail, cont).unwrap();
         self.b.position_at_end(fail);
         self.fail_call(failure, args, span);
