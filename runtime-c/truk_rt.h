@@ -45,22 +45,26 @@ void __truk_free(void *p);                                  /* NULL ok */
 
 /* ---- Maps (map.c): hash table, insertion-order iteration ----------------- */
 enum {
-    TRUK_KEY_BYTES = 0,  /* key_size plain bytes: integers, bool */
+    TRUK_KEY_BYTES = 0,  /* integers, bool, enums: key_size <= 8 bytes */
     TRUK_KEY_FLOAT = 1,  /* f32 (key_size 4) or f64 (8); 0.0 == -0.0, NaN != NaN */
-    TRUK_KEY_STRING = 2, /* key points to a char*; the map copies the string */
+    TRUK_KEY_STRING = 2, /* a char* (nil allowed); the map copies the string */
 };
 void *__truk_map_new(uint32_t key_kind, uint64_t key_size, uint64_t val_size);
-/* Pointer to the value or NULL when absent (NULL map: NULL). */
-void *__truk_map_get(void *m, const void *key);
-/* Pointer to the value slot, inserting a zero-filled one if absent. Valid until
- * the next insert or remove. NULL map: panic "assignment to a nil map". */
-void *__truk_map_upsert(void *m, const void *key);
-void __truk_map_remove(void *m, const void *key); /* absent key / NULL map: no-op */
-/* get / upsert / remove for integer, bool and enum keys of up to 8 bytes, passed
- * zero-extended to u64 by value: no key temporary, one compare per probe. */
+/* Per key kind, the key by value: integer, bool and enum keys zero-extended to u64 (_int,
+ * kind BYTES), strings (_str, kind STRING: the map copies them), floats widened to double
+ * (_float, kind FLOAT). get: a pointer to the value or NULL when absent (NULL map: NULL).
+ * upsert: a pointer to the value slot, inserting a zero-filled one if absent; valid until
+ * the next insert or remove; NULL map: panic "assignment to a nil map". remove: absent key
+ * or NULL map: no-op. */
 void *__truk_map_get_int(void *m, uint64_t key);
 void *__truk_map_upsert_int(void *m, uint64_t key);
 void __truk_map_remove_int(void *m, uint64_t key);
+void *__truk_map_get_str(void *m, const char *key);
+void *__truk_map_upsert_str(void *m, const char *key);
+void __truk_map_remove_str(void *m, const char *key);
+void *__truk_map_get_float(void *m, double key);
+void *__truk_map_upsert_float(void *m, double key);
+void __truk_map_remove_float(void *m, double key);
 void __truk_map_free(void *m);                    /* NULL ok */
 uint64_t __truk_map_len(void *m);                 /* NULL map: 0 */
 /* Iterate: start with cursor 0. Returns the next (non-zero) cursor and sets

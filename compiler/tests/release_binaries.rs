@@ -57,3 +57,49 @@ fn release_binaries_leave_out_the_runtime_local_symbols() {
     let (_, with_g) = build(&dir, "rel-g", &["--release", "-g"]);
     assert!(with_g.iter().any(|s| s == "panic_begin"), "-g keeps the runtime's symbols: {with_g:?}");
 }
+
+/// The libc functions `exe` imports (`nm -D`, undefined).
+fn imports(exe: &Path) -> Vec<String> {
+    let out = Command::new("nm").args(["-D", "--undefined-only"]).arg(exe).output().expect("nm runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).lines().filter_map(|l| l.split_whitespace().last()).map(|s| s.split('@').next().unwrap().to_string()).collect()
+}
+
+/// A program links only the map code of its key kinds: integer keys bring no string
+/// hashing or comparing (no strcmp, strdup, strlen, memcmp), string keys no float code.
+#[test]
+fn maps_link_only_the_code_of_their_key_kinds() {
+    let dir = Scratch::new("rel-map-kinds");
+    let build = |name: &str, key: &str, k1: &str, k2: &str| {
+        let src = dir.write(&format!("{name}.truk"), &format!(
+            "extern fn printf(fmt: *i8, ...args) : i32;\n\
+             fn main() : i32 {{\n\
+                 var m: map[{key}, i64] = make(@map[{key}, i64]);\n\
+                 defer delete(m);\n\
+                 m[{k1}] = 5;\n\
+                 m[{k2}] = 7;\n\
+                 delete(m[{k1}]);\n\
+                 var p: *i64 = m[{k2}];\n\
+                 var gone: i32 = 0;\n\
+                 if m[{k1}] == nil {{ gone = 1; }}\n\
+                 printf(\"%lld %d\\n\", *p, gone);\n\
+                 return 0;\n\
+             }}\n"));
+        let exe = dir.0.join(name);
+        let b = truk().args(["build", "--release"]).arg(&src).arg("-o").arg(&exe).output().unwrap();
+        assert!(b.status.success(), "{}", text(&b.stderr));
+        let run = Command::new(&exe).output().unwrap();
+        assert_eq!(text(&run.stdout), "7 1\n", "{name}: {}", text(&run.stderr));
+        (imports(&exe), Command::new("nm").arg(&exe).output().map(|o| text(&o.stdout)).unwrap())
+    };
+    let (libc, syms) = build("ints", "u64", "3", "1099511627776");
+    for f in ["strcmp", "strdup", "strlen", "memcmp", "bcmp"] {
+        assert!(!libc.contains(&f.to_string()), "a map of integer keys imports {f}: {libc:?}");
+    }
+    for f in ["_str", "_float"] {
+        assert!(!syms.contains(f), "a map of integer keys links {f} code:\n{syms}");
+    }
+    let (libc, syms) = build("strs", "*u8", "\"one\"", "\"two\"");
+    assert!(libc.contains(&"strcmp".to_string()), "strings compare with strcmp: {libc:?}");
+    assert!(!syms.contains("_float") && !syms.contains("_int"), "a map of string keys links other kinds' code:\n{syms}");
+}
