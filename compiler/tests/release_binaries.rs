@@ -1,6 +1,7 @@
 //! What a release binary without debug info carries: the runtime's local symbols (static
 //! functions and variables, file names) are left out of its symbol table, the program's own
-//! functions keep their names, and panics still name their place. `-g` keeps everything.
+//! functions keep their names, and panics still name their place; nor are the imports, which
+//! `.dynsym` lists; a program links only the map code of its key kinds. `-g` keeps everything.
 
 mod common;
 
@@ -102,4 +103,22 @@ fn maps_link_only_the_code_of_their_key_kinds() {
     let (libc, syms) = build("strs", "*u8", "\"one\"", "\"two\"");
     assert!(libc.contains(&"strcmp".to_string()), "strings compare with strcmp: {libc:?}");
     assert!(!syms.contains("_float") && !syms.contains("_int"), "a map of string keys links other kinds' code:\n{syms}");
+}
+
+/// A release binary's `.symtab` leaves out the imports, which `.dynsym` (what the loader,
+/// gdb and `nm -D` read) still lists; a `-g` build keeps them.
+#[test]
+fn release_symbol_tables_leave_out_the_imports() {
+    let dir = Scratch::new("rel-imports");
+    let undefined = |exe: &Path| {
+        let out = Command::new("nm").arg("--undefined-only").arg(exe).output().expect("nm runs");
+        text(&out.stdout).lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    let (exe, syms) = build(&dir, "rel", &["--release"]);
+    assert_eq!(undefined(&exe), Vec::<String>::new(), "imports in .symtab");
+    assert!(imports(&exe).contains(&"printf".to_string()), "printf is still imported: {:?}", imports(&exe));
+    assert!(syms.iter().any(|s| s == "pick") && syms.iter().any(|s| s == "__truk_bounds_fail"), "{syms:?}");
+    assert_eq!(Command::new(&exe).output().unwrap().status.code(), Some(101), "the program still runs (and panics)");
+    let (exe_g, _) = build(&dir, "rel-g", &["--release", "-g"]);
+    assert!(undefined(&exe_g).iter().any(|s| s.contains("printf")), "-g keeps the whole symbol table");
 }
