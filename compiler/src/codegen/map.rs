@@ -78,7 +78,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         Some(phi.as_basic_value())
     }
 
-    /// map.c's `find_int` inline: the value of integer key `key` in map `m`, with the
+    /// map.c's `find_u64` inline (with `int_hash`): the value of integer key `key` in map `m`, with the
     /// builder left where it is found; a nil map, an empty one or an absent key go to `miss`.
     fn map_find_int(&mut self, m: PointerValue<'ctx>, key: IntValue<'ctx>, miss: inkwell::basic_block::BasicBlock<'ctx>) -> PointerValue<'ctx> {
         let (i64t, i8t, ptr) = (self.ctx.i64_type(), self.ctx.i8_type(), self.ptr());
