@@ -53,9 +53,7 @@ static void rt_on_segv(int sig, siginfo_t *info, void *uc) {
      * more live on the heap, so frames are smaller than that. */
     if (sp && addr + 64 * 1024 >= sp && addr <= sp + (1u << 20))
         __truk_panic_cstr("stack overflow");
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
+    static struct sigaction dfl; /* all zero: SIG_DFL, no flags; never written */
     sigaction(sig, &dfl, NULL);
     /* Sent by kill or raise (si_code <= 0), no instruction runs again: send it once more. */
     if (info->si_code <= 0)
@@ -63,22 +61,21 @@ static void rt_on_segv(int sig, siginfo_t *info, void *uc) {
 }
 
 static void rt_catch_stack_overflow(void) {
-    /* Filled field by field: an initializer would be a constant template in .data.rel.ro,
-     * a section (and a relocation) of its own in every binary. */
-    stack_t ss;
-    memset(&ss, 0, sizeof ss);
+    /* Zeroed statics (this runs once) filled field by field: an initializer would be a
+     * constant template in .data.rel.ro, a section (and a relocation) of its own in every
+     * binary, and a zeroed local a call of memset at -Os. */
+    static stack_t ss;
     ss.ss_sp = rt_alt_stack;
     ss.ss_size = sizeof rt_alt_stack;
     if (sigaltstack(&ss, NULL) != 0)
         return;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
+    static struct sigaction sa;
     sa.sa_sigaction = rt_on_segv;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigaction(SIGSEGV, &sa, NULL);
 }
 
-void __truk_rt_init(int argc, char **argv) {
+static void rt_init(int argc, char **argv) {
     rt_argc = argc;
     rt_argv = argv;
     /* Runs the exit hook on every normal exit path: return from main, exit(),
@@ -101,7 +98,7 @@ void __truk_rt_exit(void) {
  * loses its name when the program has DWARF (driver/link.rs), so that gdb's `break main`
  * finds only the Truk `main`. */
 static int truk_c_entry(int argc, char **argv) {
-    __truk_rt_init(argc, argv);
+    rt_init(argc, argv);
     int32_t status = __truk_main((int32_t)argc, argv);
     __truk_rt_exit();
     return (int)status;
@@ -110,18 +107,19 @@ int main(int argc, char **argv) __attribute__((alias("truk_c_entry")));
 
 /* ---- panics ---- */
 
-/* Every panic line goes through vfprintf: one libc import instead of four (a C compiler
- * turns fprintf with a plain string into fputs, fputc or fwrite). */
+/* Every panic line goes through vdprintf to fd 2: one libc import instead of four (a C
+ * compiler turns fprintf with a plain string into fputs, fputc or fwrite), and neither the
+ * `stderr` variable nor a flush of it (each call writes its text before it returns; the
+ * program's own buffered output, stderr's too, is flushed before the first line). */
 __attribute__((format(printf, 1, 2))) static void rt_eprintf(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vdprintf(2, fmt, ap);
     va_end(ap);
 }
 
 static _Noreturn void panic_finish(void) {
     rt_eprintf("\n");
-    fflush(stderr);
     exit(TRUK_PANIC_STATUS); /* runs the exit hook */
 }
 
@@ -130,7 +128,6 @@ static _Noreturn void panic_finish(void) {
 static void panic_begin(void) {
     if (rt_panicking) {
         rt_eprintf("panic: panicked while panicking\n");
-        fflush(stderr);
         _exit(TRUK_PANIC_STATUS);
     }
     rt_panicking = true;
@@ -209,7 +206,8 @@ _Noreturn void __truk_div_overflow(int32_t bits, int32_t op, const char *file, u
 
 /* ---- memory ---- */
 
-void *__truk_alloc(uint64_t size) {
+/* Inlined into both callers, so that a program calling one links one symbol. */
+static inline __attribute__((always_inline)) void *alloc_zeroed(uint64_t size) {
 #if UINT64_MAX > SIZE_MAX
     if (size > SIZE_MAX)
         __truk_panic_cstr("out of memory");
@@ -219,6 +217,8 @@ void *__truk_alloc(uint64_t size) {
         __truk_panic_cstr("out of memory");
     return p;
 }
+
+void *__truk_alloc(uint64_t size) { return alloc_zeroed(size); }
 
 void __truk_out_of_memory(void) { __truk_panic_cstr("out of memory"); }
 
@@ -240,7 +240,7 @@ void *__truk_alloc_array(uint64_t elem_size, uint64_t count) {
     uint64_t total;
     if (__builtin_mul_overflow(elem_size, count, &total))
         __truk_panic_cstr("allocation size overflow");
-    return __truk_alloc(total);
+    return alloc_zeroed(total);
 }
 
 void __truk_free(void *p) { free(p); }

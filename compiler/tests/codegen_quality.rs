@@ -1,6 +1,6 @@
 //! Properties of the generated LLVM IR that decide speed, not behaviour: natural alignment
-//! of 8-byte loads and stores, failure paths declared cold and noreturn, integer map keys
-//! passed by value to the map's integer entry points (and looked up inline in release
+//! of 8-byte loads and stores, failure paths declared cold and noreturn, map keys passed by
+//! value to the map's entry points of their kind (integer keys looked up inline in release
 //! builds), aggregate parameters `noalias` and dereferenceable, bools stored as bytes.
 
 mod common;
@@ -85,9 +85,40 @@ fn integer_map_keys_go_by_value() {
     for f in ["@__truk_map_get_int(ptr", "@__truk_map_upsert_int(ptr", "@__truk_map_remove_int(ptr"] {
         assert!(ir.contains(f), "no call of {f}");
     }
-    for f in ["@__truk_map_get(", "@__truk_map_upsert(", "@__truk_map_remove("] {
-        assert!(!ir.contains(f), "{f} is called for an integer key");
+    for kind in ["str", "float"] {
+        assert!(!ir.contains(&format!("_{kind}(")), "a map of integer keys calls the {kind} entry points:\n{ir}");
     }
+}
+
+#[test]
+fn string_and_float_map_keys_go_by_value_to_their_own_entry_points() {
+    let dir = Scratch::new("cg-map-kinds");
+    let program = r#"
+fn main() : i32 {
+    var s: map[*u8, i32] = make(@map[*u8, i32]);
+    defer delete(s);
+    var f: map[f32, i32] = make(@map[f32, i32]);
+    defer delete(f);
+    s["a"] = 1;
+    f[1.5 as f32] = 2;
+    delete(s["a"]);
+    delete(f[1.5 as f32]);
+    if s["b"] == nil && f[2.5 as f32] == nil { return 0; }
+    return 1;
+}
+"#;
+    let ir = ir_of(&dir, program);
+    for op in ["get", "upsert", "remove"] {
+        for kind in ["str", "float"] {
+            let call = format!("@__truk_map_{op}_{kind}(ptr %");
+            assert!(ir.lines().any(|l| l.contains("call ") && l.contains(&call)), "no call of {op}_{kind}:\n{ir}");
+        }
+    }
+    let decl = ir.lines().find(|l| l.starts_with("declare") && l.contains("@__truk_map_get_float(")).expect("a float lookup");
+    assert!(decl.contains("(ptr, double)"), "an f32 key goes widened to double: {decl}");
+    let decl = ir.lines().find(|l| l.starts_with("declare") && l.contains("@__truk_map_get_str(")).expect("a string lookup");
+    assert!(decl.contains("(ptr, ptr)"), "a string key goes as its pointer: {decl}");
+    assert!(!ir.contains("_int("), "no integer entry point for string and float keys:\n{ir}");
 }
 
 #[test]

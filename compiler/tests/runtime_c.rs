@@ -83,23 +83,23 @@ static int ints(void) {
     CHECK(__truk_map_next(m, 0, NULL, NULL) == 0);
     for (uint64_t i = 0; i < N; i++) {
         uint64_t k = i * 2654435761u;
-        uint64_t *v = __truk_map_upsert(m, &k);
+        uint64_t *v = __truk_map_upsert_int(m, k);
         CHECK(*v == 0);
         *v = i + 1;
     }
     CHECK(__truk_map_len(m) == N);
     for (uint64_t i = 0; i < N; i++) {
         uint64_t k = i * 2654435761u;
-        uint64_t *v = __truk_map_get(m, &k);
+        uint64_t *v = __truk_map_get_int(m, k);
         CHECK(v && *v == i + 1);
     }
     uint64_t absent = 3;
-    CHECK(__truk_map_get(m, &absent) == NULL);
+    CHECK(__truk_map_get_int(m, absent) == NULL);
     for (uint64_t i = 0; i < N; i += 2) {
         uint64_t k = i * 2654435761u;
-        __truk_map_remove(m, &k);
+        __truk_map_remove_int(m, k);
     }
-    __truk_map_remove(m, &absent);
+    __truk_map_remove_int(m, absent);
     CHECK(__truk_map_len(m) == N / 2);
     /* insertion order, live entries only */
     uint64_t cur = 0, count = 0, expect = 1;
@@ -114,7 +114,7 @@ static int ints(void) {
     /* re-insert: the removed keys come after the survivors */
     for (uint64_t i = 0; i < N; i += 2) {
         uint64_t k = i * 2654435761u;
-        *(uint64_t *)__truk_map_upsert(m, &k) = i + 1;
+        *(uint64_t *)__truk_map_upsert_int(m, k) = i + 1;
     }
     CHECK(__truk_map_len(m) == N);
     cur = 0; count = 0;
@@ -128,44 +128,42 @@ static int ints(void) {
     /* remove the current entry while iterating */
     cur = 0;
     while ((cur = __truk_map_next(m, cur, &kp, NULL)) != 0) {
-        uint64_t k = *(uint64_t *)kp;
-        __truk_map_remove(m, &k);
+        __truk_map_remove_int(m, *(uint64_t *)kp);
     }
     CHECK(__truk_map_len(m) == 0);
     __truk_map_free(m);
 
-    /* re-inserting a removed key through the map's own key pointer while the
-     * insert grows the table */
+    /* re-inserting a removed key read from the map's own (dead) entry while the insert
+     * grows the table */
     void *g = __truk_map_new(TRUK_KEY_BYTES, 8, 8);
     for (uint64_t k = 100; k < 108; k++)
-        *(uint64_t *)__truk_map_upsert(g, &k) = k;
+        *(uint64_t *)__truk_map_upsert_int(g, k) = k;
     for (uint64_t k = 200; k < 300; k++) {
-        __truk_map_upsert(g, &k);
+        __truk_map_upsert_int(g, k);
         CHECK(__truk_map_next(g, 0, &kp, NULL) != 0);
-        __truk_map_remove(g, kp);
-        uint64_t *v = __truk_map_upsert(g, kp);
+        __truk_map_remove_int(g, *(uint64_t *)kp);
+        uint64_t *v = __truk_map_upsert_int(g, *(uint64_t *)kp);
         *v = 7;
     }
     CHECK(__truk_map_len(g) == 108);
     for (uint64_t k = 100; k < 108; k++)
-        CHECK(*(uint64_t *)__truk_map_get(g, &k) == 7);
+        CHECK(*(uint64_t *)__truk_map_get_int(g, k) == 7);
     for (uint64_t k = 200; k < 300; k++)
-        CHECK(__truk_map_get(g, &k) != NULL);
+        CHECK(__truk_map_get_int(g, k) != NULL);
     __truk_map_free(g);
     return 0;
 }
 
-/* The by-value entry points for integer keys and the by-pointer ones agree on one map:
- * signed keys zero-extended, 1/4/8-byte keys, removal during iteration, growth. */
+/* Integer keys by value: signed keys zero-extended, 1/4/8-byte keys, removal during
+ * iteration, growth. */
 static int int_entry_points(void) {
     void *m = __truk_map_new(TRUK_KEY_BYTES, 4, 8);
     for (int32_t i = -N / 2; i < N / 2; i++)
         *(int64_t *)__truk_map_upsert_int(m, (uint32_t)i) = i;
     for (int32_t i = -N / 2; i < N / 2; i += 3)
-        __truk_map_remove(m, &i);
+        __truk_map_remove_int(m, (uint32_t)i);
     for (int32_t i = -N / 2; i < N / 2; i++) {
-        int64_t *by_ptr = __truk_map_get(m, &i), *by_val = __truk_map_get_int(m, (uint32_t)i);
-        CHECK(by_ptr == by_val);
+        int64_t *by_val = __truk_map_get_int(m, (uint32_t)i);
         CHECK((i + N / 2) % 3 == 0 ? by_val == NULL : *by_val == i);
     }
     void *kp, *vp;
@@ -185,7 +183,7 @@ static int int_entry_points(void) {
     void *b = __truk_map_new(TRUK_KEY_BYTES, 1, 4);
     bool t = true;
     *(int32_t *)__truk_map_upsert_int(b, 1) = 5;
-    CHECK(*(int32_t *)__truk_map_get(b, &t) == 5 && __truk_map_get_int(b, 0) == NULL);
+    CHECK(*(int32_t *)__truk_map_get_int(b, t) == 5 && __truk_map_get_int(b, 0) == NULL);
     __truk_map_free(b);
     return 0;
 }
@@ -193,25 +191,25 @@ static int int_entry_points(void) {
 static int small_keys_big_values(void) {
     void *m = __truk_map_new(TRUK_KEY_BYTES, 4, sizeof(struct big));
     for (int32_t i = -N / 2; i < N / 2; i++) {
-        struct big *v = __truk_map_upsert(m, &i);
+        struct big *v = __truk_map_upsert_int(m, (uint32_t)i);
         CHECK(v->a == 0 && v->b == 0 && v->c[12] == 0);
         CHECK(((uintptr_t)v & 7) == 0);
         v->a = (uint64_t)i; v->b = i * 0.5; v->c[12] = (uint8_t)i;
     }
     CHECK(__truk_map_len(m) == N);
     for (int32_t i = -N / 2; i < N / 2; i++) {
-        struct big *v = __truk_map_get(m, &i);
+        struct big *v = __truk_map_get_int(m, (uint32_t)i);
         CHECK(v && v->a == (uint64_t)i && v->b == i * 0.5 && v->c[12] == (uint8_t)i);
     }
     __truk_map_free(m);
 
     void *b = __truk_map_new(TRUK_KEY_BYTES, 1, 4);
     bool t = true, f = false;
-    *(int32_t *)__truk_map_upsert(b, &t) = 1;
-    *(int32_t *)__truk_map_upsert(b, &f) = 2;
-    *(int32_t *)__truk_map_upsert(b, &t) += 10;
+    *(int32_t *)__truk_map_upsert_int(b, t) = 1;
+    *(int32_t *)__truk_map_upsert_int(b, f) = 2;
+    *(int32_t *)__truk_map_upsert_int(b, t) += 10;
     CHECK(__truk_map_len(b) == 2);
-    CHECK(*(int32_t *)__truk_map_get(b, &t) == 11 && *(int32_t *)__truk_map_get(b, &f) == 2);
+    CHECK(*(int32_t *)__truk_map_get_int(b, t) == 11 && *(int32_t *)__truk_map_get_int(b, f) == 2);
     __truk_map_free(b);
     return 0;
 }
@@ -220,41 +218,55 @@ static int floats(void) {
     void *m = __truk_map_new(TRUK_KEY_FLOAT, 8, 8);
     for (int i = 0; i < N; i++) {
         double k = i * 0.25 - 1000.0;
-        *(int64_t *)__truk_map_upsert(m, &k) = i;
+        *(int64_t *)__truk_map_upsert_float(m, k) = i;
     }
     CHECK(__truk_map_len(m) == N);
     for (int i = 0; i < N; i++) {
         double k = i * 0.25 - 1000.0;
-        int64_t *v = __truk_map_get(m, &k);
+        int64_t *v = __truk_map_get_float(m, k);
         CHECK(v && *v == i);
     }
     double z = 0.0, nz = -0.0;
-    CHECK(__truk_map_get(m, &nz) != NULL && __truk_map_get(m, &nz) == __truk_map_get(m, &z));
+    CHECK(__truk_map_get_float(m, nz) != NULL && __truk_map_get_float(m, nz) == __truk_map_get_float(m, z));
     uint64_t before = __truk_map_len(m);
-    *(int64_t *)__truk_map_upsert(m, &nz) = 77;
-    CHECK(__truk_map_len(m) == before && *(int64_t *)__truk_map_get(m, &z) == 77);
+    *(int64_t *)__truk_map_upsert_float(m, nz) = 77;
+    CHECK(__truk_map_len(m) == before && *(int64_t *)__truk_map_get_float(m, z) == 77);
     double nan = NAN;
-    __truk_map_upsert(m, &nan);
-    __truk_map_upsert(m, &nan);
+    __truk_map_upsert_float(m, nan);
+    __truk_map_upsert_float(m, nan);
     CHECK(__truk_map_len(m) == before + 2);
-    CHECK(__truk_map_get(m, &nan) == NULL);
+    CHECK(__truk_map_get_float(m, nan) == NULL);
+    __truk_map_remove_float(m, nan);
+    CHECK(__truk_map_len(m) == before + 2);
+    /* the stored key of -0.0 is 0.0 */
+    void *kp, *vp;
+    uint64_t cur = 0;
+    while ((cur = __truk_map_next(m, cur, &kp, NULL)) != 0)
+        CHECK(*(double *)kp != 0.0 || !signbit(*(double *)kp));
     __truk_map_free(m);
 
     void *f = __truk_map_new(TRUK_KEY_FLOAT, 4, 4);
     for (int i = 0; i < N; i++) {
         float k = (float)i * 1.5f;
-        *(int32_t *)__truk_map_upsert(f, &k) = i;
+        *(int32_t *)__truk_map_upsert_float(f, k) = i;
     }
     CHECK(__truk_map_len(f) == N);
     for (int i = 0; i < N; i += 3) {
         float k = (float)i * 1.5f;
-        CHECK(*(int32_t *)__truk_map_get(f, &k) == i);
-        __truk_map_remove(f, &k);
-        CHECK(__truk_map_get(f, &k) == NULL);
+        CHECK(*(int32_t *)__truk_map_get_float(f, k) == i);
+        __truk_map_remove_float(f, k);
+        CHECK(__truk_map_get_float(f, k) == NULL);
     }
     float fz = 0.0f, fnz = -0.0f;
-    __truk_map_upsert(f, &fnz);
-    CHECK(__truk_map_get(f, &fz) != NULL);
+    __truk_map_upsert_float(f, fnz);
+    CHECK(__truk_map_get_float(f, fz) != NULL);
+    /* an f32 key is its 4 bytes */
+    *(int32_t *)__truk_map_upsert_float(f, 2.5f) = -7;
+    cur = 0;
+    bool found = false;
+    while ((cur = __truk_map_next(f, cur, &kp, &vp)) != 0)
+        found |= *(float *)kp == 2.5f && *(int32_t *)vp == -7;
+    CHECK(found);
     __truk_map_free(f);
     return 0;
 }
@@ -265,21 +277,20 @@ static int strings(void) {
     char *p = buf;
     for (int i = 0; i < N; i++) {
         snprintf(buf, sizeof buf, "key-%d", i);
-        *(int64_t *)__truk_map_upsert(m, &p) = i;
+        *(int64_t *)__truk_map_upsert_str(m, p) = i;
     }
     strcpy(buf, "changed"); /* the map owns copies */
     CHECK(__truk_map_len(m) == N);
     for (int i = 0; i < N; i++) {
         char other[32];
-        char *q = other;
         snprintf(other, sizeof other, "key-%d", i);
-        int64_t *v = __truk_map_get(m, &q);
+        int64_t *v = __truk_map_get_str(m, other);
         CHECK(v && *v == i);
     }
-    CHECK(__truk_map_get(m, &p) == NULL);
+    CHECK(__truk_map_get_str(m, p) == NULL);
     const char *lit = "key-5";
-    __truk_map_remove(m, &lit);
-    CHECK(__truk_map_get(m, &lit) == NULL && __truk_map_len(m) == N - 1);
+    __truk_map_remove_str(m, lit);
+    CHECK(__truk_map_get_str(m, lit) == NULL && __truk_map_len(m) == N - 1);
     uint64_t cur = 0, count = 0;
     void *kp, *vp;
     while ((cur = __truk_map_next(m, cur, &kp, &vp)) != 0) {
@@ -290,18 +301,25 @@ static int strings(void) {
     }
     CHECK(count == N - 1);
     const char *empty = "";
-    *(int64_t *)__truk_map_upsert(m, &empty) = -1;
-    CHECK(*(int64_t *)__truk_map_get(m, &empty) == -1);
+    *(int64_t *)__truk_map_upsert_str(m, empty) = -1;
+    CHECK(*(int64_t *)__truk_map_get_str(m, empty) == -1);
+    /* nil is a key of its own, not the empty string */
+    CHECK(__truk_map_get_str(m, NULL) == NULL);
+    *(int64_t *)__truk_map_upsert_str(m, NULL) = -2;
+    CHECK(*(int64_t *)__truk_map_get_str(m, NULL) == -2 && *(int64_t *)__truk_map_get_str(m, empty) == -1);
+    __truk_map_remove_str(m, NULL);
+    CHECK(__truk_map_get_str(m, NULL) == NULL && __truk_map_get_str(m, empty) != NULL);
     __truk_map_free(m);
     return 0;
 }
 
 static int nil_and_alloc(void) {
-    uint64_t k = 1;
-    CHECK(__truk_map_get(NULL, &k) == NULL);
+    CHECK(__truk_map_get_int(NULL, 1) == NULL && __truk_map_get_str(NULL, "a") == NULL && __truk_map_get_float(NULL, 1.0) == NULL);
     CHECK(__truk_map_len(NULL) == 0);
     CHECK(__truk_map_next(NULL, 0, NULL, NULL) == 0);
-    __truk_map_remove(NULL, &k);
+    __truk_map_remove_int(NULL, 1);
+    __truk_map_remove_str(NULL, "a");
+    __truk_map_remove_float(NULL, 1.0);
     __truk_map_free(NULL);
     void *z = __truk_alloc(0);
     CHECK(z != NULL);
@@ -323,7 +341,7 @@ int32_t __truk_main(int32_t argc, char **argv) {
         if (!strcmp(mode, "bounds")) { printf("before\n"); __truk_bounds_fail(7, 3, "main.truk", (uint64_t)4 << 32 | 9); }
         if (!strcmp(mode, "panic")) __truk_panic((const uint8_t *)"boom, truncated", 4);
         if (!strcmp(mode, "panic-nul")) __truk_panic((const uint8_t *)"a\0b\n\0", 5);
-        if (!strcmp(mode, "nilmap")) { uint64_t k = 0; __truk_map_upsert(NULL, &k); }
+        if (!strcmp(mode, "nilmap")) __truk_map_upsert_int(NULL, 0);
         if (!strcmp(mode, "overflow")) __truk_alloc_array(UINT64_MAX / 2, 3);
         if (!strcmp(mode, "exit")) exit(42);
         if (!strcmp(mode, "argv")) return argc * 10;

@@ -1111,14 +1111,6 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         Some(v)
     }
 
-    /// A pointer to a temporary holding the map key (the runtime takes keys by address).
-    fn key_ptr(&mut self, k: &'p Expr) -> PointerValue<'ctx> {
-        let kv = self.rvalue(k).unwrap();
-        let slot = self.alloca(&k.ty, "key");
-        mem::store(&self.b, slot, kv);
-        slot
-    }
-
     fn binary(&mut self, op: BinOp, a: &'p Expr, b: &'p Expr, span: Span) -> BasicValueEnum<'ctx> {
         let l = self.rvalue(a).unwrap();
         let r = self.rvalue(b).unwrap();

@@ -1,10 +1,11 @@
-//! Map builtins: calls of `runtime-c/map.c`. Integer, bool and enum keys of up to 8 bytes
-//! go by value, zero-extended to u64, to the `*_int` entry points (no key temporary, one
-//! compare per probe); other keys go through a pointer to a temporary. Optimized builds
-//! emit the lookup of such a key inline (`m[k]`, and the update of an existing key in
-//! `m[k] = v`): map.c's `find_int` on its `truk_map` fields; a miss of an assignment, an
-//! insert, calls the runtime.
+//! Map builtins: calls of `runtime-c/map.c`, whose entry points are per key kind, the key by
+//! value: integer, bool and enum keys zero-extended to u64 (`*_int`), strings as the
+//! pointer (`*_str`), floats as an f64 (`*_float`); a program links only the kinds it uses.
+//! Optimized builds emit the lookup of an integer key inline (`m[k]`, and the update of an
+//! existing key in `m[k] = v`): map.c's `find_u64` on its `truk_map` fields; a miss of an
+//! assignment, an insert, calls the runtime.
 
+use inkwell::types::BasicTypeEnum;
 use inkwell::values::{BasicValueEnum, IntValue, PointerValue};
 use inkwell::IntPredicate;
 
@@ -35,26 +36,28 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     pub(super) fn map_call(&mut self, op: MapOp, m: &'p Expr, k: &'p Expr) -> Option<BasicValueEnum<'ctx>> {
         let (ptr, i64t) = (self.ptr(), self.ctx.i64_type());
         let mv = self.rvalue(m).unwrap();
-        let by_value = matches!(k.ty, Ty::Int { .. } | Ty::Bool | Ty::Enum(_)) && self.size_of(&k.ty) <= 8;
-        let (key, key_ty) = if by_value {
-            let kv = self.rvalue(k).unwrap().into_int_value();
-            (self.b.build_int_z_extend_or_bit_cast(kv, i64t, "").unwrap().into(), i64t.into())
-        } else {
-            (self.key_ptr(k).into(), ptr.into())
+        let kv = self.rvalue(k).unwrap();
+        // Each key kind has its own entry points (see map.c), the key by value.
+        let (key, key_ty, kind): (BasicValueEnum, BasicTypeEnum, &str) = match k.ty {
+            Ty::Ptr(_) => (kv, ptr.into(), "str"),
+            Ty::Float { .. } => {
+                let f64t = self.ctx.f64_type();
+                (self.b.build_float_cast(kv.into_float_value(), f64t, "").unwrap().into(), f64t.into(), "float")
+            }
+            _ => (self.b.build_int_z_extend_or_bit_cast(kv.into_int_value(), i64t, "").unwrap().into(), i64t.into(), "int"),
         };
-        let name = match (op, by_value) {
-            (MapOp::Get, false) => "__truk_map_get",
-            (MapOp::Upsert, false) => "__truk_map_upsert",
-            (MapOp::Remove, false) => "__truk_map_remove",
-            (MapOp::Get, true) => "__truk_map_get_int",
-            (MapOp::Upsert, true) => "__truk_map_upsert_int",
-            (MapOp::Remove, true) => "__truk_map_remove_int",
+        let by_value = kind == "int";
+        let op_name = match op {
+            MapOp::Get => "get",
+            MapOp::Upsert => "upsert",
+            MapOp::Remove => "remove",
         };
+        let name = format!("__truk_map_{op_name}_{kind}");
         let ret = (op != MapOp::Remove).then_some(ptr.into());
-        let f = self.rt(name, &[ptr.into(), key_ty], ret);
+        let f = self.rt(&name, &[ptr.into(), key_ty.into()], ret);
         // Unoptimized builds keep the call: nothing would inline further at -O0.
         if !by_value || op == MapOp::Remove || !self.optimized() {
-            return self.b.build_call(f, &[mv.into(), key], "").unwrap().try_as_basic_value().basic();
+            return self.b.build_call(f, &[mv.into(), key.into()], "").unwrap().try_as_basic_value().basic();
         }
         let (mv, key) = (mv.into_pointer_value(), key.into_int_value());
         let fv = self.cur_fn.unwrap();
@@ -75,7 +78,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         Some(phi.as_basic_value())
     }
 
-    /// map.c's `find_int` inline: the value of integer key `key` in map `m`, with the
+    /// map.c's `find_u64` inline (with `int_hash`): the value of integer key `key` in map `m`, with the
     /// builder left where it is found; a nil map, an empty one or an absent key go to `miss`.
     fn map_find_int(&mut self, m: PointerValue<'ctx>, key: IntValue<'ctx>, miss: inkwell::basic_block::BasicBlock<'ctx>) -> PointerValue<'ctx> {
         let (i64t, i8t, ptr) = (self.ctx.i64_type(), self.ctx.i8_type(), self.ptr());
