@@ -183,7 +183,7 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     if opt_parts > 1 {
         codegen::prepare_module(&ctx, &module, opts, &tm, &mut |stage| time.stage(stage))?;
         let objs = crate::driver::opt_split::write_objects(&module, opts, &tm, opt_parts, &note, &mut time)?;
-        time.stage("optimize+codegen");
+        time.stage("codegen");
         link_objects(objs, &out, &prog, &loaded, opts, &mut time)?;
         if EXIT_AFTER_BUILD.load(std::sync::atomic::Ordering::Relaxed) {
             std::mem::forget((module, prog, loaded));

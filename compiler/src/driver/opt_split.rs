@@ -185,9 +185,10 @@ pub fn write_objects(module: &Module, opts: &Options, tm: &TargetMachine, parts:
     let plan = plan(&funcs, parts);
     hide_data(module);
     let bitcode = module.write_bitcode_to_memory().as_slice().to_vec();
-    time.stage("early-opt");
+    time.stage("optimize");
     let next = AtomicUsize::new(0);
     let done: Mutex<Vec<Option<Result<PathBuf, String>>>> = Mutex::new(vec![None; parts]);
+    let cpu_ms: Mutex<Vec<f64>> = Mutex::new(vec![]);
     let work = || loop {
         let p = next.fetch_add(1, Ordering::Relaxed);
         if p >= parts {
@@ -195,22 +196,24 @@ pub fn write_objects(module: &Module, opts: &Options, tm: &TargetMachine, parts:
         }
         let start = crate::driver::codegen::thread_cpu_ms();
         let r = write_part(&bitcode, &plan, p, opts, note);
-        if crate::driver::build::timings_wanted() {
-            let fs = plan.owner.iter().filter(|&&o| o == p).count();
-            let copies = plan.copies[p].iter().filter(|&&c| c).count();
-            eprintln!("part {p}: {fs} functions, {copies} copies: {:.1} ms of CPU", crate::driver::codegen::thread_cpu_ms() - start);
-        }
+        cpu_ms.lock().unwrap_or_else(|e| e.into_inner()).push(crate::driver::codegen::thread_cpu_ms() - start);
         done.lock().unwrap_or_else(|e| e.into_inner())[p] = Some(r);
     };
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(parts);
     std::thread::scope(|s| {
-        let started = (0..cores.min(parts))
+        let started = (0..threads)
             .filter(|_| std::thread::Builder::new().name("truk-opt".into()).stack_size(COMPILER_STACK).spawn_scoped(s, work).is_ok())
             .count();
         if started == 0 {
             work();
         }
     });
+    if crate::driver::build::timings_wanted() {
+        let cpu = cpu_ms.into_inner().unwrap_or_else(|e| e.into_inner());
+        let (total, largest) = (cpu.iter().sum::<f64>(), cpu.iter().copied().fold(0.0, f64::max));
+        let copies = plan.copies.iter().flatten().filter(|&&c| c).count();
+        eprintln!("codegen: {parts} optimized parts ({copies} copied functions) on {threads} threads: {total:.1} ms of CPU, {largest:.1} ms in the largest part");
+    }
     let results = done.into_inner().unwrap_or_else(|e| e.into_inner());
     let objs: Vec<PathBuf> = results.iter().filter_map(|r| r.as_ref()?.as_ref().ok().cloned()).collect();
     match results.into_iter().find_map(|r| match r {
