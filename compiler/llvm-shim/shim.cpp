@@ -92,3 +92,9 @@ extern "C" int truk_emit_file(LLVMTargetMachineRef tmr, LLVMModuleRef mr, const 
   }
   return 0;
 }
+
+// Turn function `f` into a declaration (external linkage): what a part of a split optimized
+// build does with the functions other parts define (`driver/opt_split.rs`).
+extern "C" void truk_delete_body(LLVMValueRef f) {
+  llvm::unwrap<llvm::Function>(f)->deleteBody();
+}

@@ -168,6 +168,8 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
         }
         return Ok((out, note));
     }
+    // Big release builds: optimized in parts after the whole module's interprocedural start.
+    let opt_parts = if opts.emit == Emit::Exe { crate::driver::opt_split::part_count(&prog, opts) } else { 1 };
     let tm = target_machine(&opts.target, opts.release)?;
     let ctx = Context::create();
     if opts.emit != Emit::LlvmIr {
@@ -178,6 +180,17 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
     let module = emit::emit(&ctx, name, &prog, &loaded.sources, &td, entry_kind, debug_info, !opts.release, &Part::whole(&prog));
     let _ = free_aside(std::mem::take(&mut prog.bodies));
     let note = note_info(&loaded, opts, &td, &prog);
+    if opt_parts > 1 {
+        codegen::prepare_module(&ctx, &module, opts, &tm, &mut |stage| time.stage(stage))?;
+        let objs = crate::driver::opt_split::write_objects(&module, opts, &tm, opt_parts, &note, &mut time)?;
+        time.stage("codegen");
+        link_objects(objs, &out, &prog, &loaded, opts, &mut time)?;
+        if EXIT_AFTER_BUILD.load(std::sync::atomic::Ordering::Relaxed) {
+            std::mem::forget((module, prog, loaded));
+            std::mem::forget(ctx);
+        }
+        return Ok((out, note));
+    }
     crate::codegen::note::emit_fingerprint_note(&ctx, &module, &note, &opts.target);
     codegen::finish_module(&ctx, &module, opts, &tm, &mut |stage| time.stage(stage))?;
     match opts.emit {

@@ -103,7 +103,7 @@ pub fn write_objects(setup: &Setup, parts: usize) -> Result<Vec<PathBuf>, String
 }
 
 /// The CPU time of the calling thread, in ms.
-fn thread_cpu_ms() -> f64 {
+pub fn thread_cpu_ms() -> f64 {
     let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `t` is a valid timespec for the call to fill.
     if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } != 0 {
@@ -147,6 +147,24 @@ pub fn finish_module<'ctx>(
     tm: &inkwell::targets::TargetMachine,
     stage: &mut dyn FnMut(&str),
 ) -> Result<(), String> {
+    prepare_module(ctx, module, opts, tm, stage)?;
+    if opts.release {
+        module
+            .run_passes("default<O2>", tm, inkwell::passes::PassBuilderOptions::create())
+            .map_err(|e| format!("error: LLVM optimization failed: {e}"))?;
+        stage("optimize");
+    }
+    Ok(())
+}
+
+/// [`finish_module`] but for the optimization: what a module needs before any pass runs.
+pub fn prepare_module<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    opts: &Options,
+    tm: &inkwell::targets::TargetMachine,
+    stage: &mut dyn FnMut(&str),
+) -> Result<(), String> {
     let attr = if !opts.release {
         // A call to a C library function LLVM can turn into instructions (`sqrt`) sends its
         // caller to the slow instruction selector; unoptimized builds lose nothing by this.
@@ -171,12 +189,6 @@ pub fn finish_module<'ctx>(
             return Err(format!("error: internal compiler error: invalid LLVM IR generated\n{}\n", e.to_string()));
         }
         stage("verify");
-    }
-    if opts.release {
-        module
-            .run_passes("default<O2>", tm, inkwell::passes::PassBuilderOptions::create())
-            .map_err(|e| format!("error: LLVM optimization failed: {e}"))?;
-        stage("optimize");
     }
     Ok(())
 }

@@ -2,4 +2,5 @@
 //! under their old paths.
 pub mod build;
 pub mod codegen;
+pub mod opt_split;
 pub use truk_core::driver::{cshim, fresh, link, runtime, stdlib, target, tools};
