@@ -116,6 +116,9 @@ fn release_symbol_tables_leave_out_the_imports() {
     };
     let (exe, syms) = build(&dir, "rel", &["--release"]);
     assert_eq!(undefined(&exe), Vec::<String>::new(), "imports in .symtab");
+    // The file's tail was laid out again in place: binutils reads it without a complaint.
+    let readelf = Command::new("readelf").args(["-W", "-a"]).arg(&exe).output().expect("readelf runs");
+    assert!(readelf.status.success() && readelf.stderr.is_empty(), "{}", text(&readelf.stderr));
     assert!(imports(&exe).contains(&"printf".to_string()), "printf is still imported: {:?}", imports(&exe));
     assert!(syms.iter().any(|s| s == "pick") && syms.iter().any(|s| s == "__truk_bounds_fail"), "{syms:?}");
     assert_eq!(Command::new(&exe).output().unwrap().status.code(), Some(101), "the program still runs (and panics)");

@@ -248,7 +248,6 @@ fn link_objects(mut objs: Vec<PathBuf>, out: &Path, prog: &crate::mir::Program, 
     if opts.wants_debug_info() {
         crate::driver::link::unname_c_main(out)?;
     } else if opts.release {
-        // About 20 ms of CPU (llvm-objcopy's start): release builds only, not -g0 ones.
         crate::driver::link::drop_imports_from_symtab(out);
     }
     time.stage("link");
