@@ -765,40 +765,55 @@ static bool recv_slow(void *p, uint64_t cap, uint64_t elem_size, void *out, int6
 static __attribute__((noinline, cold)) bool wake_leave(uint32_t *word, uint64_t *inop) {
     wake(word);
     __atomic_store_n(inop, 0, __ATOMIC_RELEASE);
-    return true;
+    bool done = true;
+    __asm__("" : "+r"(done)); /* not a known constant: the caller's call stays a tail call */
+    return done;
 }
 
-/* 1 to 8 bytes in or out of a register, without a call to memcpy */
+/* 1 to 8 bytes in or out of a register, without a call to memcpy or a
+ * stack slot (little-endian, as x86_64 and aarch64 run: the register holds
+ * the bytes in memory order, as a memcpy into it would). */
 static inline uint64_t load_small(const void *src, uint64_t n) {
-    uint64_t v = 0;
-    unsigned char *d = (unsigned char *)&v;
     const unsigned char *s = src;
+    uint64_t v = 0;
     if (n == 8) {
-        memcpy(d, s, 8);
+        memcpy(&v, s, 8);
         return v;
     }
-    if (n & 4)
-        memcpy(d, s, 4), d += 4, s += 4;
-    if (n & 2)
-        memcpy(d, s, 2), d += 2, s += 2;
+    unsigned sh = 0;
+    if (n & 4) {
+        uint32_t x;
+        memcpy(&x, s, 4);
+        v = x, sh = 32, s += 4;
+    }
+    if (n & 2) {
+        uint16_t x;
+        memcpy(&x, s, 2);
+        v |= (uint64_t)x << sh, sh += 16, s += 2;
+    }
     if (n & 1)
-        *d = *s;
+        v |= (uint64_t)*s << sh;
     return v;
 }
 
 static inline void store_small(void *dst, uint64_t v, uint64_t n) {
     unsigned char *d = dst;
-    const unsigned char *s = (const unsigned char *)&v;
     if (n == 8) {
-        memcpy(d, s, 8);
+        memcpy(d, &v, 8);
         return;
     }
-    if (n & 4)
-        memcpy(d, s, 4), d += 4, s += 4;
-    if (n & 2)
-        memcpy(d, s, 2), d += 2, s += 2;
+    if (n & 4) {
+        uint32_t x = (uint32_t)v;
+        memcpy(d, &x, 4);
+        v >>= 32, d += 4;
+    }
+    if (n & 2) {
+        uint16_t x = (uint16_t)v;
+        memcpy(d, &x, 2);
+        v >>= 16, d += 2;
+    }
     if (n & 1)
-        *d = *s;
+        *d = (unsigned char)v;
 }
 
 /* in_op set and the lease ours: this member's in_op word, else NULL (not
@@ -828,6 +843,7 @@ bool __truk_chan_send(void *p, uint64_t cap, uint64_t elem_size, const void *val
     uint64_t *inop = now_enter(h, &h->send_lease, cap, elem_size);
     if (!inop)
         return send_slow(p, cap, elem_size, val, timeout_ms);
+    uint64_t v = load_small(val, elem_size);
     uint64_t t = __atomic_load_n(&h->tail, __ATOMIC_RELAXED);
     uint32_t lap = (uint32_t)(t >> __builtin_ctzll(cap));
     uint64_t *cs = (uint64_t *)((unsigned char *)p + TRUK_CHAN_HEADER_SIZE + (t & (cap - 1)) * 16);
@@ -835,7 +851,7 @@ bool __truk_chan_send(void *p, uint64_t cap, uint64_t elem_size, const void *val
         __atomic_store_n(inop, 0, __ATOMIC_RELEASE);
         return send_slow(p, cap, elem_size, val, timeout_ms);
     }
-    __atomic_store_n(cs + 1, load_small(val, elem_size), __ATOMIC_RELAXED);
+    __atomic_store_n(cs + 1, v, __ATOMIC_RELAXED);
     __atomic_store_n(cs, state(lap, 0, TRUK_CHAN_FULL), __ATOMIC_RELEASE);
     __atomic_store_n(&h->tail, t + 1, __ATOMIC_RELAXED);
     if (ld32(&h->recv_sleepers) != 0)
