@@ -817,14 +817,17 @@ static inline void store_small(void *dst, uint64_t v, uint64_t n) {
 }
 
 /* in_op set and the lease ours: this member's in_op word, else NULL (not
- * inside). A power of two: cap >> ctz(cap) is 1 (not cap & (cap - 1), which
- * clang makes a popcount: 20 instructions without -mpopcnt). */
+ * inside). A power of two: cap & (cap - 1) is 0, with cap - 1 hidden from
+ * clang, which would make the test a popcount (20 instructions without
+ * -mpopcnt). */
 static inline __attribute__((always_inline)) uint64_t *now_enter(struct truk_chan_header *h, uint32_t *lease,
                                                                   uint64_t cap, uint64_t elem_size) {
     uint64_t *inop = __truk_fleet_inop;
     unsigned char *lo = __truk_fleet_lo, *p = (unsigned char *)h;
+    uint64_t mask = cap - 1;
+    __asm__("" : "+r"(mask));
     if (!inop || p < lo || p >= __truk_fleet_hi || !truk_chan_whole(elem_size) || ((uintptr_t)p & 15) != 0 ||
-        cap == 0 || cap >> __builtin_ctzll(cap) != 1)
+        cap == 0 || (cap & mask) != 0)
         return NULL;
     __atomic_store_n(inop, (uint64_t)((unsigned char *)lease - lo), __ATOMIC_RELAXED);
     __asm__ __volatile__("" ::: "memory");
