@@ -214,14 +214,15 @@ bool __truk_table_next(void *t, uint64_t cap, uint64_t ks, uint64_t vs, uint64_t
  * and whether a mover is dead (see "Channels" in truk_fleet.h). The mover is
  * also the variable `__truk_fleet_me`, kept up to date at join, fork and
  * leave, which table puts (the compiler's inline ones too) read without a call. */
-extern uint32_t __truk_fleet_me;
+/* hidden: linked into the program itself, read with one load (no GOT) */
+extern __attribute__((visibility("hidden"))) uint32_t __truk_fleet_me;
 uint32_t __truk_fleet_mover(void);
 bool __truk_fleet_mover_dead(uint32_t mover);
 /* Channel leases (truk_fleet.h, "Channels"): this member's in_op word (NULL:
  * it takes no lease), the region's mapping, a membarrier on every member's
  * CPU, and the wait for members inside an operation on a channel side. */
-extern uint64_t *__truk_fleet_inop;
-extern unsigned char *__truk_fleet_lo, *__truk_fleet_hi;
+extern __attribute__((visibility("hidden"))) uint64_t *__truk_fleet_inop;
+extern __attribute__((visibility("hidden"))) unsigned char *__truk_fleet_lo, *__truk_fleet_hi;
 void __truk_fleet_membarrier(void);
 bool __truk_fleet_membarrier_register(void);
 bool __truk_fleet_quiesce(uint64_t side, uint32_t holder, uint64_t deadline_ns);
