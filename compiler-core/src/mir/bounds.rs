@@ -3,15 +3,22 @@
 //! that makes more of them so (`version_loops`).
 //!
 //! A fact is `a < b` or `a <= b` between unsigned values (terms: locals whose address is never
-//! taken, constants, `len` of such a slice local, and non-trapping arithmetic on them). Facts
-//! come from branch conditions (on each edge), from a check that passed (`a[i]` gives `i <
-//! len(a)` after it) and from copies (`c = r * 2 + 1` after a test of `r * 2 + 1 < e` gives `c
-//! < e`); an assignment to a local kills the facts that name it. They flow forward, kept where
-//! every path agrees. An index is proven when `i < len`, or `i < b <= len`, or `i <= b < len`.
+//! taken, constants, `len` of such a slice local, and non-trapping arithmetic on them; a
+//! signed local's term is its bits read unsigned). Facts come from branch conditions (on each
+//! edge; a signed comparison only where its smaller side is known not negative, `x <= smax`),
+//! from a check that passed (`a[i]` gives `i < len(a)` after it), from copies (`c = r * 2 + 1`
+//! after a test of `r * 2 + 1 < e` gives `c < e`) and from steps by one (`x + 1` after `x < b`
+//! is at most `b`; `x - 1` after `0 < x` stays below what `x` was below); an assignment to a
+//! local kills the facts that name it. They flow forward, kept where every path agrees. An
+//! index is proven when `i < len`, or `i < b <= len`, or `i <= b < len`; `x + 1` when `x < b
+//! < len`; `x - 1` when `0 < x <= len`; `a + b` when `b < m`, `m <= len`, `a <= len - m`; and
+//! `r * n + c` when `r < m`, `c < n`, `m * n <= len` with `m`, `n` of at most 32 bits.
 //!
-//! Versioning: a loop whose checks would be proven by facts `b <= len(s)` (or `b < len(s)`)
-//! about values it does not change gets a test of them before it: true, a copy of the loop
-//! without those checks runs, else the loop as it was. Every check is kept in meaning: where
+//! Versioning: a loop whose checks would be proven by facts `b <= len(s)` (or `b < len(s)`,
+//! `a <= len(s) - m`, `n <= 4294967295`, `m * n <= len(s)`) about values it does not change
+//! gets a test of them before it: true, a copy of the loop without those checks runs, else
+//! the loop as it was. A loop around others is versioned only when its copy keeps no check;
+//! else its inner loops may be. Every check is kept in meaning: where
 //! the test fails the original loop panics at the same index, after the same side effects.
 
 use std::collections::{HashMap, HashSet};
