@@ -169,6 +169,64 @@ fn a_loop_bounded_by_a_parameter_is_versioned() {
     insta::assert_snapshot!(optimized_mir_of(BOUNDS, "fill"));
 }
 
+const MORE_BOUNDS: &str = r#"
+fn flip(a: []i64, k: i64) : void {
+    var lo: i64 = 0;
+    var hi: i64 = k;
+    while lo < hi {
+        var t: i64 = a[lo];
+        a[lo] = a[hi];
+        a[hi] = t;
+        lo += 1;
+        hi -= 1;
+    }
+}
+
+fn insertion(a: []u64, lo: u64, hi: u64) : void {
+    for var i: u64 = lo + 1; i < hi; i += 1 {
+        var v: u64 = a[i];
+        var j: u64 = i;
+        while j > lo && v < a[j - 1] {
+            a[j] = a[j - 1];
+            j -= 1;
+        }
+        a[j] = v;
+    }
+}
+
+fn matmul(a: []f64, b: []f64, c: []f64, n: u64) : void {
+    for var i: u64 = 0; i < n; i += 1 {
+        for var k: u64 = 0; k < n; k += 1 {
+            var aik: f64 = a[i * n + k];
+            for var j: u64 = 0; j < n; j += 1 {
+                c[i * n + j] += aik * b[k * n + j];
+            }
+        }
+    }
+}
+"#;
+
+#[test]
+fn a_signed_flip_is_versioned() {
+    // `lo` from 0 and `hi` from `k`, signed, while `lo < hi`: `lo` is never negative, so
+    // `lo < hi` holds unsigned too, and `hi` falls without wrapping. Tests of both against
+    // `len(a)` before the loop (`lo`'s is 0's) cover every round.
+    insta::assert_snapshot!(optimized_mir_of(MORE_BOUNDS, "flip"));
+}
+
+#[test]
+fn insertion_sort_reads_one_below_a_counter_above_its_start() {
+    // `a[j - 1]` with `lo < j` (so `j - 1` does not wrap) and `j <= i < hi <= len(a)`.
+    insta::assert_snapshot!(optimized_mir_of(MORE_BOUNDS, "insertion"));
+}
+
+#[test]
+fn a_row_major_nest_is_versioned_as_a_whole() {
+    // `r * n + c` with `r < n`, `c < n`: in bounds where `n * n <= len` and `n` has at most
+    // 32 bits (the product does not wrap): one test of each before the outer loop.
+    insta::assert_snapshot!(optimized_mir_of(MORE_BOUNDS, "matmul"));
+}
+
 /// A function of `k` loops over a slice, each bounded by a parameter (so each may be
 /// versioned), as optimized builds analyze it: the analysis steps it took, its statements
 /// and blocks, and the blocks versioning added.

@@ -3,15 +3,22 @@
 //! that makes more of them so (`version_loops`).
 //!
 //! A fact is `a < b` or `a <= b` between unsigned values (terms: locals whose address is never
-//! taken, constants, `len` of such a slice local, and non-trapping arithmetic on them). Facts
-//! come from branch conditions (on each edge), from a check that passed (`a[i]` gives `i <
-//! len(a)` after it) and from copies (`c = r * 2 + 1` after a test of `r * 2 + 1 < e` gives `c
-//! < e`); an assignment to a local kills the facts that name it. They flow forward, kept where
-//! every path agrees. An index is proven when `i < len`, or `i < b <= len`, or `i <= b < len`.
+//! taken, constants, `len` of such a slice local, and non-trapping arithmetic on them; a
+//! signed local's term is its bits read unsigned). Facts come from branch conditions (on each
+//! edge; a signed comparison only where its smaller side is known not negative, `x <= smax`),
+//! from a check that passed (`a[i]` gives `i < len(a)` after it), from copies (`c = r * 2 + 1`
+//! after a test of `r * 2 + 1 < e` gives `c < e`) and from steps by one (`x + 1` after `x < b`
+//! is at most `b`; `x - 1` after `0 < x` stays below what `x` was below); an assignment to a
+//! local kills the facts that name it. They flow forward, kept where every path agrees. An
+//! index is proven when `i < len`, or `i < b <= len`, or `i <= b < len`; `x + 1` when `x < b
+//! < len`; `x - 1` when `0 < x <= len`; `a + b` when `b < m`, `m <= len`, `a <= len - m`; and
+//! `r * n + c` when `r < m`, `c < n`, `m * n <= len` with `m`, `n` of at most 32 bits.
 //!
-//! Versioning: a loop whose checks would be proven by facts `b <= len(s)` (or `b < len(s)`)
-//! about values it does not change gets a test of them before it: true, a copy of the loop
-//! without those checks runs, else the loop as it was. Every check is kept in meaning: where
+//! Versioning: a loop whose checks would be proven by facts `b <= len(s)` (or `b < len(s)`,
+//! `a <= len(s) - m`, `n <= 4294967295`, `m * n <= len(s)`) about values it does not change
+//! gets a test of them before it: true, a copy of the loop without those checks runs, else
+//! the loop as it was. A loop around others is versioned only when its copy keeps no check;
+//! else its inner loops may be. Every check is kept in meaning: where
 //! the test fails the original loop panics at the same index, after the same side effects.
 
 use std::collections::{HashMap, HashSet};
@@ -79,6 +86,24 @@ fn unsigned_bits(ty: &Ty) -> Option<u8> {
         Ty::Int { signed: false, bits } => Some(*bits),
         _ => None,
     }
+}
+
+/// The width of an integer type, signed or not (a term is its bit pattern, read unsigned).
+fn int_bits(ty: &Ty) -> Option<u8> {
+    match ty {
+        Ty::Int { bits, .. } => Some(*bits),
+        _ => None,
+    }
+}
+
+fn is_signed(ty: &Ty) -> bool {
+    matches!(ty, Ty::Int { signed: true, .. })
+}
+
+/// The largest non-negative value of a signed type of `bits`: `x <= smax` (unsigned) says
+/// that `x` is not negative.
+fn smax(bits: u8) -> Term {
+    Term::Int((1u128 << (bits - 1)) - 1)
 }
 
 /// The locals whose address is taken somewhere: a store through a pointer may change them.
@@ -152,9 +177,10 @@ struct Ctx<'b> {
 }
 
 impl Ctx<'_> {
-    /// The term of an unsigned integer expression, if it is one.
+    /// The term of an integer expression, if it is one: its bit pattern read as unsigned
+    /// (for a signed value, what a cast to the unsigned type of its width gives).
     fn term(&self, e: &Expr) -> Option<Term> {
-        let bits = unsigned_bits(&e.ty)?;
+        let bits = int_bits(&e.ty)?;
         match &e.kind {
             ExprKind::Int(v) if *v >= 0 => Some(Term::Int(*v as u128)),
             ExprKind::Local(x) if !self.addr.contains(x) => Some(Term::Local(*x)),
@@ -168,16 +194,16 @@ impl Ctx<'_> {
             ExprKind::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor), a, b) => {
                 Some(Term::Bin(*op, bits, Box::new(self.term(a)?), Box::new(self.term(b)?)))
             }
-            // Widening keeps the value.
-            ExprKind::Cast(x) if unsigned_bits(&x.ty).is_some_and(|from| from <= bits) => self.term(x),
+            // Widening an unsigned value keeps it, a cast to the same width keeps the bits.
+            ExprKind::Cast(x) if unsigned_bits(&x.ty).is_some_and(|from| from <= bits) || int_bits(&x.ty) == Some(bits) => self.term(x),
             _ => None,
         }
     }
 
-    /// The facts that hold where `cond` evaluated to `truth`.
-    fn cond_facts(&self, cond: &Expr, truth: bool) -> Vec<Fact> {
+    /// The facts that hold where `cond` evaluated to `truth`, `facts` holding before it.
+    fn cond_facts(&self, cond: &Expr, truth: bool, facts: &Facts) -> Vec<Fact> {
         match &cond.kind {
-            ExprKind::Unary(UnOp::Not, x) => self.cond_facts(x, !truth),
+            ExprKind::Unary(UnOp::Not, x) => self.cond_facts(x, !truth, facts),
             ExprKind::Binary(op @ (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge), a, b) => {
                 let (Some(ta), Some(tb)) = (self.term(a), self.term(b)) else { return vec![] };
                 // As `lo < hi` or `lo <= hi` when true.
@@ -187,7 +213,20 @@ impl Ctx<'_> {
                     BinOp::Gt => (true, tb, ta),
                     _ => (false, tb, ta),
                 };
-                vec![if truth { Fact { strict, lo, hi } } else { Fact { strict: !strict, lo: hi, hi: lo } }]
+                let f = if truth { Fact { strict, lo, hi } } else { Fact { strict: !strict, lo: hi, hi: lo } };
+                let Some(bits) = int_bits(&a.ty).filter(|_| is_signed(&a.ty)) else { return vec![f] };
+                // Signed: between values not negative the order is the unsigned one, and the
+                // larger of two such is not negative either.
+                let s = smax(bits);
+                if !le(facts, &f.lo, &s, false) {
+                    return vec![];
+                }
+                let mut out = vec![Fact { strict: false, lo: f.hi.clone(), hi: s.clone() }];
+                if f.strict {
+                    out.push(Fact { strict: true, lo: f.lo.clone(), hi: s });
+                }
+                out.push(f);
+                out
             }
             _ => vec![],
         }
@@ -208,18 +247,79 @@ fn is_local(e: &Expr) -> bool {
 }
 
 fn le_known(facts: &Facts, a: &Term, b: &Term, strict: bool) -> bool {
-    if let (Term::Int(x), Term::Int(y)) = (a, b) {
-        return if strict { x < y } else { x <= y };
+    match (a, b) {
+        (Term::Int(x), Term::Int(y)) => return if strict { x < y } else { x <= y },
+        (Term::Int(0), _) if !strict => return true,
+        _ => {}
     }
     facts.contains(&Fact { strict: true, lo: a.clone(), hi: b.clone() }) || (!strict && (a == b || facts.contains(&Fact { strict: false, lo: a.clone(), hi: b.clone() })))
 }
 
-/// `idx < len` from the facts, directly or through one bound between them.
+/// `a < b` (or `a <= b`) from the facts, directly or through one bound of `a`.
+fn le(facts: &Facts, a: &Term, b: &Term, strict: bool) -> bool {
+    le_known(facts, a, b, strict) || facts.iter().any(|f| f.lo == *a && le_known(facts, &f.hi, b, strict && !f.strict))
+}
+
+/// `0 < x`: a bound below `x` that is strict, or above zero.
+fn positive(facts: &Facts, x: &Term) -> bool {
+    le_known(facts, &Term::Int(0), x, true) || facts.iter().any(|f| f.hi == *x && (f.strict || le_known(facts, &Term::Int(0), &f.lo, true)))
+}
+
+/// `x + 1` and `x - 1`: the `x` of `x + 1`, or of `x - 1` with the sign (+1 or -1).
+fn plus_one(t: &Term) -> Option<(&Term, i8)> {
+    match t {
+        Term::Bin(BinOp::Add, _, x, one) if **one == Term::Int(1) => Some((x, 1)),
+        Term::Bin(BinOp::Sub, _, x, one) if **one == Term::Int(1) => Some((x, -1)),
+        _ => None,
+    }
+}
+
+/// `len - m`, the bound of a row's start in row-major indexing.
+fn len_minus(len: &Term, m: &Term) -> Term {
+    Term::Bin(BinOp::Sub, 64, Box::new(len.clone()), Box::new(m.clone()))
+}
+
+/// `idx < len` from the facts: directly or through one bound; `x + 1` through `x < b < len`
+/// (if `x + 1` wraps it is 0, and `len > b`); `x - 1` with `0 < x` through `x <= len`; and
+/// `a + b` (a row's start `a` and a column `b`) through `b < m`, `m <= len`, `a <= len - m`
+/// (no sum exceeds `len`, so none wraps).
 fn proves(facts: &Facts, idx: &Term, len: &Term) -> bool {
-    if le_known(facts, idx, len, true) {
+    if le(facts, idx, len, true) {
         return true;
     }
-    facts.iter().any(|f| f.lo == *idx && le_known(facts, &f.hi, len, !f.strict))
+    match plus_one(idx) {
+        Some((x, 1)) => return facts.iter().any(|f| f.lo == *x && f.strict && le_known(facts, &f.hi, len, true)),
+        Some((x, _)) => return positive(facts, x) && le(facts, x, len, false),
+        None => {}
+    }
+    let Term::Bin(BinOp::Add, _, a, b) = idx else { return false };
+    let row = |a: &Term, b: &Term| facts.iter().any(|f| f.lo == *b && f.strict && le_known(facts, &f.hi, len, false) && le_known(facts, a, &len_minus(len, &f.hi), false));
+    row(a, b) || row(b, a) || rows(a, b).into_iter().any(|(r, n, c)| le_known(facts, c, n, true) && facts.iter().any(|f| f.lo == *r && f.strict && matrix_fits(facts, &f.hi, n, len)))
+}
+
+/// The ways to read `a + b` as `r * n + c` (row `r`, column `c` of rows of `n`).
+fn rows<'t>(a: &'t Term, b: &'t Term) -> Vec<(&'t Term, &'t Term, &'t Term)> {
+    let mut out = vec![];
+    for (p, c) in [(a, b), (b, a)] {
+        if let Term::Bin(BinOp::Mul, _, x, y) = p {
+            out.extend([(&**x, &**y, c), (&**y, &**x, c)]);
+        }
+    }
+    out
+}
+
+/// The largest value of 32 bits: rows and columns at most this many have a product that does
+/// not wrap.
+const MAX32: Term = Term::Int(u32::MAX as u128);
+
+fn product(m: &Term, n: &Term) -> Term {
+    Term::Bin(BinOp::Mul, 64, Box::new(m.clone()), Box::new(n.clone()))
+}
+
+/// `m` rows of `n` fit in `len`: `m * n <= len`, with neither above 32 bits (so the product
+/// does not wrap). Then `r * n + c < len` for `r < m`, `c < n`: at most `(m - 1) * n + n - 1`.
+fn matrix_fits(facts: &Facts, m: &Term, n: &Term, len: &Term) -> bool {
+    le_known(facts, m, &MAX32, false) && le_known(facts, n, &MAX32, false) && (le_known(facts, &product(m, n), len, false) || le_known(facts, &product(n, m), len, false))
 }
 
 fn kill(facts: &mut Facts, x: LocalId) {
@@ -243,20 +343,12 @@ fn step<'a>(cx: &Ctx, facts: &mut Facts, s: &'a Stmt, seen: &mut impl FnMut(&'a 
             let ExprKind::Local(x) = place.kind else { return };
             // The new value as a term of the old ones: what was known of it is known of `x`.
             let new = match op {
-                _ if cx.addr.contains(&x) || unsigned_bits(&place.ty).is_none() => None,
+                _ if cx.addr.contains(&x) || int_bits(&place.ty).is_none() => None,
                 None => cx.term(value),
                 Some(op) => cx.term(&Expr { kind: ExprKind::Binary(*op, Box::new(place.clone()), Box::new(value.clone())), ty: place.ty.clone(), span: value.span }),
             };
-            let xt = Term::Local(x);
-            let moved: Vec<Fact> = match &new {
-                Some(tv) => facts
-                    .iter()
-                    .filter_map(|f| match (f.lo == *tv && !f.hi.names(x), f.hi == *tv && !f.lo.names(x)) {
-                        (true, _) => Some(Fact { lo: xt.clone(), ..f.clone() }),
-                        (_, true) => Some(Fact { hi: xt.clone(), ..f.clone() }),
-                        _ => None,
-                    })
-                    .collect(),
+            let moved = match &new {
+                Some(tv) => new_value_facts(cx, facts, x, &place.ty, tv),
                 None => vec![],
             };
             kill(facts, x);
@@ -268,6 +360,59 @@ fn step<'a>(cx: &Ctx, facts: &mut Facts, s: &'a Stmt, seen: &mut impl FnMut(&'a 
         Stmt::LetTuple(xs, _) => xs.iter().flatten().for_each(|&x| kill(facts, x)),
         Stmt::MapNext { cursor, key, value, .. } => [cursor, key, value].into_iter().for_each(|&x| kill(facts, x)),
         Stmt::Eval(_) => {}
+    }
+}
+
+/// What is known of local `x` (of type `ty`) once assigned `tv`, a term of the values before,
+/// from `facts`, which hold before.
+fn new_value_facts(cx: &Ctx, facts: &Facts, x: LocalId, ty: &Ty, tv: &Term) -> Vec<Fact> {
+    let xt = Term::Local(x);
+    let bits = int_bits(ty).unwrap_or(64);
+    let mut out: Vec<Fact> = facts
+        .iter()
+        .filter_map(|f| match (f.lo == *tv && !f.hi.names(x), f.hi == *tv && !f.lo.names(x)) {
+            (true, _) => Some(Fact { lo: xt.clone(), ..f.clone() }),
+            (_, true) => Some(Fact { hi: xt.clone(), ..f.clone() }),
+            _ => None,
+        })
+        .collect();
+    let below = |f: &Fact, y: &Term| f.lo == *y && !f.hi.names(x);
+    let above = |f: &Fact, y: &Term| f.hi == *y && !f.lo.names(x);
+    match (tv, plus_one(tv)) {
+        (Term::Int(c), _) if *c > 0 => out.push(Fact { strict: false, lo: tv.clone(), hi: xt.clone() }),
+        // `x + 1` after `x < b`: at most `b` (wrapping, 0). Not wrapping when `b` fits `x`'s
+        // type: then above what `x` was above, and above 0.
+        (_, Some((y, 1))) => {
+            let mut fits = false;
+            for f in facts.iter().filter(|f| f.strict && below(f, y)) {
+                fits |= term_bits(cx, &f.hi) <= bits;
+                out.push(Fact { strict: false, lo: xt.clone(), hi: f.hi.clone() });
+            }
+            if fits {
+                out.extend(facts.iter().filter(|f| above(f, y)).map(|f| Fact { strict: true, lo: f.lo.clone(), hi: xt.clone() }));
+                out.push(Fact { strict: true, lo: Term::Int(0), hi: xt.clone() });
+            }
+        }
+        // `x - 1` after `0 < x`: below what `x` was at most, at least what `x` was above.
+        (_, Some((y, _))) if positive(facts, y) => {
+            out.extend(facts.iter().filter(|f| below(f, y)).map(|f| Fact { strict: true, lo: xt.clone(), hi: f.hi.clone() }));
+            out.extend(facts.iter().filter(|f| f.strict && above(f, y)).map(|f| Fact { strict: false, lo: f.lo.clone(), hi: xt.clone() }));
+        }
+        _ => {}
+    }
+    if is_signed(ty) && le(facts, tv, &smax(bits), false) {
+        out.push(Fact { strict: false, lo: xt, hi: smax(bits) });
+    }
+    out
+}
+
+/// The width of the values a term takes (an upper bound).
+fn term_bits(cx: &Ctx, t: &Term) -> u8 {
+    match t {
+        Term::Local(y) => int_bits(&cx.body.locals[*y as usize].ty).unwrap_or(64),
+        Term::Len(_) => 64,
+        Term::Int(v) => (128 - v.leading_zeros()) as u8,
+        Term::Bin(_, bits, ..) => *bits,
     }
 }
 
@@ -376,7 +521,7 @@ fn block_out(cx: &Ctx, mut facts: Facts, b: BlockId) -> Vec<(BlockId, Facts)> {
     let mut gen = vec![];
     term_exprs(&blk.term, &mut |e| index_facts(cx, &facts, &mut gen, e, &mut |_, _, _| {}));
     add(&mut facts, gen);
-    edges(cx, &blk.term)
+    edges(cx, &blk.term, &facts)
         .into_iter()
         .map(|(succ, extra)| {
             let mut out = facts.clone();
@@ -397,9 +542,9 @@ pub fn analysis_steps() -> u64 {
 }
 
 /// Each successor with the facts its edge adds.
-fn edges(cx: &Ctx, t: &Terminator) -> Vec<(BlockId, Vec<Fact>)> {
+fn edges(cx: &Ctx, t: &Terminator, facts: &Facts) -> Vec<(BlockId, Vec<Fact>)> {
     match t {
-        Terminator::Branch { cond, then, els } if then != els => vec![(*then, cx.cond_facts(cond, true)), (*els, cx.cond_facts(cond, false))],
+        Terminator::Branch { cond, then, els } if then != els => vec![(*then, cx.cond_facts(cond, true, facts)), (*els, cx.cond_facts(cond, false, facts))],
         _ => t.successors().into_iter().map(|s| (s, vec![])).collect(),
     }
 }
@@ -440,7 +585,7 @@ const MAX_BLOCKS: usize = 2000;
 /// once).
 const MAX_VERSIONS: usize = 8;
 const MAX_TRIES: usize = 16;
-const MAX_GUARDS: usize = 3;
+const MAX_GUARDS: usize = 4;
 /// A loop copied has at most this many statements and blocks, and all copies together at
 /// most a quarter of the function's (or one such loop): bounds on what LLVM then optimizes.
 const MAX_LOOP_SIZE: usize = 200;
@@ -586,6 +731,7 @@ pub fn version_loops(body: &mut Body) {
     let mut budget = MAX_LOOP_SIZE.max(size(body, 0..body.blocks.len() as BlockId) / 4);
     let mut done: HashSet<BlockId> = HashSet::new();
     let (mut tried, mut versions) = (0, 0);
+    let headers: HashSet<BlockId> = all.iter().map(|(h, _)| *h).collect();
     for (h, mut blocks) in all {
         if versions == MAX_VERSIONS || tried == MAX_TRIES {
             break;
@@ -596,7 +742,8 @@ pub fn version_loops(body: &mut Body) {
         }
         tried += 1;
         blocks.sort_by_key(|&b| pos[b as usize]);
-        let lp = Loop { header: h, blocks: &blocks, idom: &idom, preds: &preds, defs: &defs };
+        let nest = blocks.iter().any(|b| *b != h && headers.contains(b));
+        let lp = Loop { header: h, blocks: &blocks, idom: &idom, preds: &preds, defs: &defs, nest };
         let Some(guards) = plan(&Ctx { body, addr: addr.clone() }, &flow, &lp) else { continue };
         apply(body, &lp, &guards);
         done.extend(blocks.iter().copied());
@@ -612,6 +759,8 @@ struct Loop<'l> {
     idom: &'l [Option<BlockId>],
     preds: &'l [Vec<BlockId>],
     defs: &'l HashMap<LocalId, Vec<BlockId>>,
+    /// Whether other loops are inside it.
+    nest: bool,
 }
 
 /// The guards that would version the loop, when its copy would prove more of its checks than
@@ -638,23 +787,20 @@ fn plan(cx: &Ctx, flow: &Flow, lp: &Loop) -> Option<Vec<Fact>> {
         if !invariant(&len) {
             return;
         }
-        // A bound of the index that the loop does not change, against the length: one
-        // already chosen if it serves.
-        let wanted: Vec<Fact> = facts
-            .iter()
-            .filter(|f| f.lo == ti && invariant(&f.hi) && !matches!(f.hi, Term::Int(_)))
-            .map(|f| Fact { strict: !f.strict, lo: f.hi.clone(), hi: len.clone() })
-            .collect();
-        let g = match wanted.into_iter().min_by_key(|g| !guards.contains(g)) {
-            Some(g) => g,
+        // Bounds of the index that the loop does not change, against the length: the tests
+        // that would prove it, those already chosen preferred.
+        let wanted = entry_tests(facts, &ti, &len, &invariant);
+        let g = match wanted.into_iter().min_by_key(|gs| gs.iter().filter(|g| !guards.contains(g)).count()) {
+            Some(gs) => gs,
             // An index the loop changes, in bounds once the loop has started (`root` of heap
             // sort's sift-down is the last round's `child`, which was checked): in bounds on
             // entry, with the same values as the loop then starts with.
-            None if !invariant(&ti) && ti.any_local(&|_| true) && !ti.any_local(&|x| !defined(x)) => Fact { strict: true, lo: ti, hi: len },
+            None if !invariant(&ti) && ti.any_local(&|_| true) && !ti.any_local(&|x| !defined(x)) => vec![Fact { strict: true, lo: ti, hi: len }],
             None => return,
         };
-        if !guards.contains(&g) && guards.len() < MAX_GUARDS {
-            guards.push(g);
+        let new: Vec<Fact> = g.into_iter().filter(|g| !guards.contains(g)).collect();
+        if guards.len() + new.len() <= MAX_GUARDS {
+            guards.extend(new);
         }
     });
     if guards.is_empty() {
@@ -675,14 +821,65 @@ fn plan(cx: &Ctx, flow: &Flow, lp: &Loop) -> Option<Vec<Fact>> {
         }
     }
     let mut init = init?;
+    // Tests of what is known on the way in anyway are left out.
+    guards.retain(|g| !le_known(&init, &g.lo, &g.hi, g.strict));
+    if guards.is_empty() {
+        return None;
+    }
     let span = guard_span(body, lp.header);
     for g in &guards {
-        add(&mut init, cx.cond_facts(&guard_expr(body, g, span), true));
+        let new = cx.cond_facts(&guard_expr(body, g, span), true, &init);
+        add(&mut init, new);
     }
     let copy = analyze_from(cx, lp.blocks, &|b| in_loop.contains(&b), init);
-    let mut after = 0;
-    each_index(cx, &copy, lp.blocks.iter().copied(), &mut |_, _, ok, _| after += ok as usize);
-    (after > before).then_some(guards)
+    let (mut after, mut all) = (0, 0);
+    each_index(cx, &copy, lp.blocks.iter().copied(), &mut |_, _, ok, _| {
+        after += ok as usize;
+        all += 1;
+    });
+    // A loop around others, copied, keeps them from being versioned on their own: only when
+    // its copy has no check left.
+    (after > before && (!lp.nest || after == all)).then_some(guards)
+}
+
+/// Sets of tests of values `invariant` accepts (those a loop does not change) that would
+/// prove `idx < len` where `facts` hold, one set for each way `proves` has: `b < len` for an
+/// index below `b` (`x + 1` with `x < b`), `b <= len` for one at most `b` (`x - 1` with `x <=
+/// b`), `m <= len` and `a <= len - m` for `a + b` with `b < m`.
+fn entry_tests(facts: &Facts, idx: &Term, len: &Term, invariant: &impl Fn(&Term) -> bool) -> Vec<Vec<Fact>> {
+    let bound = |f: &Fact| invariant(&f.hi) && !matches!(f.hi, Term::Int(_));
+    let bound = |f: &Fact| bound(f) && f.hi != *len;
+    let test = |strict: bool, lo: &Term, hi: &Term| Fact { strict, lo: lo.clone(), hi: hi.clone() };
+    let mut out: Vec<Vec<Fact>> = facts.iter().filter(|f| f.lo == *idx && bound(f)).map(|f| vec![test(!f.strict, &f.hi, len)]).collect();
+    match plus_one(idx) {
+        Some((x, 1)) => out.extend(facts.iter().filter(|f| f.lo == *x && f.strict && bound(f)).map(|f| vec![test(true, &f.hi, len)])),
+        Some((x, _)) if positive(facts, x) => out.extend(facts.iter().filter(|f| f.lo == *x && bound(f)).map(|f| vec![test(false, &f.hi, len)])),
+        _ => {}
+    }
+    if let Term::Bin(BinOp::Add, _, a, b) = idx {
+        for (a, b) in [(a, b), (b, a)] {
+            if invariant(a) {
+                out.extend(facts.iter().filter(|f| f.lo == **b && f.strict && bound(f)).map(|f| vec![test(false, &f.hi, len), test(false, a, &len_minus(len, &f.hi))]));
+            }
+        }
+        for (r, n, c) in rows(a, b) {
+            if !invariant(n) || !le_known(facts, c, n, true) {
+                continue;
+            }
+            for f in facts.iter().filter(|f| f.lo == *r && f.strict && invariant(&f.hi) && f.hi != *len) {
+                let tests = [test(false, &f.hi, &MAX32), test(false, n, &MAX32), test(false, &product(&f.hi, n), len)];
+                // Less those a constant makes true (a width of 32 bits or less, say).
+                let mut need: Vec<Fact> = vec![];
+                for t in tests {
+                    if !le_known(&Facts::new(), &t.lo, &t.hi, t.strict) && !need.contains(&t) {
+                        need.push(t);
+                    }
+                }
+                out.push(need);
+            }
+        }
+    }
+    out
 }
 
 /// Copies the loop behind the guards: all true leads to the copy, any false to the original.
@@ -766,7 +963,14 @@ fn widen(e: Expr, span: Span) -> Expr {
 
 fn term_expr(body: &Body, t: &Term, span: Span) -> Expr {
     match t {
-        Term::Local(x) => Expr { kind: ExprKind::Local(*x), ty: body.locals[*x as usize].ty.clone(), span },
+        Term::Local(x) => {
+            let e = Expr { kind: ExprKind::Local(*x), ty: body.locals[*x as usize].ty.clone(), span };
+            match e.ty {
+                // Its bits, read unsigned (widening a signed value would extend its sign).
+                Ty::Int { signed: true, bits } => Expr { kind: ExprKind::Cast(Box::new(e)), ty: Ty::Int { signed: false, bits }, span },
+                _ => e,
+            }
+        }
         Term::Int(v) => Expr { kind: ExprKind::Int(*v as i128), ty: U64, span },
         Term::Len(s) => {
             let slice = Expr { kind: ExprKind::Local(*s), ty: body.locals[*s as usize].ty.clone(), span };
