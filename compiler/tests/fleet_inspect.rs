@@ -135,7 +135,7 @@ fn inspect_shows_every_value_also_after_the_binary_is_deleted() {
         "  hits: u64 = 1234567890123",
         "  phase: Phase = RUNNING",
         &format!("  mu: Mutex = held by pid {lead}, waiters asleep"),
-        "  q: chan[u64, 8] = 3 of 8 messages, open, 0 senders and 0 receivers asleep, send side leased to slot 0",
+        "  q: chan[u64, 8] = 3 of 8 messages, open, 0 senders and 0 receivers asleep, send side leased to slot 0, receive side leased to slot 0",
         "  t: table[u32, u64, 16] = 2 of 16 entries",
         "  big: [100]u8 = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, ... 84 more]",
         "  jobs: [3]Job = [{id: 0, ok: false, pos: {x: 0.0, y: 0.0}, grid: [[0, 0, 0], [0, 0, 0]]}, {id: 7, ok: true, pos: {x: 2.5, y: -0.25}, grid: [[0, 0, 0], [0, 0, 0]]}, {id: 0, ok: false, pos: {x: 0.0, y: 0.0}, grid: [[0, 0, 0], [0, 0, 65535]]}]",
