@@ -193,7 +193,6 @@ fn stmt_span(s: &mir::Stmt) -> Span {
     }
 }
 
-/// The source of a terminator; jumps keep the location of what came before them.
 /// For each block of `body` that only jumps on (no statements, a `Goto`; never the entry),
 /// the block that its chain of such jumps leads to: it gets no LLVM block of its own, and
 /// branches to it go there (one machine block and one jump less each, in unoptimized code).
@@ -217,6 +216,7 @@ fn forwarded_blocks(body: &mir::Body) -> Vec<Option<mir::BlockId>> {
         .collect()
 }
 
+/// The source of a terminator; jumps keep the location of what came before them.
 fn term_span(t: &mir::Terminator) -> Option<Span> {
     match t {
         mir::Terminator::Branch { cond: e, .. } | mir::Terminator::Switch { value: e, .. } | mir::Terminator::Panic(e) => Some(e.span),
