@@ -59,51 +59,64 @@ pub struct Setup<'a> {
 /// Write the objects of `parts` parts, in part order; none is left behind on failure.
 pub fn write_objects(setup: &Setup, parts: usize) -> Result<Vec<PathBuf>, String> {
     let parts = Part::split(setup.prog, parts);
+    let (objs, cpu) = objects_on_threads(parts.len(), "truk-codegen", |p| write_part(setup, &parts[p]));
+    if crate::driver::build::timings_wanted() {
+        // What the threads used, whatever else the machine ran: on an idle one, the stage
+        // takes about as long as the busiest thread.
+        let busiest = cpu.iter().copied().fold(0.0, f64::max);
+        let total: f64 = cpu.iter().sum();
+        eprintln!("codegen: {} parts on {} threads: {total:.1} ms of CPU, {busiest:.1} ms on the busiest thread", parts.len(), cpu.len());
+    }
+    objs
+}
+
+/// `write(p)` for every part `p` below `parts`, on a thread per core (named `name`), each
+/// taking the next part when done with one: the objects in part order (none is left behind
+/// on failure), and the CPU time each thread used, in ms.
+pub fn objects_on_threads(parts: usize, name: &str, write: impl Fn(usize) -> Result<PathBuf, String> + Sync) -> (Result<Vec<PathBuf>, String>, Vec<f64>) {
     let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<Option<Result<PathBuf, String>>>> = Mutex::new(vec![None; parts.len()]);
+    let done: Mutex<Vec<Option<Result<PathBuf, String>>>> = Mutex::new(vec![None; parts]);
     let cpu_ms: Mutex<Vec<f64>> = Mutex::new(vec![]);
     let work = || {
-        while let Some(part) = parts.get(next.fetch_add(1, Ordering::Relaxed)) {
-            let r = write_part(setup, part);
-            done.lock().unwrap_or_else(|e| e.into_inner())[part.index] = Some(r);
+        loop {
+            let p = next.fetch_add(1, Ordering::Relaxed);
+            if p >= parts {
+                break;
+            }
+            let r = write(p);
+            done.lock().unwrap_or_else(|e| e.into_inner())[p] = Some(r);
         }
         cpu_ms.lock().unwrap_or_else(|e| e.into_inner()).push(thread_cpu_ms());
     };
     std::thread::scope(|s| {
-        let started = (0..thread_count(parts.len()))
-            .filter(|_| std::thread::Builder::new().name("truk-codegen".into()).stack_size(COMPILER_STACK).spawn_scoped(s, work).is_ok())
+        let started = (0..thread_count(parts))
+            .filter(|_| std::thread::Builder::new().name(name.into()).stack_size(COMPILER_STACK).spawn_scoped(s, work).is_ok())
             .count();
         if started == 0 {
             work();
         }
     });
-    if crate::driver::build::timings_wanted() {
-        // What the threads used, whatever else the machine ran: on an idle one, the stage
-        // takes about as long as the busiest thread.
-        let cpu = cpu_ms.into_inner().unwrap_or_else(|e| e.into_inner());
-        let busiest = cpu.iter().copied().fold(0.0, f64::max);
-        let total: f64 = cpu.iter().sum();
-        eprintln!("codegen: {} parts on {} threads: {total:.1} ms of CPU, {busiest:.1} ms on the busiest thread", parts.len(), cpu.len());
-    }
+    let cpu = cpu_ms.into_inner().unwrap_or_else(|e| e.into_inner());
     let results = done.into_inner().unwrap_or_else(|e| e.into_inner());
     let objs: Vec<PathBuf> = results.iter().filter_map(|r| r.as_ref()?.as_ref().ok().cloned()).collect();
-    match results.into_iter().find_map(|r| match r {
+    let failure = results.into_iter().find_map(|r| match r {
         Some(Ok(_)) => None,
         Some(Err(e)) => Some(e),
-        None => Some("error: internal compiler error: a codegen thread stopped".into()),
-    }) {
+        None => Some(format!("error: internal compiler error: a {name} thread stopped")),
+    });
+    match failure {
         Some(e) => {
             for o in &objs {
                 let _ = std::fs::remove_file(o);
             }
-            Err(e)
+            (Err(e), cpu)
         }
-        None => Ok(objs),
+        None => (Ok(objs), cpu),
     }
 }
 
 /// The CPU time of the calling thread, in ms.
-pub fn thread_cpu_ms() -> f64 {
+fn thread_cpu_ms() -> f64 {
     let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `t` is a valid timespec for the call to fill.
     if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } != 0 {

@@ -14,8 +14,6 @@
 //! address identity (string literals) are copied into every part.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use inkwell::context::Context;
 use inkwell::llvm_sys::core as llvm;
@@ -26,7 +24,7 @@ use inkwell::targets::{FileType, TargetMachine};
 use inkwell::values::{AsValueRef, FunctionValue};
 use inkwell::GlobalVisibility;
 
-use crate::driver::build::{target_machine, unique, Options, Timings, COMPILER_STACK};
+use crate::driver::build::{target_machine, unique, Options, Timings};
 use crate::fingerprint::NoteInfo;
 use crate::mir;
 
@@ -186,47 +184,13 @@ pub fn write_objects(module: &Module, opts: &Options, tm: &TargetMachine, parts:
     hide_data(module);
     let bitcode = module.write_bitcode_to_memory().as_slice().to_vec();
     time.stage("optimize");
-    let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<Option<Result<PathBuf, String>>>> = Mutex::new(vec![None; parts]);
-    let cpu_ms: Mutex<Vec<f64>> = Mutex::new(vec![]);
-    let work = || loop {
-        let p = next.fetch_add(1, Ordering::Relaxed);
-        if p >= parts {
-            break;
-        }
-        let start = crate::driver::codegen::thread_cpu_ms();
-        let r = write_part(&bitcode, &plan, p, opts, note);
-        cpu_ms.lock().unwrap_or_else(|e| e.into_inner()).push(crate::driver::codegen::thread_cpu_ms() - start);
-        done.lock().unwrap_or_else(|e| e.into_inner())[p] = Some(r);
-    };
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(parts);
-    std::thread::scope(|s| {
-        let started = (0..threads)
-            .filter(|_| std::thread::Builder::new().name("truk-opt".into()).stack_size(COMPILER_STACK).spawn_scoped(s, work).is_ok())
-            .count();
-        if started == 0 {
-            work();
-        }
-    });
+    let (objs, cpu) = crate::driver::codegen::objects_on_threads(parts, "truk-opt", |p| write_part(&bitcode, &plan, p, opts, note));
     if crate::driver::build::timings_wanted() {
-        let cpu = cpu_ms.into_inner().unwrap_or_else(|e| e.into_inner());
-        let (total, largest) = (cpu.iter().sum::<f64>(), cpu.iter().copied().fold(0.0, f64::max));
+        let (total, busiest) = (cpu.iter().sum::<f64>(), cpu.iter().copied().fold(0.0, f64::max));
         let copies = plan.copies.iter().flatten().filter(|&&c| c).count();
-        eprintln!("codegen: {parts} optimized parts ({copies} copied functions) on {threads} threads: {total:.1} ms of CPU, {largest:.1} ms in the largest part");
+        eprintln!("codegen: {parts} optimized parts ({copies} copied functions) on {} threads: {total:.1} ms of CPU, {busiest:.1} ms on the busiest thread", cpu.len());
     }
-    let results = done.into_inner().unwrap_or_else(|e| e.into_inner());
-    let objs: Vec<PathBuf> = results.iter().filter_map(|r| r.as_ref()?.as_ref().ok().cloned()).collect();
-    match results.into_iter().find_map(|r| match r {
-        Some(Ok(_)) => None,
-        Some(Err(e)) => Some(e),
-        None => Some("error: internal compiler error: an optimization thread stopped".into()),
-    }) {
-        Some(e) => {
-            objs.iter().for_each(|o| drop(std::fs::remove_file(o)));
-            Err(e)
-        }
-        None => Ok(objs),
-    }
+    objs
 }
 
 /// Part `p` of the module in `bitcode`, in a context of its own: optimized, its object written.
