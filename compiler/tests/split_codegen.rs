@@ -94,23 +94,7 @@ fn a_program_in_four_parts_behaves_as_in_one() {
 
 #[test]
 fn tests_in_other_parts_than_the_runner_run() {
-    let s = Scratch::new("split-tests");
-    let src = s.write(
-        "t.truk",
-        "extern struct __truk_test_context_s;
-extern fn __truk_test_assert_i32(t: *__truk_test_context_s, expected: i32, actual: i32, msg: *u8) : void;
-var base: i32 = 10;
-fn test_wrong(t: *__truk_test_context_s) : void { __truk_test_assert_i32(t, base, 11, \"off by one\"); }
-fn test_right(t: *__truk_test_context_s) : void { __truk_test_assert_i32(t, base + 1, 11, \"equal\"); }
-fn test_third(t: *__truk_test_context_s) : void { base = 11; __truk_test_assert_i32(t, base, 11, \"set\"); }
-",
-    );
-    let o = truk().env("TRUK_CODEGEN_PARTS", "3").arg("test").arg(&src).output().unwrap();
-    let out = text(&o.stdout);
-    assert_eq!(o.status.code(), Some(1), "{out}{}", text(&o.stderr));
-    for want in ["[FAIL] test_wrong", "off by one", "[PASS] test_right", "[PASS] test_third", "2 passed, 1 failed"] {
-        assert!(out.contains(want), "missing {want:?} in:\n{out}");
-    }
+    common::assert_tests_of_every_part_run(&Scratch::new("split-tests"), ("TRUK_CODEGEN_PARTS", "3"), &[]);
 }
 
 #[test]

@@ -49,3 +49,25 @@ pub fn assert_fast_isel_takes_all(ll: &Path) {
         Err(_) => eprintln!("llc-19 not found: fast-isel fallbacks not counted"),
     }
 }
+
+/// Three tests that a split build puts in different parts (each part a few functions): run
+/// by `truk test` with `env` set (how many parts) and `args` (the profile), the runner in
+/// part 0 runs them all and reports the failing one.
+pub fn assert_tests_of_every_part_run(s: &Scratch, env: (&str, &str), args: &[&str]) {
+    let src = s.write(
+        "t.truk",
+        "extern struct __truk_test_context_s;
+extern fn __truk_test_assert_i32(t: *__truk_test_context_s, expected: i32, actual: i32, msg: *u8) : void;
+var base: i32 = 10;
+fn test_wrong(t: *__truk_test_context_s) : void { __truk_test_assert_i32(t, base, 11, \"off by one\"); }
+fn test_right(t: *__truk_test_context_s) : void { __truk_test_assert_i32(t, base + 1, 11, \"equal\"); }
+fn test_third(t: *__truk_test_context_s) : void { base = 11; __truk_test_assert_i32(t, base, 11, \"set\"); }
+",
+    );
+    let o = truk().env_remove("TRUK_CODEGEN_PARTS").env(env.0, env.1).arg("test").args(args).arg(&src).output().unwrap();
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", text(&o.stderr));
+    for want in ["[FAIL] test_wrong", "off by one", "[PASS] test_right", "[PASS] test_third", "2 passed, 1 failed"] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+}
