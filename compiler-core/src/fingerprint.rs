@@ -13,6 +13,9 @@
 //! u64(#files)  (str(path) str(contents))...        -- sorted by path, then contents
 //! ```
 //!
+//! The driver passes `driver::build::fingerprint_version()` as `compiler_version`: the crate
+//! version and a hash of the runtime's C sources.
+//!
 //! Flags are a *set*: their order on the command line does not matter, and the caller passes
 //! each option that changes the output once, normalized as `name=value` (e.g.
 //! `fleet-capacity=1024`), with its effective value (after defaults). A default that is left

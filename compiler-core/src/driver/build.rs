@@ -7,11 +7,29 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostic, SourceMap};
 use crate::driver::cshim::{self, CHeader, Header};
-use crate::driver::{stdlib, target};
+use crate::driver::{runtime, stdlib, target};
 use crate::fingerprint::{build_fingerprint, BuildInputs, NoteInfo};
 use crate::syntax::{ast, parser};
 
 pub const COMPILER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The compiler's version as the build fingerprint sees it: `COMPILER_VERSION` plus a hash of
+/// the runtime's C sources and headers, which every binary links (and from which code is
+/// inlined). Two compilers of one version whose runtimes differ build members of different
+/// fleets, even where the region protocol number was not bumped.
+pub fn fingerprint_version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let mut h = blake3::Hasher::new();
+        for (name, text) in runtime::RUNTIME_HEADERS.iter().chain(runtime::RUNTIME_SOURCES) {
+            h.update(&(name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+            h.update(&(text.len() as u64).to_le_bytes());
+            h.update(text.as_bytes());
+        }
+        format!("{COMPILER_VERSION}+runtime.{}", &h.finalize().to_hex()[..16])
+    })
+}
 pub const HOST_TARGET: &str = "x86_64-unknown-linux-gnu";
 /// Members a fleet's attach table holds, by default (`--fleet-capacity`).
 pub const FLEET_CAPACITY: u32 = 1024;
@@ -336,7 +354,7 @@ pub fn sources_fingerprint(root: &Path, sources: &[(&Path, &[u8])], cimports: &[
     if opts.wants_debug_info() != !opts.release {
         flags.push(format!("debug-info={}", opts.wants_debug_info()));
     }
-    let inputs = BuildInputs { compiler_version: COMPILER_VERSION, target: &opts.target, profile: profile(opts), flags, files };
+    let inputs = BuildInputs { compiler_version: fingerprint_version(), target: &opts.target, profile: profile(opts), flags, files };
     build_fingerprint(&inputs)
 }
 
@@ -396,4 +414,26 @@ pub fn default_output(entry: &Path, emit: Emit) -> PathBuf {
         }
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_version_is_the_crate_version_and_the_runtimes_hash() {
+        let v = fingerprint_version();
+        let hash = v.strip_prefix(&format!("{COMPILER_VERSION}+runtime.")).expect(v);
+        assert_eq!(hash.len(), 16);
+        assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()), "{v}");
+        // Every runtime file on disk is in what is hashed (and embedded).
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime-c");
+        let hashed: Vec<&str> = runtime::RUNTIME_HEADERS.iter().chain(runtime::RUNTIME_SOURCES).map(|(n, _)| *n).collect();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".c") || name.ends_with(".h") {
+                assert!(hashed.contains(&name.as_str()), "runtime-c/{name} is not in the runtime's hash");
+            }
+        }
+    }
 }
