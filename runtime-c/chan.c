@@ -475,18 +475,25 @@ static struct {
  * look (no waiting: with more members than CPUs one is often preempted
  * inside, and a take that waits for it holds up the whole side). Anything
  * else backs off. A member that meets the pending word ends it, back to
- * shared mode: contention. */
+ * shared mode: contention.
+ * A member that sees another's operation between two of its own (the hint
+ * moved by more than its own step) pushes calm TRUK_CHAN_QUIET positions on:
+ * with more members than CPUs, one often runs alone for a whole time slice,
+ * far more than TRUK_CHAN_TAKE_RUN operations, and a lease it took then would
+ * cost the others a takeover when they come back. calm shares its line with
+ * the hint that the operation has just moved, and is stored at most once
+ * every TRUK_CHAN_QUIET / 2 positions: no new line traffic. */
 static void maybe_take(const side_t *sd, uint32_t me) {
     static int never = -1; /* TRUK_CHAN_NO_LEASE: this member takes none (it still honours others') */
     if (never < 0)
         never = getenv("TRUK_CHAN_NO_LEASE") != NULL;
-    uint64_t pos = __atomic_load_n(sd->pos, __ATOMIC_RELAXED);
-    if (never || pos < __atomic_load_n(sd->calm, __ATOMIC_RELAXED))
-        return;
+    uint64_t pos = __atomic_load_n(sd->pos, __ATOMIC_RELAXED), calm = __atomic_load_n(sd->calm, __ATOMIC_RELAXED);
     __typeof__(alone[0]) *a = &alone[((uintptr_t)sd->lease >> 6) % 8];
-    bool run = a->lease == sd->lease && pos == a->pos + 1;
+    bool mine = a->lease == sd->lease, run = mine && pos == a->pos + 1;
     a->lease = sd->lease, a->pos = pos, a->run = run ? a->run + 1 : 0;
-    if (a->run < TRUK_CHAN_TAKE_RUN || __atomic_load_n(sd->sleepers, __ATOMIC_RELAXED) ||
+    if (mine && !run && calm < pos + TRUK_CHAN_QUIET / 2)
+        __atomic_store_n(sd->calm, calm = pos + TRUK_CHAN_QUIET, __ATOMIC_RELAXED);
+    if (never || pos < calm || a->run < TRUK_CHAN_TAKE_RUN || __atomic_load_n(sd->sleepers, __ATOMIC_RELAXED) ||
         !__truk_fleet_membarrier_register())
         return;
     a->run = 0;

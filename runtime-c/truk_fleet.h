@@ -465,7 +465,11 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  * flavour); it then waits until that in_op changes or its member is dead.
  *   take (after TRUK_CHAN_TAKE_RUN operations in shared mode in a row by
  *     this member, each moving the position hint by one, at a position >=
- *     calm, with no sleeper on the side): CAS 0 -> REVOKING | me, membarrier,
+ *     calm, with no sleeper on the side; a member that finds the hint moved
+ *     by another since its own last operation sets calm = position +
+ *     TRUK_CHAN_QUIET, once every QUIET / 2 positions at most: time slices
+ *     let one of many members run alone for thousands of operations): CAS
+ *     0 -> REVOKING | me, membarrier,
  *     one look at every member's in_op (no waiting: with more members than
  *     CPUs one is often preempted inside, and a take that waited for it would
  *     hold up the whole side), CAS -> me if nobody was inside, else -> 0 and
@@ -525,6 +529,7 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
 #define TRUK_CHAN_BACKOFF_MIN 256           /* shared-mode positions after a first takeover */
 #define TRUK_CHAN_BACKOFF_MAX (1u << 22)    /* ... times 8 up to this */
 #define TRUK_CHAN_TAKE_RUN 64               /* a take follows this many shared-mode operations in a row by one member */
+#define TRUK_CHAN_QUIET (1u << 16)          /* no take within this many positions of another member's operation */
 struct truk_chan_header {
     uint64_t tail;          /*   0 hint: the next position to send to */
     uint32_t send_lease;    /*   8 the send side's lease (below) */
