@@ -504,7 +504,9 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  * A sleeper's last look at the cell, after it counted itself, follows a
  * membarrier when the waking side is leased (the holder's store-then-load of
  * the count has no fence): sleeping costs one more system call then.
- * Waiting: spin for TRUK_CHAN_SPIN_US, then sleep on `sent` (receivers) or
+ * Waiting: a leased receive of a channel the short path serves first spins
+ * TRUK_CHAN_AWAIT_TURNS pauses on its cell, reading only, then tries again;
+ * otherwise spin for TRUK_CHAN_SPIN_US, then sleep on `sent` (receivers) or
  * `recvd` (senders), counted in recv_sleepers / send_sleepers; the other side
  * bumps the word and wakes only when that count is not 0, after each commit
  * or take (that CAS orders the cell before the count). A sleep lasts at most
@@ -521,6 +523,7 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
 #define TRUK_CHAN_MOVER_SLOT_BITS 17
 #define TRUK_CHAN_SPIN_US 20   /* spinning (pauses) before sleeping */
 #define TRUK_CHAN_JUDGE_AFTER 64 /* pauses before a mover in the way is judged */
+#define TRUK_CHAN_AWAIT_TURNS 128 /* a leased receive's first spin on its cell, before the general path */
 #define TRUK_CHAN_JUDGE_MS 1  /* sleep slice while a mover is in the way */
 #define TRUK_CHAN_BACKSTOP_MS 50 /* longest sleep: a waker killed before its wake-up call */
 #define TRUK_CHAN_SELECT_BACKSTOP_MS 1000 /* chan_select's longest sleep (futex_waitv) */
