@@ -475,18 +475,25 @@ static struct {
  * look (no waiting: with more members than CPUs one is often preempted
  * inside, and a take that waits for it holds up the whole side). Anything
  * else backs off. A member that meets the pending word ends it, back to
- * shared mode: contention. */
+ * shared mode: contention.
+ * A member that sees another's operation between two of its own (the hint
+ * moved by more than its own step) pushes calm TRUK_CHAN_QUIET positions on:
+ * with more members than CPUs, one often runs alone for a whole time slice,
+ * far more than TRUK_CHAN_TAKE_RUN operations, and a lease it took then would
+ * cost the others a takeover when they come back. calm shares its line with
+ * the hint that the operation has just moved, and is stored at most once
+ * every TRUK_CHAN_QUIET / 2 positions: no new line traffic. */
 static void maybe_take(const side_t *sd, uint32_t me) {
     static int never = -1; /* TRUK_CHAN_NO_LEASE: this member takes none (it still honours others') */
     if (never < 0)
         never = getenv("TRUK_CHAN_NO_LEASE") != NULL;
-    uint64_t pos = __atomic_load_n(sd->pos, __ATOMIC_RELAXED);
-    if (never || pos < __atomic_load_n(sd->calm, __ATOMIC_RELAXED))
-        return;
+    uint64_t pos = __atomic_load_n(sd->pos, __ATOMIC_RELAXED), calm = __atomic_load_n(sd->calm, __ATOMIC_RELAXED);
     __typeof__(alone[0]) *a = &alone[((uintptr_t)sd->lease >> 6) % 8];
-    bool run = a->lease == sd->lease && pos == a->pos + 1;
+    bool mine = a->lease == sd->lease, run = mine && pos == a->pos + 1;
     a->lease = sd->lease, a->pos = pos, a->run = run ? a->run + 1 : 0;
-    if (a->run < TRUK_CHAN_TAKE_RUN || __atomic_load_n(sd->sleepers, __ATOMIC_RELAXED) ||
+    if (mine && !run && calm < pos + TRUK_CHAN_QUIET / 2)
+        __atomic_store_n(sd->calm, calm = pos + TRUK_CHAN_QUIET, __ATOMIC_RELAXED);
+    if (never || pos < calm || a->run < TRUK_CHAN_TAKE_RUN || __atomic_load_n(sd->sleepers, __ATOMIC_RELAXED) ||
         !__truk_fleet_membarrier_register())
         return;
     a->run = 0;
@@ -729,7 +736,34 @@ static bool send_slow(void *p, uint64_t cap, uint64_t elem_size, const void *val
     }
 }
 
+bool __truk_chan_recv(void *p, uint64_t cap, uint64_t elem_size, void *out, int64_t timeout_ms);
+
+/* A receive that may wait, on a side leased to us of a channel the short
+ * path serves (1 to 8 bytes, a power-of-two capacity) whose cell at head is
+ * still empty: spins on that cell first, with none of the general path's
+ * set-up, which takes longer than a busy partner's reply (chan_bench rtt:
+ * the set-up before the spin cost about a seventh of the busy round trip).
+ * true: the cell changed, the short path may now take it. Reads only: the
+ * operation itself, with in_op and the lease check, is the short path's. */
+static bool await_cell(void *p, uint64_t cap, uint64_t elem_size, int64_t timeout_ms) {
+    struct truk_chan_header *h = p;
+    if (timeout_ms == 0 || !leasable(p) || !truk_chan_whole(elem_size) || ((uintptr_t)p & 15) != 0 ||
+        (cap & (cap - 1)) != 0 || __atomic_load_n(&h->recv_lease, __ATOMIC_RELAXED) != __truk_fleet_me)
+        return false;
+    uint64_t hd = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
+    uint64_t *cs = (uint64_t *)((unsigned char *)p + TRUK_CHAN_HEADER_SIZE + (hd & (cap - 1)) * 16);
+    uint64_t empty = state((uint32_t)(hd >> __builtin_ctzll(cap)), 0, TRUK_CHAN_EMPTY);
+    for (unsigned n = 0; n < TRUK_CHAN_AWAIT_TURNS; n++) {
+        if (__atomic_load_n(cs, __ATOMIC_ACQUIRE) != empty)
+            return true;
+        relax();
+    }
+    return false;
+}
+
 static bool recv_slow(void *p, uint64_t cap, uint64_t elem_size, void *out, int64_t timeout_ms) {
+    if (await_cell(p, cap, elem_size, timeout_ms))
+        return __truk_chan_recv(p, cap, elem_size, out, timeout_ms); /* enters here again only past that cell */
     chan_t c = chan_of(p, cap, elem_size);
     bool leased = leasable(p);
     waiter w; /* set up at the first wait */

@@ -956,7 +956,8 @@ uint32_t __truk_wake(uint32_t *p, uint32_t count) {
 
 /* ---- Mutex (layout and protocol: struct truk_mutex_layout in truk_fleet.h) --
  * word: 0 free, else holder tid | WAITERS, or OWNER_DIED (| WAITERS) once the
- * kernel saw the holder die. Lock: one CAS 0 -> tid when free. Contended: set
+ * kernel saw the holder die. Lock: one CAS 0 -> tid when free. Contended:
+ * spin up to MUTEX_SPIN pauses for it to be free (CAS 0 -> tid), then set
  * WAITERS and sleep on the word; a kernel wake-up after the holder's death
  * finds OWNER_DIED, a time-out checks the holder's liveness; either way the
  * waiter takes the lock over by CAS on the exact word seen (one winner).
@@ -967,6 +968,7 @@ uint32_t __truk_wake(uint32_t *p, uint32_t count) {
 
 #define MUTEX_POLL_ENV "TRUK_MUTEX_POLL"
 #define MUTEX_POLL_MAX_MS 64
+#define MUTEX_SPIN 128 /* pauses before a contended lock sleeps */
 
 /* Who this thread is, for the Mutex: read on first use, forgotten in a fork
  * child (another tid, and glibc empties the child's robust list). */
@@ -1112,6 +1114,21 @@ static bool mutex_lock_slow(struct mutex_self *s, struct truk_mutex_layout *m,
     }
     int64_t poll_ms = 1;
     bool check = false;
+    /* A holder usually lets go within a few hundred ns; a futex sleep and its
+     * wake-up cost microseconds, and every unlock after that a wake-up call.
+     * So a bounded spin first; a lock taken in it is taken as by the fast
+     * path, without WAITERS (anyone asleep set it, and the unlock that woke
+     * one cleared it: the woken one sets it again if it must sleep). */
+    for (unsigned n = 0; n < MUTEX_SPIN; n++) {
+        uint32_t cur = __atomic_load_n(w, __ATOMIC_RELAXED);
+        if (cur == 0 && word_cas(w, 0, s->tid)) {
+            mutex_took(s, m, h);
+            return false;
+        }
+        if (cur & TRUK_MUTEX_OWNER_DIED)
+            break;
+        truk_cpu_relax();
+    }
     for (;;) {
         uint32_t cur = __atomic_load_n(w, __ATOMIC_RELAXED);
         uint32_t mine = s->tid | TRUK_MUTEX_WAITERS; /* after contention: others may sleep */

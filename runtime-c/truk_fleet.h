@@ -465,7 +465,11 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  * flavour); it then waits until that in_op changes or its member is dead.
  *   take (after TRUK_CHAN_TAKE_RUN operations in shared mode in a row by
  *     this member, each moving the position hint by one, at a position >=
- *     calm, with no sleeper on the side): CAS 0 -> REVOKING | me, membarrier,
+ *     calm, with no sleeper on the side; a member that finds the hint moved
+ *     by another since its own last operation sets calm = position +
+ *     TRUK_CHAN_QUIET, once every QUIET / 2 positions at most: time slices
+ *     let one of many members run alone for thousands of operations): CAS
+ *     0 -> REVOKING | me, membarrier,
  *     one look at every member's in_op (no waiting: with more members than
  *     CPUs one is often preempted inside, and a take that waited for it would
  *     hold up the whole side), CAS -> me if nobody was inside, else -> 0 and
@@ -500,7 +504,9 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  * A sleeper's last look at the cell, after it counted itself, follows a
  * membarrier when the waking side is leased (the holder's store-then-load of
  * the count has no fence): sleeping costs one more system call then.
- * Waiting: spin for TRUK_CHAN_SPIN_US, then sleep on `sent` (receivers) or
+ * Waiting: a leased receive of a channel the short path serves first spins
+ * TRUK_CHAN_AWAIT_TURNS pauses on its cell, reading only, then tries again;
+ * otherwise spin for TRUK_CHAN_SPIN_US, then sleep on `sent` (receivers) or
  * `recvd` (senders), counted in recv_sleepers / send_sleepers; the other side
  * bumps the word and wakes only when that count is not 0, after each commit
  * or take (that CAS orders the cell before the count). A sleep lasts at most
@@ -517,6 +523,7 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
 #define TRUK_CHAN_MOVER_SLOT_BITS 17
 #define TRUK_CHAN_SPIN_US 20   /* spinning (pauses) before sleeping */
 #define TRUK_CHAN_JUDGE_AFTER 64 /* pauses before a mover in the way is judged */
+#define TRUK_CHAN_AWAIT_TURNS 128 /* a leased receive's first spin on its cell, before the general path */
 #define TRUK_CHAN_JUDGE_MS 1  /* sleep slice while a mover is in the way */
 #define TRUK_CHAN_BACKSTOP_MS 50 /* longest sleep: a waker killed before its wake-up call */
 #define TRUK_CHAN_SELECT_BACKSTOP_MS 1000 /* chan_select's longest sleep (futex_waitv) */
@@ -525,6 +532,7 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
 #define TRUK_CHAN_BACKOFF_MIN 256           /* shared-mode positions after a first takeover */
 #define TRUK_CHAN_BACKOFF_MAX (1u << 22)    /* ... times 8 up to this */
 #define TRUK_CHAN_TAKE_RUN 64               /* a take follows this many shared-mode operations in a row by one member */
+#define TRUK_CHAN_QUIET (1u << 16)          /* no take within this many positions of another member's operation */
 struct truk_chan_header {
     uint64_t tail;          /*   0 hint: the next position to send to */
     uint32_t send_lease;    /*   8 the send side's lease (below) */

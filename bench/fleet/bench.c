@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,8 +296,30 @@ static void contended_pairs(enum lock_kind k) {
     }
 }
 
+/* Runs the caller on CPU `cpu` alone (no-op on a one-CPU machine): the two
+ * contending processes on CPUs of their own really contend; left to the
+ * scheduler, both often share one CPU and take turns a time slice each, and
+ * the row then measures uncontended pairs. */
+static void pin(int cpu) {
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
+static void unpin(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < sysconf(_SC_NPROCESSORS_ONLN) && i < CPU_SETSIZE; i++)
+        CPU_SET(i, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
 /* `bench contend KIND` (a spawned member): says it is ready, waits for the start. */
 static int contend(enum lock_kind k) {
+    pin(1);
     __atomic_store_n(ready_at(0), 1, __ATOMIC_RELEASE);
     __truk_wake(ready_at(0), 1);
     while (!__atomic_load_n(go_word(), __ATOMIC_ACQUIRE))
@@ -318,12 +341,15 @@ static double contended_run(enum lock_kind k) {
     int64_t pid = __truk_spawn(args, 2);
     while (!__atomic_load_n(ready_at(0), __ATOMIC_ACQUIRE))
         __truk_wait_on(ready_at(0), 0, 100);
+    pin(0);
     double t0 = now();
     __atomic_store_n(go_word(), 1, __ATOMIC_RELEASE);
     __truk_wake(go_word(), 1);
     contended_pairs(k);
     __truk_wait_child(pid);
-    return (now() - t0) / (2.0 * CONTENDED) * 1e9;
+    double ns = (now() - t0) / (2.0 * CONTENDED) * 1e9;
+    unpin();
+    return ns;
 }
 
 static void contended_rows(void) {
@@ -338,7 +364,8 @@ static void contended_rows(void) {
 
 
 int32_t __truk_main(int32_t argc, char **argv) {
-    if (argc > 1) { /* the spawned second process */
+    bool mutex_only = argc > 1 && !strcmp(argv[1], "mutex"); /* `bench mutex`: the Mutex rows alone */
+    if (argc > 1 && !mutex_only) { /* the spawned second process */
         unsigned char *b = __truk_fleet_join(NULL);
         shared = b;
         if (!strcmp(argv[1], "hold") && argc > 3)
@@ -356,6 +383,16 @@ int32_t __truk_main(int32_t argc, char **argv) {
     snprintf(ns, sizeof ns, "bench-%d", (int)getpid());
     setenv("TRUK_FLEET_NS", ns, 1);
     unsigned char *b = __truk_fleet_join(NULL);
+    if (mutex_only) {
+        shared = b;
+        if (argc > 2) { /* `bench mutex truk|pthread`: one contended run's ns per pair, for paired runs */
+            printf("%.1f\n", contended_run(strcmp(argv[2], "truk") ? PTHREAD_ROBUST : TRUK_ROBUST));
+            return 0;
+        }
+        uncontended_rows(b);
+        contended_rows();
+        return 0;
+    }
 
     /* attach: join + leave of a region that another member keeps alive, against
      * shm_open + mmap + first touch + munmap + close of an existing object. */
