@@ -555,8 +555,16 @@ _Static_assert(sizeof(struct truk_chan_header) == TRUK_CHAN_HEADER_SIZE, "channe
 static inline uint64_t truk_chan_stride(uint64_t elem_size) {
     return TRUK_CHAN_CELL_PAYLOAD + ((elem_size + 7) & ~(uint64_t)7);
 }
+/* chan.c, for chan_fast.c (the busy leased path, which release builds inline into
+ * the program): the general send and receive, and a holder's wake-up of sleepers
+ * that also leaves the operation (true). */
+__attribute__((visibility("hidden"))) bool __truk_chan_send_slow(void *p, uint64_t cap, uint64_t elem_size,
+                                                                 const void *val, int64_t timeout_ms);
+__attribute__((visibility("hidden"))) bool __truk_chan_recv_slow(void *p, uint64_t cap, uint64_t elem_size, void *out,
+                                                                 int64_t timeout_ms);
+__attribute__((visibility("hidden"), cold)) bool __truk_chan_wake_leave(uint32_t *word, uint64_t *inop);
 /* Elements that move whole with their state: one 16-byte CAS per send or receive. */
-static inline bool truk_chan_whole(uint64_t elem_size) { return elem_size >= 1 && elem_size <= 8; }
+static inline __attribute__((always_inline)) bool truk_chan_whole(uint64_t elem_size) { return elem_size >= 1 && elem_size <= 8; }
 /* A pause in a spin loop. */
 static inline void truk_cpu_relax(void) {
 #if defined(__x86_64__)

@@ -375,8 +375,10 @@ static uint64_t twin_consume(struct twin *r, uint64_t n) {
 static int ring_twin(void) {
     struct twin *r = shared(sizeof *r);
     memset(r, 0, sizeof *r);
+    pin(0); /* as ring.truk: the producer on CPU 0, the consumer on CPU 1 */
     pid_t pid = fork();
     if (pid == 0) {
+        pin(1);
         __atomic_store_n(&r->ready, 1, __ATOMIC_SEQ_CST);
         __atomic_store_n(&r->result, twin_consume(r, TWIN_N) + 1, __ATOMIC_RELEASE);
         _exit(0);

@@ -34,6 +34,7 @@ pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("fleet.c", include_str!("../../../runtime-c/fleet.c")),
     ("supervise.c", include_str!("../../../runtime-c/supervise.c")),
     ("chan.c", include_str!("../../../runtime-c/chan.c")),
+    ("chan_fast.c", include_str!("../../../runtime-c/chan_fast.c")),
     ("table.c", include_str!("../../../runtime-c/table.c")),
     ("std.c", include_str!("../../../runtime-c/std.c")),
 ];
@@ -225,15 +226,17 @@ pub fn cache_dir() -> PathBuf {
 
 /// Compile the runtime for `target` (cached) and return its object files.
 pub fn runtime_objects(target: &str, release: bool) -> Result<Vec<PathBuf>, String> {
-    let mut dir = cache_dir();
-    // An unwritable default cache (read-only home, sandbox) falls back to the temp dir;
-    // an explicit TRUK_CACHE_DIR is used as given.
-    if std::env::var_os("TRUK_CACHE_DIR").is_none()
-        && std::fs::create_dir_all(dir.join("runtime")).is_err()
-    {
-        dir = std::env::temp_dir().join("truk-cache");
+    runtime_objects_in(&usable_cache_dir(), target, release)
+}
+
+/// [`cache_dir`], or when the default one cannot be written (read-only home, sandbox) the
+/// temp dir's; an explicit TRUK_CACHE_DIR is used as given.
+fn usable_cache_dir() -> PathBuf {
+    let dir = cache_dir();
+    if std::env::var_os("TRUK_CACHE_DIR").is_none() && std::fs::create_dir_all(dir.join("runtime")).is_err() {
+        return std::env::temp_dir().join("truk-cache");
     }
-    runtime_objects_in(&dir, target, release)
+    dir
 }
 
 /// [`runtime_objects`] with an explicit cache folder.
@@ -255,38 +258,66 @@ pub fn runtime_objects_in(
     let mut objects = Vec::new();
     let mut missing = Vec::new();
     for (name, src) in RUNTIME_SOURCES {
-        let mut h = blake3::Hasher::new();
-        for part in [
-            CACHE_SCHEME,
-            &format!("{arch:?}"),
-            target,
-            &cc.program,
-            &cc.version,
-            name,
-        ] {
-            h.update(part.as_bytes());
-            h.update(&[0]);
-        }
-        for a in cc.args.iter().chain(flags_for(name, &flags).iter()) {
-            h.update(a.as_bytes());
-            h.update(&[0]);
-        }
-        for text in RUNTIME_HEADERS.iter().map(|(_, t)| *t).chain([*src]) {
-            h.update(&(text.len() as u64).to_le_bytes());
-            h.update(text.as_bytes());
-        }
-        let hex = h.finalize().to_hex();
+        let hex = cache_key(arch, target, &cc, name, src, &flags_for(name, &flags));
         let stem = name.trim_end_matches(".c");
-        let obj = dir.join(format!("{stem}-{}.o", &hex.as_str()[..32]));
+        let obj = dir.join(format!("{stem}-{}.o", &hex[..32]));
         if !obj.is_file() {
             missing.push((*name, *src, obj.clone()));
         }
         objects.push(obj);
     }
     if !missing.is_empty() {
-        compile_into(&dir, &cc, &flags, &missing)?;
+        compile_into(&dir, &cc, &flags, "o", &missing)?;
     }
     Ok(objects)
+}
+
+/// The blake3 hash (hex) of everything that decides the bytes of runtime file `name`
+/// compiled with `flags`.
+fn cache_key(arch: Arch, target: &str, cc: &CCompiler, name: &str, src: &str, flags: &[String]) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in [CACHE_SCHEME, &format!("{arch:?}"), target, &cc.program, &cc.version, name] {
+        h.update(part.as_bytes());
+        h.update(&[0]);
+    }
+    for a in cc.args.iter().chain(flags.iter()) {
+        h.update(a.as_bytes());
+        h.update(&[0]);
+    }
+    for text in RUNTIME_HEADERS.iter().map(|(_, t)| *t).chain([src]) {
+        h.update(&(text.len() as u64).to_le_bytes());
+        h.update(text.as_bytes());
+    }
+    h.finalize().to_hex().to_string()
+}
+
+/// The runtime files that release builds inline from LLVM bitcode (`compiler/src/driver/
+/// inline_rt.rs`): chan_fast.c, the busy leased path of a channel send or receive.
+pub const BITCODE_SOURCES: &[&str] = &["chan_fast.c"];
+
+/// Runtime file `name` (one of [`BITCODE_SOURCES`]) as LLVM bitcode for `target`, compiled
+/// (cached) by the same C compiler and flags as its object, without optimization passes
+/// (the program's optimizer runs them once the file's functions are inlined, constant
+/// arguments and all) and without debug info. None when that compiler is not clang 19,
+/// whose bitcode the compiler's LLVM 19 reads, or when it fails: the program then calls the
+/// runtime's object as in debug builds.
+pub fn runtime_bitcode(target: &str, name: &str) -> Option<PathBuf> {
+    let (_, src) = RUNTIME_SOURCES.iter().find(|(n, _)| *n == name)?;
+    let cc = c_compiler(target).ok()?;
+    if !cc.version.contains("clang version 19.") {
+        return None;
+    }
+    let arch = target_arch(target).ok()?;
+    let mut flags: Vec<String> = BASE_FLAGS.iter().filter(|f| **f != "-g").map(|s| s.to_string()).collect();
+    flags.extend(["-DNDEBUG", "-emit-llvm", "-Xclang", "-disable-llvm-passes"].map(String::from));
+    let dir = usable_cache_dir().join("runtime");
+    std::fs::create_dir_all(&dir).ok()?;
+    let hex = cache_key(arch, target, &cc, name, src, &flags);
+    let bc = dir.join(format!("{}-{}.bc", name.trim_end_matches(".c"), &hex[..32]));
+    if !bc.is_file() {
+        compile_into(&dir, &cc, &flags, "bc", &[(name, src, bc.clone())]).ok()?;
+    }
+    Some(bc)
 }
 
 /// The runtime objects without their local symbols (static functions and variables, file
@@ -359,6 +390,7 @@ fn compile_into(
     dir: &Path,
     cc: &CCompiler,
     flags: &[String],
+    ext: &str,
     files: &[(&str, &str, PathBuf)],
 ) -> Result<(), String> {
     static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -391,7 +423,7 @@ fn compile_into(
                 .arg("-c")
                 .arg(name)
                 .arg("-o")
-                .arg(format!("{name}.o"))
+                .arg(format!("{name}.{ext}"))
                 .current_dir(&tmp)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
@@ -415,7 +447,7 @@ fn compile_into(
                 ));
                 continue;
             }
-            std::fs::rename(tmp.join(format!("{name}.o")), obj).map_err(|e| {
+            std::fs::rename(tmp.join(format!("{name}.{ext}")), obj).map_err(|e| {
                 format!("cannot move the runtime object into {}: {e}", obj.display())
             })?;
         }

@@ -194,6 +194,9 @@ pub fn prepare_module<'ctx>(
     }
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
+    if opts.release {
+        crate::driver::inline_rt::link_runtime_bitcode(module, &opts.target, tm);
+    }
     stage("llvm-ir");
     // The verifier costs about a tenth of a debug build: debug builds of the compiler (the
     // test suites) always run it, release ones when TRUK_VERIFY is set.

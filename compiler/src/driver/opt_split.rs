@@ -201,7 +201,8 @@ fn write_part(bitcode: &[u8], plan: &Plan, p: usize, opts: &Options, note: &Note
     let buf = MemoryBuffer::create_from_memory_range(bitcode, "part");
     let module = Module::parse_bitcode_from_buffer(&buf, &ctx).map_err(|e| format!("error: internal compiler error: {e}"))?;
     for (f, func) in defined(&module).into_iter().enumerate() {
-        if plan.owner[f] == p {
+        // Runtime code to inline (`inline_rt.rs`) stays in every part.
+        if plan.owner[f] == p || func.get_linkage() == Linkage::AvailableExternally {
             continue;
         }
         if plan.copies[p][f] {
