@@ -37,12 +37,12 @@ const SLOT_VAL: u64 = 16;
 
 /// Where the inline probe of an integer key ends.
 struct Probe<'ctx> {
-    /// The live slot of the key (the builder is left in its block).
-    found: PointerValue<'ctx>,
+    /// The slot the probe stopped at: the key's live slot in the block the builder is left
+    /// in, an empty one (the key is absent) in `empty`.
+    slot: PointerValue<'ctx>,
+    empty: BasicBlock<'ctx>,
     /// A nil map or one without slots.
     no_slots: BasicBlock<'ctx>,
-    /// The empty slot that ends the probe (the key is absent), and its block.
-    empty: (PointerValue<'ctx>, BasicBlock<'ctx>),
     /// The key's ctrl word as a live slot holds it.
     ctrl: IntValue<'ctx>,
 }
@@ -92,22 +92,22 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         };
         if op == MapOp::Remove {
             // A tombstone: the key stays (an integer owns nothing), the slot is no longer live.
-            b.build_store(p.found, i64t.const_int(SLOT_TOMB, false)).unwrap();
+            b.build_store(p.slot, i64t.const_int(SLOT_TOMB, false)).unwrap();
             add_to(LEN, -1);
             b.build_unconditional_branch(join).unwrap();
-            for bb in [p.no_slots, p.empty.1] {
+            for bb in [p.no_slots, p.empty] {
                 b.position_at_end(bb);
                 b.build_unconditional_branch(join).unwrap();
             }
             b.position_at_end(join);
             return None;
         }
-        let found = at(p.found, SLOT_VAL);
+        let found = at(p.slot, SLOT_VAL);
         let hit = b.get_insert_block().unwrap();
         b.build_unconditional_branch(join).unwrap();
         let mut incoming = vec![(found, hit)];
         if op == MapOp::Get {
-            for bb in [p.no_slots, p.empty.1] {
+            for bb in [p.no_slots, p.empty] {
                 b.position_at_end(bb);
                 b.build_unconditional_branch(join).unwrap();
                 incoming.push((ptr.const_null(), bb));
@@ -116,11 +116,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             // An insert: into the empty slot while the table may take one more, else (a nil
             // map, no slots yet, a rebuild due) the runtime's upsert.
             let [take, call] = ["map.take", "map.call"].map(|n| self.ctx.append_basic_block(fv, n));
-            b.position_at_end(p.empty.1);
+            b.position_at_end(p.empty);
             let growth = mem::load(b, i64t, field(GROWTH), "").into_int_value();
             b.build_conditional_branch(b.build_int_compare(IntPredicate::EQ, growth, i64t.const_zero(), "").unwrap(), call, take).unwrap();
             b.position_at_end(take);
-            let s = p.empty.0;
+            let s = p.slot;
             b.build_store(s, p.ctrl).unwrap();
             b.build_store(at(s, SLOT_KEY), key).unwrap();
             let val = at(s, SLOT_VAL);
@@ -187,6 +187,6 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         b.build_unconditional_branch(lp).unwrap();
         i.add_incoming(&[(&home, has_slots), (&i1, next)]);
         b.position_at_end(hit);
-        Probe { found: s, no_slots, empty: (s, empty), ctrl }
+        Probe { slot: s, empty, no_slots, ctrl }
     }
 }
