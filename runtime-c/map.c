@@ -14,7 +14,9 @@
  * Live slots plus tombstones stay at or below half the slots: `growth` counts the empty
  * slots an insert may still take; at 0 the table is rebuilt (tombstones dropped) with at
  * least four slots per live key. Iteration walks the slots in order; removing marks a
- * tombstone, so the entry being visited may be removed.
+ * tombstone, so the entry being visited may be removed. A slot never becomes empty again
+ * (a rebuild starts from a zeroed array), so an empty slot is all zeros: the inline insert
+ * of codegen/map.rs writes only the ctrl word and the key.
  */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "truk_rt.h"

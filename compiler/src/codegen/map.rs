@@ -120,11 +120,11 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             let growth = mem::load(b, i64t, field(GROWTH), "").into_int_value();
             b.build_conditional_branch(b.build_int_compare(IntPredicate::EQ, growth, i64t.const_zero(), "").unwrap(), call, take).unwrap();
             b.position_at_end(take);
+            // An empty slot is all zeros (map.c), so its value is already zero-filled.
             let s = p.slot;
             b.build_store(s, p.ctrl).unwrap();
             b.build_store(at(s, SLOT_KEY), key).unwrap();
             let val = at(s, SLOT_VAL);
-            b.build_memset(val, 8, i8t.const_zero(), i64t.const_int(slot_size - SLOT_VAL, false)).unwrap();
             b.build_store(field(GROWTH), b.build_int_sub(growth, i64t.const_int(1, false), "").unwrap()).unwrap();
             add_to(LEN, 1);
             b.build_unconditional_branch(join).unwrap();
