@@ -42,7 +42,7 @@ void *__truk_new(uint64_t size);                            /* not zeroed; size 
 void *__truk_alloc_array(uint64_t elem_size, uint64_t count); /* overflow panics */
 void __truk_free(void *p);                                  /* NULL ok */
 
-/* ---- Maps (map.c): hash table, insertion-order iteration ----------------- */
+/* ---- Maps (map.c): open-addressing hash table ---------------------------- */
 enum {
     TRUK_KEY_BYTES = 0,  /* integers, bool, enums: key_size <= 8 bytes */
     TRUK_KEY_FLOAT = 1,  /* f32 (key_size 4) or f64 (8); 0.0 == -0.0, NaN != NaN */
@@ -68,7 +68,7 @@ void __truk_map_free(void *m);                    /* NULL ok */
 uint64_t __truk_map_len(void *m);                 /* NULL map: 0 */
 /* Iterate: start with cursor 0. Returns the next (non-zero) cursor and sets
  * *key_out (for string keys: points to the stored char*) and *val_out, or
- * returns 0 when done. Entries come in insertion order. Values may be changed
+ * returns 0 when done. Entries come in no particular order. Values may be changed
  * and the current entry removed while iterating; inserting is not allowed. */
 uint64_t __truk_map_next(void *m, uint64_t cursor, void **key_out, void **val_out);
 
