@@ -20,6 +20,10 @@
 //! the loop as it was. A loop around others is versioned only when its copy keeps no check;
 //! else its inner loops may be. Every check is kept in meaning: where
 //! the test fails the original loop panics at the same index, after the same side effects.
+//! In a small function whose way into the loop has no effect (`quiet_way_in`), the loop is
+//! not copied: the tests lead to it, and a failed one restarts the function as written
+//! (`Terminator::Restart`, `Body::checked`), which then panics at the same index after the
+//! same side effects; the function stays small enough for LLVM to inline.
 
 use std::collections::{HashMap, HashSet};
 
