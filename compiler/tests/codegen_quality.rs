@@ -339,3 +339,63 @@ fn main() : i32 { return count(100) as i32; }
     );
     assert!(ir.contains("store <") || ir.contains("@llvm.memset"), "the zeroing loop is neither vectorized nor a memset:\n{ir}");
 }
+
+#[test]
+fn a_small_function_with_a_versioned_loop_is_inlined() {
+    // Heap sort's sift-down, called from two places: its loop is versioned (the test of
+    // `end <= len(a)` proves its checks) without a copy of the loop: a failed test calls the
+    // function as written (`sift_down.checked`, cold, never inlined, every check kept), so
+    // the function stays small enough for LLVM to inline it at both calls.
+    let dir = Scratch::new("cg-restart");
+    let ir = ir_with(
+        &dir,
+        r#"
+fn sift_down(a: []u64, start: u64, end: u64) : void {
+    var root: u64 = start;
+    while root * 2 + 1 < end {
+        var child: u64 = root * 2 + 1;
+        if child + 1 < end && a[child] < a[child + 1] {
+            child += 1;
+        }
+        if a[root] >= a[child] {
+            return;
+        }
+        var t: u64 = a[root];
+        a[root] = a[child];
+        a[child] = t;
+        root = child;
+    }
+}
+fn heap_sort(a: []u64, n: u64) : void {
+    for var start: u64 = n / 2; start > 0; start -= 1 {
+        sift_down(a, start - 1, n);
+    }
+    for var end: u64 = n - 1; end > 0; end -= 1 {
+        var t: u64 = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift_down(a, 0, end);
+    }
+}
+fn main(argc: i32, argv: **i8) : i32 {
+    var n: u64 = argc as u64 * 1000;
+    var a: []u64 = make(@u64, n);
+    defer delete(a);
+    for var i: u64 = 0; i < n; i += 1 {
+        a[i] = (i * 7919) % 1000;
+    }
+    heap_sort(a, n);
+    return a[n / 2] as i32;
+}
+"#,
+        &["--release"],
+    );
+    assert!(!ir.contains("@sift_down("), "sift_down is not inlined:\n{ir}");
+    let copy = ir.split("define internal fastcc void @sift_down.checked(").nth(1).and_then(|f| f.split("\n}\n").next()).expect("the checked copy");
+    assert!(copy.contains("@__truk_bounds_fail("), "the copy keeps its checks:\n{copy}");
+    let group = copy.lines().next().unwrap().rsplit('#').next().unwrap().trim_end_matches(" {").trim();
+    let attrs = ir.lines().find(|l| l.starts_with(&format!("attributes #{group} "))).expect("its attributes");
+    for a in ["cold", "noinline"] {
+        assert!(attrs.contains(a), "{attrs}");
+    }
+}

@@ -61,7 +61,7 @@ pub fn lower_body(locals: Vec<hir::Local>, params: &[LocalId], ret: &Ty, body: h
     blocks.shrink_to_fit();
     let mut locals = l.locals;
     locals.shrink_to_fit();
-    Body { locals, params: params.to_vec(), blocks, scopes }
+    Body { locals, params: params.to_vec(), blocks, scopes, checked: None }
 }
 
 /// A block under construction: `term` is None while statements may still be added.

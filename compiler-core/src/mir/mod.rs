@@ -43,6 +43,9 @@ pub struct Body {
     /// Per local: the span of the nested block that declares it, for the debugger's scopes;
     /// `None` for parameters, temporaries and the locals of the body's own block.
     pub scopes: Vec<Option<crate::diag::Span>>,
+    /// The function as written, every check kept, for `Terminator::Restart` (set by loop
+    /// versioning, `bounds.rs`).
+    pub checked: Option<Box<Body>>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +77,10 @@ pub enum Terminator {
     /// `panic(msg)`: never returns.
     Panic(Expr),
     Unreachable,
+    /// Run the function again from its start, with the arguments it was called with, as
+    /// written (`Body::checked`), and return what that returns. Only where nothing before
+    /// could be seen (loop versioning's failed test in a small function, `bounds.rs`).
+    Restart,
 }
 
 impl Terminator {
@@ -86,7 +93,7 @@ impl Terminator {
                 v.push(*default);
                 v
             }
-            Terminator::Return(_) | Terminator::Panic(_) | Terminator::Unreachable => vec![],
+            Terminator::Return(_) | Terminator::Panic(_) | Terminator::Unreachable | Terminator::Restart => vec![],
         }
     }
 
@@ -99,7 +106,7 @@ impl Terminator {
                 v.push(default);
                 v
             }
-            Terminator::Return(_) | Terminator::Panic(_) | Terminator::Unreachable => vec![],
+            Terminator::Return(_) | Terminator::Panic(_) | Terminator::Unreachable | Terminator::Restart => vec![],
         }
     }
 }

@@ -99,6 +99,7 @@ impl Printer<'_> {
             Terminator::Return(None) => "return".into(),
             Terminator::Panic(e) => format!("panic {}", self.expr(e)),
             Terminator::Unreachable => "unreachable".into(),
+            Terminator::Restart => "restart checked".into(),
         }
     }
 

@@ -1,7 +1,12 @@
 //! The checks codegen adds: bounds (left out where `mir/bounds.rs` proves the index in
 //! bounds) and, in debug builds, nil. Each failure is a cold call that does not return.
+//! Where loop versioning left a function a test that restarts it (`Terminator::Restart`), the
+//! function as written is a copy of its own, which the test's failure calls.
 
+use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::basic_block::BasicBlock;
+use inkwell::module::Linkage;
+use inkwell::values::{BasicMetadataValueEnum, FunctionValue};
 use inkwell::types::BasicTypeEnum;
 use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
@@ -85,5 +90,36 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.b.position_at_end(fail);
         self.fail_call("__truk_nil_fail", &[], span);
         self.b.position_at_end(cont);
+    }
+
+    /// The copy of `fv` as written (every check kept) that a failed versioning test runs:
+    /// internal, cold and never inlined, so that `fv` stays as small as its fast loop.
+    pub(super) fn checked_copy(&mut self, fv: FunctionValue<'ctx>) -> FunctionValue<'ctx> {
+        let name = format!("{}.checked", fv.get_name().to_string_lossy());
+        let copy = self.module.add_function(&name, fv.get_type(), Some(Linkage::Internal));
+        for attr in ["cold", "noinline"] {
+            copy.add_attribute(AttributeLoc::Function, self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id(attr), 0));
+        }
+        let mut locs = vec![AttributeLoc::Return];
+        locs.extend((0..fv.count_params()).map(AttributeLoc::Param));
+        for loc in locs {
+            for a in fv.attributes(loc) {
+                copy.add_attribute(loc, a);
+            }
+        }
+        copy
+    }
+
+    /// `Terminator::Restart`: the copy as written, called with this call's own arguments,
+    /// returns what the function returns.
+    pub(super) fn restart(&mut self) {
+        let (fv, copy) = (self.cur_fn.unwrap(), self.restart_fn.expect("a restart outside a function with its checked copy"));
+        let args: Vec<BasicMetadataValueEnum> = fv.get_param_iter().map(|p| p.into()).collect();
+        let call = self.b.build_call(copy, &args, "").unwrap();
+        call.set_tail_call(true);
+        match call.try_as_basic_value().basic() {
+            Some(v) => self.b.build_return(Some(&v)).unwrap(),
+            None => self.b.build_return(None).unwrap(),
+        };
     }
 }

@@ -96,6 +96,8 @@ pub struct Emitter<'ctx, 'p> {
     heap_locals: Vec<PointerValue<'ctx>>,
     /// The caller's slot for the result, when the function returns an aggregate.
     sret: Option<PointerValue<'ctx>>,
+    /// The function's copy as written, which `Terminator::Restart` calls (`checks.rs`).
+    restart_fn: Option<FunctionValue<'ctx>>,
     dwarf: Option<debug::Dwarf<'ctx>>,
     /// Debug builds: a dereference of nil panics with its location (release: a SIGSEGV).
     nil_checks: bool,
@@ -150,6 +152,7 @@ pub fn emit<'ctx>(
         ret_ty: Ty::Void,
         heap_locals: vec![],
         sret: None,
+        restart_fn: None,
         dwarf,
         nil_checks,
         unchecked: HashSet::new(),
@@ -221,7 +224,7 @@ fn term_span(t: &mir::Terminator) -> Option<Span> {
     match t {
         mir::Terminator::Branch { cond: e, .. } | mir::Terminator::Switch { value: e, .. } | mir::Terminator::Panic(e) => Some(e.span),
         mir::Terminator::Return(e) => e.as_ref().map(|e| e.span),
-        mir::Terminator::Goto(_) | mir::Terminator::Unreachable => None,
+        mir::Terminator::Goto(_) | mir::Terminator::Unreachable | mir::Terminator::Restart => None,
     }
 }
 
@@ -591,6 +594,16 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
 
     fn function(&mut self, idx: usize, f: &'p Function, body: &'p mir::Body) {
         let fv = self.func(idx as FuncId);
+        let Some(checked) = &body.checked else { return self.function_body(fv, f, &f.symbol, body) };
+        let copy = self.checked_copy(fv);
+        self.restart_fn = Some(copy);
+        self.function_body(fv, f, &f.symbol, body);
+        self.restart_fn = None;
+        let symbol = copy.get_name().to_string_lossy().into_owned();
+        self.function_body(copy, f, &symbol, checked);
+    }
+
+    fn function_body(&mut self, fv: FunctionValue<'ctx>, f: &'p Function, symbol: &str, body: &'p mir::Body) {
         self.cur_fn = Some(fv);
         self.ret_ty = f.ret.clone();
         let forward = forwarded_blocks(body);
@@ -604,7 +617,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let Some(&entry) = self.blocks.first() else { return };
         self.b.position_at_end(entry);
         if let Some(d) = &mut self.dwarf {
-            d.begin_function(&self.b, fv, &f.name, &f.symbol, self.sources, f.span);
+            d.begin_function(&self.b, fv, &f.name, symbol, self.sources, f.span);
         }
         self.locals = vec![None; body.locals.len()];
         self.unchecked = if self.optimized() { mir::bounds::unchecked(body) } else { HashSet::new() };
@@ -821,6 +834,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             mir::Terminator::Unreachable => {
                 self.b.build_unreachable().unwrap();
             }
+            mir::Terminator::Restart => self.restart(),
         }
     }
     // ---- expressions -----------------------------------------------------------------------

@@ -148,7 +148,8 @@ fn build_checked(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), St
         return Err(render_all(&diags, &loaded.sources));
     }
     if opts.release {
-        // Loops whose bounds checks one test before them proves get a copy without them.
+        // Loops whose bounds checks one test before them proves get a copy without them (in
+        // small functions: the test leads to the loop itself, else the function restarts).
         prog.bodies.iter_mut().flatten().for_each(crate::mir::bounds::version_loops);
     }
     trim_heap(freeing);
