@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include "truk_fleet.h"
 #include "truk_rt.h"
+#include "chan_fast.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -736,8 +737,6 @@ static bool send_slow(void *p, uint64_t cap, uint64_t elem_size, const void *val
     }
 }
 
-bool __truk_chan_recv(void *p, uint64_t cap, uint64_t elem_size, void *out, int64_t timeout_ms);
-
 /* A receive that may wait, on a side leased to us of a channel the short
  * path serves (1 to 8 bytes, a power-of-two capacity) whose cell at head is
  * still empty: spins on that cell first, with none of the general path's
@@ -763,7 +762,7 @@ static bool await_cell(void *p, uint64_t cap, uint64_t elem_size, int64_t timeou
 
 static bool recv_slow(void *p, uint64_t cap, uint64_t elem_size, void *out, int64_t timeout_ms) {
     if (await_cell(p, cap, elem_size, timeout_ms))
-        return __truk_chan_recv(p, cap, elem_size, out, timeout_ms); /* enters here again only past that cell */
+        return chan_short_recv(p, cap, elem_size, out, timeout_ms); /* enters here again only past that cell */
     chan_t c = chan_of(p, cap, elem_size);
     bool leased = leasable(p);
     waiter w; /* set up at the first wait */

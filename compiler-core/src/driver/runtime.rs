@@ -24,6 +24,7 @@ pub const RUNTIME_HEADERS: &[(&str, &str)] = &[
     ("truk_rt.h", RUNTIME_HEADER),
     ("truk_note.h", include_str!("../../../runtime-c/truk_note.h")),
     ("truk_fleet.h", include_str!("../../../runtime-c/truk_fleet.h")),
+    ("chan_fast.h", include_str!("../../../runtime-c/chan_fast.h")),
 ];
 
 /// The runtime C sources, by file name.
