@@ -46,6 +46,8 @@ pub(super) fn cut(src: &str, from: usize, limit: usize) -> Option<usize> {
         let at = i;
         i += 1;
         match c {
+            // Most bytes: nothing to count.
+            b' ' | b'\n' | b'\t' | b'\r' => continue,
             b'/' if b.get(i) == Some(&b'/') => {
                 i = src[i..].find('\n').map_or(b.len(), |n| i + n);
                 continue;
@@ -115,9 +117,7 @@ pub(super) fn cut(src: &str, from: usize, limit: usize) -> Option<usize> {
             }
             _ => {}
         }
-        if !c.is_ascii_whitespace() {
-            after_else = false;
-        }
+        after_else = false;
         if total > limit {
             return Some(at);
         }
