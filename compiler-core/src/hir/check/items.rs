@@ -226,7 +226,7 @@ impl<'a> Checker<'a> {
         let mut init = None;
         if let Some(e) = &v.init {
             self.fcx = FnCtx { ret: Ty::Void, ..Default::default() };
-            self.fcx.scopes.push(HashMap::new());
+            self.fcx.scopes.push(HashMap::default());
             let ex = self.expr(e, Some(&ty));
             let ex = self.coerce(ex, &ty, "Type mismatch in variable initialization", v.span);
             match fold_const(&ex) {

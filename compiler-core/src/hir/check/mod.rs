@@ -13,7 +13,49 @@ mod stmt;
 mod suggest;
 mod types;
 
-use std::collections::HashMap;
+/// The checker's maps, keyed by names and small ids: FxHash (rustc's), several times
+/// cheaper than SipHash on short keys (no map here is iterated into output).
+type HashMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+type HashSet<T> = std::collections::HashSet<T, std::hash::BuildHasherDefault<FxHasher>>;
+
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(n as u64);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 use super::ty::*;
 use super::*;
@@ -44,7 +86,7 @@ struct FnCtx {
     defer_depth: u32,
     truk_variadic: bool,
     /// Locals named by some expression: the others are reported unused.
-    used: std::collections::HashSet<LocalId>,
+    used: HashSet<LocalId>,
 }
 
 pub struct Checker<'a> {
@@ -78,9 +120,9 @@ pub fn check(modules: &[ast::Module]) -> (Program, Vec<Diagnostic>) {
         modules,
         prog: Program::default(),
         diags: vec![],
-        names: HashMap::new(),
-        private: HashMap::new(),
-        domain_of: HashMap::new(),
+        names: HashMap::default(),
+        private: HashMap::default(),
+        domain_of: HashMap::default(),
         cur_file: 0,
         fcx: FnCtx::default(),
         lambda_count: 0,
@@ -119,7 +161,7 @@ impl<'a> Checker<'a> {
 
     fn run(&mut self) {
         // Privacy domains: files that name the same shard share their private names.
-        let mut shards: HashMap<&str, u32> = HashMap::new();
+        let mut shards: HashMap<&str, u32> = HashMap::default();
         for m in self.modules {
             let mut domain = m.file;
             for item in &m.items {

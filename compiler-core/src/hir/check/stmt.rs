@@ -8,7 +8,7 @@ impl<'a> Checker<'a> {
 
     pub(super) fn check_body(&mut self, id: FuncId, decl: &ast::FnDecl) {
         let f = &self.prog.funcs[id as usize];
-        let mut scope = HashMap::new();
+        let mut scope = HashMap::default();
         for &p in &f.params {
             scope.insert(f.locals[p as usize].name.clone(), p);
         }
@@ -62,7 +62,7 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn block(&mut self, b: &ast::Block) -> Block {
-        self.fcx.scopes.push(HashMap::new());
+        self.fcx.scopes.push(HashMap::default());
         let stmts = b.stmts.iter().map(|s| self.stmt(s)).collect();
         self.fcx.scopes.pop();
         Block { stmts, span: b.span }
@@ -97,7 +97,7 @@ impl<'a> Checker<'a> {
             }
             ast::StmtKind::For { init, cond, step, body } => {
                 // The init's declarations are scoped to the loop: wrap it all in a block.
-                self.fcx.scopes.push(HashMap::new());
+                self.fcx.scopes.push(HashMap::default());
                 let init = init.as_ref().map(|i| self.stmt(i));
                 let cond = cond.as_ref().map(|c| self.condition(c));
                 let step = step.as_ref().map(|st| Box::new(self.stmt(st)));
@@ -345,7 +345,7 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn arm_body(&mut self, s: &ast::Stmt) -> Stmt {
-        self.fcx.scopes.push(HashMap::new());
+        self.fcx.scopes.push(HashMap::default());
         let st = self.stmt(s);
         self.fcx.scopes.pop();
         st

@@ -25,9 +25,19 @@ pub(super) fn with_error_detail<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Build the diagnostic for a pest error found while parsing `src[base..]`.
-pub(super) fn syntax_error(src: &str, base: usize, file: u32, first: &pest::error::Error<Rule>) -> Diagnostic {
-    let rest = &src[base..];
+/// Whether the parse that failed with `first` got to the end of `rest` (a token tried
+/// there): on a text cut short, the failure is the cut's.
+pub(super) fn reaches_end(rest: &str, first: &pest::error::Error<Rule>) -> bool {
+    if matches!(first.location, InputLocation::Pos(p) if p == rest.len()) {
+        return true;
+    }
+    let detailed = with_error_detail(|| TrukGrammar::parse(Rule::next_item, rest).err());
+    detailed.and_then(|e| e.parse_attempts()).is_some_and(|a| a.max_position >= rest.len())
+}
+
+/// Build the diagnostic for a pest error found while parsing `src[base..end]`.
+pub(super) fn syntax_error(src: &str, base: usize, end: usize, file: u32, first: &pest::error::Error<Rule>) -> Diagnostic {
+    let rest = &src[base..end];
     // Re-parse with detailed tracking to learn which literal tokens were expected.
     let detailed = with_error_detail(|| TrukGrammar::parse(Rule::next_item, rest).err());
     let err = detailed.as_ref().unwrap_or(first);

@@ -53,9 +53,17 @@ impl<'s> Builder<'s> {
             if !prefixes_applied {
                 e = apply_prefixes(e, &mut prefixes);
             }
-            operands.push(e);
             // Then an infix operator, or the end.
-            let Some(op) = items.next() else { break };
+            let Some(op) = items.next() else {
+                if operands.is_empty() {
+                    // A single operand (most expressions): no operand stack to allocate.
+                    self.leave();
+                    return e;
+                }
+                operands.push(e);
+                break;
+            };
+            operands.push(e);
             let opspan = self.span(&op);
             let bop = bin_op(op.as_str());
             let prec = precedence(bop);
@@ -96,7 +104,7 @@ impl<'s> Builder<'s> {
                 ExprKind::Arrow(Box::new(e), n)
             }
             _ => {
-                let t = kids(c).into_iter().next().expect("grammar: cast type");
+                let t = kids(c).next().expect("grammar: cast type");
                 let t = self.ty(t);
                 ExprKind::Cast(Box::new(e), t)
             }

@@ -24,15 +24,15 @@ impl<'s> Builder<'s> {
             Rule::shared_decl => Item::Global(self.var_decl(p, VarKind::Shared)),
             Rule::extern_var => Item::ExternVar(self.var_decl(p, VarKind::Var)),
             Rule::import_decl => {
-                let k = kids(p);
+                let k: Vec<_> = kids(p).collect();
                 Item::Import { path: self.string_text(&k[0]), span }
             }
             Rule::shard_decl => {
-                let k = kids(p);
+                let k: Vec<_> = kids(p).collect();
                 Item::Shard { name: self.string_text(&k[0]), span }
             }
             Rule::cimport_decl => {
-                let k = kids(p);
+                let k: Vec<_> = kids(p).collect();
                 let h = &k[0];
                 if h.as_rule() == Rule::sys_header {
                     let s = h.as_str();
@@ -120,7 +120,7 @@ impl<'s> Builder<'s> {
 
     pub(super) fn struct_decl(&mut self, p: P<'_>) -> StructDecl {
         let span = self.span(&p);
-        let k = kids(p);
+        let k: Vec<_> = kids(p).collect();
         let name = self.ident(&k[0]);
         let fields = k.get(1).map(|body| {
             body.clone()
@@ -137,7 +137,7 @@ impl<'s> Builder<'s> {
 
     pub(super) fn enum_decl(&mut self, p: P<'_>) -> EnumDecl {
         let span = self.span(&p);
-        let mut k = kids(p).into_iter();
+        let mut k = kids(p);
         let name = self.ident(&k.next().expect("grammar: enum name"));
         let base = self.ty(k.next().expect("grammar: enum base type"));
         let variants = k
@@ -154,7 +154,7 @@ impl<'s> Builder<'s> {
     /// `var`, `const`, `shared var`, `extern var`, and the `var` of a `for` header.
     pub(super) fn var_decl(&mut self, p: P<'_>, kind: VarKind) -> VarDecl {
         let span = self.span(&p);
-        let mut k = kids(p).into_iter();
+        let mut k = kids(p);
         let name = self.ident(&k.next().expect("grammar: var name"));
         let mut ty = None;
         let mut init = None;

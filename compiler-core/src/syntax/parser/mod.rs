@@ -14,6 +14,7 @@ mod errors;
 mod expr;
 mod items;
 mod literals;
+mod stack;
 mod stmt;
 mod types;
 #[cfg(test)]
@@ -90,6 +91,9 @@ fn parse_items(src: &str, file: u32, start: usize, stop: Option<usize>) -> ((Vec
     let mut b = Builder { file, base: 0, diags: Vec::new(), depth: 0, too_deep: false, _src: std::marker::PhantomData };
     let mut items = Vec::new();
     let mut pos = start;
+    // pest recurses without a guard: it sees only the text before `cut` (`stack.rs`).
+    let limit = stack::cycles_on_this_stack();
+    let mut cut = stack::cut(src, start, limit);
     while pos <= src.len() {
         if let Some(line) = stop {
             if pos > line {
@@ -99,14 +103,32 @@ fn parse_items(src: &str, file: u32, start: usize, stop: Option<usize>) -> ((Vec
                 return ((items, b.diags), Stop::Between(pos));
             }
         }
-        let rest = &src[pos..];
+        if let Some(at) = cut.filter(|&c| pos >= c) {
+            b.diags.push(depth::too_deep(Span::new(file, at, at + 1), "code", None));
+            match recovery_point(src, at) {
+                Some(next) => {
+                    pos = next;
+                    cut = stack::cut(src, pos, limit);
+                    continue;
+                }
+                None => break,
+            }
+        }
+        let end = cut.unwrap_or(src.len());
+        let rest = &src[pos..end];
         match TrukGrammar::parse(Rule::next_item, rest) {
             Ok(mut pairs) => {
                 let Some(next) = pairs.next() else { break };
-                let end = next.as_span().end();
+                let item_end = next.as_span().end();
                 let Some(item) = next.into_inner().next() else { break };
                 if item.as_rule() == Rule::EOI {
-                    break;
+                    match cut {
+                        Some(at) => {
+                            pos = at;
+                            continue;
+                        }
+                        None => break,
+                    }
                 }
                 b.base = pos;
                 b.depth = 0;
@@ -121,17 +143,27 @@ fn parse_items(src: &str, file: u32, start: usize, stop: Option<usize>) -> ((Vec
                         items.extend(depth::check_item(it, &mut b.diags));
                     }
                 }
-                if end == 0 {
+                if item_end == 0 {
                     break; // cannot happen (an item is never empty); never loop forever
                 }
-                pos += end;
+                pos += item_end;
             }
             Err(err) => {
-                let diag = syntax_error(src, pos, file, &err);
+                // Failing where the text was cut: it nests too deeply there.
+                if let Some(at) = cut.filter(|_| errors::reaches_end(rest, &err)) {
+                    pos = at;
+                    continue;
+                }
+                let diag = syntax_error(src, pos, end, file, &err);
                 let at = diag.span.map(|s| s.hi as usize).unwrap_or(pos).max(pos + 1);
                 b.diags.push(diag);
                 match recovery_point(src, at) {
-                    Some(next) => pos = next,
+                    Some(next) => {
+                        pos = next;
+                        if cut.is_some_and(|c| c < pos) {
+                            cut = stack::cut(src, pos, limit);
+                        }
+                    }
                     None => break,
                 }
             }
@@ -193,9 +225,9 @@ fn is_kw(r: Rule) -> bool {
     )
 }
 
-/// Children of a pair without the keyword tokens.
-fn kids(p: P<'_>) -> Vec<P<'_>> {
-    p.into_inner().filter(|c| !is_kw(c.as_rule())).collect()
+/// Children of a pair without the keyword tokens (an iterator: no vector per node).
+fn kids(p: P<'_>) -> impl Iterator<Item = P<'_>> {
+    p.into_inner().filter(|c| !is_kw(c.as_rule()))
 }
 
 fn is_type(r: Rule) -> bool {

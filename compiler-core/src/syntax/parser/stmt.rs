@@ -46,36 +46,36 @@ impl<'s> Builder<'s> {
                 StmtKind::Let { names, init }
             }
             Rule::if_stmt => {
-                let mut k = kids(p).into_iter();
+                let mut k = kids(p);
                 let cond = self.expr(k.next().expect("grammar: if condition"));
                 let then = self.block(k.next().expect("grammar: if block"));
                 let els = k.next().map(|e| Box::new(self.stmt(e)));
                 StmtKind::If { cond, then, els }
             }
             Rule::while_stmt => {
-                let mut k = kids(p).into_iter();
+                let mut k = kids(p);
                 let cond = self.expr(k.next().expect("grammar: while condition"));
                 let body = self.block(k.next().expect("grammar: while block"));
                 StmtKind::While { cond, body }
             }
             Rule::for_stmt => {
-                let mut k = kids(p).into_iter();
+                let mut k = kids(p);
                 let init = k.next().and_then(|c| c.into_inner().next()).map(|s| Box::new(self.stmt(s)));
                 let cond = k.next().and_then(|c| c.into_inner().next()).map(|e| self.expr(e));
                 let step = k.next().and_then(|c| c.into_inner().next()).map(|s| Box::new(self.stmt(s)));
                 let body = self.block(k.next().expect("grammar: for block"));
                 StmtKind::For { init, cond, step, body }
             }
-            Rule::return_stmt | Rule::arm_return => StmtKind::Return(kids(p).into_iter().map(|e| self.expr(e)).collect()),
+            Rule::return_stmt | Rule::arm_return => StmtKind::Return(kids(p).map(|e| self.expr(e)).collect()),
             Rule::break_stmt => StmtKind::Break,
             Rule::continue_stmt => StmtKind::Continue,
             Rule::defer_stmt => {
-                let inner = kids(p).into_iter().next().expect("grammar: defer body");
+                let inner = kids(p).next().expect("grammar: defer body");
                 StmtKind::Defer(Box::new(self.stmt(inner)))
             }
             Rule::block => StmtKind::Block(self.block(p)),
             Rule::match_stmt => {
-                let mut k = kids(p).into_iter();
+                let mut k = kids(p);
                 let scrutinee = self.expr(k.next().expect("grammar: match scrutinee"));
                 let arms = k.map(|a| self.match_arm(a)).collect();
                 StmtKind::Match { scrutinee, arms }
@@ -97,7 +97,7 @@ impl<'s> Builder<'s> {
 
     pub(super) fn match_arm(&mut self, p: P<'_>) -> MatchArm {
         let span = self.span(&p);
-        let mut k = kids(p).into_iter();
+        let mut k = kids(p);
         let first = k.next().expect("grammar: match pattern");
         let pattern = if first.as_rule() == Rule::wildcard { None } else { Some(self.expr(first)) };
         let body = self.stmt(k.next().expect("grammar: match arm body"));

@@ -361,6 +361,39 @@ fn deep_nesting_is_an_error_not_a_crash() {
 }
 
 #[test]
+fn nesting_past_the_stack_is_cut_before_pest_recurses() {
+    // pest has no stack probe (`stack.rs` cuts the text instead): on a thread of 1 MiB,
+    // 2000 levels of any recursive construct would overflow it.
+    let n = 2000;
+    let deep = [
+        ("parens", format!("fn main() : i32 {{ return {}1{}; }}\n", "(".repeat(n), ")".repeat(n))),
+        ("blocks", format!("fn main() : i32 {}{}\n", "{".repeat(n + 1), "}".repeat(n + 1))),
+        ("else if", format!("fn main() : i32 {{ var x: i32 = 0; if x == 0 {{ }}{} return 2; }}\n", " else if x == 1 { }".repeat(n))),
+        ("pointer types", format!("var x: {}i32;\n", "*".repeat(n))),
+        ("slice types", format!("var x: {}i32;\n", "[]".repeat(n))),
+        ("array types", format!("var x: {}i32;\n", "[2]".repeat(n))),
+        ("function results", format!("var x: {}i32;\n", "fn() : ".repeat(n))),
+        ("casts to them", format!("fn main() : i32 {{ return 0 as {}i32; }}\n", "*".repeat(n))),
+    ];
+    std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            for (what, src) in &deep {
+                let e = errors(src);
+                assert!(e.contains("nested too deeply"), "{what}: {}", &e[..e.len().min(300)]);
+            }
+            // Shallow code still parses, and an item after a cut one is still read.
+            parse_ok("fn main() : i32 { if a[0] { return (1 + 2) * 3; } else if b { while c { x = *p; } } return 0; }\n");
+            let src = format!("var x: {}i32;\nfn main() : i32 {{ return y; }}\n", "*".repeat(n));
+            let (m, d) = parse_module(&src, 0);
+            assert_eq!((m.items.len(), d.len()), (1, 1), "{}", render(&src, &d));
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
 fn never_panics_on_truncated_or_mangled_input() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/run");
     let mut files = Vec::new();

@@ -15,25 +15,25 @@ impl<'s> Builder<'s> {
             Rule::ptr_ty => TypeKind::Ptr(Box::new(self.first_ty(p))),
             Rule::slice_ty => TypeKind::Slice(Box::new(self.first_ty(p))),
             Rule::array_ty => {
-                let mut k = kids(p).into_iter();
+                let mut k = kids(p);
                 let n = self.expr(k.next().expect("grammar: array size"));
                 let t = self.ty(k.next().expect("grammar: array element"));
                 TypeKind::Array(Box::new(n), Box::new(t))
             }
             Rule::map_ty => {
-                let mut k = kids(p).into_iter();
+                let mut k = kids(p);
                 let key = self.ty(k.next().expect("grammar: map key"));
                 let val = self.ty(k.next().expect("grammar: map value"));
                 TypeKind::Map(Box::new(key), Box::new(val))
             }
             Rule::chan_ty => {
-                let mut k = kids(p).into_iter();
+                let mut k = kids(p);
                 let el = self.ty(k.next().expect("grammar: channel element"));
                 let n = self.expr(k.next().expect("grammar: channel capacity"));
                 TypeKind::Chan(Box::new(el), Box::new(n))
             }
             Rule::table_ty => {
-                let mut k = kids(p).into_iter();
+                let mut k = kids(p);
                 let key = self.ty(k.next().expect("grammar: table key"));
                 let val = self.ty(k.next().expect("grammar: table value"));
                 let n = self.expr(k.next().expect("grammar: table capacity"));
