@@ -1,8 +1,8 @@
 //! What the C toolchain finds wrong with a program is reported about the program: an extern
 //! nothing defines at its declaration, a missing or broken C header at its `cimport`, an
 //! extern a cimported header does not declare at the extern; never the linker's or the C
-//! compiler's raw output about truk's temporary files. Also which linker links: gold when
-//! binutils has it, GNU ld when not.
+//! compiler's raw output about truk's temporary files. Also which linker links: gold for
+//! unoptimized builds when binutils has it, GNU ld otherwise.
 
 use std::path::Path;
 use std::process::Output;
@@ -100,8 +100,9 @@ fn other_link_failures_are_one_line_and_verbose_shows_the_linker() {
     assert!(verbose.contains("folder") && verbose.contains("collect2: error: ld returned 1 exit status"), "{verbose}");
 }
 
-/// Gold links when binutils' `ld.gold` is on `PATH` (it is quicker), GNU ld when it is not;
-/// both binaries run the same, and gold's leaves its version note.
+/// Gold links unoptimized builds when binutils' `ld.gold` is on `PATH` (it is quicker), GNU
+/// ld when it is not, and release builds; the binaries run the same, and gold's leaves its
+/// version note.
 #[test]
 fn gold_links_when_installed_and_gnu_ld_when_not() {
     let s = Scratch::new("linkers");
@@ -128,6 +129,10 @@ fn gold_links_when_installed_and_gnu_ld_when_not() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(run(&s.0.join("by_gold")), Some(42));
     assert!(gold_note(&s.0.join("by_gold")), "not linked by gold");
+    let o = build_in(&s, "m.truk", &["--release", "-o", "release"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(run(&s.0.join("release")), Some(42));
+    assert!(!gold_note(&s.0.join("release")), "a release build linked by gold");
 }
 
 #[test]

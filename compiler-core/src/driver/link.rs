@@ -7,17 +7,20 @@ use std::process::{Command, Stdio};
 use super::runtime::{host_arch, target_arch, Arch};
 use crate::diag::{render_all, Diagnostic, SourceMap};
 
-/// Linker drivers to try for a target, best first, each with the linker it asks for: gold
-/// when binutils' `ld.gold` is there (Debian ships it with every `ld`), else the driver's
-/// default GNU ld. At 10k lines (debug, 4 objects and the runtime archive) gold runs 0.47x
-/// GNU ld's instructions and takes 0.71x its wall time (paired). Not taken: mold 1.10 (as
+/// Linker drivers to try for a target, best first, each with the linker it asks for: for
+/// unoptimized builds gold when binutils' `ld.gold` is there (Debian ships it with every
+/// `ld`), else the driver's default GNU ld. At 10k lines (debug, 4 objects and the runtime
+/// archive) gold runs 0.47x GNU ld's instructions and takes 0.71x its wall time (paired).
+/// Release builds keep GNU ld: gold's `--gc-sections` drops the runtime's unused code but
+/// keeps the libc imports only that code made (`strcmp` in a program with integer-keyed
+/// maps alone), and their link is a small part of their build. Not taken: mold 1.10 (as
 /// fast as gold in wall time, 3x its instructions, and a package of its own); Debian's
 /// ld.lld-19 (loads libLLVM.so, about 13 ms before it reads an input); `--build-id=none`
 /// (0.97x CPU over gold, and tools such as `coredumpctl` look binaries up by it). What gold
 /// does not do: GNU ld's `-z separate-code` (read-only data gets its own segment, not the code's).
-fn linker_candidates(arch: Arch) -> Vec<(&'static str, Vec<&'static str>)> {
+fn linker_candidates(arch: Arch, release: bool) -> Vec<(&'static str, Vec<&'static str>)> {
     let native = host_arch() == Some(arch);
-    let gold = |ld: &str| if super::tools::which(ld).is_some() { vec!["-fuse-ld=gold"] } else { vec![] };
+    let gold = |ld: &str| if !release && super::tools::which(ld).is_some() { vec!["-fuse-ld=gold"] } else { vec![] };
     match arch {
         _ if native => {
             let g = gold("ld.gold");
@@ -63,7 +66,7 @@ pub fn link(
             LinkFailure::Other(format!("cannot create the output folder {}: {e}", parent.display()))
         })?;
     }
-    let candidates = linker_candidates(arch);
+    let candidates = linker_candidates(arch, release);
     for (program, pre) in &candidates {
         let mut cmd = Command::new(program);
         cmd.args(pre)
