@@ -17,7 +17,9 @@ use crate::diag::{render_all, Diagnostic, SourceMap};
 /// fast as gold in wall time, 3x its instructions, and a package of its own); Debian's
 /// ld.lld-19 (loads libLLVM.so, about 13 ms before it reads an input); `--build-id=none`
 /// (0.97x CPU over gold, and tools such as `coredumpctl` look binaries up by it). What gold
-/// does not do: GNU ld's `-z separate-code` (read-only data gets its own segment, not the code's).
+/// does not do: GNU ld's `-z separate-code` (read-only data gets its own segment, not the
+/// code's); and a debug binary's `.dynsym` may name libc functions only dropped code called
+/// (no relocation refers to them: the loader never binds them).
 fn linker_candidates(arch: Arch, release: bool) -> Vec<(&'static str, Vec<&'static str>)> {
     let native = host_arch() == Some(arch);
     let gold = |ld: &str| if !release && super::tools::which(ld).is_some() { vec!["-fuse-ld=gold"] } else { vec![] };
