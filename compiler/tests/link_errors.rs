@@ -1,7 +1,8 @@
 //! What the C toolchain finds wrong with a program is reported about the program: an extern
 //! nothing defines at its declaration, a missing or broken C header at its `cimport`, an
 //! extern a cimported header does not declare at the extern; never the linker's or the C
-//! compiler's raw output about truk's temporary files.
+//! compiler's raw output about truk's temporary files. Also which linker links: gold for
+//! unoptimized builds when binutils has it, GNU ld otherwise.
 
 use std::path::Path;
 use std::process::Output;
@@ -11,7 +12,11 @@ use common::{text, truk, Scratch};
 
 /// `truk build FILE` in the folder of `s` (so diagnostics name the file as `FILE`).
 fn build_in(s: &Scratch, file: &str, extra: &[&str]) -> Output {
-    truk().current_dir(&s.0).arg("build").args(extra).arg(file).output().unwrap()
+    build_in_env(s, file, extra, &[])
+}
+
+fn build_in_env(s: &Scratch, file: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    truk().current_dir(&s.0).envs(env.iter().copied()).arg("build").args(extra).arg(file).output().unwrap()
 }
 
 /// The error output of a build that must fail, with the scratch folder spelled `[DIR]`.
@@ -86,10 +91,48 @@ fn other_link_failures_are_one_line_and_verbose_shows_the_linker() {
     assert!(!o.status.success());
     let err = text(&o.stderr);
     assert!(err.starts_with("error: linking with `"), "{err}");
-    assert!(err.lines().next().unwrap().ends_with("cannot open output file folder: Is a directory"), "{err}");
+    // GNU ld: "cannot open output file folder: Is a directory"; gold: "folder: open: Is a directory".
+    let first = err.lines().next().unwrap();
+    assert!(first.contains("): ") && first.contains("folder") && first.ends_with(": Is a directory") && !first.contains("ld.gold"), "{err}");
     assert!(err.contains("TRUK_VERBOSE=1") && !err.contains("collect2"), "{err}");
     let o = truk().current_dir(&s.0).env("TRUK_VERBOSE", "1").args(["build", "ok.truk", "-o", "folder"]).output().unwrap();
-    assert!(text(&o.stderr).contains("ld: cannot open output file folder"), "{}", text(&o.stderr));
+    let verbose = text(&o.stderr);
+    assert!(verbose.contains("folder") && verbose.contains("collect2: error: ld returned 1 exit status"), "{verbose}");
+}
+
+/// Gold links unoptimized builds when binutils' `ld.gold` is on `PATH` (it is quicker), GNU
+/// ld when it is not, and release builds; the binaries run the same, and gold's leaves its
+/// version note.
+#[test]
+fn gold_links_when_installed_and_gnu_ld_when_not() {
+    let s = Scratch::new("linkers");
+    s.write("m.truk", "fn add(a: i64, b: i64) : i64 {\n  return a + b;\n}\nfn main() : i32 {\n  return add(35, 7) as i32;\n}\n");
+    let gold_note = |exe: &Path| std::fs::read(exe).unwrap().windows(22).any(|w| w == b".note.gnu.gold-version");
+    let run = |exe: &Path| std::process::Command::new(exe).status().unwrap().code();
+    // Without gold: a PATH of only the programs a build runs, `ld` but no `ld.gold`.
+    let bin = s.0.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for p in ["cc", "ld", "clang-19", "llvm-ar-19", "llvm-objcopy-19"] {
+        if let Some(found) = truk_core::driver::tools::which(p) {
+            std::os::unix::fs::symlink(found, bin.join(p)).unwrap();
+        }
+    }
+    let o = build_in_env(&s, "m.truk", &["-o", "by_ld"], &[("PATH", bin.to_str().unwrap())]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(run(&s.0.join("by_ld")), Some(42));
+    assert!(!gold_note(&s.0.join("by_ld")), "linked by gold without ld.gold on PATH");
+    if truk_core::driver::tools::which("ld.gold").is_none() {
+        eprintln!("skipping the gold half: no ld.gold (binutils has it)");
+        return;
+    }
+    let o = build_in(&s, "m.truk", &["-o", "by_gold"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(run(&s.0.join("by_gold")), Some(42));
+    assert!(gold_note(&s.0.join("by_gold")), "not linked by gold");
+    let o = build_in(&s, "m.truk", &["--release", "-o", "release"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(run(&s.0.join("release")), Some(42));
+    assert!(!gold_note(&s.0.join("release")), "a release build linked by gold");
 }
 
 #[test]

@@ -74,7 +74,7 @@ fn stamp(entry: &Path, opts: &Options, out: &Path, build_fp: &[u8; 32]) -> Optio
     let exe = compiler_identity()?;
     let cwd = std::env::current_dir().ok()?;
     let cc = std::env::var("TRUK_CC").unwrap_or_default();
-    let programs = ["clang-19", "cc", "gcc", "x86_64-linux-gnu-gcc", "aarch64-linux-gnu-gcc"];
+    let programs = ["clang-19", "cc", "gcc", "x86_64-linux-gnu-gcc", "aarch64-linux-gnu-gcc", "ld.gold", "x86_64-linux-gnu-ld.gold", "aarch64-linux-gnu-ld.gold"];
     let toolchain: Vec<String> = programs.iter().map(|p| tools::program_identity(p)).collect();
     Some(format!(
         "truk-fresh-v1\nexe {exe}\ncwd {}\nentry {}\noptions {opts:?}\nTRUK_CC {cc}\ntoolchain {}\nbuild_fp {}\nout {}\n",
