@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "truk_rt.h"
 #include "bench_note.h"
+#include "bench_cpu.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -294,27 +295,6 @@ static void contended_pairs(enum lock_kind k) {
         take(k, 0);
         release(k, 0);
     }
-}
-
-/* Runs the caller on CPU `cpu` alone (no-op on a one-CPU machine): the two
- * contending processes on CPUs of their own really contend; left to the
- * scheduler, both often share one CPU and take turns a time slice each, and
- * the row then measures uncontended pairs. */
-static void pin(int cpu) {
-    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-        return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    sched_setaffinity(0, sizeof set, &set);
-}
-
-static void unpin(void) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (int i = 0; i < sysconf(_SC_NPROCESSORS_ONLN) && i < CPU_SETSIZE; i++)
-        CPU_SET(i, &set);
-    sched_setaffinity(0, sizeof set, &set);
 }
 
 /* `bench contend KIND` (a spawned member): says it is ready, waits for the start. */

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include "truk_fleet.h"
 #include "bench_note.h"
+#include "bench_cpu.h"
 #include "truk_rt.h"
 
 #include <linux/futex.h>
@@ -131,26 +132,6 @@ static void pong(struct pp *s, int base_kind, int rounds) {
             futex(&s->b, FUTEX_WAKE, 1);
         }
     }
-}
-
-/* Runs the caller on CPU `cpu` alone (no-op on a one-CPU machine): the round
- * trips measure the channel, not where the scheduler happens to put a process
- * that it woke (beside its waker, where spinning cannot help). */
-static void pin(int cpu) {
-    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-        return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    sched_setaffinity(0, sizeof set, &set);
-}
-
-static void unpin(void) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (int i = 0; i < sysconf(_SC_NPROCESSORS_ONLN) && i < CPU_SETSIZE; i++)
-        CPU_SET(i, &set);
-    sched_setaffinity(0, sizeof set, &set);
 }
 
 /* Fills ours[] and theirs[] (`rounds` each) with round-trip times in microseconds, in
