@@ -742,7 +742,7 @@ static bool send_slow(void *p, uint64_t cap, uint64_t elem_size, const void *val
  * still empty: spins on that cell first, with none of the general path's
  * set-up, which takes longer than a busy partner's reply (chan_bench rtt:
  * the set-up before the spin cost about a seventh of the busy round trip).
- * true: the cell changed, the short path may now take it. Reads only: the
+ * true: the cell is full, the short path may now take it. Reads only: the
  * operation itself, with in_op and the lease check, is the short path's. */
 static bool await_cell(void *p, uint64_t cap, uint64_t elem_size, int64_t timeout_ms) {
     struct truk_chan_header *h = p;
@@ -751,10 +751,12 @@ static bool await_cell(void *p, uint64_t cap, uint64_t elem_size, int64_t timeou
         return false;
     uint64_t hd = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
     uint64_t *cs = (uint64_t *)((unsigned char *)p + TRUK_CHAN_HEADER_SIZE + (hd & (cap - 1)) * 16);
-    uint64_t empty = state((uint32_t)(hd >> __builtin_ctzll(cap)), 0, TRUK_CHAN_EMPTY);
+    uint32_t lap = (uint32_t)(hd >> __builtin_ctzll(cap));
+    uint64_t empty = state(lap, 0, TRUK_CHAN_EMPTY), full = state(lap, 0, TRUK_CHAN_FULL);
     for (unsigned n = 0; n < TRUK_CHAN_AWAIT_TURNS; n++) {
-        if (__atomic_load_n(cs, __ATOMIC_ACQUIRE) != empty)
-            return true;
+        uint64_t s = __atomic_load_n(cs, __ATOMIC_ACQUIRE);
+        if (s != empty) /* full: the short path takes it; anything else (a sender killed while */
+            return s == full; /* writing it, in shared mode) is the general path's to repair */
         relax();
     }
     return false;
@@ -762,7 +764,7 @@ static bool await_cell(void *p, uint64_t cap, uint64_t elem_size, int64_t timeou
 
 static bool recv_slow(void *p, uint64_t cap, uint64_t elem_size, void *out, int64_t timeout_ms) {
     if (await_cell(p, cap, elem_size, timeout_ms))
-        return chan_short_recv(p, cap, elem_size, out, timeout_ms); /* enters here again only past that cell */
+        return chan_short_recv(p, cap, elem_size, out, timeout_ms); /* past that cell, or back here if the lease moved */
     chan_t c = chan_of(p, cap, elem_size);
     bool leased = leasable(p);
     waiter w; /* set up at the first wait */

@@ -351,6 +351,37 @@ fn aarch64_a_dead_mover_drops_only_its_message_under_qemu() {
     dead_movers(&f, &mut m);
 }
 
+/// A receiver that holds the receive lease, and a cell at head that another receiver
+/// took and died with (its state a lap on, head not moved): the leased receive that waits
+/// on its cell (chan.c `await_cell`) leaves such a cell to the general path, which walks
+/// past it to the next message, instead of retrying the short path forever.
+#[test]
+fn a_leased_receiver_walks_past_a_dead_receivers_cell() {
+    let exe = chan_agent("chan_agent_leased", fleet_support::X86);
+    let f = Fleet::new("chanleasedead", &exe);
+    let mut m = Members::new();
+    m.start(&f, "hold");
+    let t = Instant::now();
+    while f.regions().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(20), "the holder did not create the region");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let mut relay = f.command(&f.exe, &["leased-recv", "5000"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut input = relay.stdin.take().unwrap();
+    let mut output = std::io::BufReader::new(relay.stdout.take().unwrap());
+    m.live.push(("relay".into(), relay));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut output, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "the relay did not take both leases (exit code in the finish below)");
+    stall_recv(&f);
+    std::io::Write::write_all(&mut input, b"go\n").unwrap();
+    m.finish("relay", Duration::from_secs(10), "leased receive").unwrap();
+    line.clear();
+    std::io::Read::read_to_string(&mut output, &mut line).unwrap();
+    let r: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&r[..3], ["recv", "1", "8"], "7 was dropped once, 8 comes next: {line}");
+}
+
 /// The channel runtime is linked only into programs that use a channel, and a channel
 /// outside shared memory does not join a fleet.
 #[test]

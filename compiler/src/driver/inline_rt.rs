@@ -5,8 +5,9 @@
 //! inlines them at every call, with the capacity and element size as constants (most of
 //! their tests fold away; on LLVM's own cost model the unfolded body, twice its threshold,
 //! was never inlined). The real definitions stay in the runtime's object, and the hidden
-//! fleet globals and slow paths they reach resolve when the program is linked. Without clang 19 as the C compiler
-//! (`TRUK_CC`), or when the bitcode cannot be made or read, the program calls the runtime.
+//! fleet globals and slow paths they reach resolve when the program is linked. Without
+//! clang 19 as the C compiler (`TRUK_CC`), or when the bitcode cannot be made or read, the
+//! program calls the runtime.
 
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::module::{Linkage, Module};

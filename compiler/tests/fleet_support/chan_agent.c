@@ -76,6 +76,37 @@ int32_t __truk_main(int32_t argc, char **argv) {
         printf("recv %d %llu %.3f\n", ok, (unsigned long long)v, ms_since(t0));
         return 0;
     }
+    if (!strcmp(mode, "leased-recv") && argc > 2) {
+        /* Alone on both sides for 200 round trips (both leases taken), then 7
+         * waits at head for a `stall-recv` to take and die with; then 8 goes in
+         * and one receive, still leased, must walk past the dead receiver's
+         * cell to 8. */
+        for (uint64_t i = 0; i < 200; i++) {
+            uint64_t v;
+            if (!__truk_chan_send(ch, CAP, 8, &i, 1000) || !__truk_chan_recv(ch, CAP, 8, &v, 1000) || v != i)
+                return 4;
+        }
+        uint64_t me = __truk_fleet_me;
+        if (__atomic_load_n(&h->send_lease, __ATOMIC_SEQ_CST) != me || __atomic_load_n(&h->recv_lease, __ATOMIC_SEQ_CST) != me)
+            return 5;
+        uint64_t v = 7;
+        if (!__truk_chan_send(ch, CAP, 8, &v, 0))
+            return 6;
+        printf("ready\n");
+        fflush(stdout);
+        char line[16];
+        if (!fgets(line, sizeof line, stdin))
+            return 7;
+        v = 8;
+        if (!__truk_chan_send(ch, CAP, 8, &v, 0))
+            return 8;
+        v = 0;
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        bool ok = __truk_chan_recv(ch, CAP, 8, &v, atoll(argv[2]));
+        printf("recv %d %llu %.3f\n", ok, (unsigned long long)v, ms_since(t0));
+        return 0;
+    }
     if (!strcmp(mode, "len")) {
         printf("len %llu\n", (unsigned long long)__truk_chan_len(ch, CAP, 8));
         return 0;
