@@ -292,13 +292,9 @@ fn cache_key(arch: Arch, target: &str, cc: &CCompiler, name: &str, src: &str, fl
     h.finalize().to_hex().to_string()
 }
 
-/// The runtime files that release builds inline from LLVM bitcode (`compiler/src/driver/
-/// inline_rt.rs`): chan_fast.c, the busy leased path of a channel send or receive.
-pub const BITCODE_SOURCES: &[&str] = &["chan_fast.c"];
-
-/// Runtime file `name` (one of [`BITCODE_SOURCES`]) as LLVM bitcode for `target`, compiled
-/// (cached) by the same C compiler and flags as its object, without optimization passes
-/// (the program's optimizer runs them once the file's functions are inlined, constant
+/// Runtime file `name` (one that release builds inline: `INLINED` in `compiler/src/driver/
+/// inline_rt.rs`) as LLVM bitcode for `target`, compiled (cached) by the same C compiler and
+/// flags as its object, without optimization passes (the program's optimizer runs them once the file's functions are inlined, constant
 /// arguments and all) and without debug info. None when that compiler is not clang 19,
 /// whose bitcode the compiler's LLVM 19 reads, or when it fails: the program then calls the
 /// runtime's object as in debug builds.

@@ -84,8 +84,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let p = self.map_probe_int(mv, key, slot_size);
         let (i64t, i8t) = (i64t, self.ctx.i8_type());
         let b = &self.b;
-        let field = |off: u64| unsafe { b.build_in_bounds_gep(i8t, mv, &[i64t.const_int(off, false)], "").unwrap() };
         let at = |base: PointerValue<'ctx>, off: u64| unsafe { b.build_in_bounds_gep(i8t, base, &[i64t.const_int(off, false)], "").unwrap() };
+        let field = |off: u64| at(mv, off);
         let add_to = |off: u64, d: i64| {
             let v = mem::load(b, i64t, field(off), "").into_int_value();
             b.build_store(field(off), b.build_int_add(v, i64t.const_int(d as u64, true), "").unwrap()).unwrap();
