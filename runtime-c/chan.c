@@ -140,13 +140,6 @@ static void relax(void) { truk_cpu_relax(); }
 
 static void now(struct timespec *t) { clock_gettime(CLOCK_MONOTONIC, t); }
 
-/* Ring mode: `s`, found at position t of lap `lap`, is FULL of the previous
- * lap and its message (position t - cap) was taken by a receive holder, which
- * takes with its head store alone: the cell is as good as EMPTY(lap). */
-static bool taken_full(const chan_t *c, uint64_t t, uint32_t lap, uint64_t s) {
-    return s == state(lap - 1, 0, TRUK_CHAN_FULL) && chan_free_at(c->h, t, c->cap);
-}
-
 /* The sender of a WRITING cell found dead: the cell skips to the next lap's
  * EMPTY (the message it was writing is dropped). */
 static void judge(const chan_t *c, uint64_t *cell, uint64_t s) {
@@ -209,7 +202,7 @@ static enum step try_send_whole(const chan_t *c, const void *val, bool guess, bo
                 if (leased)
                     close_side(c, false, 0);
                 uint64_t mine[2] = {state(lap, 0, TRUK_CHAN_FULL), v};
-                if (ld(&h->head) <= t && cas16(cs, mine, state(lap + 1, 0, TRUK_CHAN_EMPTY), 0)) {
+                if (cas16(cs, mine, state(lap + 1, 0, TRUK_CHAN_EMPTY), 0)) {
                     notify_both(c);
                     return CLOSED;
                 }
@@ -231,8 +224,6 @@ static enum step try_send_whole(const chan_t *c, const void *val, bool guess, bo
             guess = true;
             continue;
         }
-        if ((guess = taken_full(c, t, lap, s))) /* taken by its head store: CAS on what is there */
-            continue;
         *cell = cs; /* the previous lap is still here: full */
         *seen = s;
         return BLOCKED;
@@ -253,7 +244,7 @@ static enum step try_send(const chan_t *c, const void *val, uint32_t me, bool gu
         uint64_t s = guess ? state(lap, 0, TRUK_CHAN_EMPTY) : ld(cs);
         guess = false;
         int32_t d = (int32_t)(lap_of(s) - lap);
-        if ((d == 0 && kind_of(s) == TRUK_CHAN_EMPTY) || taken_full(c, t, lap, s)) {
+        if (d == 0 && kind_of(s) == TRUK_CHAN_EMPTY) {
             if (!cas(cs, s, state(lap, me, TRUK_CHAN_WRITING)))
                 continue;
             if (ld32(&h->closed)) {
@@ -377,7 +368,6 @@ typedef struct {
     uint32_t *lease, *backoff;
     uint64_t *calm, *pos;
     uint32_t *sleepers; /* members asleep on this side (waiting to do the same) */
-    uint32_t *exact;    /* the send side's send_exact, else NULL */
     uint64_t id;    /* the in_op value: the lease word's offset in the region */
     uint64_t *inop; /* this member's in_op word */
 } side_t;
@@ -407,9 +397,9 @@ static bool leasable(const void *p) {
 }
 
 static side_t side_of(struct truk_chan_header *h, bool send) {
-    side_t s = send ? (side_t){&h->send_lease, &h->send_backoff, &h->send_calm, &h->tail, &h->send_sleepers,
-                               &h->send_exact, 0, __truk_fleet_inop}
-                    : (side_t){&h->recv_lease, &h->recv_backoff, &h->recv_calm, &h->head, &h->recv_sleepers, NULL, 0,
+    side_t s = send ? (side_t){&h->send_lease, &h->send_backoff, &h->send_calm, &h->tail, &h->send_sleepers, 0,
+                               __truk_fleet_inop}
+                    : (side_t){&h->recv_lease, &h->recv_backoff, &h->recv_calm, &h->head, &h->recv_sleepers, 0,
                                __truk_fleet_inop};
     s.id = (uint64_t)((unsigned char *)s.lease - __truk_fleet_lo);
     return s;
@@ -453,8 +443,6 @@ static bool finish_revoke(const side_t *sd, uint32_t l, uint32_t me, uint64_t de
     membarrier();
     if (x != 0 && x != me && !quiesce(sd->id, x, deadline_ns))
         return false;
-    if (sd->exact) /* the holder is out: shared senders may now move tail */
-        __atomic_store_n(sd->exact, 0, __ATOMIC_RELAXED);
     cas32(sd->lease, l, l & TRUK_CHAN_LEASE_CLOSED);
     return true;
 }
@@ -560,7 +548,7 @@ static enum step fast_send(const chan_t *c, const void *val, uint64_t **cell, ui
         uint32_t lap;
         uint64_t s, *cs = look(c, t, &lap, &s);
         int32_t d = (int32_t)(lap_of(s) - lap);
-        if ((d == 0 && kind_of(s) == TRUK_CHAN_EMPTY) || taken_full(c, t, lap, s)) {
+        if (d == 0 && kind_of(s) == TRUK_CHAN_EMPTY) {
             if (c->whole) {
                 uint64_t v = 0;
                 copy(&v, val, c->size);
@@ -570,7 +558,6 @@ static enum step fast_send(const chan_t *c, const void *val, uint64_t **cell, ui
             }
             __atomic_store_n(cs, state(lap, 0, TRUK_CHAN_FULL), __ATOMIC_RELEASE);
             __atomic_store_n(&h->tail, t + 1, __ATOMIC_RELAXED);
-            __atomic_store_n(&h->send_exact, __truk_fleet_me, __ATOMIC_RELAXED); /* t was the first unclaimed */
             notify(&h->sent, &h->recv_sleepers);
             return DONE;
         }
@@ -597,7 +584,8 @@ static enum step fast_recv(const chan_t *c, void *out, uint64_t **cell, uint64_t
         if (d == 0 && kind_of(s) == TRUK_CHAN_FULL) {
             if (out)
                 copy(out, (unsigned char *)cs + TRUK_CHAN_CELL_PAYLOAD, c->size);
-            __atomic_store_n(&h->head, hd + 1, __ATOMIC_RELEASE);
+            __atomic_store_n(cs, state(lap + 1, 0, TRUK_CHAN_EMPTY), __ATOMIC_RELEASE);
+            __atomic_store_n(&h->head, hd + 1, __ATOMIC_RELAXED);
             notify(&h->recvd, &h->send_sleepers);
             return DONE;
         }
@@ -676,20 +664,6 @@ static void sleep_fence(const uint32_t *other_lease) {
     }
 }
 
-/* A waiter's look: has the cell it waits on moved on from `seen`? A sender
- * blocked on a FULL cell of the previous lap also waits for head to pass that
- * message's position (ring mode: a receive holder takes with its head store
- * alone). The message's lap is only known modulo 2^32, as head's is near. */
-static bool moved(const chan_t *c, uint64_t *cell, uint64_t seen, bool send) {
-    if (ld(cell) != seen)
-        return true;
-    if (!send || kind_of(seen) != TRUK_CHAN_FULL)
-        return false;
-    uint64_t hd = ld(&c->h->head), i = (uint64_t)((unsigned char *)cell - c->cells) / c->stride;
-    int32_t d = (int32_t)(lap_of(seen) - lap_at(c, hd));
-    return d < 0 || (d == 0 && i < (c->shift >= 0 ? hd & (c->cap - 1) : hd % c->cap));
-}
-
 /* false: timed out. */
 static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *sleepers, uint64_t *cell, uint64_t seen) {
     if (w->timeout_ms == 0)
@@ -706,9 +680,8 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
     }
     /* Spin on the one word we wait for (a load and a pause a turn, not a whole
      * attempt: the change is seen sooner), a few dozen turns at a time. */
-    bool send = word == &c->h->recvd;
     for (unsigned k = 0; spin(&w->spin, TRUK_CHAN_SPIN_US * 1000u);)
-        if (moved(c, cell, seen, send) || ++k == TRUK_CHAN_JUDGE_AFTER)
+        if (ld(cell) != seen || ++k == TRUK_CHAN_JUDGE_AFTER)
             return true;
     struct timespec t;
     now(&t);
@@ -734,7 +707,7 @@ static bool wait_step(waiter *w, const chan_t *c, uint32_t *word, uint32_t *slee
     /* Closed: a blocked receiver looks again at once (it returns unless a
      * sender is still writing); a blocked sender returns. */
     bool closed = ld32(&c->h->closed) && kind_of(seen) != TRUK_CHAN_WRITING;
-    if (!moved(c, cell, seen, send) && !closed) {
+    if (ld(cell) == seen && !closed) {
         COUNT(sleeps, 1);
         futex(word, FUTEX_WAIT_BITSET, v, &until);
     }
@@ -779,11 +752,11 @@ static bool await_cell(void *p, uint64_t cap, uint64_t elem_size, int64_t timeou
     uint64_t hd = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
     uint64_t *cs = (uint64_t *)((unsigned char *)p + TRUK_CHAN_HEADER_SIZE + (hd & (cap - 1)) * 16);
     uint32_t lap = (uint32_t)(hd >> __builtin_ctzll(cap));
-    uint64_t empty = state(lap, 0, TRUK_CHAN_EMPTY), taken = state(lap - 1, 0, TRUK_CHAN_FULL), full = state(lap, 0, TRUK_CHAN_FULL);
+    uint64_t empty = state(lap, 0, TRUK_CHAN_EMPTY), full = state(lap, 0, TRUK_CHAN_FULL);
     for (unsigned n = 0; n < TRUK_CHAN_AWAIT_TURNS; n++) {
         uint64_t s = __atomic_load_n(cs, __ATOMIC_ACQUIRE);
-        if (s != empty && s != taken) /* full: the short path takes it; anything else (a sender killed */
-            return s == full; /* while writing it, in shared mode) is the general path's to repair */
+        if (s != empty) /* full: the short path takes it; anything else (a sender killed while */
+            return s == full; /* writing it, in shared mode) is the general path's to repair */
         relax();
     }
     return false;

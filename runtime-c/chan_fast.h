@@ -61,17 +61,6 @@ static inline __attribute__((always_inline)) void store_small(void *dst, uint64_
         *d = (unsigned char)v;
 }
 
-/* Ring mode: the message at t - cap was taken (head > t - cap), by the send
- * side's copy of head (on its own line) or, when that says not yet, by head
- * itself, whose value the copy then keeps. */
-static inline __attribute__((always_inline)) bool chan_free_at(struct truk_chan_header *h, uint64_t t, uint64_t cap) {
-    if (__atomic_load_n(&h->head_seen, __ATOMIC_RELAXED) + cap > t)
-        return true;
-    uint64_t hd = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
-    __atomic_store_n(&h->head_seen, hd, __ATOMIC_RELAXED);
-    return hd + cap > t;
-}
-
 /* in_op set and the lease ours: this member's in_op word, else NULL (not
  * inside). A power of two: cap & (cap - 1) is 0, with cap - 1 hidden from
  * clang, which would make the test a popcount (20 instructions without
@@ -105,8 +94,7 @@ static inline __attribute__((always_inline)) bool chan_short_send(void *p, uint6
     uint64_t t = __atomic_load_n(&h->tail, __ATOMIC_RELAXED);
     uint32_t lap = (uint32_t)(t >> __builtin_ctzll(cap));
     uint64_t *cs = (uint64_t *)((unsigned char *)p + TRUK_CHAN_HEADER_SIZE + (t & (cap - 1)) * 16);
-    if (__atomic_load_n(&h->closed, __ATOMIC_RELAXED) || __atomic_load_n(&h->send_exact, __ATOMIC_RELAXED) != __truk_fleet_me ||
-        !chan_free_at(h, t, cap)) {
+    if (__atomic_load_n(&h->closed, __ATOMIC_RELAXED) || __atomic_load_n(cs, __ATOMIC_ACQUIRE) != cell_state(lap, TRUK_CHAN_EMPTY)) {
         __atomic_store_n(inop, 0, __ATOMIC_RELEASE);
         return __truk_chan_send_slow(p, cap, elem_size, val, timeout_ms);
     }
@@ -134,7 +122,8 @@ static inline __attribute__((always_inline)) bool chan_short_recv(void *p, uint6
     }
     if (out)
         store_small(out, __atomic_load_n(cs + 1, __ATOMIC_RELAXED), elem_size);
-    __atomic_store_n(&h->head, hd + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(cs, cell_state(lap + 1, TRUK_CHAN_EMPTY), __ATOMIC_RELEASE);
+    __atomic_store_n(&h->head, hd + 1, __ATOMIC_RELAXED);
     if (__atomic_load_n(&h->send_sleepers, __ATOMIC_SEQ_CST) != 0)
         return __truk_chan_wake_leave(&h->recvd, inop);
     __atomic_store_n(inop, 0, __ATOMIC_RELEASE);

@@ -538,9 +538,7 @@ struct truk_chan_header {
     uint32_t send_lease;    /*   8 the send side's lease (below) */
     uint32_t send_backoff;  /*  12 positions of shared mode after the next takeover */
     uint64_t send_calm;     /*  16 no send lease is taken before this position */
-    uint64_t head_seen;     /*  24 senders' copy of head (a hint: head was at least this) */
-    uint32_t send_exact;    /*  32 the send holder whose tail is exact (0: none) */
-    uint8_t pad0[28];
+    uint8_t pad0[40];
     uint64_t head;          /*  64 hint: the next position to receive from */
     uint32_t recv_lease;    /*  72 the receive side's lease */
     uint32_t recv_backoff;  /*  76 */
