@@ -484,15 +484,23 @@ _Static_assert(offsetof(struct truk_mutex_layout, next) - offsetof(struct truk_m
  *     send side is CLOSED, and a whole send takes its message back only once
  *     the receive side is (a holder's plain take could race its CAS): either
  *     finishes the close itself, so a closer killed half-way stops nobody.
- * Ring mode (designed, built and measured, not used): while both sides are
- *   leased the receive holder would take with its head store alone, leaving
- *   the cell FULL(l); a sender finding FULL(l - 1) at t takes it as EMPTY(l)
- *   when head > t - cap (head never passes an untaken position, so no cell
- *   needs repair when a lease is lost), a send holder keeping a copy of head
- *   on its own line, and a sender of a full channel waits on head, not the
- *   cell. Against the same build with the state store kept, paired runs of
- *   chan_bench: SPSC throughput 0.71x [0.54 .. 0.90] (12 pairs), busy round
- *   trip p50 10-40% slower in both vCPU placements; so the store stays.
+ * Ring mode (designed, built twice and measured, not used): the receive
+ *   holder would take with its head store alone, leaving the cell FULL(l); a
+ *   sender finding FULL(l - 1) at t takes it as EMPTY(l) when head > t - cap
+ *   (head never passes an untaken position, so no cell needs repair when a
+ *   lease is lost), a send holder keeping a copy of head on its own line, and
+ *   a sender of a full channel waits on head, not the cell. Against the same
+ *   build with the state store kept, alternated runs of chan_bench: SPSC
+ *   throughput 0.71x [0.54 .. 0.90] (12 pairs); busy round trip p50, vCPUs
+ *   near (C spin 0.09-0.10 us) 0.18 against 0.13 us, far (C spin 0.42 us)
+ *   0.70 against 0.44: the sender loads a cell the receiver only read, and its
+ *   store then needs a second transaction. Built again with a send holder that
+ *   stores blind (its tail exact, the copy of head saying the cell is free):
+ *   near 0.12 against 0.13 us, far 0.49 against 0.44 (16-44 runs each). Far
+ *   apart, a store to a line the other side only read costs more than taking
+ *   one it wrote; so the store stays. The floor is the layout: a channel
+ *   pair's bare memory traffic (chan_bench rttmean, CELLS) takes 0.100 us a
+ *   round trip near, C spin's one shared line 0.050, the channels 0.110.
  * A holder killed inside an operation sent nothing (its cell is still EMPTY)
  * or took nothing (still FULL), or did the whole step: exactly once or
  * dropped, as above; whoever next finds its lease waits it out only until its

@@ -8,7 +8,8 @@
  * pinned to CPU 0 or 1, for ours and the baselines alike. For paired runs of two
  * builds or settings, one figure alone: `chan_bench mpmc`, `spsc` or `cring` (the
  * C ring) prints a throughput in M msg/s, `rtt` the busy round trip's p50 (ours,
- * then C spin's, in us), `pairs N` runs N send+recv pairs in one process (for
+ * then C spin's, in us), `rttmean` its block means (ours and C spin's, then ours and
+ * the bare cells', below: no clock read between round trips), `pairs N` runs N send+recv pairs in one process (for
  * instruction counts). Built with -DTRUK_CHAN_COUNT (chan.c too), each process
  * prints chan.c's lease and wait counters. */
 #define _GNU_SOURCE
@@ -91,7 +92,7 @@ static void report_counts(const char *who) {
  * mode 0: busy (the next ping goes out at once); 1: parked (the pinger sleeps
  * 2 ms between round trips, so the ponger has gone to sleep). */
 
-enum { CHAN, SPIN, FUTEX };
+enum { CHAN, SPIN, FUTEX, CELLS };
 
 struct pp {
     /* spin/futex words: a = ping count, b = pong count. On one line, as a
@@ -102,7 +103,27 @@ struct pp {
     unsigned char pad[56];
     unsigned char ca[CHAN_BYTES] __attribute__((aligned(64)));
     unsigned char cb[CHAN_BYTES] __attribute__((aligned(64)));
+    /* CELLS: the memory a leased channel pair moves, with no protocol around it:
+     * 16-byte cells, 4 to a line, the next one at each message. The sender
+     * looks at its cell and stores the message; the receiver waits for it and
+     * then writes the cell (as a receiver writes EMPTY). */
+    uint64_t bare_a[2 * CAP] __attribute__((aligned(64)));
+    uint64_t bare_b[2 * CAP] __attribute__((aligned(64)));
 };
+
+/* A CELLS message i: look at the cell, store i; wait for i in the other cell, then write it. */
+static void bare_send(uint64_t *cells, uint32_t i) {
+    volatile uint64_t *c = &cells[2 * ((i - 1) % CAP)];
+    (void)*c;
+    __atomic_store_n(c, i, __ATOMIC_RELEASE);
+}
+
+static void bare_recv(uint64_t *cells, uint32_t i) {
+    uint64_t *c = &cells[2 * ((i - 1) % CAP)];
+    while (__atomic_load_n(c, __ATOMIC_ACQUIRE) != i)
+        relax();
+    __atomic_store_n(c + 1, i, __ATOMIC_RELEASE);
+}
 
 /* Blocks of ROUND_BLOCK round trips alternate between the channel (even blocks) and the
  * C baseline (odd ones) in one pair of processes, so that both see the same machine: a
@@ -125,6 +146,9 @@ static void pong(struct pp *s, int base_kind, int rounds) {
             while (__atomic_load_n(&s->a, __ATOMIC_ACQUIRE) != i)
                 relax();
             __atomic_store_n(&s->b, i, __ATOMIC_RELEASE);
+        } else if (kind == CELLS) {
+            bare_recv(s->bare_a, i);
+            bare_send(s->bare_b, i);
         } else {
             for (uint32_t a; (a = __atomic_load_n(&s->a, __ATOMIC_ACQUIRE)) != i;)
                 futex(&s->a, FUTEX_WAIT, a);
@@ -135,8 +159,12 @@ static void pong(struct pp *s, int base_kind, int rounds) {
 }
 
 /* Fills ours[] and theirs[] (`rounds` each) with round-trip times in microseconds, in
- * alternating blocks; the two sides on CPUs 0 and 1. */
-static void round_trips(int base_kind, int parked, double *ours, double *theirs, int rounds) {
+ * alternating blocks; the two sides on CPUs 0 and 1. With `blocks`, one figure per
+ * block instead (ROUND_BLOCKS / 2 each): its mean round trip, timed as a whole. The
+ * clock read around each round trip (tens of ns in a VM) is then left out, which
+ * otherwise adds the same to both sides and hides part of a difference between them;
+ * the round trips follow one another with nothing in between, as in a busy program. */
+static void round_trips(int base_kind, int parked, double *ours, double *theirs, int rounds, bool blocks) {
     struct pp *s = shared(sizeof *s);
     memset(s, 0, sizeof *s);
     pid_t pid = fork();
@@ -150,11 +178,14 @@ static void round_trips(int base_kind, int parked, double *ours, double *theirs,
     }
     pin(0);
     int no = 0, nt = 0;
+    uint32_t block = (uint32_t)(rounds / ROUND_BLOCKS);
+    double t = 0;
     for (uint32_t i = 1; i <= (uint32_t)(2 * rounds); i++) {
         int kind = kind_of_round(i, rounds, base_kind);
         if (parked)
             sleep_us(2000);
-        double t = now();
+        if (!blocks || (i - 1) % block == 0)
+            t = now();
         if (kind == CHAN) {
             uint64_t v = i;
             __truk_chan_send(s->ca, CAP, 8, &v, -1);
@@ -163,13 +194,18 @@ static void round_trips(int base_kind, int parked, double *ours, double *theirs,
             __atomic_store_n(&s->a, i, __ATOMIC_RELEASE);
             while (__atomic_load_n(&s->b, __ATOMIC_ACQUIRE) != i)
                 relax();
+        } else if (kind == CELLS) {
+            bare_send(s->bare_a, i);
+            bare_recv(s->bare_b, i);
         } else {
             __atomic_store_n(&s->a, i, __ATOMIC_RELEASE);
             futex(&s->a, FUTEX_WAKE, 1);
             for (uint32_t b; (b = __atomic_load_n(&s->b, __ATOMIC_ACQUIRE)) != i;)
                 futex(&s->b, FUTEX_WAIT, b);
         }
-        t = (now() - t) * 1e6;
+        if (blocks && i % block != 0)
+            continue;
+        t = (now() - t) * 1e6 / (blocks ? block : 1);
         if (kind == CHAN && no < rounds)
             ours[no++] = t;
         else if (kind != CHAN && nt < rounds)
@@ -181,7 +217,7 @@ static void round_trips(int base_kind, int parked, double *ours, double *theirs,
 
 static void rtt_row(const char *what, int parked, int rounds, int base_kind, const char *base) {
     double *ours = malloc(sizeof(double) * (size_t)rounds), *theirs = malloc(sizeof(double) * (size_t)rounds);
-    round_trips(base_kind, parked, ours, theirs, rounds);
+    round_trips(base_kind, parked, ours, theirs, rounds, false);
     double o50 = pct(ours, rounds, 0.5), o99 = pct(ours, rounds, 0.99);
     double t50 = pct(theirs, rounds, 0.5), t99 = pct(theirs, rounds, 0.99);
     printf("%-34s p50 %7.2f p99 %8.2f us | C %-18s p50 %7.2f p99 %8.2f us | ratio p50 %.2f p99 %.2f\n", what, o50,
@@ -407,11 +443,23 @@ int32_t __truk_main(int32_t argc, char **argv) {
         /* The busy round trip's p50 in us (ours, then C spin's), for paired runs. */
         enum { N = 20000 };
         static double ours[N], theirs[N];
-        round_trips(SPIN, 0, ours, theirs, N);
+        round_trips(SPIN, 0, ours, theirs, N, false);
         printf("%.3f %.3f\n", pct(ours, N, 0.5), pct(theirs, N, 0.5));
 #ifdef TRUK_CHAN_COUNT
         report_counts("pinger");
 #endif
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "rttmean") == 0) {
+        /* The busy round trip as block means (us, the median of each side's 10 blocks
+         * of 5000): ours and C spin's, then ours and the bare cells' (CELLS), whose
+         * memory traffic is ours without the protocol around it. */
+        enum { N = 100000 };
+        static double ours[N], theirs[N];
+        round_trips(SPIN, 0, ours, theirs, N, true);
+        printf("%.4f %.4f", pct(ours, ROUND_BLOCKS / 2, 0.5), pct(theirs, ROUND_BLOCKS / 2, 0.5));
+        round_trips(CELLS, 0, ours, theirs, N, true);
+        printf(" %.4f %.4f\n", pct(ours, ROUND_BLOCKS / 2, 0.5), pct(theirs, ROUND_BLOCKS / 2, 0.5));
         return 0;
     }
     int rounds = argc > 1 ? atoi(argv[1]) : 20000;
