@@ -226,6 +226,20 @@ static void rtt_row(const char *what, int parked, int rounds, int base_kind, con
     free(theirs);
 }
 
+/* The busy round trip as block means (no clock read between round trips), beside C
+ * spin's one shared line and the floor of any channel pair: its bare cells (CELLS),
+ * two lines each way with no protocol around them. */
+static void means_row(void) {
+    enum { N = 100000 };
+    static double ours[N], spin[N], ours2[N], cells[N];
+    round_trips(SPIN, 0, ours, spin, N, true);
+    round_trips(CELLS, 0, ours2, cells, N, true);
+    double o = pct(ours, ROUND_BLOCKS / 2, 0.5), s = pct(spin, ROUND_BLOCKS / 2, 0.5);
+    double o2 = pct(ours2, ROUND_BLOCKS / 2, 0.5), c = pct(cells, ROUND_BLOCKS / 2, 0.5);
+    printf("%-34s mean %6.3f us | C spin ping-pong mean %6.3f us | bare channel cells %6.3f us | ratio %.2f, to cells %.2f\n",
+           "round trip, busy, block means", o, s, c, o / s, o2 / c);
+}
+
 /* ---- throughput -------------------------------------------------------------- */
 
 /* The C baseline: a single-producer single-consumer ring of u64 with
@@ -469,6 +483,7 @@ int32_t __truk_main(int32_t argc, char **argv) {
     enum { RUNS = 5 };
     printf("channels: chan[u64, %d] between processes (fork), %d round trips on CPUs 0 and 1\n", CAP, rounds);
     rtt_row("round trip, busy", 0, rounds, SPIN, "spin ping-pong");
+    means_row();
     rtt_row("round trip, parked", 1, rounds / 40, FUTEX, "futex ping-pong");
     double ours[RUNS], theirs[RUNS];
     for (int i = 0; i < RUNS; i++) {
