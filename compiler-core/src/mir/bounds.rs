@@ -133,14 +133,24 @@ fn address_taken(body: &Body) -> HashSet<LocalId> {
 }
 
 /// The parameters that keep the value they were called with for the whole call: never
-/// assigned (nor any part of them), never destructured into, address never taken. Codegen
-/// reads them as the call's argument, so a nil check of one covers the later ones.
+/// assigned (nor any part of them: a store to a slice's or a pointer's element is not one),
+/// never destructured into, address never taken. Unoptimized codegen reads them as the
+/// call's argument (a slice: its pointer and length loaded once), so that a nil check of one
+/// covers the later ones.
 pub fn unchanged_params(body: &Body) -> Vec<LocalId> {
+    fn written(e: &Expr) -> Option<LocalId> {
+        match &e.kind {
+            ExprKind::Local(x) => Some(*x),
+            ExprKind::Field(b, _) => written(b),
+            ExprKind::Index(b, _) if matches!(b.ty, Ty::Array(..)) => written(b),
+            _ => None,
+        }
+    }
     let mut changed = address_taken(body);
     for b in &body.blocks {
         for s in &b.stmts {
             match s {
-                Stmt::Assign { place, .. } => changed.extend(root(place)),
+                Stmt::Assign { place, .. } => changed.extend(written(place)),
                 Stmt::LetTuple(xs, _) => changed.extend(xs.iter().flatten()),
                 Stmt::MapNext { cursor, key, value, .. } => changed.extend([cursor, key, value]),
                 Stmt::Eval(_) => {}

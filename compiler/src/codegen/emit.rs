@@ -108,6 +108,9 @@ pub struct Emitter<'ctx, 'p> {
     /// slot (which only builds with debug information keep, for the debugger), so that a
     /// nil check of it covers the later ones.
     param_vals: Vec<Option<BasicValueEnum<'ctx>>>,
+    /// Unoptimized builds, per local: an unchanged slice parameter's pointer and length,
+    /// loaded at the top of the function on first use (`Some(None)` until then).
+    param_slices: Vec<Option<Option<(PointerValue<'ctx>, IntValue<'ctx>)>>>,
     dwarf: Option<debug::Dwarf<'ctx>>,
     /// Debug builds: a dereference of nil panics with its location (release: a SIGSEGV).
     nil_checks: bool,
@@ -166,6 +169,7 @@ pub fn emit<'ctx>(
         fails: vec![],
         nonnil: Default::default(),
         param_vals: vec![],
+        param_slices: vec![],
         dwarf,
         nil_checks,
         unchecked: HashSet::new(),
@@ -635,6 +639,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         }
         self.locals = vec![None; body.locals.len()];
         self.param_vals = vec![None; body.locals.len()];
+        self.param_slices = vec![None; body.locals.len()];
         let unchanged = if self.optimized() { vec![] } else { mir::bounds::unchanged_params(body) };
         self.unchecked = if self.optimized() { mir::bounds::unchecked(body) } else { HashSet::new() };
         self.sret = if in_memory(&f.ret) { fv.get_nth_param(0).map(|p| p.into_pointer_value()) } else { None };
@@ -657,6 +662,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             if in_memory(&l.ty) {
                 // The caller's copy (or, for a sized array, the caller's array).
                 self.locals[p as usize] = Some(param.into_pointer_value());
+                if matches!(l.ty, Ty::Slice(_)) && unchanged.contains(&p) {
+                    self.param_slices[p as usize] = Some(None);
+                }
                 continue;
             }
             let param = match (param, self.ty(&l.ty)) {
@@ -783,7 +791,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let tt = self.ty(&e.ty);
                 for (i, id) in ids.iter().enumerate() {
                     if let Some(id) = id {
-                        let field = self.b.build_struct_gep(tt, src, i as u32, "").unwrap();
+                        let field = self.field_gep(tt.into_struct_type(), src, i as u32);
                         self.copy(self.locals[*id as usize].unwrap(), field, &ts[i]);
                     }
                 }
@@ -886,9 +894,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             ExprKind::Builtin(Builtin::MakeSlice(t), args) if args.len() == 1 => {
                 let (p, n) = self.alloc_slice(t, &args[0]);
                 let st = self.slice_ty();
-                let pp = self.b.build_struct_gep(st, slot, 0, "").unwrap();
+                let pp = self.field_gep(st, slot, 0);
                 mem::store(&self.b, pp, p);
-                let lp = self.b.build_struct_gep(st, slot, 1, "").unwrap();
+                let lp = self.field_gep(st, slot, 1);
                 mem::store(&self.b, lp, n);
             }
             ExprKind::StructLit(_) | ExprKind::TupleLit(_) | ExprKind::ArrayLit(_) => {
@@ -1006,8 +1014,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             ExprKind::Field(b, i) => {
                 let base = self.place(b);
-                let bt = self.ty(&b.ty);
-                self.b.build_struct_gep(bt, base, *i, "").unwrap()
+                let bt = self.ty(&b.ty).into_struct_type();
+                self.field_gep(bt, base, *i)
             }
             ExprKind::Index(b, i) => self.index_place(e, b, i),
             _ => {
@@ -1021,19 +1029,62 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// The pointer and length of a slice. From a place, each is loaded on its own: a load of
     /// the whole pair would send debug builds to LLVM's slow instruction selector.
     fn slice_parts(&mut self, e: &'p Expr) -> (PointerValue<'ctx>, IntValue<'ctx>) {
-        let p = if crate::hir::check::is_place(e) {
-            self.place(e)
-        } else {
-            let tmp = self.alloca(&e.ty, "slice");
-            self.store_expr(tmp, e);
-            tmp
-        };
+        if let Some(parts) = self.param_slice(e) {
+            return parts;
+        }
+        let p = self.slice_place(e);
         let st = self.slice_ty();
-        let pp = self.b.build_struct_gep(st, p, 0, "").unwrap();
-        let lp = self.b.build_struct_gep(st, p, 1, "").unwrap();
+        let pp = self.field_gep(st, p, 0);
+        let lp = self.field_gep(st, p, 1);
         let ptr = mem::load(&self.b, self.ptr(), pp, "").into_pointer_value();
         let len = mem::load(&self.b, self.ctx.i64_type(), lp, "").into_int_value();
         (ptr, len)
+    }
+
+    /// A slice's length (only that loaded from a place).
+    fn slice_len(&mut self, e: &'p Expr) -> IntValue<'ctx> {
+        if let Some((_, len)) = self.param_slice(e) {
+            return len;
+        }
+        let p = self.slice_place(e);
+        let lp = self.field_gep(self.slice_ty(), p, 1);
+        mem::load(&self.b, self.ctx.i64_type(), lp, "").into_int_value()
+    }
+
+    fn slice_place(&mut self, e: &'p Expr) -> PointerValue<'ctx> {
+        if crate::hir::check::is_place(e) {
+            return self.place(e);
+        }
+        let tmp = self.alloca(&e.ty, "slice");
+        self.store_expr(tmp, e);
+        tmp
+    }
+
+    /// An unchanged slice parameter's pointer and length (`param_slices`): loaded once, at
+    /// the top of the function, where every use follows.
+    fn param_slice(&mut self, e: &Expr) -> Option<(PointerValue<'ctx>, IntValue<'ctx>)> {
+        let ExprKind::Local(id) = e.kind else { return None };
+        if let Some(Some(parts)) = self.param_slices[id as usize] {
+            return Some(parts);
+        }
+        self.param_slices[id as usize]?;
+        let p = self.locals[id as usize].unwrap();
+        self.position_entry_builder();
+        let st = self.slice_ty();
+        let lp = self.entry_b.build_struct_gep(st, p, 1, "").unwrap();
+        let ptr = mem::load(&self.entry_b, self.ptr(), p, "").into_pointer_value();
+        let len = mem::load(&self.entry_b, self.ctx.i64_type(), lp, "").into_int_value();
+        self.param_slices[id as usize] = Some(Some((ptr, len)));
+        Some((ptr, len))
+    }
+
+    /// The address of field `i` of the struct of type `st` at `p`; unoptimized builds leave
+    /// out an instruction for field 0, at `p` itself.
+    fn field_gep(&self, st: StructType<'ctx>, p: PointerValue<'ctx>, i: u32) -> PointerValue<'ctx> {
+        if i == 0 && !self.optimized() {
+            return p;
+        }
+        self.b.build_struct_gep(st, p, i, "").unwrap()
     }
 
     /// A source place as the runtime takes it: the file's name (one string per file and
@@ -1451,7 +1502,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.map_call(map::MapOp::Remove, &args[0], &args[1]);
                 None
             }
-            Builtin::Len => Some(self.slice_parts(&args[0]).1.into()),
+            Builtin::Len => Some(self.slice_len(&args[0]).into()),
             Builtin::SizeOf(t) => Some(self.i64c(self.size_of(t)).into()),
             Builtin::Panic => {
                 // Only where a value was expected; as a statement it is a MIR terminator.
