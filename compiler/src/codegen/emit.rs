@@ -1051,6 +1051,15 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         mem::load(&self.b, self.ctx.i64_type(), lp, "").into_int_value()
     }
 
+    /// A slice's pointer (only that loaded from a place).
+    fn slice_ptr(&mut self, e: &'p Expr) -> PointerValue<'ctx> {
+        if let Some((ptr, _)) = self.param_slice(e) {
+            return ptr;
+        }
+        let p = self.slice_place(e);
+        mem::load(&self.b, self.ptr(), p, "").into_pointer_value()
+    }
+
     fn slice_place(&mut self, e: &'p Expr) -> PointerValue<'ctx> {
         if crate::hir::check::is_place(e) {
             return self.place(e);
@@ -1293,7 +1302,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let to_r = self.resolve_enum(to);
         match (&from, &to_r) {
             (Ty::Array(_, _), Ty::Ptr(_)) => return self.place(x).into(),
-            (Ty::Slice(_), Ty::Ptr(_)) => return self.slice_parts(x).0.into(),
+            (Ty::Slice(_), Ty::Ptr(_)) => return self.slice_ptr(x).into(),
             // An array literal passed for a slice: a temporary of the statement (see check).
             (Ty::Array(n, _), Ty::Slice(_)) => {
                 let p = self.place(x);
@@ -1484,7 +1493,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             Builtin::Free => {
                 let p: BasicValueEnum = match args[0].ty {
-                    Ty::Slice(_) => self.slice_parts(&args[0]).0.into(),
+                    Ty::Slice(_) => self.slice_ptr(&args[0]).into(),
                     _ => self.rvalue(&args[0]).unwrap(),
                 };
                 let f = self.libc_fn("free", self.ctx.void_type().fn_type(&[ptr.into()], false));
