@@ -405,8 +405,9 @@ fn unoptimized_checks_share_one_failure_block_per_function_and_kind() {
     // -g0: every bounds check of a function branches to one block, every nil check to
     // another, each site passing its values (index, length, line and column) through phis;
     // the pointer parameter, never assigned, is nil-checked once (the check in the entry
-    // block covers the later blocks), and the slice parameter's pointer and length are
-    // loaded once.
+    // block covers the later blocks; its block, reached from one site, calls with that
+    // site's values as they are), and the slice parameter's pointer and length are loaded
+    // once.
     let dir = Scratch::new("cg-shared-fail");
     let program = r#"
 struct P { a: i64, b: i64 }

@@ -211,6 +211,23 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.fails.len() - 1
     }
 
+    /// At the end of a function: a shared failure block that one site alone reaches takes
+    /// that site's values as they are (a constant, such as its line and column, is then an
+    /// immediate of the call rather than a value the site's block hands on).
+    pub(super) fn finish_fails(&mut self) {
+        for f in self.fails.drain(..) {
+            for phi in f.phis {
+                if phi.count_incoming() != 1 {
+                    break;
+                }
+                if let (BasicValueEnum::IntValue(v), Some((BasicValueEnum::IntValue(only), _))) = (phi.as_basic_value(), phi.get_incoming(0)) {
+                    v.replace_all_uses_with(only);
+                    phi.as_instruction().erase_from_basic_block();
+                }
+            }
+        }
+    }
+
     /// A failed check's call of the runtime's `failure` with `args` and the place of `span`,
     /// from its own block: the runtime's function directly (optimized builds), or the stub of
     /// `span`'s file with the site's line and column as an immediate.

@@ -715,6 +715,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             self.terminator(&block.term);
         }
+        self.finish_fails();
         self.free_heap_locals();
     }
 
