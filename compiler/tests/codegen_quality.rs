@@ -399,3 +399,37 @@ fn main(argc: i32, argv: **i8) : i32 {
         assert!(attrs.contains(a), "{attrs}");
     }
 }
+
+#[test]
+fn unoptimized_checks_share_one_failure_block_per_function_and_kind() {
+    // -g0: every bounds check of a function branches to one block, every nil check to
+    // another, each site passing its values (index, length, line and column) through phis;
+    // the pointer parameter, never assigned, is nil-checked once (the check in the entry
+    // block covers the later blocks; its block, reached from one site, calls with that
+    // site's values as they are), and the slice parameter's pointer and length are loaded
+    // once.
+    let dir = Scratch::new("cg-shared-fail");
+    let program = r#"
+struct P { a: i64, b: i64 }
+fn f(s: []i64, p: *P, i: u64, j: u64) : i64 {
+    var x: i64 = s[i] + p->a;
+    if x > 3 {
+        x += s[j] * p->b;
+    }
+    return x + s[i + j] + p->a;
+}
+fn main() : i32 { var s: []i64 = make(@i64, 4); var q: P = P { a: 1, b: 2 }; return f(s, &q, 1, 2) as i32; }
+"#;
+    let ir = ir_with(&dir, program, &["-g0"]);
+    let f = ir.split("define internal i64 @f(").nth(1).and_then(|f| f.split("\n}\n").next()).expect("f is defined");
+    let f = format!("define internal i64 @f({f}\n}}");
+    assert_eq!(f.matches("call void @__truk_bounds_fail.f0(").count(), 1, "{f}");
+    assert_eq!(f.matches("call void @__truk_nil_fail.f0(").count(), 1, "{f}");
+    insta::assert_snapshot!(f);
+    // With line tables each site keeps its call, so that a debugger names the line that
+    // failed (from the call's return address).
+    let g = ir_with(&dir, program, &["-g"]);
+    let f = g.split("define internal i64 @f(").nth(1).and_then(|f| f.split("\n}\n").next()).expect("f is defined");
+    assert_eq!(f.matches("call void @__truk_bounds_fail.f0(").count(), 3, "{f}");
+    assert_eq!(f.matches("call void @__truk_nil_fail.f0(").count(), 1, "{f}");
+}

@@ -110,15 +110,17 @@ fn smax(bits: u8) -> Term {
     Term::Int((1u128 << (bits - 1)) - 1)
 }
 
+/// The local a place is part of (`x`, `x.f`, `x[i]`), if any.
+fn root(e: &Expr) -> Option<LocalId> {
+    match &e.kind {
+        ExprKind::Local(x) => Some(*x),
+        ExprKind::Field(b, _) | ExprKind::Index(b, _) => root(b),
+        _ => None,
+    }
+}
+
 /// The locals whose address is taken somewhere: a store through a pointer may change them.
 fn address_taken(body: &Body) -> HashSet<LocalId> {
-    fn root(e: &Expr) -> Option<LocalId> {
-        match &e.kind {
-            ExprKind::Local(x) => Some(*x),
-            ExprKind::Field(b, _) | ExprKind::Index(b, _) => root(b),
-            _ => None,
-        }
-    }
     let mut out = HashSet::new();
     each_expr(body, &mut |e| {
         if let ExprKind::AddrOf(p) = &e.kind {
@@ -128,6 +130,34 @@ fn address_taken(body: &Body) -> HashSet<LocalId> {
         }
     });
     out
+}
+
+/// The parameters that keep the value they were called with for the whole call: never
+/// assigned (nor any part of them: a store to a slice's or a pointer's element is not one),
+/// never destructured into, address never taken. Unoptimized codegen reads them as the
+/// call's argument (a slice: its pointer and length loaded once), so that a nil check of one
+/// covers the later ones.
+pub fn unchanged_params(body: &Body) -> Vec<LocalId> {
+    fn written(e: &Expr) -> Option<LocalId> {
+        match &e.kind {
+            ExprKind::Local(x) => Some(*x),
+            ExprKind::Field(b, _) => written(b),
+            ExprKind::Index(b, _) if matches!(b.ty, Ty::Array(..)) => written(b),
+            _ => None,
+        }
+    }
+    let mut changed = address_taken(body);
+    for b in &body.blocks {
+        for s in &b.stmts {
+            match s {
+                Stmt::Assign { place, .. } => changed.extend(written(place)),
+                Stmt::LetTuple(xs, _) => changed.extend(xs.iter().flatten()),
+                Stmt::MapNext { cursor, key, value, .. } => changed.extend([cursor, key, value]),
+                Stmt::Eval(_) => {}
+            }
+        }
+    }
+    body.params.iter().copied().filter(|p| !changed.contains(p)).collect()
 }
 
 fn each_expr<'a>(body: &'a Body, f: &mut impl FnMut(&'a Expr)) {

@@ -24,12 +24,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
 
     /// A null result of malloc is the panic `out of memory` (a cold, noreturn call).
     pub(super) fn check_allocated(&mut self, p: PointerValue<'ctx>) {
-        let (oom, ok) = self.check_blocks("oom", "allocated");
-        self.b.build_conditional_branch(self.b.build_is_null(p, "").unwrap(), oom, ok).unwrap();
-        self.b.position_at_end(oom);
-        let f = self.rt("__truk_out_of_memory", &[], None);
-        self.b.build_call(f, &[], "").unwrap();
-        self.b.build_unreachable().unwrap();
-        self.b.position_at_end(ok);
+        let null = self.b.build_is_null(p, "").unwrap();
+        self.fail_if(null, true, ("oom", "allocated"), "__truk_out_of_memory", &[], None);
     }
 }

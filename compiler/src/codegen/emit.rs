@@ -98,6 +98,19 @@ pub struct Emitter<'ctx, 'p> {
     sret: Option<PointerValue<'ctx>>,
     /// The function's copy as written, which `Terminator::Restart` calls (`checks.rs`).
     restart_fn: Option<FunctionValue<'ctx>>,
+    /// Unoptimized builds: the failure blocks of the function being emitted, one per kind of
+    /// check, that its sites branch to (`checks.rs`).
+    fails: Vec<checks::SharedFail<'ctx>>,
+    /// Debug builds: the pointers known not nil (`checks.rs`).
+    nonnil: checks::NilFacts<'ctx>,
+    /// Unoptimized builds, per local: the argument of a scalar parameter that the function
+    /// never changes (`mir::bounds::unchanged_params`), read as it is rather than from a
+    /// slot (which only builds with debug information keep, for the debugger), so that a
+    /// nil check of it covers the later ones.
+    param_vals: Vec<Option<BasicValueEnum<'ctx>>>,
+    /// Unoptimized builds, per local: an unchanged slice parameter's pointer and length,
+    /// loaded at the top of the function on first use (`Some(None)` until then).
+    param_slices: Vec<Option<Option<(PointerValue<'ctx>, IntValue<'ctx>)>>>,
     dwarf: Option<debug::Dwarf<'ctx>>,
     /// Debug builds: a dereference of nil panics with its location (release: a SIGSEGV).
     nil_checks: bool,
@@ -153,6 +166,10 @@ pub fn emit<'ctx>(
         heap_locals: vec![],
         sret: None,
         restart_fn: None,
+        fails: vec![],
+        nonnil: Default::default(),
+        param_vals: vec![],
+        param_slices: vec![],
         dwarf,
         nil_checks,
         unchecked: HashSet::new(),
@@ -605,6 +622,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
 
     fn function_body(&mut self, fv: FunctionValue<'ctx>, f: &'p Function, symbol: &str, body: &'p mir::Body) {
         self.cur_fn = Some(fv);
+        self.fails.clear();
         self.ret_ty = f.ret.clone();
         let forward = forwarded_blocks(body);
         let mut blocks: Vec<_> = forward.iter().map(|f| if f.is_none() { Some(self.ctx.append_basic_block(fv, "")) } else { None }).collect();
@@ -620,6 +638,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             d.begin_function(&self.b, fv, &f.name, symbol, self.sources, f.span);
         }
         self.locals = vec![None; body.locals.len()];
+        self.param_vals = vec![None; body.locals.len()];
+        self.param_slices = vec![None; body.locals.len()];
+        let unchanged = if self.optimized() { vec![] } else { mir::bounds::unchanged_params(body) };
         self.unchecked = if self.optimized() { mir::bounds::unchecked(body) } else { HashSet::new() };
         self.sret = if in_memory(&f.ret) { fv.get_nth_param(0).map(|p| p.into_pointer_value()) } else { None };
         let first = self.sret.is_some() as u32;
@@ -641,19 +662,28 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             if in_memory(&l.ty) {
                 // The caller's copy (or, for a sized array, the caller's array).
                 self.locals[p as usize] = Some(param.into_pointer_value());
+                if matches!(l.ty, Ty::Slice(_)) && unchanged.contains(&p) {
+                    self.param_slices[p as usize] = Some(None);
+                }
                 continue;
             }
-            let slot = self.alloca(&l.ty, &l.name);
             let param = match (param, self.ty(&l.ty)) {
                 // Passed widened (see `widened`).
                 (BasicValueEnum::IntValue(v), BasicTypeEnum::IntType(t)) if t != v.get_type() => self.b.build_int_truncate(v, t, "").unwrap().into(),
                 _ => param,
             };
+            if unchanged.contains(&p) {
+                self.param_vals[p as usize] = Some(param);
+                if self.dwarf.is_none() {
+                    continue;
+                }
+            }
+            let slot = self.alloca(&l.ty, &l.name);
             mem::store(&self.b, slot, param);
             self.locals[p as usize] = Some(slot);
         }
         for (i, l) in body.locals.iter().enumerate() {
-            if self.locals[i].is_none() {
+            if self.locals[i].is_none() && self.param_vals[i].is_none() {
                 self.locals[i] = Some(self.alloca(&l.ty, &l.name));
             }
         }
@@ -666,20 +696,26 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.va = Some((base.into_pointer_value(), cursor));
             }
         }
+        if self.nil_checks {
+            self.nonnil.begin(body, &forward);
+        }
         for (i, block) in body.blocks.iter().enumerate() {
             if forward[i].is_some() {
                 continue;
             }
             self.b.position_at_end(self.blocks[i]);
+            self.nonnil.enter(i);
             for s in &block.stmts {
                 self.at(stmt_span(s));
                 self.stmt(s, body);
             }
+            self.nonnil.leave(i);
             if let Some(span) = term_span(&block.term) {
                 self.at(span);
             }
             self.terminator(&block.term);
         }
+        self.finish_fails();
         self.free_heap_locals();
     }
 
@@ -756,7 +792,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 let tt = self.ty(&e.ty);
                 for (i, id) in ids.iter().enumerate() {
                     if let Some(id) = id {
-                        let field = self.b.build_struct_gep(tt, src, i as u32, "").unwrap();
+                        let field = self.field_gep(tt.into_struct_type(), src, i as u32);
                         self.copy(self.locals[*id as usize].unwrap(), field, &ts[i]);
                     }
                 }
@@ -859,9 +895,9 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             ExprKind::Builtin(Builtin::MakeSlice(t), args) if args.len() == 1 => {
                 let (p, n) = self.alloc_slice(t, &args[0]);
                 let st = self.slice_ty();
-                let pp = self.b.build_struct_gep(st, slot, 0, "").unwrap();
+                let pp = self.field_gep(st, slot, 0);
                 mem::store(&self.b, pp, p);
-                let lp = self.b.build_struct_gep(st, slot, 1, "").unwrap();
+                let lp = self.field_gep(st, slot, 1);
                 mem::store(&self.b, lp, n);
             }
             ExprKind::StructLit(_) | ExprKind::TupleLit(_) | ExprKind::ArrayLit(_) => {
@@ -952,7 +988,15 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// The address of a place expression. Non-places are spilled to a temporary.
     fn place(&mut self, e: &'p Expr) -> PointerValue<'ctx> {
         match &e.kind {
-            ExprKind::Local(id) => self.locals[*id as usize].unwrap(),
+            ExprKind::Local(id) => match (self.locals[*id as usize], self.param_vals[*id as usize]) {
+                (Some(slot), _) => slot,
+                // An unchanged parameter without a slot: a copy where something needs its address.
+                (None, v) => {
+                    let slot = self.alloca(&e.ty, "");
+                    mem::store(&self.b, slot, v.unwrap());
+                    slot
+                }
+            },
             ExprKind::Global(g) if self.prog.globals[*g as usize].via_c_shim => {
                 let name = format!("__truk_addr_{}", self.prog.globals[*g as usize].symbol);
                 let f = self.rt(&name, &[], Some(self.ptr().into()));
@@ -971,8 +1015,8 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             ExprKind::Field(b, i) => {
                 let base = self.place(b);
-                let bt = self.ty(&b.ty);
-                self.b.build_struct_gep(bt, base, *i, "").unwrap()
+                let bt = self.ty(&b.ty).into_struct_type();
+                self.field_gep(bt, base, *i)
             }
             ExprKind::Index(b, i) => self.index_place(e, b, i),
             _ => {
@@ -986,19 +1030,71 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
     /// The pointer and length of a slice. From a place, each is loaded on its own: a load of
     /// the whole pair would send debug builds to LLVM's slow instruction selector.
     fn slice_parts(&mut self, e: &'p Expr) -> (PointerValue<'ctx>, IntValue<'ctx>) {
-        let p = if crate::hir::check::is_place(e) {
-            self.place(e)
-        } else {
-            let tmp = self.alloca(&e.ty, "slice");
-            self.store_expr(tmp, e);
-            tmp
-        };
+        if let Some(parts) = self.param_slice(e) {
+            return parts;
+        }
+        let p = self.slice_place(e);
         let st = self.slice_ty();
-        let pp = self.b.build_struct_gep(st, p, 0, "").unwrap();
-        let lp = self.b.build_struct_gep(st, p, 1, "").unwrap();
+        let pp = self.field_gep(st, p, 0);
+        let lp = self.field_gep(st, p, 1);
         let ptr = mem::load(&self.b, self.ptr(), pp, "").into_pointer_value();
         let len = mem::load(&self.b, self.ctx.i64_type(), lp, "").into_int_value();
         (ptr, len)
+    }
+
+    /// A slice's length (only that loaded from a place).
+    fn slice_len(&mut self, e: &'p Expr) -> IntValue<'ctx> {
+        if let Some((_, len)) = self.param_slice(e) {
+            return len;
+        }
+        let p = self.slice_place(e);
+        let lp = self.field_gep(self.slice_ty(), p, 1);
+        mem::load(&self.b, self.ctx.i64_type(), lp, "").into_int_value()
+    }
+
+    /// A slice's pointer (only that loaded from a place).
+    fn slice_ptr(&mut self, e: &'p Expr) -> PointerValue<'ctx> {
+        if let Some((ptr, _)) = self.param_slice(e) {
+            return ptr;
+        }
+        let p = self.slice_place(e);
+        mem::load(&self.b, self.ptr(), p, "").into_pointer_value()
+    }
+
+    fn slice_place(&mut self, e: &'p Expr) -> PointerValue<'ctx> {
+        if crate::hir::check::is_place(e) {
+            return self.place(e);
+        }
+        let tmp = self.alloca(&e.ty, "slice");
+        self.store_expr(tmp, e);
+        tmp
+    }
+
+    /// An unchanged slice parameter's pointer and length (`param_slices`): loaded once, at
+    /// the top of the function, where every use follows.
+    fn param_slice(&mut self, e: &Expr) -> Option<(PointerValue<'ctx>, IntValue<'ctx>)> {
+        let ExprKind::Local(id) = e.kind else { return None };
+        if let Some(Some(parts)) = self.param_slices[id as usize] {
+            return Some(parts);
+        }
+        self.param_slices[id as usize]?;
+        let p = self.locals[id as usize].unwrap();
+        self.position_entry_builder();
+        let st = self.slice_ty();
+        let lp = self.entry_b.build_struct_gep(st, p, 1, "").unwrap();
+        let ptr = mem::load(&self.entry_b, self.ptr(), p, "").into_pointer_value();
+        let len = mem::load(&self.entry_b, self.ctx.i64_type(), lp, "").into_int_value();
+        self.param_slices[id as usize] = Some(Some((ptr, len)));
+        Some((ptr, len))
+    }
+
+    /// The address of field `i` of the struct of type `st` at `p`; unoptimized builds leave
+    /// out an instruction for field 0, at `p` itself.
+    fn field_gep(&self, st: StructType<'ctx>, p: PointerValue<'ctx>, i: u32) -> PointerValue<'ctx> {
+        if i == 0 && !self.optimized() {
+            return p;
+        }
+        self.b.build_struct_gep(st, p, i, "").unwrap()
     }
 
     /// A source place as the runtime takes it: the file's name (one string per file and
@@ -1015,52 +1111,6 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         self.i64c((line as u64).min(u32::MAX as u64) << 32 | (col as u64).min(u32::MAX as u64))
     }
 
-    /// A failed check's call of the runtime's `failure` with `args` and the place of `span`.
-    /// Unoptimized builds call through this module's stub for `span`'s file (`FAILURE.fN`),
-    /// which adds the file's name: a site passes its line and column as one immediate and
-    /// calls within its own section, so it needs no address and no relocation (the stub is
-    /// one more frame in a backtrace; the site's call keeps its line). Optimized builds
-    /// call the runtime directly: the stubs measured no cheaper there.
-    fn fail_call(&mut self, failure: &str, args: &[BasicValueEnum<'ctx>], span: Span) {
-        let mut vals: Vec<BasicMetadataValueEnum> = args.iter().map(|&a| a.into()).collect();
-        let callee = if self.optimized() {
-            let site = self.site(span);
-            vals.extend(site.map(BasicMetadataValueEnum::from));
-            let params: Vec<BasicMetadataTypeEnum> = args.iter().chain(&site).map(|a| a.get_type().into()).collect();
-            self.rt(failure, &params, None)
-        } else {
-            let name = format!("{failure}.f{}", span.file);
-            vals.push(self.line_col(span).into());
-            match self.module.get_function(&name) {
-                Some(f) => f,
-                None => self.fail_stub(&name, failure, args, span),
-            }
-        };
-        self.b.build_call(callee, &vals, "").unwrap();
-        self.b.build_unreachable().unwrap();
-    }
-
-    fn fail_stub(&mut self, name: &str, failure: &str, args: &[BasicValueEnum<'ctx>], span: Span) -> FunctionValue<'ctx> {
-        let i64t = self.ctx.i64_type();
-        let mut params: Vec<BasicMetadataTypeEnum> = args.iter().map(|a| a.get_type().into()).collect();
-        params.push(i64t.into());
-        let stub = self.module.add_function(name, self.ctx.void_type().fn_type(&params, false), Some(Linkage::Internal));
-        // Not nounwind: it keeps its unwind table, which debuggers walk through.
-        for attr in ["noreturn", "cold", "noinline"] {
-            stub.add_attribute(AttributeLoc::Function, self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id(attr), 0));
-        }
-        params.insert(args.len(), self.ptr().into());
-        let rt = self.rt(failure, &params, None);
-        let [file, _] = self.site(span);
-        let mut vals: Vec<BasicMetadataValueEnum> = stub.get_param_iter().map(|p| p.into()).collect();
-        vals.insert(args.len(), file.into());
-        let b = self.ctx.create_builder();
-        b.position_at_end(self.ctx.append_basic_block(stub, ""));
-        b.build_call(rt, &vals, "").unwrap();
-        b.build_unreachable().unwrap();
-        stub
-    }
-
     fn rvalue(&mut self, e: &'p Expr) -> Option<BasicValueEnum<'ctx>> {
         let v: BasicValueEnum<'ctx> = match &e.kind {
             ExprKind::Int(v) => match self.ty(&e.ty) {
@@ -1072,6 +1122,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             ExprKind::Bool(b) => self.ctx.bool_type().const_int(*b as u64, false).into(),
             ExprKind::Str(s) => self.string(s).into(),
             ExprKind::Nil | ExprKind::Zero => self.ty(&e.ty).const_zero(),
+            ExprKind::Local(id) if self.param_vals[*id as usize].is_some() => self.param_vals[*id as usize].unwrap(),
             // A field of a value that is not a place reads it from a temporary.
             ExprKind::Local(_) | ExprKind::Global(_) | ExprKind::Deref(_) | ExprKind::Index(..) | ExprKind::Field(..) => {
                 let p = self.place(e);
@@ -1238,17 +1289,13 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
 
     /// Branch to a call of the runtime's `failure` when `bad` holds, with `args`
     /// and then the site of `span`.
-    fn panic_if(&mut self, bad: IntValue<'ctx>, failure: &str, args: &[BasicValueEnum<'ctx>], span: Span) {
+    fn panic_if(&mut self, bad: IntValue<'ctx>, failure: &'static str, args: &[BasicValueEnum<'ctx>], span: Span) {
         if bad.get_zero_extended_constant() == Some(0) {
             // Known not to fail (a constant divisor other than 0 and -1): no blocks, no
             // message, less IR for every later stage.
             return;
         }
-        let (fail, cont) = self.check_blocks("panic", "ok");
-        self.b.build_conditional_branch(bad, fail, cont).unwrap();
-        self.b.position_at_end(fail);
-        self.fail_call(failure, args, span);
-        self.b.position_at_end(cont);
+        self.fail_if(bad, true, ("panic", "ok"), failure, args, Some(span));
     }
 
     fn cast(&mut self, x: &'p Expr, to: &Ty) -> BasicValueEnum<'ctx> {
@@ -1256,7 +1303,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
         let to_r = self.resolve_enum(to);
         match (&from, &to_r) {
             (Ty::Array(_, _), Ty::Ptr(_)) => return self.place(x).into(),
-            (Ty::Slice(_), Ty::Ptr(_)) => return self.slice_parts(x).0.into(),
+            (Ty::Slice(_), Ty::Ptr(_)) => return self.slice_ptr(x).into(),
             // An array literal passed for a slice: a temporary of the statement (see check).
             (Ty::Array(n, _), Ty::Slice(_)) => {
                 let p = self.place(x);
@@ -1447,7 +1494,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
             }
             Builtin::Free => {
                 let p: BasicValueEnum = match args[0].ty {
-                    Ty::Slice(_) => self.slice_parts(&args[0]).0.into(),
+                    Ty::Slice(_) => self.slice_ptr(&args[0]).into(),
                     _ => self.rvalue(&args[0]).unwrap(),
                 };
                 let f = self.libc_fn("free", self.ctx.void_type().fn_type(&[ptr.into()], false));
@@ -1465,7 +1512,7 @@ impl<'ctx, 'p> Emitter<'ctx, 'p> {
                 self.map_call(map::MapOp::Remove, &args[0], &args[1]);
                 None
             }
-            Builtin::Len => Some(self.slice_parts(&args[0]).1.into()),
+            Builtin::Len => Some(self.slice_len(&args[0]).into()),
             Builtin::SizeOf(t) => Some(self.i64c(self.size_of(t)).into()),
             Builtin::Panic => {
                 // Only where a value was expected; as a statement it is a MIR terminator.
