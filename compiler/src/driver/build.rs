@@ -49,7 +49,7 @@ fn llvm_options() {
         let args = [c"truk".as_ptr(), c"-use-unknown-locations=Disable".as_ptr()];
         // SAFETY: the arguments are NUL-terminated strings that outlive the call; it runs
         // once, before any thread of this process generates code.
-        unsafe { inkwell::llvm_sys::support::LLVMParseCommandLineOptions(args.len() as i32, args.as_ptr(), std::ptr::null()) };
+        unsafe { inkwell::llvm_sys::support::LLVMParseCommandLineOptions(args.len() as i32, args.as_ptr(), c"".as_ptr()) };
     });
 }
 
