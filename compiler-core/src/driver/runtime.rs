@@ -123,12 +123,18 @@ fn version_of(program: &str) -> Option<String> {
     let Some(id) = super::tools::which(program).and_then(|p| super::tools::file_identity(&p)) else {
         return run_version(program);
     };
+    toolchain_cached(&id, || run_version(program))
+}
+
+/// What `make` says about the toolchain, kept in `<cache>/toolchain/` under `key` (which must
+/// name everything the answer depends on, such as programs' identities): computed once.
+pub(crate) fn toolchain_cached(key: &str, make: impl FnOnce() -> Option<String>) -> Option<String> {
     let dir = cache_dir().join("toolchain");
-    let file = dir.join(&blake3::hash(id.as_bytes()).to_hex().as_str()[..32]);
+    let file = dir.join(&blake3::hash(key.as_bytes()).to_hex().as_str()[..32]);
     if let Ok(v) = std::fs::read_to_string(&file) {
         return Some(v);
     }
-    let v = run_version(program)?;
+    let v = make()?;
     // Written aside and renamed: a concurrent build reads all of it or nothing.
     let tmp = dir.join(format!("tmp-{}-{}", std::process::id(), super::build::unique()));
     if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&tmp, &v).is_ok() && std::fs::rename(&tmp, &file).is_err() {
