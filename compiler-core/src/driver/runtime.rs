@@ -78,8 +78,9 @@ pub enum Arch {
 /// Map a Linux target triple to an architecture (runtime-c is built for Linux only).
 pub fn target_arch(target: &str) -> Result<Arch, String> {
     let t = super::target::parse(target)?;
-    match t.link_problem() {
-        Some(p) if t.os == super::target::Os::Darwin => Err(p),
+    // Only macOS is refused here: asking `link_problem` of a cross target runs its C compiler.
+    match t.os {
+        super::target::Os::Darwin => Err(t.link_problem().unwrap_or_default()),
         _ => Ok(t.arch),
     }
 }
@@ -119,7 +120,7 @@ fn probe(program: &str, args: &[&str]) -> Option<CCompiler> {
 
 /// First line of `PROGRAM --version`, kept in `<cache>/toolchain/` under the program's
 /// resolved path, size and mtime: running it cost every build about 15 ms.
-fn version_of(program: &str) -> Option<String> {
+pub(crate) fn version_of(program: &str) -> Option<String> {
     let Some(id) = super::tools::which(program).and_then(|p| super::tools::file_identity(&p)) else {
         return run_version(program);
     };
