@@ -21,6 +21,11 @@ use crate::driver::cshim::{CHeader, Header};
 use crate::driver::tools;
 use crate::fingerprint::NoteInfo;
 
+/// Set (to `1`) by the light `truk` for `truk-compiler` when it found the output of the
+/// `truk build` it hands on out of date: the compiler then builds without looking again
+/// (a wrong answer could only cost a build, never keep a stale output).
+pub const CHECKED_ENV: &str = "TRUK_FRESH_CHECKED";
+
 /// The output and its note, when `opts`' output is up to date.
 pub fn up_to_date(entry: &Path, opts: &Options) -> Option<(PathBuf, NoteInfo)> {
     if opts.emit != Emit::Exe {
