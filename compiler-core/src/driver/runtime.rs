@@ -130,7 +130,9 @@ pub(crate) fn version_of(program: &str) -> Option<String> {
 /// What `make` says about the toolchain, kept in `<cache>/toolchain/` under `key` (which must
 /// name everything the answer depends on, such as programs' identities): computed once.
 pub(crate) fn toolchain_cached(key: &str, make: impl FnOnce() -> Option<String>) -> Option<String> {
-    let dir = cache_dir().join("toolchain");
+    // The temp dir's cache when the default one cannot be written: a link asks the C driver
+    // three times for its command line (`ld.rs`), which only pays once.
+    let dir = usable_cache_dir().join("toolchain");
     let file = dir.join(&blake3::hash(key.as_bytes()).to_hex().as_str()[..32]);
     if let Ok(v) = std::fs::read_to_string(&file) {
         return Some(v);
