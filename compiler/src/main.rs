@@ -143,6 +143,9 @@ fn options(a: &BuildArgs) -> Options {
 
 fn main() -> ExitCode {
     two_malloc_arenas();
+    // Not passed on to what this process runs (the C compiler, the linker, a program).
+    let fresh_checked = std::env::var_os(truk::driver::fresh::CHECKED_ENV).is_some();
+    std::env::remove_var(truk::driver::fresh::CHECKED_ENV);
     // `-g0`, as C compilers spell it, is not a clap flag: a short flag cannot take an
     // optional attached value without also swallowing the next argument. After `--`, the
     // arguments are the program's.
@@ -166,6 +169,9 @@ fn main() -> ExitCode {
                 EmitArg::LlvmIr => Emit::LlvmIr,
             };
             truk::driver::build::exit_after_build();
+            if fresh_checked {
+                truk::driver::build::fresh_already_checked();
+            }
             match build_with_note(&file, &o) {
                 Ok((out, note)) => {
                     // stderr: stdout stays the program's (truk run) or the tool's (truk fp).

@@ -4,6 +4,7 @@
 pub mod build;
 pub mod cshim;
 pub mod fresh;
+pub mod ld;
 pub mod link;
 pub mod runtime;
 pub mod stdlib;

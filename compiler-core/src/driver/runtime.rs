@@ -78,8 +78,9 @@ pub enum Arch {
 /// Map a Linux target triple to an architecture (runtime-c is built for Linux only).
 pub fn target_arch(target: &str) -> Result<Arch, String> {
     let t = super::target::parse(target)?;
-    match t.link_problem() {
-        Some(p) if t.os == super::target::Os::Darwin => Err(p),
+    // Only macOS is refused here: asking `link_problem` of a cross target runs its C compiler.
+    match t.os {
+        super::target::Os::Darwin => Err(t.link_problem().unwrap_or_default()),
         _ => Ok(t.arch),
     }
 }
@@ -119,16 +120,24 @@ fn probe(program: &str, args: &[&str]) -> Option<CCompiler> {
 
 /// First line of `PROGRAM --version`, kept in `<cache>/toolchain/` under the program's
 /// resolved path, size and mtime: running it cost every build about 15 ms.
-fn version_of(program: &str) -> Option<String> {
+pub(crate) fn version_of(program: &str) -> Option<String> {
     let Some(id) = super::tools::which(program).and_then(|p| super::tools::file_identity(&p)) else {
         return run_version(program);
     };
-    let dir = cache_dir().join("toolchain");
-    let file = dir.join(&blake3::hash(id.as_bytes()).to_hex().as_str()[..32]);
+    toolchain_cached(&id, || run_version(program))
+}
+
+/// What `make` says about the toolchain, kept in `<cache>/toolchain/` under `key` (which must
+/// name everything the answer depends on, such as programs' identities): computed once.
+pub(crate) fn toolchain_cached(key: &str, make: impl FnOnce() -> Option<String>) -> Option<String> {
+    // The temp dir's cache when the default one cannot be written: a link asks the C driver
+    // three times for its command line (`ld.rs`), which only pays once.
+    let dir = usable_cache_dir().join("toolchain");
+    let file = dir.join(&blake3::hash(key.as_bytes()).to_hex().as_str()[..32]);
     if let Ok(v) = std::fs::read_to_string(&file) {
         return Some(v);
     }
-    let v = run_version(program)?;
+    let v = make()?;
     // Written aside and renamed: a concurrent build reads all of it or nothing.
     let tmp = dir.join(format!("tmp-{}-{}", std::process::id(), super::build::unique()));
     if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&tmp, &v).is_ok() && std::fs::rename(&tmp, &file).is_err() {

@@ -95,14 +95,24 @@ pub fn build_with_note(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInf
 
 fn build_with_note_here(entry: &Path, opts: &Options) -> Result<(PathBuf, NoteInfo), String> {
     let opts = &checked_options(opts)?;
-    if let Some(done) = up_to_date(entry, opts) {
-        return Ok(done);
+    if !FRESH_CHECKED.load(std::sync::atomic::Ordering::Relaxed) {
+        if let Some(done) = up_to_date(entry, opts) {
+            return Ok(done);
+        }
     }
     let (out, note) = build_checked(entry, opts).map_err(error_line)?;
     if opts.emit == Emit::Exe {
         crate::driver::fresh::record(entry, opts, &out, &note.build_fp);
     }
     Ok((out, note))
+}
+
+static FRESH_CHECKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// For `truk-compiler` started by the light `truk`, which found the output out of date
+/// (`fresh::CHECKED_ENV`): the build does not look again.
+pub fn fresh_already_checked() {
+    FRESH_CHECKED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 static EXIT_AFTER_BUILD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
