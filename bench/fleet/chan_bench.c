@@ -226,18 +226,25 @@ static void rtt_row(const char *what, int parked, int rounds, int base_kind, con
     free(theirs);
 }
 
-/* The busy round trip as block means (no clock read between round trips), beside C
- * spin's one shared line and the floor of any channel pair: its bare cells (CELLS),
- * two lines each way with no protocol around them. */
-static void means_row(void) {
+/* The busy round trip as block means (us, the median of each side's 10 blocks of
+ * 5000; no clock read between round trips): ours and C spin's one shared line, then
+ * ours again and a channel pair's bare cells (CELLS), the floor of any round trip
+ * over two channels: two lines each way with no protocol around them. */
+static void block_means(double m[4]) {
     enum { N = 100000 };
-    static double ours[N], spin[N], ours2[N], cells[N];
-    round_trips(SPIN, 0, ours, spin, N, true);
-    round_trips(CELLS, 0, ours2, cells, N, true);
-    double o = pct(ours, ROUND_BLOCKS / 2, 0.5), s = pct(spin, ROUND_BLOCKS / 2, 0.5);
-    double o2 = pct(ours2, ROUND_BLOCKS / 2, 0.5), c = pct(cells, ROUND_BLOCKS / 2, 0.5);
+    static double ours[N], theirs[N];
+    for (int k = 0; k < 2; k++) {
+        round_trips(k == 0 ? SPIN : CELLS, 0, ours, theirs, N, true);
+        m[2 * k] = pct(ours, ROUND_BLOCKS / 2, 0.5);
+        m[2 * k + 1] = pct(theirs, ROUND_BLOCKS / 2, 0.5);
+    }
+}
+
+static void means_row(void) {
+    double m[4];
+    block_means(m);
     printf("%-34s mean %6.3f us | C spin ping-pong mean %6.3f us | bare channel cells %6.3f us | ratio %.2f, to cells %.2f\n",
-           "round trip, busy, block means", o, s, c, o / s, o2 / c);
+           "round trip, busy, block means", m[0], m[1], m[3], m[0] / m[1], m[2] / m[3]);
 }
 
 /* ---- throughput -------------------------------------------------------------- */
@@ -465,15 +472,10 @@ int32_t __truk_main(int32_t argc, char **argv) {
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "rttmean") == 0) {
-        /* The busy round trip as block means (us, the median of each side's 10 blocks
-         * of 5000): ours and C spin's, then ours and the bare cells' (CELLS), whose
-         * memory traffic is ours without the protocol around it. */
-        enum { N = 100000 };
-        static double ours[N], theirs[N];
-        round_trips(SPIN, 0, ours, theirs, N, true);
-        printf("%.4f %.4f", pct(ours, ROUND_BLOCKS / 2, 0.5), pct(theirs, ROUND_BLOCKS / 2, 0.5));
-        round_trips(CELLS, 0, ours, theirs, N, true);
-        printf(" %.4f %.4f\n", pct(ours, ROUND_BLOCKS / 2, 0.5), pct(theirs, ROUND_BLOCKS / 2, 0.5));
+        /* block_means' four figures, for paired runs. */
+        double m[4];
+        block_means(m);
+        printf("%.4f %.4f %.4f %.4f\n", m[0], m[1], m[2], m[3]);
         return 0;
     }
     int rounds = argc > 1 ? atoi(argv[1]) : 20000;
